@@ -94,9 +94,13 @@ class Limit(_Strict, kw_only=True):
 
 
 class PathLimits(_Strict, kw_only=True):
-    """Quality limits for one network path (end to end, to the handover point, or LAN)."""
+    """Quality limits for one network path (end to end, to the handover point, or LAN).
+
+    ``required: false`` makes the group informative (e.g. Teams' customer-edge limits,
+    which a client on the LAN cannot measure directly)."""
 
     source: str | None = None
+    required: bool = True
     one_way_delay_ms: Limit | None = None
     rtt_ms: Limit | None = None
     jitter_ms: Limit | None = None

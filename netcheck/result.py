@@ -98,12 +98,20 @@ class Measurement(msgspec.Struct, frozen=True, kw_only=True):
         return self.error is None
 
 
+class Remedy(msgspec.Struct, frozen=True, kw_only=True):
+    """What to do about a finding: a catalogue ``key`` with its ``params`` (reports translate
+    from these) and the English ``text`` rendered from them."""
+
+    key: str
+    text: str
+    params: dict[str, Value] = {}
+
+
 class Check(msgspec.Struct, frozen=True, kw_only=True):
     """One requirement judged: measured value against a profile limit.
 
-    ``title`` and ``remediation`` are catalogue keys with English defaults in
-    ``netcheck.evaluate``; reports translate them. ``reason`` is a complete sentence naming
-    metric, value, limit and unit.
+    ``title`` is a complete English label; ``reason`` a complete sentence naming metric,
+    value, limit and unit; ``remediation`` says what to do (every FAIL has one).
     """
 
     id: str
@@ -116,8 +124,9 @@ class Check(msgspec.Struct, frozen=True, kw_only=True):
     unit: str | None = None
     evidence: list[str] = []
     method: str | None = None
-    remediation: str | None = None
+    remediation: Remedy | None = None
     source: str | None = None
+    group: str = "general"
 
 
 class Site(msgspec.Struct, frozen=True, kw_only=True):

@@ -1,0 +1,68 @@
+"""One assessment, end to end: capabilities -> plan -> probes -> checks -> result document."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import platform
+import socket
+import sys
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+from netcheck import __version__, capabilities, demo, evaluate, plan, runner
+from netcheck.probes._common import utc_now
+from netcheck.profile import Profile
+from netcheck.result import SCHEMA_VERSION, Environment, ProfileRef, RunResult, Site
+
+
+@dataclass(frozen=True)
+class Request:
+    """Everything the user asked for (site inputs never include credentials here)."""
+
+    profile: Profile
+    site: Site = field(default_factory=Site)
+    quick: bool = False
+
+
+def run(request: Request, listener: runner.Listener = lambda _e: None) -> RunResult:
+    return asyncio.run(run_async(request, listener))
+
+
+async def run_async(request: Request, listener: runner.Listener) -> RunResult:
+    started_utc, t0 = utc_now(), time.monotonic()
+    caps = capabilities.privileges()
+    gateway = capabilities.default_gateway()
+    async with _peers(request.profile) as remap:
+        options = plan.Options(quick=request.quick, gateway=gateway, port_remap=remap)
+        runs = plan.build(request.profile, options)
+        measurements = await runner.run_all(runs, caps, listener)
+    checks = evaluate.evaluate(request.profile, measurements, extensions=request.site.extensions)
+    env = Environment(
+        netcheck_version=__version__, python=sys.version.split()[0], os=capabilities.describe_os(),
+        hostname=socket.gethostname(), started_utc=started_utc, finished_utc=utc_now(),
+        duration_s=round(time.monotonic() - t0, 3), privileges=caps,
+        interfaces=capabilities.interfaces(), default_gateway=gateway,
+    )
+    p = request.profile
+    return RunResult(
+        schema_version=SCHEMA_VERSION, verdict=evaluate.verdict(checks),
+        profile=ProfileRef(id=p.id, name=p.name, path=p.path, sources=p.sources),
+        site=request.site, environment=env, measurements=measurements, checks=checks,
+        summary=evaluate.summary(checks),
+    )
+
+
+@contextlib.asynccontextmanager
+async def _peers(profile: Profile) -> AsyncIterator[dict[int, int]]:
+    """The demo profile's local peers; nothing for a real profile."""
+    if not profile.demo:
+        yield {}
+        return
+    async with demo.peers(profile) as remap:
+        yield remap
+
+
+def platform_name() -> str:
+    return platform.system()

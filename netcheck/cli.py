@@ -1,0 +1,322 @@
+"""Command line: parse, call, print, exit code. Nothing else lives here.
+
+Exit codes: 0 GO, 1 NO-GO, 3 INCOMPLETE, 2 usage or input error, 4 internal error.
+Heavy modules (probes, rich) are imported inside the commands so that ``netcheck --help``
+and ``--version`` stay fast.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn
+
+import click
+
+from netcheck import __version__
+
+if TYPE_CHECKING:
+    from netcheck.result import RunResult
+
+EXIT_INPUT = 2
+EXIT_INTERNAL = 4
+
+
+class InputError(click.ClickException):
+    """Bad user input: printed as one ``error:`` line, exit code 2."""
+
+    exit_code = EXIT_INPUT
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"error: {self.format_message()}", err=True)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="netcheck")
+@click.option("--debug", is_flag=True, help="Show tracebacks and debug logs.")
+@click.pass_context
+def cli(ctx: click.Context, debug: bool) -> None:
+    """netcheck: is this network ready for hosted (cloud) telephony?"""
+    ctx.obj = {"debug": debug}
+    if debug:
+        import logging
+
+        logging.basicConfig(level=logging.DEBUG, format="%(levelname)s %(name)s: %(message)s")
+
+
+# --------------------------------------------------------------------------- run
+
+
+@cli.command()
+@click.option("--profile", "profile_name", required=True, help="Shipped profile name or a YAML path.")
+@click.option("--extensions", type=click.IntRange(min=1), help="Extensions (phones) in use at the site.")
+@click.option("--customer", help="Customer name for the report.")
+@click.option("--site", "site_name", help="Site name for the report.")
+@click.option("--technician", help="Who ran the test.")
+@click.option("--target", "targets", multiple=True, metavar="NAME=HOST",
+              help="Set or override a profile target's host (repeatable).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("netcheck-results"), show_default=True, help="Directory for result and reports.")
+@click.option("--format", "formats", multiple=True, type=click.Choice(["json", "text", "markdown"]),
+              help="Report formats to write (repeatable; default json and text).")
+@click.option("--quick", is_flag=True, help="Shorter measurement (the profile's quick duration).")
+@click.option("--plan", "plan_only", is_flag=True, help="Show what would be measured; send nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result document on stdout, nothing else.")
+def run(profile_name: str, extensions: int | None, customer: str | None, site_name: str | None,
+        technician: str | None, targets: tuple[str, ...], out_dir: Path, formats: tuple[str, ...],
+        quick: bool, plan_only: bool, as_json: bool) -> None:
+    """Measure the site against a provider profile and write the verdict."""
+    from netcheck import assess, plan, reports
+    from netcheck.result import Site, write_atomic
+
+    profile = _load_profile(profile_name)
+    try:
+        profile = plan.with_targets(profile, _parse_targets(targets))
+    except plan.PlanError as exc:
+        raise InputError(str(exc)) from None
+    if plan_only:
+        _print_plan(profile, quick)
+        return
+    site = Site(customer=customer, site=site_name, technician=technician, extensions=extensions)
+    request = assess.Request(profile=profile, site=site, quick=quick)
+    result = _run_with_progress(request, quiet=as_json)
+    written = _write_outputs(result, out_dir, list(formats) or ["json", "text"], reports, write_atomic)
+    if as_json:
+        sys.stdout.buffer.write(reports.get("json")(result))
+    else:
+        sys.stdout.buffer.write(reports.get("text")(result))
+        for path in written:
+            click.echo(f"wrote {path}")
+    sys.exit(result.verdict.exit_code)
+
+
+def _parse_targets(items: tuple[str, ...]) -> dict[str, str]:
+    out = {}
+    for item in items:
+        name, sep, host = item.partition("=")
+        if not sep or not name or not host:
+            raise InputError(f"--target {item!r}: expected NAME=HOST")
+        out[name.strip()] = host.strip()
+    return out
+
+
+def _run_with_progress(request: Any, quiet: bool) -> RunResult:
+    from netcheck import assess
+
+    if quiet or not sys.stderr.isatty():
+        return assess.run(request)
+    from rich.console import Console
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    console = Console(stderr=True)
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+                  console=console, transient=True) as progress:
+        tasks: dict[str, Any] = {}
+
+        def listener(event: Any) -> None:
+            if event.kind == "start":
+                tasks[event.run.id] = progress.add_task(event.run.title, total=None)
+            elif event.kind == "progress":
+                progress.update(tasks[event.run.id], description=f"{event.run.title}: {event.text}")
+            elif event.kind == "done":
+                progress.remove_task(tasks.pop(event.run.id))
+                m = event.measurement
+                state = "ok" if m.ok else f"{m.error.kind.value}: {m.error.detail}"
+                console.print(f"  {event.run.title}: {state}")
+
+        return assess.run(request, listener)
+
+
+def _write_outputs(result: RunResult, out_dir: Path, formats: list[str], reports: Any,
+                   write_atomic: Any) -> list[Path]:
+    stamp = result.environment.started_utc.replace(":", "").replace("-", "").split(".")[0]
+    stem = f"netcheck-{result.profile.id}-{stamp}Z"
+    written = []
+    for fmt, data in reports.render_all(result, ["json", *[f for f in formats if f != "json"]]).items():
+        if isinstance(data, Exception):
+            click.echo(f"error: {fmt} report failed: {data}", err=True)
+            continue
+        path = out_dir / f"{stem}.{reports.FORMATS[fmt][1]}"
+        try:
+            write_atomic(path, data)
+        except OSError as exc:
+            raise InputError(f"cannot write {path}: {exc.strerror or exc}") from None
+        written.append(path)
+    return written
+
+
+def _print_plan(profile: Any, quick: bool) -> None:
+    from netcheck import capabilities, plan
+
+    options = plan.Options(quick=quick, gateway=capabilities.default_gateway())
+    click.echo(f"plan for profile {profile.id} ({profile.name}):")
+    for r in plan.build(profile, options):
+        click.echo(f"  {r.id:<28} {r.probe:<10} {r.title}  (up to {r.timeout_s:g} s)")
+
+
+# --------------------------------------------------------------------------- report
+
+
+@cli.command()
+@click.argument("result_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json"]), default="text",
+              show_default=True)
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write here instead of stdout.")
+def report(result_file: Path, fmt: str, output: Path | None) -> None:
+    """Render a report from a result document (RESULT.json)."""
+    from netcheck import reports
+    from netcheck.result import write_atomic
+
+    result = _load_result(result_file)
+    data = reports.get(fmt)(result)
+    if output:
+        write_atomic(output, data)
+        click.echo(f"wrote {output}")
+    else:
+        sys.stdout.buffer.write(data)
+
+
+def _load_result(path: Path) -> RunResult:
+    import msgspec
+
+    from netcheck.result import from_json
+
+    try:
+        return from_json(path.read_bytes())
+    except OSError as exc:
+        raise InputError(f"{path}: {exc.strerror or exc}") from None
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise InputError(f"{path}: not a netcheck result document: {exc}") from None
+
+
+# --------------------------------------------------------------------------- profiles
+
+
+@cli.group()
+def profiles() -> None:
+    """List, show and validate provider profiles."""
+
+
+@profiles.command("list")
+def profiles_list() -> None:
+    """Shipped profiles."""
+    from netcheck import profile as prof
+
+    for path in prof.shipped():
+        try:
+            p = prof.load(str(path))
+            click.echo(f"{p.id:<24} {p.name}")
+        except prof.ProfileError as exc:
+            click.echo(f"{path.stem:<24} INVALID: {exc}")
+
+
+@profiles.command("show")
+@click.argument("name")
+def profiles_show(name: str) -> None:
+    """The merged profile (after extends:) as JSON."""
+    import msgspec
+
+    p = _load_profile(name)
+    click.echo(msgspec.json.format(msgspec.json.encode(p), indent=2).decode())
+
+
+@profiles.command("validate")
+@click.argument("paths", nargs=-1, required=True)
+def profiles_validate(paths: tuple[str, ...]) -> None:
+    """Check profile files; one line per file; exit 2 if any is invalid."""
+    from netcheck import profile as prof
+
+    bad = 0
+    for path in paths:
+        try:
+            p = prof.load(path)
+            click.echo(f"ok: {path} ({p.id})")
+        except prof.ProfileError as exc:
+            bad += 1
+            click.echo(f"error: {exc}", err=True)
+    if bad:
+        sys.exit(EXIT_INPUT)
+
+
+def _load_profile(name: str) -> Any:
+    from netcheck import profile as prof
+
+    try:
+        return prof.load(name)
+    except prof.ProfileError as exc:
+        raise InputError(str(exc)) from None
+    except OSError as exc:
+        raise InputError(f"{name}: {exc.strerror or exc}") from None
+
+
+# --------------------------------------------------------------------------- doctor
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def doctor(as_json: bool) -> None:
+    """What this machine allows: privileges, sockets, interfaces, gateway, tools."""
+    import msgspec
+
+    from netcheck import capabilities as caps
+
+    info = {
+        "os": caps.describe_os(),
+        "privileges": caps.privileges(),
+        "default_gateway": caps.default_gateway(),
+        "interfaces": caps.interfaces(),
+        "tools": caps.tools(),
+    }
+    if as_json:
+        click.echo(msgspec.json.format(msgspec.json.encode(info), indent=2).decode())
+        return
+    click.echo(f"os: {info['os']}")
+    for key, ok in info["privileges"].items():  # type: ignore[attr-defined]
+        click.echo(f"  {'yes' if ok else 'no ':<3}  {key}{'' if ok else _HINTS.get(key, '')}")
+    click.echo(f"default gateway: {info['default_gateway'] or 'none found'}")
+    for iface in info["interfaces"]:  # type: ignore[attr-defined]
+        speed = f"{iface.speed_mbps} Mbit/s {iface.duplex or ''}".strip() if iface.speed_mbps else "speed n/a"
+        click.echo(f"  {iface.name:<12} {'up' if iface.is_up else 'down':<5} {speed:<18} mtu {iface.mtu}  "
+                   f"{' '.join(iface.addresses)}")
+    missing = [t for t, p in info["tools"].items() if not p]  # type: ignore[attr-defined]
+    found = [t for t, p in info["tools"].items() if p]  # type: ignore[attr-defined]
+    click.echo(f"tools found: {', '.join(found) or 'none'}; missing: {', '.join(missing) or 'none'}")
+
+
+_HINTS = {
+    "root": "  (some probes need root/Administrator)",
+    "raw_icmp": "  (grant CAP_NET_RAW or run as root for privileged ICMP)",
+    "unprivileged_icmp": "  (Linux: sysctl net.ipv4.ping_group_range='0 2147483647')",
+    "raw_packet": "  (LLDP/DHCP listening needs root or CAP_NET_RAW; Linux AF_PACKET)",
+}
+
+
+# --------------------------------------------------------------------------- entry
+
+
+def main() -> NoReturn:
+    """Console entry point: one ``error:`` line instead of a traceback (unless --debug)."""
+    debug = "--debug" in sys.argv[1:]
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code if isinstance(exc, InputError) else EXIT_INPUT)
+    except click.exceptions.Abort:
+        click.echo("error: aborted", err=True)
+        sys.exit(EXIT_INPUT)
+    except KeyboardInterrupt:
+        click.echo("error: interrupted", err=True)
+        sys.exit(130)
+    except Exception as exc:
+        if debug:
+            raise
+        click.echo(f"error: internal error: {type(exc).__name__}: {exc} (rerun with --debug)", err=True)
+        sys.exit(EXIT_INTERNAL)
+    sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,39 @@
+"""Local peers for ``--profile demo``: the demo measures real sockets on 127.0.0.1.
+
+For each TCP port of the demo profile we listen on a free loopback port (never a fixed
+one: the machine may already use 443) and remap the profile's port to it, so that the
+whole pipeline — plan, probes, evaluation, reports — runs for real without any network.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator
+
+from netcheck.profile import Profile
+
+
+@asynccontextmanager
+async def peers(profile: Profile) -> AsyncIterator[dict[int, int]]:
+    """Start one listener per TCP port of the profile; yield profile port -> real port."""
+    servers: list[asyncio.Server] = []
+    remap: dict[int, int] = {}
+    try:
+        for rule in profile.ports:
+            if "tcp" not in rule.transports:
+                continue
+            lo, hi = rule.range
+            for port in range(lo, hi + 1):
+                server = await asyncio.start_server(_close_quietly, "127.0.0.1", 0)
+                servers.append(server)
+                remap[port] = server.sockets[0].getsockname()[1]
+        yield remap
+    finally:
+        for server in servers:
+            server.close()
+            await server.wait_closed()
+
+
+async def _close_quietly(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    writer.close()

@@ -1,0 +1,32 @@
+"""Probe registry: the one literal list of probe names (STYLE.md §2).
+
+Each entry names the module that holds ``async def run(spec, ctx) -> Measurement``. Modules
+are imported on first use so that ``netcheck --help`` never pays for scapy or pysnmp.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from netcheck.probes._common import Context
+from netcheck.result import Measurement
+
+__all__ = ["PROBES", "Context", "ProbeFn", "get"]
+
+ProbeFn = Callable[[Any, Context], Awaitable[Measurement]]
+
+#: probe name -> module path. The profile schema, the plan and the CLI derive from this.
+PROBES: dict[str, str] = {
+    "dns": "netcheck.probes.dns",
+    "icmp": "netcheck.probes.icmp",
+    "tcp_ports": "netcheck.probes.tcp_ports",
+}
+
+
+def get(name: str) -> ProbeFn:
+    """The ``run`` coroutine function of probe ``name`` (imports its module lazily)."""
+    module = importlib.import_module(PROBES[name])
+    fn: ProbeFn = module.run
+    return fn

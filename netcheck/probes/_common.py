@@ -1,0 +1,110 @@
+"""Plumbing shared by the probes: the run context, deadlines, and Measurement building."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from netcheck.result import ErrorKind, Measurement, ProbeError, Value
+
+log = logging.getLogger("netcheck.probes")
+
+
+def utc_now() -> str:
+    """UTC ISO-8601 with milliseconds and a ``Z``, the document's one timestamp format."""
+    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class Context:
+    """What the runner hands every probe: one monotonic deadline (STYLE.md §3), a progress
+    callback, and what this machine allows (``caps``, from :mod:`netcheck.capabilities`)."""
+
+    deadline: float
+    progress: Callable[[str], None] = lambda _msg: None
+    caps: dict[str, bool] = field(default_factory=dict)
+
+    def remaining(self) -> float:
+        """Seconds left before the deadline (never negative)."""
+        return max(0.0, self.deadline - time.monotonic())
+
+    def timeout(self, cap_s: float) -> float:
+        """A socket timeout: ``cap_s`` or the time left, whichever is shorter."""
+        return min(cap_s, self.remaining())
+
+
+class Timer:
+    """Start time (UTC text + monotonic) of one probe run, to stamp its Measurement."""
+
+    def __init__(self) -> None:
+        self.started_utc = utc_now()
+        self._t0 = time.monotonic()
+
+    def elapsed_s(self) -> float:
+        return round(time.monotonic() - self._t0, 6)
+
+    def measurement(
+        self,
+        *,
+        id: str,
+        probe: str,
+        target: str,
+        method: str,
+        values: dict[str, Value] | None = None,
+        series: dict[str, list[float | None]] | None = None,
+        error: ProbeError | None = None,
+        confidence: str = "high",
+    ) -> Measurement:
+        return Measurement(
+            id=id,
+            probe=probe,
+            target=target,
+            method=method,
+            started_utc=self.started_utc,
+            duration_s=self.elapsed_s(),
+            values=values or {},
+            series=series or {},
+            error=error,
+            confidence=confidence,
+        )
+
+
+def error(kind: ErrorKind, detail: str) -> ProbeError:
+    return ProbeError(kind=kind, detail=detail)
+
+
+def ms(seconds: float) -> float:
+    """Seconds to milliseconds, rounded to the microsecond (what our clocks resolve)."""
+    return round(seconds * 1000.0, 3)
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    """Linear-interpolated percentile (the 'linear' method of NumPy / Hyndman-Fan type 7);
+    ``None`` for no data."""
+    if not values:
+        return None
+    data = sorted(values)
+    pos = (len(data) - 1) * q / 100.0
+    lo, hi = math.floor(pos), math.ceil(pos)
+    return data[lo] + (data[hi] - data[lo]) * (pos - lo)
+
+
+def compress_ranges(ports: list[int]) -> list[str]:
+    """``[5060, 16384, 16385, 16386]`` -> ``["5060", "16384-16386"]``: how a technician
+    wants to read a list of blocked ports."""
+    out: list[str] = []
+    for port in sorted(set(ports)):
+        if out and _last_end(out[-1]) == port - 1:
+            start = out[-1].split("-")[0]
+            out[-1] = f"{start}-{port}"
+        else:
+            out.append(str(port))
+    return out
+
+
+def _last_end(item: str) -> int:
+    return int(item.rsplit("-", 1)[-1])

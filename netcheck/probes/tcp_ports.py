@@ -1,0 +1,127 @@
+"""TCP egress: can the site open a connection to the provider on each port of the table?
+
+Each port ends in one state, because each points at a different culprit:
+``open`` (SYN-ACK), ``refused`` (RST: the path is open, nothing listens — or a firewall
+rejects with RST), ``filtered`` (no answer before the timeout: a firewall drops),
+``reset`` (accepted, then reset: typically a middlebox), ``unreachable`` (ICMP
+unreachable / no route), ``blocked_locally`` (this machine's own firewall said no).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import socket
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from netcheck.probes._common import Context, Timer, compress_ranges, error, ms
+from netcheck.result import ErrorKind, Measurement, Value
+
+STATES = ("open", "refused", "filtered", "reset", "unreachable", "blocked_locally")
+
+
+@dataclass(frozen=True)
+class Spec:
+    """Connect to ``host`` on each of ``ports``; ``remap`` sends a profile port to another
+    real port (the demo's local peers listen on free ports)."""
+
+    id: str
+    host: str
+    ports: tuple[int, ...]
+    timeout_s: float = 3.0
+    concurrency: int = 64
+    remap: dict[int, int] = field(default_factory=dict)
+
+
+async def run(spec: Spec, ctx: Context) -> Measurement:
+    """Resolve, connect to every port (bounded concurrency), summarise per state."""
+    timer = Timer()
+    label = f"{spec.host} tcp/{','.join(compress_ranges(list(spec.ports)))}"
+    address, family, err = await _resolve(spec.host, ctx)
+    if err:
+        return timer.measurement(id=spec.id, probe="tcp_ports", target=label, method="tcp-connect", error=err)
+    gate = asyncio.Semaphore(spec.concurrency)
+
+    async def one(port: int) -> tuple[int, str, float | None]:
+        async with gate:
+            state, rtt = await connect(address, family, spec.remap.get(port, port), ctx.timeout(spec.timeout_s))
+            return port, state, rtt
+
+    results = await asyncio.gather(*(one(p) for p in spec.ports))
+    ctx.progress(f"tcp {spec.host}: {len(results)} ports")
+    values = summarize(results)
+    values["address"] = address
+    return timer.measurement(id=spec.id, probe="tcp_ports", target=label, method="tcp-connect", values=values)
+
+
+async def _resolve(host: str, ctx: Context) -> tuple[str, int, object]:
+    loop = asyncio.get_running_loop()
+    try:
+        infos = await asyncio.wait_for(
+            loop.getaddrinfo(host, None, type=socket.SOCK_STREAM), timeout=ctx.timeout(5.0)
+        )
+    except (TimeoutError, socket.gaierror, UnicodeError) as exc:
+        return "", 0, error(ErrorKind.DNS, f"cannot resolve {host!r}: {exc}")
+    family, _, _, _, sockaddr = infos[0]
+    return str(sockaddr[0]), int(family), None
+
+
+async def connect(address: str, family: int, port: int, timeout: float) -> tuple[str, float | None]:
+    """One non-blocking connect; returns (state, connect time in ms or None)."""
+    loop = asyncio.get_running_loop()
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setblocking(False)
+    t0 = time.monotonic()
+    try:
+        await asyncio.wait_for(loop.sock_connect(sock, (address, port)), timeout=max(timeout, 0.001))
+        rtt = ms(time.monotonic() - t0)
+        return await _after_connect(sock, loop), rtt
+    except TimeoutError:
+        return "filtered", None
+    except ConnectionRefusedError:
+        return "refused", ms(time.monotonic() - t0)
+    except ConnectionResetError:
+        return "reset", None
+    except OSError as exc:
+        return _os_state(exc), None
+    finally:
+        sock.close()
+
+
+async def _after_connect(sock: socket.socket, loop: asyncio.AbstractEventLoop) -> str:
+    """A middlebox that accepts and then resets shows up within a few milliseconds."""
+    try:
+        await asyncio.wait_for(loop.sock_recv(sock, 1), timeout=0.05)
+    except ConnectionResetError:
+        return "reset"
+    except (TimeoutError, OSError):
+        pass
+    return "open"
+
+
+def _os_state(exc: OSError) -> str:
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return "blocked_locally"
+    if exc.errno in (errno.EHOSTUNREACH, errno.ENETUNREACH, errno.EADDRNOTAVAIL):
+        return "unreachable"
+    if exc.errno == errno.ECONNRESET:
+        return "reset"
+    return "unreachable"
+
+
+def summarize(results: Iterable[tuple[int, str, float | None]]) -> dict[str, Value]:
+    """Ports per state as compressed ranges, counts, and the median connect time."""
+    by_state: dict[str, list[int]] = {s: [] for s in STATES}
+    rtts: list[float] = []
+    for port, state, rtt in results:
+        by_state[state].append(port)
+        if state == "open" and rtt is not None:
+            rtts.append(rtt)
+    values: dict[str, Value] = {s: compress_ranges(p) for s, p in by_state.items() if p}
+    values["counts"] = {s: len(p) for s, p in by_state.items() if p}
+    values["ports_total"] = sum(len(p) for p in by_state.values())
+    rtts.sort()
+    values["connect_median_ms"] = rtts[len(rtts) // 2] if rtts else None
+    return values

@@ -1,0 +1,39 @@
+"""Report renderers: one module per format, each ``render(result) -> bytes``.
+
+Renderers read only the result document. One failing renderer does not stop the others
+(:func:`render_all`)."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import Callable
+
+from netcheck.result import RunResult
+
+#: format -> (module, file extension)
+FORMATS: dict[str, tuple[str, str]] = {
+    "json": ("netcheck.reports.json", "json"),
+    "text": ("netcheck.reports.text", "txt"),
+    "markdown": ("netcheck.reports.markdown", "md"),
+}
+
+log = logging.getLogger("netcheck.reports")
+Renderer = Callable[[RunResult], bytes]
+
+
+def get(fmt: str) -> Renderer:
+    module = importlib.import_module(FORMATS[fmt][0])
+    fn: Renderer = module.render
+    return fn
+
+
+def render_all(result: RunResult, formats: list[str]) -> dict[str, bytes | Exception]:
+    out: dict[str, bytes | Exception] = {}
+    for fmt in formats:
+        try:
+            out[fmt] = get(fmt)(result)
+        except Exception as exc:  # one broken renderer must not cost the others  # noqa: BLE001
+            log.debug("renderer %s failed", fmt, exc_info=True)
+            out[fmt] = exc
+    return out

@@ -1,0 +1,64 @@
+"""Run the plan: each probe with its own deadline, concurrently, never losing a result.
+
+The runner owns time (STYLE.md §3): it turns each ``timeout_s`` into one monotonic
+deadline handed to the probe, and enforces it from outside with a small grace period. A
+probe that overruns or has a bug still yields a Measurement (TIMEOUT / INTERNAL), so one
+bad target never aborts the batch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from netcheck import probes
+from netcheck.plan import ProbeRun
+from netcheck.probes._common import Context, Timer, error
+from netcheck.result import ErrorKind, Measurement
+
+log = logging.getLogger("netcheck.runner")
+GRACE_S = 2.0
+
+
+@dataclass(frozen=True)
+class Event:
+    """A progress event: ``kind`` is "start", "progress" or "done"."""
+
+    kind: str
+    run: ProbeRun
+    text: str = ""
+    measurement: Measurement | None = None
+
+
+Listener = Callable[[Event], None]
+
+
+async def run_all(plan: Sequence[ProbeRun], caps: dict[str, bool], listener: Listener) -> list[Measurement]:
+    """All runs concurrently; results in plan order."""
+    return list(await asyncio.gather(*(run_one(r, caps, listener) for r in plan)))
+
+
+async def run_one(run: ProbeRun, caps: dict[str, bool], listener: Listener) -> Measurement:
+    deadline = time.monotonic() + run.timeout_s
+    ctx = Context(deadline=deadline, caps=caps, progress=lambda text: listener(Event("progress", run, text)))
+    listener(Event("start", run))
+    timer = Timer()
+    try:
+        fn = probes.get(run.probe)
+        result = await asyncio.wait_for(fn(run.spec, ctx), timeout=run.timeout_s + GRACE_S)
+    except TimeoutError:
+        result = _failed(timer, run, ErrorKind.TIMEOUT, f"no result within {run.timeout_s:g} s")
+    except Exception as exc:  # a probe bug must not lose the other results  # noqa: BLE001
+        log.debug("probe %s failed", run.id, exc_info=True)
+        result = _failed(timer, run, ErrorKind.INTERNAL, f"{type(exc).__name__}: {exc}")
+    listener(Event("done", run, measurement=result))
+    return result
+
+
+def _failed(timer: Timer, run: ProbeRun, kind: ErrorKind, detail: str) -> Measurement:
+    return timer.measurement(
+        id=run.id, probe=run.probe, target=run.title, method="n/a", error=error(kind, detail), confidence="none"
+    )
