@@ -38,7 +38,7 @@ async def run_async(request: Request, listener: runner.Listener) -> RunResult:
         options = plan.Options(quick=request.quick, gateway=gateway, port_remap=remap)
         runs = plan.build(request.profile, options)
         measurements = await runner.run_all(runs, caps, listener)
-    checks = evaluate.evaluate(request.profile, measurements, extensions=request.site.extensions)
+    checks = evaluate.evaluate(request.profile, measurements, request.site)
     env = Environment(
         netcheck_version=__version__, python=sys.version.split()[0], os=capabilities.describe_os(),
         hostname=socket.gethostname(), started_utc=started_utc, finished_utc=utc_now(),

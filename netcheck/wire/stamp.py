@@ -1,10 +1,10 @@
 """STAMP (RFC 8762) test packets: sans-I/O parse and build, no sockets.
 
 STAMP gives the stream probe one-way delay and loss per direction against a cooperating
-``netcheck responder``. Layouts are RFC 8762 section 4.2.1 (Figure 3, Session-Sender,
-unauthenticated, 44 octets), 4.2.2 (Figure 4, Session-Sender, authenticated, 112 octets),
-4.3.1 (Figure 5, Session-Reflector, unauthenticated, 44 octets) and 4.3.2 (Figure 6,
-Session-Reflector, authenticated, 112 octets). All fields are big-endian.
+``netcheck responder``. Layouts are RFC 8762 section 4.2.1 (Session-Sender, unauthenticated,
+44 octets), 4.2.2 (Session-Sender, authenticated, 112 octets), 4.3.1 (Session-Reflector,
+unauthenticated, 44 octets) and 4.3.2 (Session-Reflector, authenticated, 112 octets); the
+octet offsets are listed next to each layout constant below. All fields are big-endian.
 
 The two octets after the (first) Error Estimate are MBZ in RFC 8762 and carry the STAMP
 Session Identifier (SSID) in RFC 8972 section 3; ``ssid=0`` yields a plain RFC 8762 packet,
@@ -103,15 +103,12 @@ class ErrorEstimate:
     def __post_init__(self) -> None:
         if not 0 <= self.scale <= 63 or not 0 <= self.multiplier <= 255:
             raise ValueError(
-                f"scale must be 0..63 and multiplier 0..255 "
-                f"(got {self.scale}, {self.multiplier})"
+                f"scale must be 0..63 and multiplier 0..255 (got {self.scale}, {self.multiplier})"
             )
 
     def to_int(self) -> int:
         """The 16-bit wire value."""
-        return (
-            (self.synchronized << 15) | (self.ptp << 14) | (self.scale << 8) | self.multiplier
-        )
+        return (self.synchronized << 15) | (self.ptp << 14) | (self.scale << 8) | self.multiplier
 
     @classmethod
     def from_int(cls, value: int) -> ErrorEstimate:
@@ -176,7 +173,7 @@ def ns_from_timestamp(timestamp: int, estimate: ErrorEstimate) -> int:
 
 @dataclass(frozen=True)
 class _Layout:
-    """Octet offsets of one packet format; ``mbz`` are [start, end) ranges."""
+    """Octet offsets of the fields every packet has; ``mbz`` are [start, end) ranges."""
 
     length: int
     seq: int
@@ -184,56 +181,62 @@ class _Layout:
     error_estimate: int
     ssid: int
     mbz: tuple[tuple[int, int], ...]
-    receive_timestamp: int = -1
-    sender_seq: int = -1
-    sender_timestamp: int = -1
-    sender_error_estimate: int = -1
-    sender_ttl: int = -1
-    authenticated: bool = field(default=False)
 
 
-# RFC 8762 Figure 3 (SSID: RFC 8972 section 3, Figure 1).
+@dataclass(frozen=True)
+class _EchoLayout:
+    """Octet offsets of the fields only a Session-Reflector packet has."""
+
+    receive_timestamp: int
+    sender_seq: int
+    sender_timestamp: int
+    sender_error_estimate: int
+    sender_ttl: int
+
+
+# RFC 8762 4.2.1 (SSID: RFC 8972 section 3).
 _SENDER_UNAUTH: Final = _Layout(
     length=UNAUTH_LEN, seq=0, timestamp=4, error_estimate=12, ssid=14, mbz=((16, 44),)
 )
-# RFC 8762 Figure 4.
+# RFC 8762 4.2.2.
 _SENDER_AUTH: Final = _Layout(
-    length=AUTH_LEN,
-    seq=0,
-    timestamp=16,
-    error_estimate=24,
-    ssid=26,
-    mbz=((4, 16), (28, 96)),
-    authenticated=True,
+    length=AUTH_LEN, seq=0, timestamp=16, error_estimate=24, ssid=26, mbz=((4, 16), (28, 96))
 )
-# RFC 8762 Figure 5 (SSID: RFC 8972 section 3, Figure 2).
-_REFLECTOR_UNAUTH: Final = _Layout(
-    length=UNAUTH_LEN,
-    seq=0,
-    timestamp=4,
-    error_estimate=12,
-    ssid=14,
-    receive_timestamp=16,
-    sender_seq=24,
-    sender_timestamp=28,
-    sender_error_estimate=36,
-    sender_ttl=40,
-    mbz=((38, 40), (41, 44)),
+# RFC 8762 4.3.1 (SSID: RFC 8972 section 3).
+_REFLECTOR_UNAUTH: Final = (
+    _Layout(
+        length=UNAUTH_LEN,
+        seq=0,
+        timestamp=4,
+        error_estimate=12,
+        ssid=14,
+        mbz=((38, 40), (41, 44)),
+    ),
+    _EchoLayout(
+        receive_timestamp=16,
+        sender_seq=24,
+        sender_timestamp=28,
+        sender_error_estimate=36,
+        sender_ttl=40,
+    ),
 )
-# RFC 8762 Figure 6.
-_REFLECTOR_AUTH: Final = _Layout(
-    length=AUTH_LEN,
-    seq=0,
-    timestamp=16,
-    error_estimate=24,
-    ssid=26,
-    receive_timestamp=32,
-    sender_seq=48,
-    sender_timestamp=64,
-    sender_error_estimate=72,
-    sender_ttl=80,
-    mbz=((4, 16), (28, 32), (40, 48), (52, 64), (74, 80), (81, 96)),
-    authenticated=True,
+# RFC 8762 4.3.2.
+_REFLECTOR_AUTH: Final = (
+    _Layout(
+        length=AUTH_LEN,
+        seq=0,
+        timestamp=16,
+        error_estimate=24,
+        ssid=26,
+        mbz=((4, 16), (28, 32), (40, 48), (52, 64), (74, 80), (81, 96)),
+    ),
+    _EchoLayout(
+        receive_timestamp=32,
+        sender_seq=48,
+        sender_timestamp=64,
+        sender_error_estimate=72,
+        sender_ttl=80,
+    ),
 )
 
 
@@ -401,19 +404,17 @@ class ReflectorPacket:
         ``wire_len`` (set by ``reflect`` to the request's size: symmetric, never larger,
         RFC 8762 4.3), else the base size."""
         _check_key(key)
-        layout = _REFLECTOR_AUTH if key is not None else _REFLECTOR_UNAUTH
+        layout, echo = _REFLECTOR_AUTH if key is not None else _REFLECTOR_UNAUTH
         buf = _frame(layout, pad_to or self.wire_len or layout.length)
         struct.pack_into("!I", buf, layout.seq, self.seq)
         struct.pack_into("!Q", buf, layout.timestamp, self.timestamp)
         struct.pack_into("!H", buf, layout.error_estimate, self.error_estimate.to_int())
         struct.pack_into("!H", buf, layout.ssid, self.ssid)
-        struct.pack_into("!Q", buf, layout.receive_timestamp, self.receive_timestamp)
-        struct.pack_into("!I", buf, layout.sender_seq, self.sender_seq)
-        struct.pack_into("!Q", buf, layout.sender_timestamp, self.sender_timestamp)
-        struct.pack_into(
-            "!H", buf, layout.sender_error_estimate, self.sender_error_estimate.to_int()
-        )
-        buf[layout.sender_ttl] = self.sender_ttl
+        struct.pack_into("!Q", buf, echo.receive_timestamp, self.receive_timestamp)
+        struct.pack_into("!I", buf, echo.sender_seq, self.sender_seq)
+        struct.pack_into("!Q", buf, echo.sender_timestamp, self.sender_timestamp)
+        struct.pack_into("!H", buf, echo.sender_error_estimate, self.sender_error_estimate.to_int())
+        buf[echo.sender_ttl] = self.sender_ttl
         return _seal(buf, key)
 
 
@@ -425,20 +426,20 @@ def parse_reflector(
     Raises StampError only; MBZ and multiplier checks only when ``strict`` (see
     ``parse_sender``)."""
     _check_key(key)
-    layout = _REFLECTOR_AUTH if key is not None else _REFLECTOR_UNAUTH
+    layout, echo = _REFLECTOR_AUTH if key is not None else _REFLECTOR_UNAUTH
     _check_frame(data, layout, key, strict)
     return ReflectorPacket(
         seq=_u32(data, layout.seq),
         timestamp=_u64(data, layout.timestamp),
         error_estimate=_estimate(data, layout.error_estimate, strict, "error estimate"),
         ssid=_u16(data, layout.ssid),
-        receive_timestamp=_u64(data, layout.receive_timestamp),
-        sender_seq=_u32(data, layout.sender_seq),
-        sender_timestamp=_u64(data, layout.sender_timestamp),
+        receive_timestamp=_u64(data, echo.receive_timestamp),
+        sender_seq=_u32(data, echo.sender_seq),
+        sender_timestamp=_u64(data, echo.sender_timestamp),
         sender_error_estimate=_estimate(
-            data, layout.sender_error_estimate, strict, "session-sender error estimate"
+            data, echo.sender_error_estimate, strict, "session-sender error estimate"
         ),
-        sender_ttl=data[layout.sender_ttl],
+        sender_ttl=data[echo.sender_ttl],
         wire_len=len(data),
     )
 

@@ -1,0 +1,44 @@
+"""Judge: measurements + profile limits -> checks -> verdict. Pure functions, no I/O.
+
+Rules (ARCHITECTURE.md, Contracts):
+- a check whose measurement is missing or failed is NOT_MEASURED, never PASS;
+- an optional requirement that is not met is a WARN (it informs), a required one a FAIL;
+- verdict: any FAIL -> NO-GO; else GO only if every required check is PASS or WARN;
+  else INCOMPLETE. So a required check that could not be measured can never give GO.
+
+One module per area builds that area's checks (``checks(profile, by_id, site)``); this
+list is their order in the report. Every FAIL carries a remediation from ``REMEDIES``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from netcheck.evaluate import dns, path, pending, ports
+from netcheck.evaluate._core import REMEDIES, remedy
+from netcheck.profile import Profile
+from netcheck.result import Check, Measurement, Site, Status, Verdict
+
+__all__ = ["AREAS", "REMEDIES", "evaluate", "remedy", "summary", "verdict"]
+
+Area = Callable[[Profile, dict[str, Measurement], Site], Iterable[Check]]
+AREAS: tuple[Area, ...] = (dns.checks, path.checks, ports.checks, pending.checks)
+
+
+def evaluate(profile: Profile, measurements: list[Measurement], site: Site | None = None) -> list[Check]:
+    """All checks of the profile, in report order."""
+    by_id = {m.id: m for m in measurements}
+    site = site or Site()
+    return [check for area in AREAS for check in area(profile, by_id, site)]
+
+
+def verdict(checks: list[Check]) -> Verdict:
+    if any(c.status is Status.FAIL for c in checks):
+        return Verdict.NO_GO
+    if all(c.status in (Status.PASS, Status.WARN) for c in checks if c.required):
+        return Verdict.GO
+    return Verdict.INCOMPLETE
+
+
+def summary(checks: list[Check]) -> dict[str, int]:
+    return {s.value: sum(1 for c in checks if c.status is s) for s in Status}

@@ -1,0 +1,114 @@
+"""Path-quality checks: delay, jitter, loss (per window), MOS against the profile's limits.
+
+Internet limits (``end_to_end``, ``handover``) are judged on the measurement towards each
+handover target; LAN limits (``layer2``) on the measurement towards the gateway. Which
+measurement stands for a path is chosen by :func:`path_measurement`: a stream (STAMP via a
+responder) beats ICMP when both exist, because it measures what a call experiences.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+
+from netcheck.evaluate._core import REMEDIES, judge, not_measured, remedy, source
+from netcheck.profile import Limit, PathLimits, Profile, Role
+from netcheck.result import Check, Measurement, Site, Value
+
+REMEDIES.update({
+    "path_delay": "Reduce delay to {target}: check the internet line's latency with the ISP, "
+    "avoid VPN/proxy detours, and give voice priority on the router.",
+    "path_jitter": "Reduce jitter to {target}: enable voice prioritisation (DSCP EF / strict "
+    "priority queue) on the router and check for an overloaded uplink.",
+    "path_loss": "Eliminate packet loss to {target}: check the line for errors and congestion "
+    "(per-window loss shows bursts), duplex mismatches and Wi-Fi in the path.",
+    "path_mos": "Call quality at {target} is too low: fix the delay, jitter and loss findings "
+    "first; consider a more robust codec only afterwards.",
+    "lan_delay": "LAN delay to {target} exceeds the layer-2 limit: check switch load, "
+    "half-duplex ports and Wi-Fi hops between phone and gateway.",
+    "lan_jitter": "LAN jitter to {target} exceeds the layer-2 limit: enable QoS on the access "
+    "switches (voice VLAN with priority) and check for congested uplinks.",
+    "lan_loss": "Frame loss to {target} in the LAN: check cabling (Cat5e or better), port "
+    "errors and duplex settings on the switches.",
+})
+
+
+@dataclass(frozen=True)
+class Metric:
+    """How a profile metric is read off a measurement: value key, unit, remedy kind, label."""
+
+    key: str
+    unit: str
+    remedy: str
+    label: str
+
+
+METRICS: Mapping[str, Metric] = {
+    "one_way_delay_ms": Metric("one_way_delay_ms", "ms", "delay", "one-way delay"),
+    "rtt_ms": Metric("rtt_median_ms", "ms", "delay", "round-trip time (median)"),
+    "jitter_ms": Metric("jitter_ms", "ms", "jitter", "jitter"),
+    "loss_pct": Metric("loss_pct", "%", "loss", "packet loss"),
+    "burst_loss_pct": Metric("burst_loss_pct", "%", "loss", "burst loss"),
+    "reorder_pct": Metric("reorder_pct", "%", "loss", "reordering"),
+    "mos": Metric("mos", "", "mos", "MOS (E-model)"),
+}
+
+#: Probes that measure a path, best first.
+PATH_PROBES = ("stream", "icmp")
+
+
+def path_measurement(by_id: dict[str, Measurement], key: str) -> Measurement | None:
+    """The best successful measurement of path ``key`` (e.g. ``platform`` or ``gateway``),
+    else the best failed one (so NOT_MEASURED can say why)."""
+    found = [by_id[f"{p}:{key}"] for p in PATH_PROBES if f"{p}:{key}" in by_id]
+    return next((m for m in found if m.ok), found[0] if found else None)
+
+
+def checks(profile: Profile, by_id: dict[str, Measurement], site: Site) -> Iterator[Check]:
+    for group_key, label in (("end_to_end", "end to end"), ("handover", "handover point")):
+        limits: PathLimits | None = getattr(profile.limits, group_key)
+        if limits is None:
+            continue
+        for name, target in profile.targets_with_role(Role.HANDOVER):
+            where = f"{name} ({target.host})" if target.host else name
+            yield from _limit_checks(group_key, label, limits, path_measurement(by_id, name), where, "path", profile)
+    if profile.limits.layer2:
+        m = path_measurement(by_id, "gateway")
+        where = f"gateway ({m.values.get('address') or m.target})" if m else "gateway"
+        yield from _limit_checks("layer2", "LAN", profile.limits.layer2, m, where, "lan", profile)
+
+
+def _limit_checks(group: str, label: str, limits: PathLimits, m: Measurement | None, where: str,
+                  remedy_prefix: str, profile: Profile) -> Iterator[Check]:
+    for metric_name, metric in METRICS.items():
+        limit: Limit | None = getattr(limits, metric_name)
+        if limit is None:
+            continue
+        base: dict[str, object] = dict(
+            id=f"{group}.{metric_name}@{where.split(' ')[0]}",
+            title=f"{label}: {metric.label} to {where}",
+            required=limits.required, limit=limit.describe(metric.unit), unit=metric.unit or None,
+            source=source(profile, limit.source or limits.source), group=group,
+        )
+        if m is not None:
+            base.update(evidence=[m.id], method=m.method)
+        value, note = _metric_value(metric_name, metric, limits, m)
+        if value is None:
+            yield not_measured(base, note, m)
+            continue
+        fix_key = f"{remedy_prefix}_{metric.remedy}"
+        fix = remedy(fix_key if fix_key in REMEDIES else f"path_{metric.remedy}", target=where)
+        yield judge(base, limit, float(value), metric.label, metric.unit, note, fix)  # type: ignore[arg-type]
+
+
+def _metric_value(name: str, metric: Metric, limits: PathLimits, m: Measurement | None) -> tuple[Value, str]:
+    """The measured value for a metric, and a note on how it was obtained."""
+    if m is None or not m.ok:
+        return None, ""
+    if name == "loss_pct" and limits.loss_window_s and m.values.get("loss_worst_window_pct") is not None:
+        return m.values["loss_worst_window_pct"], f"worst {limits.loss_window_s:g} s window"
+    if name == "one_way_delay_ms" and m.probe == "icmp":
+        return m.values.get(metric.key), "estimated as RTT/2 (ICMP)"
+    if m.values.get(metric.key) is None:
+        return None, f"{metric.label} is not measured by {m.method}"
+    return m.values.get(metric.key), ""
