@@ -409,6 +409,7 @@ def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
 
 _MSGSPEC_PATH = re.compile(r" - at `\$(.*)`$")
 _UNKNOWN = re.compile(r"^Object contains unknown field `([^`]+)`")
+_MISSING = re.compile(r"^Object missing required field `([^`]+)`")
 
 
 def _type_error(file: str, exc: msgspec.ValidationError, origin: Origin) -> ProfileError:
@@ -416,11 +417,13 @@ def _type_error(file: str, exc: msgspec.ValidationError, origin: Origin) -> Prof
     m = _MSGSPEC_PATH.search(text)
     path = _undotted(m.group(1).lstrip(".")) if m else ()
     msg = _MSGSPEC_PATH.sub("", text)
-    unknown = _UNKNOWN.match(msg)
+    unknown, missing = _UNKNOWN.match(msg), _MISSING.match(msg)
     if unknown:
         path, msg = (*path, unknown.group(1)), "unknown key"
+    elif missing:
+        path, msg = (*path, missing.group(1)), "required key missing"
     else:
-        msg = msg.replace("Expected", "expected").replace("`", "")
+        msg = msg.replace("Expected", "expected").replace("Invalid", "invalid").replace("`", "")
     where = origin.get(path) or origin.get(path[:-1], (file, None, None))
     return ProfileError(where[0], where[1], where[2], _dotted(path), msg)
 

@@ -1,0 +1,60 @@
+"""Suite-wide fixtures: the namespace lab's fixtures, and a traffic guard.
+
+The guard enforces the lab rule "traffic only to loopback or to namespaces we created"
+inside the test process: a socket that tries to reach any other address fails with a
+PermissionError (which the probes report as a local block), so a mistake in a test — say a
+shipped profile run without overriding its real internet targets — shows up as a failing
+test instead of as traffic to somebody's network.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+pytest_plugins = ["tests.netlab.fixtures"]
+
+#: Loopback, and the address plan of tests/netlab (lan 10.77/16, wan 198.18/15 RFC 2544,
+#: flat L2 192.168.77/24), plus broadcast/multicast that stays on a lab segment.
+ALLOWED = [ipaddress.ip_network(n) for n in (
+    "127.0.0.0/8", "::1/128", "10.77.0.0/16", "198.18.0.0/15", "192.168.77.0/24",
+    "255.255.255.255/32", "224.0.0.0/4", "0.0.0.0/32", "::/128", "ff00::/8",
+)]
+
+
+def _allowed(address: Any) -> bool:
+    if not isinstance(address, tuple) or not address or not isinstance(address[0], str):
+        return True  # AF_UNIX, AF_PACKET, netlink: not IP traffic
+    host = address[0].split("%")[0]
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return False  # an unresolved name here would mean a lookup elsewhere
+    return any(ip in net for net in ALLOWED if net.version == ip.version)
+
+
+def _guard(method: Any, addr_index: int) -> Any:
+    def guarded(self: socket.socket, *args: Any) -> Any:
+        address = args[addr_index] if len(args) > addr_index else None
+        if address is not None and not _allowed(address):
+            raise PermissionError(13, f"test traffic guard: {address!r} is outside the lab")
+        return method(self, *args)
+
+    return guarded
+
+
+@pytest.fixture(autouse=True, scope="session")
+def traffic_guard() -> Iterator[None]:
+    originals = {name: getattr(socket.socket, name) for name in ("connect", "connect_ex", "sendto")}
+    socket.socket.connect = _guard(originals["connect"], 0)  # type: ignore[method-assign]
+    socket.socket.connect_ex = _guard(originals["connect_ex"], 0)  # type: ignore[method-assign]
+    socket.socket.sendto = _guard(originals["sendto"], -1)  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        for name, fn in originals.items():
+            setattr(socket.socket, name, fn)
