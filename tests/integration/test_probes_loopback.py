@@ -1,0 +1,151 @@
+"""The first probes against real sockets: TCP states, ICMP, DNS (loopback and the lab)."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+
+import pytest
+
+from netcheck.probes import dns, icmp, tcp_ports
+from netcheck.probes._common import Context, compress_ranges
+from netcheck.result import ErrorKind
+from tests.netlab.lab import RoutedLab
+from tests.netlab.netns import run_in_netns
+
+
+def ctx(seconds: float = 10.0, **caps: bool) -> Context:
+    return Context(deadline=time.monotonic() + seconds, caps=caps)
+
+
+def _free_closed_port() -> int:
+    """A port with no listener: bind, read the number, close (the kernel answers RST)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_tcp_open_and_refused_on_loopback() -> None:
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    open_port, closed_port = listener.getsockname()[1], _free_closed_port()
+    try:
+        spec = tcp_ports.Spec(id="tcp:0", host="127.0.0.1", ports=(open_port, closed_port))
+        m = asyncio.run(tcp_ports.run(spec, ctx()))
+    finally:
+        listener.close()
+    assert m.ok
+    assert m.values["open"] == [str(open_port)]
+    assert m.values["refused"] == [str(closed_port)]
+    assert m.values["counts"] == {"open": 1, "refused": 1}
+    assert isinstance(m.values["connect_median_ms"], float)
+
+
+def test_tcp_unknown_host_is_a_dns_error_not_an_exception() -> None:
+    spec = tcp_ports.Spec(id="tcp:0", host="no-such-host.invalid", ports=(443,))  # RFC 6761 .invalid
+    m = asyncio.run(tcp_ports.run(spec, ctx()))
+    assert m.error is not None and m.error.kind is ErrorKind.DNS
+
+
+@pytest.mark.netlab
+def test_tcp_filtered_by_a_drop_rule_and_rejected_by_reset(netlab: RoutedLab) -> None:
+    """Router firewall in the lab: drop -> 'filtered' (timeout), reject -> 'refused' (RST)."""
+    listener = netlab.popen(netlab.ns.dc, ["python3", "-c", _LISTEN_ON_3], name="listeners")
+    for port in (4431, 4432, 4433):
+        netlab.wait_for_port(netlab.ns.dc, port, proto="tcp", proc=listener)
+    netlab.router_firewall(drop_tcp=[4432], reject_tcp=[4433])
+    spec = tcp_ports.Spec(id="tcp:0", host=netlab.addr.dc, ports=(4431, 4432, 4433), timeout_s=1.0)
+    m = run_in_netns(netlab.ns.lan, asyncio.run, tcp_ports.run(spec, ctx()))
+    netlab.stop(listener)
+    assert m.values["open"] == ["4431"]
+    assert m.values["filtered"] == ["4432"]
+    assert m.values["refused"] == ["4433"]
+
+
+_LISTEN_ON_3 = """
+import socket, time
+socks = []
+for port in (4431, 4432, 4433):
+    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("198.18.0.2", port)); s.listen(16); socks.append(s)
+time.sleep(60)
+"""
+
+
+def test_tcp_deadline_bounds_a_silent_peer() -> None:
+    """A tiny deadline against a blackholed address returns quickly as 'filtered'.
+    198.18.0.0/15 is RFC 2544 benchmark space: unrouted from the test process, allowed by
+    the traffic guard; the connect either times out or fails unreachable, never hangs."""
+    t0 = time.monotonic()
+    spec = tcp_ports.Spec(id="tcp:0", host="127.0.0.1", ports=(_free_closed_port(),), timeout_s=0.05)
+    m = asyncio.run(tcp_ports.run(spec, ctx(0.2)))
+    assert time.monotonic() - t0 < 1.0
+    assert m.values["ports_total"] == 1
+
+
+def test_icmp_loopback_measures_rtt_and_no_loss() -> None:
+    spec = icmp.Spec(id="icmp:lo", host="127.0.0.1", count=10, interval_s=0.01)
+    m = asyncio.run(icmp.run(spec, ctx(raw_icmp=True)))
+    assert m.ok, m.error
+    assert m.method in ("icmp-privileged", "icmp-unprivileged")
+    assert (m.values["sent"], m.values["received"], m.values["loss_pct"]) == (10, 10, 0.0)
+    assert 0 < m.values["rtt_min_ms"] <= m.values["rtt_median_ms"] <= m.values["rtt_max_ms"] < 50  # type: ignore[operator]
+    assert len(m.series["rtt_ms"]) == 10
+
+
+def test_icmp_unknown_host_is_a_dns_error() -> None:
+    m = asyncio.run(icmp.run(icmp.Spec(id="i", host="no-such-host.invalid", count=1), ctx()))
+    assert m.error is not None and m.error.kind is ErrorKind.DNS
+
+
+@pytest.mark.netlab
+def test_icmp_to_a_namespace_and_unprivileged_mode(netlab: RoutedLab) -> None:
+    """ICMP from the lan namespace to the dc host through the router; the unprivileged
+    ('ping socket') path is allowed by net.ipv4.ping_group_range inside that namespace."""
+    netlab.exec(netlab.ns.lan, ["sysctl", "-qw", "net.ipv4.ping_group_range=0 2147483647"])
+    spec = icmp.Spec(id="icmp:dc", host=netlab.addr.dc, count=5, interval_s=0.02)
+    m = run_in_netns(netlab.ns.lan, asyncio.run, icmp.run(spec, ctx(raw_icmp=False)))
+    assert m.ok and m.method == "icmp-unprivileged"
+    assert m.values["received"] == 5
+
+
+@pytest.mark.netlab
+def test_icmp_without_any_permission_says_what_to_grant(netlab: RoutedLab) -> None:
+    """No raw socket asked for, and ping sockets disabled (range '1 0'): PERMISSION."""
+    netlab.exec(netlab.ns.lan, ["sysctl", "-qw", "net.ipv4.ping_group_range=1 0"])
+    spec = icmp.Spec(id="icmp:dc", host=netlab.addr.dc, count=2, interval_s=0.01)
+    m = run_in_netns(netlab.ns.lan, asyncio.run, icmp.run(spec, ctx(raw_icmp=False)))
+    assert m.error is not None and m.error.kind is ErrorKind.PERMISSION
+    assert "CAP_NET_RAW" in m.error.detail
+
+
+@pytest.mark.netlab
+def test_icmp_loss_to_a_silent_address_is_timeout(netlab: RoutedLab) -> None:
+    spec = icmp.Spec(id="icmp:x", host="198.18.0.99", count=3, interval_s=0.01, timeout_s=0.1)
+    m = run_in_netns(netlab.ns.lan, asyncio.run, icmp.run(spec, ctx(raw_icmp=True)))
+    assert m.error is not None and m.error.kind is ErrorKind.TIMEOUT
+    assert m.values["loss_pct"] == 100.0
+
+
+def test_dns_literal_and_localhost_and_failure() -> None:
+    lit = asyncio.run(dns.run(dns.Spec(id="d", host="127.0.0.1"), ctx()))
+    assert lit.method == "literal" and lit.values["addresses"] == ["127.0.0.1"]
+    local = asyncio.run(dns.run(dns.Spec(id="d", host="localhost"), ctx()))
+    assert local.ok and "127.0.0.1" in local.values["addresses"]  # type: ignore[operator]
+    bad = asyncio.run(dns.run(dns.Spec(id="d", host="no-such-host.invalid"), ctx()))
+    assert bad.error is not None and bad.error.kind is ErrorKind.DNS
+
+
+def test_icmp_loss_windows() -> None:
+    """10 echoes at 1 s spacing in 5 s windows, echoes 2 and 7 lost -> 20 % in each window."""
+    echoes = [icmp.Echo(i, float(i), None if i in (2, 7) else 1.0) for i in range(10)]
+    values, _ = icmp.summarize(echoes, 5.0)
+    assert values["loss_windows_pct"] == [20.0, 20.0]
+    assert values["loss_pct"] == 20.0
+
+
+def test_compress_ranges() -> None:
+    assert compress_ranges([5060, 16386, 16384, 16385, 20000]) == ["5060", "16384-16386", "20000"]
+    assert compress_ranges([]) == []
