@@ -1,0 +1,122 @@
+"""The CLI end to end: `netcheck run --profile demo` is itself a test, plus the input errors
+that must give one `error:` line and exit code 2 (never a traceback)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from netcheck.result import SCHEMA_PATH, from_json, json_schema
+
+NETCHECK = [sys.executable, "-m", "netcheck"]
+
+
+def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*NETCHECK, *args], capture_output=True, text=True, timeout=120, cwd=cwd)
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess[str], Path]:
+    out = tmp_path_factory.mktemp("demo")
+    proc = run("run", "--profile", "demo", "--quick", "--customer", "ACME GmbH", "--site", "Berlin",
+               "--extensions", "12", "--out", str(out))
+    return proc, out
+
+
+def test_demo_runs_the_whole_pipeline_to_go(demo_run: tuple[subprocess.CompletedProcess[str], Path]) -> None:
+    proc, out = demo_run
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "VERDICT: GO" in proc.stdout
+    assert "Traceback" not in proc.stderr
+    results = list(out.glob("netcheck-demo-*.json"))
+    assert len(results) == 1
+    doc = json.loads(results[0].read_text())
+    jsonschema.validate(doc, json.loads(SCHEMA_PATH.read_text()))
+    result = from_json(results[0].read_bytes())
+    assert result.site.customer == "ACME GmbH" and result.site.extensions == 12
+    assert result.verdict.value == "GO"
+    assert {m.probe for m in result.measurements} >= {"tcp_ports", "dns"}
+    assert not list(out.glob(".*"))  # no temp file left behind by the atomic write
+
+
+def test_shipped_schema_is_the_generated_one() -> None:
+    """`python -m netcheck.result` regenerates it; a changed model must ship a new schema."""
+    assert json.loads(SCHEMA_PATH.read_text()) == json.loads(json.dumps(json_schema(), sort_keys=True))
+
+
+def test_report_renders_from_the_document(demo_run: tuple[subprocess.CompletedProcess[str], Path]) -> None:
+    _, out = demo_run
+    result_file = next(out.glob("*.json"))
+    md = run("report", str(result_file), "--format", "markdown")
+    assert md.returncode == 0 and "# netcheck report: **GO**" in md.stdout and "ACME GmbH" in md.stdout
+    txt = run("report", str(result_file), "--format", "text")
+    assert "VERDICT: GO" in txt.stdout
+
+
+def test_json_mode_prints_only_the_document(tmp_path: Path) -> None:
+    proc = run("run", "--profile", "demo", "--quick", "--json", "--out", str(tmp_path))
+    assert proc.returncode == 0
+    assert json.loads(proc.stdout)["verdict"] == "GO"
+
+
+def test_plan_sends_nothing_and_lists_probes() -> None:
+    proc = run("run", "--profile", "stimme", "--plan")
+    assert proc.returncode == 0
+    assert "tcp_ports" in proc.stdout and "46.189.64.189" in proc.stdout
+
+
+@pytest.mark.parametrize(("args", "fragment"), [
+    (["run", "--profile", "no-such-profile"], "no such profile"),
+    (["run", "--profile", "tests/data/profiles/invalid/negative-limit.yaml"],
+     "negative-limit.yaml:6:17: limits.end_to_end.jitter_ms.max: must be > 0 (got -5)"),
+    (["run", "--profile", "stimme", "--target", "nope=1.2.3.4"], "has no target 'nope'"),
+    (["run", "--profile", "stimme", "--target", "platform"], "expected NAME=HOST"),
+    (["report", "pyproject.toml"], "not a netcheck result document"),
+    (["report", "missing.json"], "missing.json"),
+    (["profiles", "validate", "tests/data/profiles/invalid/yaml-syntax.yaml"], "YAML syntax"),
+    (["profiles", "show", "nope"], "no such profile"),
+])
+def test_input_errors_are_one_line_exit_2(args: list[str], fragment: str) -> None:
+    proc = run(*args, cwd=Path(__file__).parents[2])
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and fragment in lines[0]
+    assert "Traceback" not in proc.stderr
+
+
+def test_usage_error_exit_2() -> None:
+    proc = run("run")
+    assert proc.returncode == 2 and "--profile" in proc.stderr
+
+
+def test_profiles_list_and_show() -> None:
+    listing = run("profiles", "list")
+    assert listing.returncode == 0
+    assert {"stimme", "managed-com-business", "teams", "ringcentral", "generic-voip", "demo"} <= {
+        line.split()[0] for line in listing.stdout.splitlines()
+    }
+    shown = json.loads(run("profiles", "show", "demo").stdout)
+    assert shown["extends"] == "stimme" and shown["limits"]["end_to_end"]["jitter_ms"]["max"] == 20
+
+
+def test_doctor_reports_privileges_and_tools() -> None:
+    proc = run("doctor", "--json")
+    assert proc.returncode == 0
+    info = json.loads(proc.stdout)
+    assert set(info["privileges"]) >= {"root", "raw_icmp", "unprivileged_icmp", "raw_packet"}
+    assert "lo" in {i["name"] for i in info["interfaces"]}
+
+
+def test_help_and_version_import_no_heavy_modules() -> None:
+    """`--help`/`--version` must stay fast: scapy, pysnmp, icmplib load only inside probes."""
+    code = ("import sys; from netcheck.cli import cli; "
+            "import netcheck.plan, netcheck.assess; "
+            "print(','.join(m for m in ('scapy', 'pysnmp', 'icmplib', 'rich', 'jinja2', 'weasyprint') if m in sys.modules))")
+    heavy = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60).stdout.strip()
+    assert heavy == ""
+    assert run("--version").stdout.strip() == "netcheck, version 0.1.0"
