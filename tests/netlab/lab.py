@@ -344,7 +344,9 @@ class RoutedLab(Lab):
     kind: str = "routed"
 
     # -- impairment link ----------------------------------------------------------
-    def set_impairment(self, spec: str, seed: int = 1, spin_us: int = 200) -> Path:
+    def set_impairment(
+        self, spec: str, seed: int = 1, *, spin_us: int = 200, floor_us: int = 1000
+    ) -> Path:
         """(Re)start the impairment bridge with ``spec``; returns the new truth log path.
 
         Frames arriving while the bridge restarts are not forwarded (a few ms)."""
@@ -373,6 +375,8 @@ class RoutedLab(Lab):
             str(ready),
             "--spin-us",
             str(spin_us),
+            "--floor-us",
+            str(floor_us),
         ]
         self.bridge = self.popen(self.ns.imp, argv, name="impair")
         _wait_file(ready, self.bridge, timeout=10.0)
