@@ -88,7 +88,7 @@ def default_gateway() -> str | None:
         from scapy.config import conf
 
         gw = conf.route.route("0.0.0.0")[2]
-    except Exception:  # scapy missing or no route table on this OS  # noqa: BLE001
+    except Exception:  # scapy missing or no route table on this OS
         return None
     return None if gw in ("0.0.0.0", "") else str(gw)
 

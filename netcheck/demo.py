@@ -8,8 +8,8 @@ whole pipeline — plan, probes, evaluation, reports — runs for real without a
 from __future__ import annotations
 
 import asyncio
-from contextlib import asynccontextmanager
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from netcheck.profile import Profile
 

@@ -51,7 +51,7 @@ async def run_one(run: ProbeRun, caps: dict[str, bool], listener: Listener) -> M
         result = await asyncio.wait_for(fn(run.spec, ctx), timeout=run.timeout_s + GRACE_S)
     except TimeoutError:
         result = _failed(timer, run, ErrorKind.TIMEOUT, f"no result within {run.timeout_s:g} s")
-    except Exception as exc:  # a probe bug must not lose the other results  # noqa: BLE001
+    except Exception as exc:  # a probe bug must not lose the other results
         log.debug("probe %s failed", run.id, exc_info=True)
         result = _failed(timer, run, ErrorKind.INTERNAL, f"{type(exc).__name__}: {exc}")
     listener(Event("done", run, measurement=result))

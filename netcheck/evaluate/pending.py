@@ -46,7 +46,8 @@ def _lan(profile: Profile) -> Iterator[Check]:
     for cid, title, present in items:
         if present:
             yield Check(id=cid, title=title, status=Status.NOT_MEASURED, required=True, group="lan",
-                        source=source(profile, lan.source), reason="needs the LAN audit (SNMP/LLDP/DHCP probes), not run")
+                        source=source(profile, lan.source),
+                        reason="needs the LAN audit (SNMP/LLDP/DHCP probes), not run")
 
 
 def _bandwidth(profile: Profile, extensions: int | None) -> Iterator[Check]:

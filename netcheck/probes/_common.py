@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -83,14 +82,11 @@ def ms(seconds: float) -> float:
 
 
 def percentile(values: list[float], q: float) -> float | None:
-    """Linear-interpolated percentile (the 'linear' method of NumPy / Hyndman-Fan type 7);
-    ``None`` for no data."""
-    if not values:
-        return None
-    data = sorted(values)
-    pos = (len(data) - 1) * q / 100.0
-    lo, hi = math.floor(pos), math.ceil(pos)
-    return data[lo] + (data[hi] - data[lo]) * (pos - lo)
+    """Percentile ``q`` (0-100) of unsorted values, ``None`` for no data (type-7 linear
+    interpolation, :func:`netcheck.stats.percentile`)."""
+    from netcheck.stats import percentile as sorted_percentile
+
+    return sorted_percentile(sorted(values), q / 100.0) if values else None
 
 
 def compress_ranges(ports: list[int]) -> list[str]:

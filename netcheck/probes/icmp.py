@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from itertools import pairwise
 
 from netcheck.probes._common import Context, Timer, error, ms, percentile
 from netcheck.result import ErrorKind, Measurement, ProbeError, Value
@@ -144,7 +145,7 @@ def summarize(
     """
     rtts = [e.rtt_ms for e in echoes if e.rtt_ms is not None]
     sent, received = len(echoes), len(rtts)
-    diffs = [abs(b - a) for a, b in zip(rtts, rtts[1:], strict=False)]
+    diffs = [abs(b - a) for a, b in pairwise(rtts)]
     median = percentile(rtts, 50)
     values: dict[str, Value] = {
         "sent": sent,

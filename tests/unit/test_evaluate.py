@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from netcheck import evaluate, profile as prof
+from netcheck import evaluate
+from netcheck import profile as prof
 from netcheck.result import Check, ErrorKind, Measurement, ProbeError, Site, Status, Verdict
 
 
@@ -96,7 +97,8 @@ def test_blocked_tcp_port_fails_with_the_states_found() -> None:
     ms[1] = _m("tcp:0", "tcp_ports", {"filtered": ["443"], "counts": {"filtered": 1}, "ports_total": 1})
     check = next(c for c in evaluate.evaluate(p, ms) if c.id == "port.tcp.443@platform")
     assert check.status is Status.FAIL
-    assert check.remediation is not None and "443" in check.remediation.text and "46.189.64.189" in check.remediation.text
+    assert check.remediation is not None
+    assert "443" in check.remediation.text and "46.189.64.189" in check.remediation.text
     assert "filtered 443" in check.reason
 
 
