@@ -564,23 +564,31 @@ def _veth(_lab: Lab, end1: tuple[str, str, str | None], end2: tuple[str, str, st
     _run(["ip", *args])
 
 
-@contextlib.contextmanager
-def routed_lab(
-    impair: str | None = None,
-    *,
-    seed: int = 1,
-    workdir: Path | None = None,
-    lab_id: str | None = None,
-) -> Iterator[RoutedLab]:
-    """Build the routed topology; with ``impair`` (a spec string, "" = clean bridge) the
-    lan link runs through the impairment bridge. Always torn down on exit."""
-    lab_id = lab_id or new_lab_id()
-    wd = workdir or make_workdir(lab_id)
-    lab = RoutedLab(id=lab_id, workdir=wd)
+def open_routed_lab(
+    impair: str | None = None, *, seed: int = 1, workdir: Path | None = None
+) -> RoutedLab:
+    """Build the routed topology and return it; the caller must ``close()`` it (or use
+    :func:`routed_lab`). Half-built labs are torn down before the error propagates."""
+    lab_id = new_lab_id()
+    lab = RoutedLab(id=lab_id, workdir=workdir or make_workdir(lab_id))
     try:
         _build_routed(lab, impaired=impair is not None)
         if impair is not None:
             lab.set_impairment(impair, seed=seed)
+    except BaseException:
+        lab.close()
+        raise
+    return lab
+
+
+@contextlib.contextmanager
+def routed_lab(
+    impair: str | None = None, *, seed: int = 1, workdir: Path | None = None
+) -> Iterator[RoutedLab]:
+    """Build the routed topology; with ``impair`` (a spec string, "" = clean bridge) the
+    lan link runs through the impairment bridge. Always torn down on exit."""
+    lab = open_routed_lab(impair, seed=seed, workdir=workdir)
+    try:
         yield lab
     finally:
         lab.close()
@@ -651,19 +659,77 @@ def _build_l2(lab: L2Lab) -> None:
             lab.ip(ns, "addr", "add", f"{ip_}/24", "dev", dev)
 
 
+def open_l2_lab(*, lan_addr: str | None = "192.168.77.10", workdir: Path | None = None) -> L2Lab:
+    """Build the flat segment and return it; the caller must ``close()`` it."""
+    lab_id = new_lab_id()
+    lab = L2Lab(id=lab_id, workdir=workdir or make_workdir(lab_id), addr=L2Addrs(lan=lan_addr))
+    try:
+        _build_l2(lab)
+    except BaseException:
+        lab.close()
+        raise
+    return lab
+
+
 @contextlib.contextmanager
 def l2_lab(
-    *,
-    lan_addr: str | None = "192.168.77.10",
-    workdir: Path | None = None,
+    *, lan_addr: str | None = "192.168.77.10", workdir: Path | None = None
 ) -> Iterator[L2Lab]:
     """Build the flat segment; ``lan_addr=None`` leaves the agent unconfigured (a DHCP
     client's view). Always torn down on exit."""
-    lab_id = new_lab_id()
-    wd = workdir or make_workdir(lab_id)
-    lab = L2Lab(id=lab_id, workdir=wd, addr=L2Addrs(lan=lan_addr))
+    lab = open_l2_lab(lan_addr=lan_addr, workdir=workdir)
     try:
-        _build_l2(lab)
         yield lab
     finally:
         lab.close()
+
+
+# ---------------------------------------------------------------------------------------
+# Cleaning up after a lab whose owner is gone (python -m tests.netlab down)
+# ---------------------------------------------------------------------------------------
+
+
+def load_states() -> list[dict[str, object]]:
+    """Every lab state file in /run/netlab."""
+    out = []
+    for path in sorted(STATE_DIR.glob("nc*.json")):
+        with contextlib.suppress(OSError, json.JSONDecodeError):
+            out.append(json.loads(path.read_text()))
+    return out
+
+
+def _pid_in_namespaces(pid: int, namespaces: Sequence[str]) -> bool:
+    """True if ``pid`` runs in one of ``namespaces``: a recycled PID is never killed."""
+    try:
+        ino = os.stat(f"/proc/{pid}/ns/net").st_ino
+    except OSError:
+        return False
+    for ns in namespaces:
+        with contextlib.suppress(OSError):
+            if os.stat(f"/run/netns/{ns}").st_ino == ino:
+                return True
+    return False
+
+
+def teardown_state(state: dict[str, object]) -> None:
+    """Stop the recorded PIDs (only if they live in the lab's namespaces), delete the
+    namespaces, remove the state file."""
+    namespaces = [str(n) for n in state.get("namespaces", [])]  # type: ignore[attr-defined]
+    for pid in state.get("pids", []):  # type: ignore[attr-defined]
+        if _pid_in_namespaces(int(pid), namespaces):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(pid), signal.SIGTERM)
+    time.sleep(0.3)
+    for pid in state.get("pids", []):  # type: ignore[attr-defined]
+        if _pid_in_namespaces(int(pid), namespaces):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(pid), signal.SIGKILL)
+    for ns in namespaces:
+        if ns in list_netns():
+            _run(["ip", "netns", "del", ns], check=False)
+    (STATE_DIR / f"{state['id']}.json").unlink(missing_ok=True)
+
+
+def owner_alive(state: dict[str, object]) -> bool:
+    """Whether the process that built the lab still runs."""
+    return Path(f"/proc/{state.get('owner_pid')}").exists()

@@ -219,13 +219,15 @@ def start_dnsmasq(
         f"--dhcp-leasefile={lab.workdir / f'leases-{tag}'}",
         f"--pid-file={lab.workdir / f'dnsmasq-{tag}.pid'}",
         "--user=root",
-        "--log-dhcp",
+        "--log-dhcp", "--no-ping",
         "--log-facility=-",
         "--dhcp-authoritative",
     ]
     if router:
         argv.append(f"--dhcp-option=3,{router}")
-    argv += [f"--dhcp-option={num},{val}" for num, val in options.items()]
+    # -force: send them even when the client did not ask (option 55), as a misconfigured
+    # server would; dnsmasq otherwise moves option 66 into the BOOTP sname field.
+    argv += [f"--dhcp-option-force={num},{val}" for num, val in options.items()]
     proc = lab.popen(ns, argv, name="dnsmasq")
     lab.wait_for_port(ns, 67, "udp", proc=proc)
     return Peer(ns, pool[0], 67, proc)
