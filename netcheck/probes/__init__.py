@@ -22,7 +22,6 @@ PROBES: dict[str, str] = {
     "dns": "netcheck.probes.dns",
     "icmp": "netcheck.probes.icmp",
     "stun": "netcheck.probes.stun",
-    "stream": "netcheck.probes.stream",
     "tcp_ports": "netcheck.probes.tcp_ports",
 }
 
