@@ -1,0 +1,236 @@
+"""Phone-vendor OUIs: which IEEE MA-L prefixes (the first three octets of a MAC address)
+belong to the makers of desk phones that hosted-PBX providers provision by MAC address.
+
+Source: the IEEE Registration Authority's public MA-L registry (standards-oui.ieee.org),
+as redistributed in two independent copies on the build machine: Wireshark 4.0.17's
+``manuf`` (Debian libwireshark-data, generated from oui.csv) and nmap 7.93's
+``nmap-mac-prefixes``. Only prefixes present in *both* copies under the vendor's
+registered name are listed; a few 2023/2024 assignments found in one copy only were left
+out. To refresh: take the rows of a current IEEE ``oui.csv`` whose organisation name is
+one of a vendor's ``registry_names``, and keep the two-source rule.
+
+``phone_only`` is True for vendors whose registered blocks carry phones and phone
+accessories only (innovaphone, Yealink, Snom, Gigaset, Fanvil): a MAC with such a prefix
+counts as a phone by itself. Every other vendor also builds switches, routers, servers or
+conference gear, so their prefix only labels the vendor of a device that LLDP already
+shows to be a telephone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["VENDORS", "Vendor", "lookup", "normalize_mac"]
+
+
+@dataclass(frozen=True)
+class Vendor:
+    key: str
+    label: str
+    phone_only: bool
+    registry_names: tuple[str, ...]
+    prefixes: str  # space-separated 6-hex-digit prefixes
+
+    def prefix_set(self) -> frozenset[str]:
+        return frozenset(self.prefixes.split())
+
+
+VENDORS: tuple[Vendor, ...] = (
+    Vendor(
+        "innovaphone",
+        "innovaphone",
+        phone_only=True,
+        registry_names=("Innovaphone Ag",),
+        prefixes=("009033 "),
+    ),
+    Vendor(
+        "yealink",
+        "Yealink",
+        phone_only=True,
+        registry_names=("Xiamen Yealink Network Technology Co.,Ltd", "Yealink(Xiamen) Network Technology Co.,Ltd."),
+        prefixes=("001565 249AD8 805E0C 805EC0 "),
+    ),
+    Vendor(
+        "snom",
+        "Snom",
+        phone_only=True,
+        registry_names=("snom technology GmbH",),
+        prefixes=("000413 "),
+    ),
+    Vendor(
+        "gigaset",
+        "Gigaset",
+        phone_only=True,
+        registry_names=("Gigaset Communications GmbH",),
+        prefixes=("002104 589EC6 7C2F80 "),
+    ),
+    Vendor(
+        "poly",
+        "Poly/Polycom",
+        phone_only=False,
+        registry_names=("Poly", "Polycom"),
+        prefixes=("0004F2 482567 64167F "),
+    ),
+    Vendor(
+        "grandstream",
+        "Grandstream",
+        phone_only=False,
+        registry_names=("Grandstream Networks Inc", "Grandstream Networks, Inc."),
+        prefixes=("000B82 C074AD EC74D7 "),
+    ),
+    Vendor(
+        "fanvil",
+        "Fanvil",
+        phone_only=True,
+        registry_names=("Fanvil Technology Co., Ltd.",),
+        prefixes=("0C383E "),
+    ),
+    Vendor(
+        "unify",
+        "Unify",
+        phone_only=False,
+        registry_names=("Unify Software and Solutions GmbH & Co. KG",),
+        prefixes=("001AE8 "),
+    ),
+    Vendor(
+        "avaya",
+        "Avaya",
+        phone_only=False,
+        registry_names=("Avaya ECS Ltd", "Avaya Inc"),
+        prefixes=(
+            "00040D 001B4F 00549F 00E007 048A15 10CDAE 14612F 24B209 24D921 2CF4C5 3475C7 38BB3C "
+            "3C3A73 3CB15B 44322A 506184 50CD22 581626 6049C1 646A52 64A7DD 64C354 6CA849 6CFA58 "
+            "703018 7038EE 7052C5 707C69 801DAA 848371 90FB5B A009ED A01290 A051C6 A4251B A47886 "
+            "B0ADAA B4475E B4A95A B4B017 BCADAB C057BC C4BED4 C81FEA C8F406 CCF954 D47856 D4EA0E "
+            "E45D52 F81547 F873A2 FC8399 FCA841 "
+        ),
+    ),
+    Vendor(
+        "mitel",
+        "Mitel",
+        phone_only=False,
+        registry_names=("Aastra Telecom", "Mitel Corporation", "Mitel Networks Corporation"),
+        prefixes=("00085D 0010BC 08000F 1400E9 "),
+    ),
+    Vendor(
+        "alcatel",
+        "Alcatel-Lucent Enterprise",
+        phone_only=False,
+        registry_names=("ALE International", "Alcatel-Lucent Enterprise", "Alcatel-Lucent Enterprise (China)"),
+        prefixes=("00118B 0020DA 00D095 00E0B1 00E0DA 2CFAA2 3C28A6 487A55 883C93 9424E1 DC0856 E8E732 "),
+    ),
+    Vendor(
+        "cisco",
+        "Cisco",
+        phone_only=False,
+        registry_names=("Cisco Systems, Inc", "Cisco Systems, Inc."),
+        prefixes=(
+            "00000C 000142 000164 000196 000197 0001C7 0001C9 000217 00023D 00024A 00024B 00027D "
+            "00027E 0002B9 0002BA 0002FC 0002FD 000331 000332 00036B 00036C 00039F 0003A0 0003E3 "
+            "0003E4 0003FD 0003FE 000427 000428 00044D 00044E 00046D 00046E 00049A 00049B 0004C0 "
+            "0004C1 0004DD 0004DE 000500 000501 000531 000532 00055E 00055F 000573 000574 00059A "
+            "00059B 0005DC 0005DD 000628 00062A 000652 000653 00067C 0006C1 0006D6 0006D7 0006F6 "
+            "00070E 00074F 000750 00077D 000784 000785 0007B3 0007B4 0007EB 0007EC 000820 000821 "
+            "00082F 000830 000831 000832 00087C 00087D 0008A3 0008A4 0008C2 0008E2 0008E3 000911 "
+            "000912 000943 000944 00097B 00097C 0009B6 0009B7 0009E8 0009E9 000A41 000A42 000A8A "
+            "000A8B 000AB7 000AB8 000AF3 000AF4 000B45 000B46 000B5F 000B60 000B85 000BBE 000BBF "
+            "000BFC 000BFD 000C30 000C31 000C85 000C86 000CCE 000CCF 000D28 000D29 000D65 000D66 "
+            "000DBC 000DBD 000DEC 000DED 000E38 000E39 000E83 000E84 000ED6 000ED7 000F23 000F24 "
+            "000F34 000F35 000F8F 000F90 000FF7 000FF8 00100B 001014 001054 00107B 0010A6 0010F6 "
+            "0010FF 001120 001121 00115C 00115D 001192 001193 0011BB 0011BC 001200 001201 001243 "
+            "001244 00127F 001280 0012D9 0012DA 001319 00131A 00135F 001360 00137F 001380 0013C3 "
+            "0013C4 00141B 00141C 001469 00146A 0014A8 0014A9 0014F1 0014F2 00152B 00152C 001562 "
+            "001563 0015C6 0015C7 0015F9 0015FA 001646 001647 00169C 00169D 0016C7 0016C8 00170E "
+            "00170F 00173B 001759 00175A 001794 001795 0017DF 0017E0 001818 001819 001873 001874 "
+            "0018B9 0018BA 001906 001907 00192F 001930 001955 001956 0019A9 0019AA 0019E7 0019E8 "
+            "001A2F 001A30 001A6C 001A6D 001AA1 001AA2 001AE2 001AE3 001B0C 001B0D 001B2A 001B2B "
+            "001B53 001B54 001B8F 001B90 001BD4 001BD5 001C0E 001C0F 001C57 001C58 001CB0 001CB1 "
+            "001CF6 001CF9 001D45 001D46 001D70 001D71 001DA1 001DA2 001DE5 001DE6 001E13 001E14 "
+            "001E49 001E4A 001E79 001E7A 001EBD 001EBE 001EF6 001EF7 001F26 001F27 001F6C 001F6D "
+            "001F9D 001F9E 001FC9 001FCA 00211B 00211C 002155 002156 0021A0 0021A1 0021D7 0021D8 "
+            "00220C 00220D 002255 002256 002290 002291 0022BD 0022BE 002304 002305 002333 002334 "
+            "00235D 00235E 0023AB 0023AC 0023EA 0023EB 002413 002414 002450 002451 002497 002498 "
+            "0024C3 0024C4 0024F7 0024F9 002545 002546 002583 002584 0025B4 0025B5 00260A 00260B "
+            "002651 002652 002698 002699 0026CA 0026CB 00270C 00270D 002790 0027E3 0029C2 002A10 "
+            "002A6A 002CC8 002F5C 003019 003024 003040 003071 003078 00307B 003080 003085 003094 "
+            "003096 0030A3 0030B6 0030F2 003217 00351A 0038DF 003A7D 003A98 003A99 003A9A 003A9B "
+            "003A9C 003C10 00400B 004096 0041D2 00425A 004268 00451D 00500B 00500F 005014 00502A "
+            "00503E 005050 005053 005054 005073 005080 0050A2 0050A7 0050BD 0050D1 0050E2 0050F0 "
+            "00562B 0057D2 0059DC 005D73 005F86 00602F 006047 00605C 006083 0062EC 006440 006BF1 "
+            "006CBC 007278 007686 00778D 007888 007E95 0081C4 008731 008764 008A96 008E73 00900C "
+            "009021 00905F 00906D 00906F 009086 009092 0090A6 0090AB 0090B1 0090BF 0090D9 009AD2 "
+            "009E1E 00A289 00A2EE 00A38E 00A3D1 00A5BF 00A6CA 00A742 00AA6E 00AF1F 00B04A 00B064 "
+            "00B08E 00B0C2 00B0E1 00B1E3 00B670 00B771 00B8B3 00BC60 00BE75 00BF77 00C164 00C1B1 "
+            "00C88B 00CAE5 00CCFC 00D006 00D058 00D063 00D079 00D090 00D097 00D0BA 00D0BB 00D0BC "
+            "00D0C0 00D0D3 00D0E4 00D0FF 00D6FE 00D78F 00DA55 00DEFB 00DF1D 00E014 00E01E 00E034 "
+            "00E04F 00E0F7 00E0F9 00E0FE 00E16D 00EABD 00EBD5 00EEAB 00F28B 00F663 00F82C 00FCBA "
+            "00FD22 00FEC8 042AE2 045FB9 046273 046C9D 0476B0 04A741 04BD97 04C5A4 04DAD2 04EB40 "
+            "04FE7F 081735 081FF3 0845D1 084FA9 084FF9 0896AD 08CC68 08CCA7 08D09F 08ECF5 08F3FB "
+            "0C1167 0C2724 0C6803 0C75BD 0C8525 0CAF31 0CD0F8 0CD996 0CF5A4 1005CA 1006ED 108CCF "
+            "10A829 10B3C6 10B3D5 10B3D6 10BD18 10F311 10F920 14169D 14A2A0 18339D 1859F5 188090 "
+            "188B45 188B9D 189C5D 18E728 18EF63 1C17D3 1C1D86 1C6A7A 1CAA07 1CD1E0 1CDEA7 1CDF0F "
+            "1CE6C7 1CE85D 1CFC17 203706 203A07 204C9E 20BBC0 20CFAE 2401C7 24161B 24169D 2436DA "
+            "247E12 24813B 24B657 24E9B3 2834A2 285261 286F7F 2893FE 28940F 28AC9E 28AFFD 28C7CE "
+            "2C01B5 2C0BE9 2C1A05 2C3124 2C3311 2C36F8 2C3ECF 2C3F38 2C4F52 2C542D 2C5741 2C5A0F "
+            "2C73A0 2C86D2 2CABEB 2CD02D 2CF89B 3037A6 308BB2 30E4DB 30F70D 341B2D 345DA8 346288 "
+            "346F90 34732D 34A84E 34B883 34BDC8 34DBFD 34ED1B 34F8E7 380E4D 381C1A 382056 3890A5 "
+            "3891B7 38ED18 38FDF8 3C08F6 3C0E23 3C13CC 3C26E4 3C410E 3C510E 3C5731 3C5EC3 3C8B7F "
+            "3CCE73 3CDF1E 3CFEAC 40017A 4006D5 404244 405539 40A6E8 40B5C1 40CE24 40F078 40F4EC "
+            "4403A7 442B03 44643C 448816 44ADD9 44AE25 44B6BE 44D3CA 44E4D9 482E72 488B0A 4C0082 "
+            "4C4E35 4C5D3C 4C710C 4C710D 4C776D 4CA64D 4CBC48 4CE175 4CE176 500604 5006AB 500F80 "
+            "5017FF 501CB0 501CBF 502FA8 503DE5 504921 5057A8 5061BF 5067AE 508789 50F722 544A00 "
+            "5475D0 54781A 547C69 547FEE 5486BC 5488DE 548ABA 549FC6 54A274 580A20 5835D9 588D09 "
+            "58971E 5897BD 58AC78 58BC27 58BFEA 58F39C 5C3192 5C5015 5C5AC7 5C710D 5C838F 5CA48A "
+            "5CA62D 5CE176 5CFC66 6026AA 60735C 6400F1 641225 64168D 643AEA 649EF3 64A0E7 64AE0C "
+            "64D814 64D989 64E950 64F69D 682C7B 683B78 687DB4 6886A7 6887C6 6899CD 689CE2 689E0B "
+            "68BC0C 68BDAB 68CAE4 68EFBD 6C0309 6C13D5 6C2056 6C310E 6C410E 6C416A 6C4EF6 6C504D "
+            "6C5E3B 6C6CD3 6C710D 6C8BD3 6C8D77 6C9989 6C9CED 6CAB05 6CB2AE 6CDD30 6CFA89 7001B5 "
+            "700B4F 700F6A 70105C 7018A7 701F53 703509 70617B 70695A 706BB9 706D15 706E6D 70708B "
+            "7079B3 707DB9 708105 70A983 70B317 70C9C6 70CA9B 70D379 70DB98 70DF2F 70E422 70EA1A "
+            "70F096 70F35A 7411B2 7426AC 74860B 7488BB 74A02F 74A2E6 74AD98 7802B1 780CF0 78725D "
+            "78BAF9 78BC1A 78DA6E 78F1C6 7C0ECE 7C210D 7C210E 7C310E 7C69F6 7C95F3 7CAD4F 7CAD74 "
+            "7CF880 80248F 80276C 802DBF 806A00 80E01D 80E86F 843DC6 8478AC 84802D 848A8D 84B261 "
+            "84B517 84B802 84EBEF 84F147 881DFC 8843E1 885A92 887556 88908D 889CAD 88F031 88F077 "
+            "88FC5D 8C1E80 8C604F 8C8442 8C941F 8CB64F 9077EE 94AEF0 94D469 98A2C0 9C4E20 9C57AD "
+            "9CAFCA 9CD57D 9CE176 A00F37 A0239F A03D6E A03D6F A0554F A09351 A0B439 A0CF5B A0E0AF "
+            "A0ECF9 A0F849 A40CC3 A411BB A41875 A44C11 A4530E A45630 A46C2A A47806 A48873 A4934C "
+            "A49BCD A4B239 A4B439 A80C0D A84FB1 A89D21 A8B1D4 A8B456 AC2AA1 AC3A67 AC4A56 AC4A67 "
+            "AC7A56 AC7E8A ACA016 ACBCD9 ACF2C5 ACF5E6 B000B4 B02680 B07D47 B08BCF B08BD0 B0907E "
+            "B0A651 B0AA77 B0C53C B0FAEB B40216 B41489 B4A4E3 B4A8B9 B4DE31 B4E9B0 B8114B B83861 "
+            "B8621F B8A377 B8BEBF BC1665 BC16F5 BC26C7 BC2CE6 BC4A56 BC5A56 BC671C BCC493 BCD295 "
+            "BCE712 BCF1F2 BCFAEB C014FE C0255C C0626B C064E4 C067AF C07BBC C08C60 C0F87F C40ACB "
+            "C4143C C444A0 C44D84 C46413 C471FE C47295 C47D4F C4B239 C4B36A C4B9CD C4C603 C4F7D5 "
+            "C80084 C84C75 C884A1 C89C1D C8F9F9 CC167E CC46D6 CC5A53 CC70ED CC79D7 CC7F75 CC7F76 "
+            "CC8E71 CC9070 CC9891 CCD539 CCD8C1 CCDB93 CCED4D CCEF48 D009C8 D0574C D072DC D0A5A6 "
+            "D0C282 D0C789 D0D0FD D0E042 D0EC35 D42C44 D46624 D46A35 D46D50 D47798 D4789B D48CB5 "
+            "D4A02A D4AD71 D4ADBD D4C93C D4D748 D4E880 D4EB68 D824BD D867D9 D8B190 DC0539 DC0B09 "
+            "DC3979 DC774C DC7B94 DC8C37 DCA5F4 DCCEC1 DCEB94 DCF719 E00EDA E02F6D E05FB9 E069BA "
+            "E0899D E0ACF1 E0D173 E41F7B E4387E E44E2D E4AA5D E4C722 E4D3F1 E80462 E84040 E85C0A "
+            "E86549 E8B748 E8BA70 E8D322 E8DC6C E8EB34 E8EDF3 EC01D5 EC1D8B EC3091 EC4476 ECBD1D "
+            "ECC882 ECCE13 ECE1A9 ECF40C F01D2D F02572 F02929 F04A02 F07816 F07F06 F09E63 F0B2E5 "
+            "F0F755 F40F1B F41FC2 F44E05 F47F35 F4ACC1 F4BD9E F4CFE2 F4DBE6 F4EA67 F80BCB F80F6F "
+            "F84F57 F866F2 F86BD9 F872EA F87A41 F87B20 F8A5C5 F8A73A F8B7E2 F8C288 F8E57E F8E94F "
+            "FC589A FC5B39 FC9947 FCFBFB "
+        ),
+    ),
+)
+
+_BY_PREFIX: dict[str, Vendor] = {p: v for v in VENDORS for p in v.prefix_set()}
+
+
+def normalize_mac(mac: str | bytes) -> str | None:
+    """``b"\\x00\\x90\\x33..."``, ``"00-90-33-..."``, ``"0090.33aa.bbcc"`` -> ``"00:90:33:aa:bb:cc"``;
+    ``None`` if it is not a 48-bit MAC."""
+    if isinstance(mac, bytes):
+        return ":".join(f"{b:02x}" for b in mac) if len(mac) == 6 else None
+    digits = "".join(c for c in mac.lower() if c in "0123456789abcdef")
+    stripped = mac.lower().replace(":", "").replace("-", "").replace(".", "").replace(" ", "")
+    if len(digits) != 12 or digits != stripped:
+        return None
+    return ":".join(digits[i : i + 2] for i in range(0, 12, 2))
+
+
+def lookup(mac: str | bytes) -> Vendor | None:
+    """The phone vendor whose MA-L block holds ``mac``, or ``None``."""
+    norm = normalize_mac(mac)
+    return _BY_PREFIX.get(norm[:8].replace(":", "").upper()) if norm else None
