@@ -1,0 +1,485 @@
+"""The agent's history: every run's result document plus extracted rows, in SQLite.
+
+Durability contract: :meth:`Store.put` returns only after the run's transaction is
+committed with ``synchronous=FULL`` in WAL mode, i.e. after the WAL has been fsync'ed
+(https://www.sqlite.org/pragma.html#pragma_synchronous: in WAL mode NORMAL may lose the
+last transactions on power loss, FULL does not). So "stored" as reported by the agent
+survives a kill -9 *and* a power cut; the cost is one fsync per run (measured in
+bench/RESULTS.md, ## Agent), which is nothing at one run per 15 minutes.
+
+One transaction per run: the compressed document, one summary row (what ``history``
+lists, so a year of runs is one indexed range scan), per-measurement metric rows and
+per-check status rows (what the trend report aggregates without decoding documents).
+The schema is versioned with ``PRAGMA user_version``; :data:`SCHEMA_VERSION` is the
+version this code writes, and older files are migrated forward on open.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import enum
+import os
+import sqlite3
+import time
+import zlib
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import msgspec
+
+from netcheck.result import Measurement, RunResult, Status
+
+SCHEMA_VERSION = 1
+#: Measurement values kept as metric rows (units in the names, STYLE.md §8); everything
+#: else stays in the document only, which keeps a year of runs small.
+METRIC_NAMES = (
+    "one_way_delay_ms", "rtt_median_ms", "rtt_p95_ms", "jitter_ms", "loss_pct",
+    "loss_worst_window_pct", "mos", "resolve_ms", "connect_median_ms",
+)
+#: Probes that measure a path (as in ``netcheck.evaluate.path.PATH_PROBES``).
+PATH_PROBES = ("stream", "icmp")
+#: Probe error kinds that mean "the far end did not answer" (an outage), as opposed to a
+#: local limitation (permission, unsupported) that says nothing about availability.
+OUTAGE_KINDS = frozenset({"timeout", "unreachable", "refused", "reset", "dns"})
+#: Check groups whose evidence is a handover (internet) path.
+HANDOVER_GROUPS = ("end_to_end", "handover")
+STATUS_CODES = {s: i for i, s in enumerate(Status)}
+
+_SCHEMA_V1 = """
+CREATE TABLE runs (
+    id INTEGER PRIMARY KEY,
+    started_ts REAL NOT NULL,          -- UTC epoch seconds
+    finished_ts REAL NOT NULL,
+    duration_s REAL NOT NULL,
+    kind TEXT NOT NULL,                -- full | monitor
+    outcome TEXT NOT NULL,             -- completed | failed | abandoned
+    profile TEXT NOT NULL,
+    host TEXT NOT NULL,
+    verdict TEXT,                      -- NULL unless completed
+    delay_ms REAL,                     -- worst handover path of the run (NULL = no data)
+    jitter_ms REAL,
+    loss_pct REAL,
+    mos REAL,
+    handover_up INTEGER,               -- 1 all handover paths answered, 0 one did not, NULL unknown
+    n_fail INTEGER NOT NULL DEFAULT 0,
+    n_warn INTEGER NOT NULL DEFAULT 0,
+    n_not_measured INTEGER NOT NULL DEFAULT 0,
+    failed_checks TEXT NOT NULL DEFAULT '',
+    error TEXT,
+    document BLOB                      -- zlib(compact JSON of the RunResult)
+);
+CREATE INDEX runs_started ON runs(started_ts);
+CREATE TABLE series (id INTEGER PRIMARY KEY, measurement TEXT NOT NULL, name TEXT NOT NULL,
+                     UNIQUE (measurement, name));
+CREATE TABLE metrics (
+    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    series_id INTEGER NOT NULL REFERENCES series(id),
+    value REAL NOT NULL,
+    PRIMARY KEY (run_id, series_id)
+) WITHOUT ROWID;
+CREATE TABLE check_names (id INTEGER PRIMARY KEY, check_id TEXT NOT NULL UNIQUE, title TEXT);
+CREATE TABLE checks (
+    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    check_ref INTEGER NOT NULL REFERENCES check_names(id),
+    status INTEGER NOT NULL,           -- index into netcheck.result.Status
+    required INTEGER NOT NULL,
+    PRIMARY KEY (run_id, check_ref)
+) WITHOUT ROWID;
+CREATE TABLE events (id INTEGER PRIMARY KEY, ts REAL NOT NULL, kind TEXT NOT NULL,
+                     detail TEXT NOT NULL);
+CREATE INDEX events_ts ON events(ts);
+"""
+_MIGRATIONS = {1: _SCHEMA_V1}
+
+
+class StoreError(Exception):
+    """The store cannot be used (newer schema, not a database, locked by another agent)."""
+
+
+class Outcome(enum.StrEnum):
+    COMPLETED = "completed"
+    FAILED = "failed"  # the assessment raised or its process died: no document
+    ABANDONED = "abandoned"  # stopped at its deadline or at shutdown
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """What the agent stores for one scheduled run (``result`` only when completed)."""
+
+    started_ts: float
+    finished_ts: float
+    kind: str
+    outcome: Outcome
+    profile: str
+    host: str
+    result: RunResult | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class RunRow:
+    """One line of ``history``: the summary columns of a stored run."""
+
+    id: int
+    started_ts: float
+    duration_s: float
+    kind: str
+    outcome: str
+    profile: str
+    host: str
+    verdict: str | None
+    delay_ms: float | None
+    jitter_ms: float | None
+    loss_pct: float | None
+    mos: float | None
+    handover_up: bool | None
+    n_fail: int
+    n_warn: int
+    n_not_measured: int
+    failed_checks: tuple[str, ...]
+    error: str | None
+
+
+@dataclass(frozen=True)
+class CheckRow:
+    run_id: int
+    check_id: str
+    title: str
+    status: Status
+    required: bool
+
+
+@dataclass(frozen=True)
+class Event:
+    ts: float
+    kind: str
+    detail: str
+
+
+_ROW_COLUMNS = (
+    "id, started_ts, duration_s, kind, outcome, profile, host, verdict, delay_ms, jitter_ms, "
+    "loss_pct, mos, handover_up, n_fail, n_warn, n_not_measured, failed_checks, error"
+)
+
+
+class Store:
+    """One SQLite file in WAL mode; one writer (the agent, see :func:`exclusive_lock`),
+    any number of readers (``history``, ``report``)."""
+
+    def __init__(self, path: Path | str, *, synchronous: str = "FULL") -> None:
+        self.path = Path(path)
+        try:
+            self.db = sqlite3.connect(self.path, isolation_level=None, timeout=10.0)
+            self._configure(synchronous)
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{self.path}: {exc}") from None
+
+    def _configure(self, synchronous: str) -> None:
+        # auto_vacuum must be set before the first table exists; it lets retention hand
+        # pages back to the file system in small steps (PRAGMA incremental_vacuum).
+        self.db.execute("PRAGMA auto_vacuum=INCREMENTAL")
+        mode = self.db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+        if mode.lower() != "wal":
+            raise StoreError(f"{self.path}: cannot switch to WAL (journal_mode={mode})")
+        if synchronous.upper() not in ("FULL", "NORMAL", "OFF", "EXTRA"):
+            raise ValueError(f"synchronous must be FULL/NORMAL/OFF/EXTRA (got {synchronous!r})")
+        self.db.execute(f"PRAGMA synchronous={synchronous.upper()}")
+        self.db.execute("PRAGMA foreign_keys=ON")
+
+    def _migrate(self) -> None:
+        version = self.db.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise StoreError(f"{self.path}: store schema {version} is newer than this netcheck "
+                             f"({SCHEMA_VERSION}); upgrade netcheck")
+        for target in range(version + 1, SCHEMA_VERSION + 1):
+            with self.transaction():
+                for statement in _MIGRATIONS[target].split(";"):
+                    if statement.strip():
+                        self.db.execute(statement)
+                self.db.execute(f"PRAGMA user_version={target}")
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """BEGIN IMMEDIATE ... COMMIT (ROLLBACK on error): the write lock is taken up front,
+        so a concurrent reader never makes the commit fail half way."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    # ------------------------------------------------------------------ writing
+
+    def put(self, record: RunRecord) -> int:
+        """Store one run in one transaction; the returned id is durable (module docstring)."""
+        summary = summarize(record.result)
+        doc = encode_document(record.result) if record.result is not None else None
+        with self.transaction() as db:
+            cur = db.execute(
+                "INSERT INTO runs (started_ts, finished_ts, duration_s, kind, outcome, profile,"
+                " host, verdict, delay_ms, jitter_ms, loss_pct, mos, handover_up, n_fail, n_warn,"
+                " n_not_measured, failed_checks, error, document)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (record.started_ts, record.finished_ts,
+                 round(record.finished_ts - record.started_ts, 3), record.kind,
+                 record.outcome.value, record.profile, record.host, *summary, record.error, doc),
+            )
+            run_id = int(cur.lastrowid or 0)
+            if record.result is not None:
+                self._put_rows(run_id, record.result)
+        return run_id
+
+    def _put_rows(self, run_id: int, result: RunResult) -> None:
+        rows = [(run_id, self._series_id(mid, name), value)
+                for mid, name, value in metric_rows(result)]
+        self.db.executemany("INSERT INTO metrics VALUES (?,?,?)", rows)
+        checks = [(run_id, self._check_ref(c.id, c.title), STATUS_CODES[c.status], int(c.required))
+                  for c in result.checks]
+        self.db.executemany("INSERT OR REPLACE INTO checks VALUES (?,?,?,?)", checks)
+
+    def _series_id(self, measurement: str, name: str) -> int:
+        self.db.execute("INSERT OR IGNORE INTO series (measurement, name) VALUES (?,?)",
+                        (measurement, name))
+        row = self.db.execute("SELECT id FROM series WHERE measurement=? AND name=?",
+                              (measurement, name)).fetchone()
+        return int(row[0])
+
+    def _check_ref(self, check_id: str, title: str) -> int:
+        self.db.execute("INSERT OR IGNORE INTO check_names (check_id, title) VALUES (?,?)",
+                        (check_id, title))
+        self.db.execute("UPDATE check_names SET title=? WHERE check_id=? AND title IS NOT ?",
+                        (title, check_id, title))
+        row = self.db.execute("SELECT id FROM check_names WHERE check_id=?", (check_id,)).fetchone()
+        return int(row[0])
+
+    def event(self, kind: str, detail: str, ts: float | None = None) -> None:
+        """Note something about the agent itself (start, stop, clock jump, verdict change)."""
+        with self.transaction() as db:
+            db.execute("INSERT INTO events (ts, kind, detail) VALUES (?,?,?)",
+                       (time.time() if ts is None else ts, kind, detail))
+
+    def prune(self, older_than_ts: float, batch: int = 500) -> int:
+        """Retention: delete runs started before ``older_than_ts`` in small transactions
+        (the write lock is held for milliseconds, so readers and the next run never wait),
+        then hand freed pages back. Returns the number of runs deleted."""
+        deleted = 0
+        while True:
+            with self.transaction() as db:
+                n = db.execute(
+                    "DELETE FROM runs WHERE id IN (SELECT id FROM runs WHERE started_ts < ?"
+                    " ORDER BY started_ts LIMIT ?)", (older_than_ts, batch)).rowcount
+                db.execute("DELETE FROM events WHERE ts < ?", (older_than_ts,))
+            deleted += n
+            if n < batch:
+                break
+        if deleted:
+            self.db.execute("PRAGMA incremental_vacuum")
+        return deleted
+
+    # ------------------------------------------------------------------ reading
+
+    def runs(self, since_ts: float = 0.0, until_ts: float | None = None) -> list[RunRow]:
+        """Summary rows of runs started in [since_ts, until_ts), oldest first."""
+        rows = self.db.execute(
+            f"SELECT {_ROW_COLUMNS} FROM runs WHERE started_ts >= ? AND started_ts < ?"
+            " ORDER BY started_ts", (since_ts, until_ts if until_ts is not None else 1e18))
+        return [_run_row(r) for r in rows]
+
+    def last_run(self, *, completed: bool = False, kind: str | None = None) -> RunRow | None:
+        where = ["1"]
+        params: list[Any] = []
+        if completed:
+            where.append("outcome='completed'")
+        if kind:
+            where.append("kind=?")
+            params.append(kind)
+        row = self.db.execute(f"SELECT {_ROW_COLUMNS} FROM runs WHERE {' AND '.join(where)}"
+                              " ORDER BY started_ts DESC, id DESC LIMIT 1", params).fetchone()
+        return _run_row(row) if row else None
+
+    def ids(self) -> set[int]:
+        return {int(r[0]) for r in self.db.execute("SELECT id FROM runs")}
+
+    def document(self, run_id: int) -> RunResult | None:
+        row = self.db.execute("SELECT document FROM runs WHERE id=?", (run_id,)).fetchone()
+        if row is None or row[0] is None:
+            return None
+        return decode_document(row[0])
+
+    def check_rows(self, since_ts: float = 0.0, until_ts: float | None = None) -> list[CheckRow]:
+        rows = self.db.execute(
+            "SELECT c.run_id, n.check_id, n.title, c.status, c.required FROM checks c"
+            " JOIN runs r ON r.id = c.run_id JOIN check_names n ON n.id = c.check_ref"
+            " WHERE r.started_ts >= ? AND r.started_ts < ? ORDER BY r.started_ts",
+            (since_ts, until_ts if until_ts is not None else 1e18))
+        statuses = list(Status)
+        return [CheckRow(r[0], r[1], r[2] or r[1], statuses[r[3]], bool(r[4])) for r in rows]
+
+    def metric_series(self, name: str, since_ts: float = 0.0,
+                      until_ts: float | None = None) -> list[tuple[int, float, str, float]]:
+        """(run_id, started_ts, measurement, value) of one metric name, oldest first."""
+        rows = self.db.execute(
+            "SELECT m.run_id, r.started_ts, s.measurement, m.value FROM metrics m"
+            " JOIN series s ON s.id = m.series_id JOIN runs r ON r.id = m.run_id"
+            " WHERE s.name = ? AND r.started_ts >= ? AND r.started_ts < ? ORDER BY r.started_ts",
+            (name, since_ts, until_ts if until_ts is not None else 1e18))
+        return [(int(a), float(b), str(c), float(d)) for a, b, c, d in rows]
+
+    def events(self, since_ts: float = 0.0) -> list[Event]:
+        rows = self.db.execute("SELECT ts, kind, detail FROM events WHERE ts >= ? ORDER BY ts, id",
+                               (since_ts,))
+        return [Event(float(a), str(b), str(c)) for a, b, c in rows]
+
+    def integrity_check(self) -> str:
+        return str(self.db.execute("PRAGMA integrity_check").fetchone()[0])
+
+
+def _run_row(r: Sequence[Any]) -> RunRow:
+    failed = tuple(x for x in (r[16] or "").split(",") if x)
+    up = None if r[12] is None else bool(r[12])
+    return RunRow(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], up,
+                  r[13], r[14], r[15], failed, r[17])
+
+
+# ---------------------------------------------------------------------- extraction
+
+
+def encode_document(result: RunResult) -> bytes:
+    """Compact JSON, zlib level 6: a demo document shrinks from ~13 kB to ~2 kB."""
+    return zlib.compress(msgspec.json.encode(result), 6)
+
+
+def decode_document(blob: bytes) -> RunResult:
+    return msgspec.json.decode(zlib.decompress(blob), type=RunResult)
+
+
+def handover_measurements(result: RunResult) -> list[Measurement]:
+    """The measurements the evaluation used for handover/end-to-end paths (their checks'
+    evidence), so the store needs no profile to know which targets are handover points."""
+    ids = {e for c in result.checks if c.group in HANDOVER_GROUPS for e in c.evidence}
+    return [m for m in result.measurements if m.id in ids]
+
+
+def path_up(m: Measurement) -> bool | None:
+    """Did the far end of a path answer? None when a local limit (permission,
+    unsupported probe) means the run says nothing about the far end."""
+    if m.ok:
+        received = m.values.get("received")
+        return True if received is None else bool(received)
+    return False if m.error is not None and m.error.kind.value in OUTAGE_KINDS else None
+
+
+SummaryCols = tuple[str | None, float | None, float | None, float | None, float | None,
+                    int | None, int, int, int, str]
+
+
+def summarize(result: RunResult | None) -> SummaryCols:
+    """The ``runs`` summary columns: verdict, worst handover delay/jitter/loss, lowest MOS,
+    availability, check counts and failed check ids."""
+    if result is None:
+        return (None, None, None, None, None, None, 0, 0, 0, "")
+    paths = handover_measurements(result)
+    ups = [u for u in (path_up(m) for m in paths) if u is not None]
+    up = None if not ups else int(all(ups))
+    counts = {s: sum(1 for c in result.checks if c.status is s) for s in Status}
+    failed = ",".join(c.id for c in result.checks if c.status is Status.FAIL)
+    return (result.verdict.value, _worst(paths, "one_way_delay_ms", max),
+            _worst(paths, "jitter_ms", max), _worst(paths, "loss_pct", max),
+            _worst(paths, "mos", min), up, counts[Status.FAIL], counts[Status.WARN],
+            counts[Status.NOT_MEASURED], failed)
+
+
+def _worst(paths: Iterable[Measurement], key: str, pick: Any) -> float | None:
+    values = [float(v) for m in paths if m.ok
+              and isinstance(v := m.values.get(key), int | float) and not isinstance(v, bool)]
+    return pick(values) if values else None
+
+
+def metric_rows(result: RunResult) -> Iterator[tuple[str, str, float]]:
+    """(measurement id, metric name, value) for the kept metric names, plus ``up`` (1/0)
+    for path measurements whose far end answered or not."""
+    for m in result.measurements:
+        for name in METRIC_NAMES:
+            value = m.values.get(name)
+            if _is_number(value):
+                yield m.id, name, float(value)  # type: ignore[arg-type]
+        if m.probe in PATH_PROBES and (up := path_up(m)) is not None:
+            yield m.id, "up", float(up)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+# ---------------------------------------------------------------------- single instance
+
+
+class LockHeld(StoreError):
+    """Another agent holds the store's lock file."""
+
+
+class InstanceLock:
+    """An exclusive, non-blocking lock on ``<store>.lock`` held for the agent's lifetime.
+
+    The kernel drops the lock when the process dies (even by kill -9), so a stale lock file
+    never blocks a restart. POSIX: ``fcntl.flock``; Windows: ``msvcrt.locking`` on byte 0.
+    """
+
+    def __init__(self, store_path: Path | str) -> None:
+        self.path = Path(f"{store_path}.lock")
+        self._fh: IO[str] | None = None
+
+    def acquire(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fh = open(self.path, "a+")  # held until release()
+        try:
+            _lock_file(fh)
+        except OSError:
+            fh.seek(0)
+            holder = fh.read().strip() or "unknown"
+            fh.close()
+            raise LockHeld(f"another netcheck agent (pid {holder}) is using this store; "
+                           f"lock file {self.path}") from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"{os.getpid()}\n")
+        fh.flush()
+        self._fh = fh
+
+    def release(self) -> None:
+        if self._fh is not None:
+            self._fh.close()  # closing the descriptor releases the lock
+            self._fh = None
+
+    def __enter__(self) -> InstanceLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+def _lock_file(fh: IO[str]) -> None:
+    if os.name == "nt":  # pragma: no cover - exercised on Windows only
+        import msvcrt
+
+        fh.seek(0)
+        msvcrt.locking(fh.fileno(), msvcrt.LK_NBLCK, 1)  # type: ignore[attr-defined]
+    else:
+        import fcntl
+
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
