@@ -21,6 +21,7 @@ ProbeFn = Callable[[Any, Context], Awaitable[Measurement]]
 PROBES: dict[str, str] = {
     "dns": "netcheck.probes.dns",
     "icmp": "netcheck.probes.icmp",
+    "link": "netcheck.probes.link",
     "stun": "netcheck.probes.stun",
     "tcp_ports": "netcheck.probes.tcp_ports",
 }
