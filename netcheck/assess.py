@@ -24,6 +24,8 @@ class Request:
     profile: Profile
     site: Site = field(default_factory=Site)
     quick: bool = False
+    responder: str | None = None  # HOST[:PORT] of a netcheck responder
+    responder_key: bytes | None = field(default=None, repr=False)
 
 
 def run(request: Request, listener: runner.Listener = lambda _e: None) -> RunResult:
@@ -34,8 +36,9 @@ async def run_async(request: Request, listener: runner.Listener) -> RunResult:
     started_utc, t0 = utc_now(), time.monotonic()
     caps = capabilities.privileges()
     gateway = capabilities.default_gateway()
-    async with _peers(request.profile) as remap:
-        options = plan.Options(quick=request.quick, gateway=gateway, port_remap=remap)
+    async with _peers(request.profile) as remap, _responder(request) as responder:
+        options = plan.Options(quick=request.quick, gateway=gateway, port_remap=remap,
+                               responder=responder, responder_key=request.responder_key)
         runs = plan.build(request.profile, options)
         measurements = await runner.run_all(runs, caps, listener)
     checks = evaluate.evaluate(request.profile, measurements, request.site)
@@ -62,6 +65,16 @@ async def _peers(profile: Profile) -> AsyncIterator[dict[int, int]]:
         return
     async with demo.peers(profile) as remap:
         yield remap
+
+
+@contextlib.asynccontextmanager
+async def _responder(request: Request) -> AsyncIterator[str | None]:
+    """The user's responder; for the demo profile a local one on 127.0.0.1."""
+    if request.responder or not request.profile.demo:
+        yield request.responder
+        return
+    async with demo.responder() as address:
+        yield address
 
 
 def platform_name() -> str:

@@ -62,23 +62,31 @@ def cli(ctx: click.Context, debug: bool) -> None:
 @click.option("--quick", is_flag=True, help="Shorter measurement (the profile's quick duration).")
 @click.option("--plan", "plan_only", is_flag=True, help="Show what would be measured; send nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result document on stdout, nothing else.")
+@click.option("--responder", metavar="HOST[:PORT]",
+              help="A netcheck responder at the provider side: the call is measured with STAMP (port 862).")
+@click.option("--responder-key-file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Shared key file: authenticated STAMP (HMAC-SHA-256) with the responder.")
 def run(profile_name: str, extensions: int | None, customer: str | None, site_name: str | None,
         technician: str | None, targets: tuple[str, ...], out_dir: Path, formats: tuple[str, ...],
-        quick: bool, plan_only: bool, as_json: bool) -> None:
+        quick: bool, plan_only: bool, as_json: bool, responder: str | None,
+        responder_key_file: Path | None) -> None:
     """Measure the site against a provider profile and write the verdict."""
     from netcheck import assess, plan, reports
     from netcheck.result import Site, write_atomic
 
     profile = _load_profile(profile_name)
+    key = _responder_key(responder_key_file)
     try:
         profile = plan.with_targets(profile, _parse_targets(targets))
+        if responder:
+            plan.parse_host_port(responder)
     except plan.PlanError as exc:
         raise InputError(str(exc)) from None
     if plan_only:
-        _print_plan(profile, quick)
+        _print_plan(profile, quick, responder)
         return
     site = Site(customer=customer, site=site_name, technician=technician, extensions=extensions)
-    request = assess.Request(profile=profile, site=site, quick=quick)
+    request = assess.Request(profile=profile, site=site, quick=quick, responder=responder, responder_key=key)
     result = _run_with_progress(request, quiet=as_json)
     written = _write_outputs(result, out_dir, list(formats) or ["json", "text"], reports, write_atomic)
     if as_json:
@@ -145,10 +153,21 @@ def _write_outputs(result: RunResult, out_dir: Path, formats: list[str], reports
     return written
 
 
-def _print_plan(profile: Any, quick: bool) -> None:
+def _responder_key(path: Path | None) -> bytes | None:
+    if path is None:
+        return None
+    from netcheck.responder import KeyFileError, load_key
+
+    try:
+        return load_key(path)
+    except KeyFileError as exc:
+        raise InputError(str(exc)) from None
+
+
+def _print_plan(profile: Any, quick: bool, responder: str | None = None) -> None:
     from netcheck import capabilities, plan
 
-    options = plan.Options(quick=quick, gateway=capabilities.default_gateway())
+    options = plan.Options(quick=quick, gateway=capabilities.default_gateway(), responder=responder)
     click.echo(f"plan for profile {profile.id} ({profile.name}):")
     for r in plan.build(profile, options):
         click.echo(f"  {r.id:<28} {r.probe:<10} {r.title}  (up to {r.timeout_s:g} s)")
@@ -247,6 +266,37 @@ def _load_profile(name: str) -> Any:
         raise InputError(str(exc)) from None
     except OSError as exc:
         raise InputError(f"{name}: {exc.strerror or exc}") from None
+
+
+# --------------------------------------------------------------------------- responder
+
+
+@cli.command()
+@click.option("--bind", default="0.0.0.0", show_default=True, metavar="ADDR", help="Address to listen on.")
+@click.option("--port", default=862, show_default=True, type=click.IntRange(0, 65535),
+              help="UDP port of the STAMP reflector (RFC 8762: 862; 0 = any free port).")
+@click.option("--key-file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Shared key file: accept only authenticated STAMP (HMAC-SHA-256).")
+@click.option("--rate-pps", default=1000.0, show_default=True, type=click.FloatRange(min=1.0),
+              help="Requests per second accepted from one source address (token bucket).")
+def responder(bind: str, port: int, key_file: Path | None, rate_pps: float) -> None:
+    """Run the far end: the STAMP reflector the stream probe measures against."""
+    import logging
+    import signal
+
+    from netcheck import responder as resp
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
+    config = resp.Config(bind=bind, port=port, key=_responder_key(key_file), rate_pps=rate_pps,
+                         burst=rate_pps)
+    try:
+        server = resp.Responder(config)
+    except OSError as exc:
+        raise InputError(f"cannot listen on {bind}:{port}: {exc.strerror or exc}") from None
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda _s, _f: server.stop())
+    click.echo(f"listening on {server.address[0]}:{server.address[1]}", err=True)
+    server.serve()
 
 
 # --------------------------------------------------------------------------- doctor

@@ -3,6 +3,8 @@
 For each TCP port of the demo profile we listen on a free loopback port (never a fixed
 one: the machine may already use 443) and remap the profile's port to it, so that the
 whole pipeline — plan, probes, evaluation, reports — runs for real without any network.
+A ``netcheck responder`` on a free loopback port answers the demo's STAMP call, so the demo
+measures a real stream and a real MOS.
 """
 
 from __future__ import annotations
@@ -33,6 +35,16 @@ async def peers(profile: Profile) -> AsyncIterator[dict[int, int]]:
         for server in servers:
             server.close()
             await server.wait_closed()
+
+
+@asynccontextmanager
+async def responder() -> AsyncIterator[str]:
+    """A STAMP responder on 127.0.0.1 (free port) in a background thread; yields HOST:PORT."""
+    from netcheck import responder as resp
+
+    with resp.running(resp.Config(bind="127.0.0.1", port=0)) as server:
+        host, port = server.address
+        yield f"{host}:{port}"
 
 
 async def _close_quietly(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

@@ -12,10 +12,8 @@ from typing import Any
 
 import msgspec
 
-from netcheck.probes import dns, icmp, tcp_ports
+from netcheck.probes import dns, stream, tcp_ports
 from netcheck.profile import Profile, Role, Target
-
-ICMP_INTERVAL_S = 0.2
 
 
 @dataclass(frozen=True)
@@ -27,6 +25,7 @@ class ProbeRun:
     spec: Any
     timeout_s: float
     title: str
+    exclusive: bool = False  # timing-critical: the runner runs it alone (see runner.run_all)
 
 
 @dataclass(frozen=True)
@@ -34,6 +33,8 @@ class Options:
     quick: bool = False
     gateway: str | None = None  # the default gateway, found by capabilities
     port_remap: dict[int, int] = field(default_factory=dict)  # demo peers
+    responder: str | None = None  # HOST[:PORT] of a netcheck responder (STAMP)
+    responder_key: bytes | None = field(default=None, repr=False)  # HMAC key: authenticated STAMP
 
 
 class PlanError(ValueError):
@@ -68,21 +69,64 @@ def _dns_runs(profile: Profile) -> list[ProbeRun]:
 
 
 def _path_runs(profile: Profile, options: Options) -> list[ProbeRun]:
-    """ICMP towards each handover point (internet limits) and the gateway (LAN limits)."""
-    duration = profile.stream.quick_duration_s if options.quick else profile.stream.duration_s
-    count = max(5, round(duration / ICMP_INTERVAL_S))
+    """One emulated call per handover target (internet limits) and one to the gateway
+    (layer-2 limits).
+
+    With a responder the call is STAMP towards it (the responder stands at the provider
+    side, so its path is the handover path); without one it falls back to ICMP echo at the
+    same 50 pps against the handover point itself. The LAN call always uses ICMP against
+    the gateway (a gateway runs no responder). Calls are ``exclusive``: they run one at a
+    time so no other probe disturbs their schedule; ICMP-50pps replaces the older 5 pps
+    ``icmp:`` runs, which would measure the same path less precisely.
+    """
     limits = profile.limits
     runs = []
     if limits.end_to_end or limits.handover:
-        window = _window(profile)
         for name, target in profile.targets_with_role(Role.HANDOVER):
             if target.host:
-                runs.append(_icmp_run(f"icmp:{name}", target.host, count, window, f"ICMP {target.host}"))
+                runs.append(_stream_run(profile, options, name, target.host, _window(profile)))
     gateway = lan_target(profile, options)
     if limits.layer2 and gateway:
-        window = limits.layer2.loss_window_s
-        runs.append(_icmp_run("icmp:gateway", gateway, count, window, f"ICMP gateway {gateway}"))
+        no_responder = Options(quick=options.quick)
+        runs.append(_stream_run(profile, no_responder, "gateway", gateway, limits.layer2.loss_window_s))
     return runs
+
+
+def parse_host_port(value: str, default_port: int = stream.STAMP_PORT) -> tuple[str, int]:
+    """``host``, ``host:port``, ``[v6]:port`` or a bare IPv6 address -> (host, port)."""
+    value = value.strip()
+    if value.startswith("["):
+        host, _, rest = value[1:].partition("]")
+        port = rest.removeprefix(":")
+    elif value.count(":") == 1:
+        host, _, port = value.partition(":")
+    else:
+        host, port = value, ""
+    if not host:
+        raise PlanError(f"--responder {value!r}: expected HOST[:PORT]")
+    if not port:
+        return host, default_port
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise PlanError(f"--responder {value!r}: port must be 1-65535")
+    return host, int(port)
+
+
+def _stream_run(profile: Profile, options: Options, name: str, host: str, window: float | None) -> ProbeRun:
+    s = profile.stream
+    duration = s.quick_duration_s if options.quick else s.duration_s
+    common = dict(
+        id=f"stream:{name}", codec=s.codec, duration_s=duration, interval_ms=s.packet_interval_ms,
+        dscp=s.dscp, jitter_buffer_ms=s.jitter_buffer_ms, window_s=window or 10.0,
+        burst_window_ms=_burst_window(profile),
+    )
+    if options.responder:
+        r_host, r_port = parse_host_port(options.responder)
+        spec = stream.Spec(host=r_host, port=r_port, key=options.responder_key, method="stamp", **common)  # type: ignore[arg-type]
+        title = f"call (STAMP) via responder {r_host}:{r_port} for {name}"
+    else:
+        spec = stream.Spec(host=host, method="icmp", **common)  # type: ignore[arg-type]
+        title = f"call (ICMP 50 pps) to {name} {host}"
+    return ProbeRun(spec.id, "stream", spec, duration + 8.0, title, exclusive=True)
 
 
 def _window(profile: Profile) -> float | None:
@@ -90,9 +134,9 @@ def _window(profile: Profile) -> float | None:
     return next((g.loss_window_s for g in groups if g.loss_window_s), None)
 
 
-def _icmp_run(run_id: str, host: str, count: int, window: float | None, title: str) -> ProbeRun:
-    spec = icmp.Spec(id=run_id, host=host, count=count, interval_s=ICMP_INTERVAL_S, window_s=window)
-    return ProbeRun(run_id, "icmp", spec, count * ICMP_INTERVAL_S + 5.0, title)
+def _burst_window(profile: Profile) -> float | None:
+    groups = [g for g in (profile.limits.handover, profile.limits.end_to_end, profile.limits.layer2) if g]
+    return next((g.burst_window_ms for g in groups if g.burst_window_ms), None)
 
 
 def lan_target(profile: Profile, options: Options) -> str | None:

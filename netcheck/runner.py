@@ -37,8 +37,21 @@ Listener = Callable[[Event], None]
 
 
 async def run_all(plan: Sequence[ProbeRun], caps: dict[str, bool], listener: Listener) -> list[Measurement]:
-    """All runs concurrently; results in plan order."""
-    return list(await asyncio.gather(*(run_one(r, caps, listener) for r in plan)))
+    """Shared runs concurrently, then each ``exclusive`` run alone; results in plan order.
+
+    Exclusive runs are the timing-critical streams (50 pps calls): run beside a TCP scan or
+    another stream, their sender thread competes for the CPU and the GIL and its send-time
+    error grows (ARCHITECTURE.md, "Timing-critical streams"), so they get the process to
+    themselves, one after the other.
+    """
+    shared = [i for i, r in enumerate(plan) if not r.exclusive]
+    results: dict[int, Measurement] = dict(
+        zip(shared, await asyncio.gather(*(run_one(plan[i], caps, listener) for i in shared)), strict=True)
+    )
+    for i, r in enumerate(plan):
+        if r.exclusive:
+            results[i] = await run_one(r, caps, listener)
+    return [results[i] for i in range(len(plan))]
 
 
 async def run_one(run: ProbeRun, caps: dict[str, bool], listener: Listener) -> Measurement:

@@ -109,6 +109,10 @@ def _metric_value(name: str, metric: Metric, limits: PathLimits, m: Measurement 
         return m.values["loss_worst_window_pct"], f"worst {limits.loss_window_s:g} s window"
     if name == "one_way_delay_ms" and m.probe == "icmp":
         return m.values.get(metric.key), "estimated as RTT/2 (ICMP)"
+    if name == "one_way_delay_ms" and m.values.get("one_way_delay_estimated"):
+        return m.values.get(metric.key), f"estimated as RTT/2 ({m.method}, confidence {m.confidence})"
+    if name == "mos" and m.values.get("mos") is not None:
+        return m.values["mos"], f"ITU-T G.107 E-model, {m.values.get('codec')}, from {m.method}"
     if m.values.get(metric.key) is None:
         return None, f"{metric.label} is not measured by {m.method}"
     return m.values.get(metric.key), ""

@@ -1,0 +1,290 @@
+"""Timing core of the stream probe: a monotonic-deadline packet scheduler in its own thread.
+
+Why a thread of its own (ARCHITECTURE.md, "Timing-critical streams"): a 50 pps call sends a
+packet every 20 ms and a jitter figure of 0.05 ms is only believable if each packet leaves
+within a fraction of a millisecond of its slot. An asyncio loop shared with DNS, TCP scans
+or SNMP walks cannot promise that, so the probe's ``run()`` hands this loop to a worker
+thread (``asyncio.to_thread``) and the runner keeps other probes from running beside it
+(``ProbeRun.exclusive``).
+
+How the schedule is held: every packet has a deadline on CLOCK_MONOTONIC; the loop sleeps in
+``select``/``epoll`` (draining replies meanwhile) until ``spin_ns`` before the deadline, then
+busy-waits the last microseconds. The difference between the deadline and the moment the
+send timestamp is taken is the *send-time error*, recorded per packet and reported, so a
+late sender is visible instead of being mistaken for network jitter. Many calls can share
+one loop (``run`` takes several sessions; their slots are staggered over one interval),
+which is what the capacity benchmark measures.
+
+Clocks: send times are ``time.monotonic_ns()``. Receive times are kernel timestamps
+(``SO_TIMESTAMPNS``, taken when the packet reached the socket; Linux only) where the OS
+offers them, else ``time.monotonic_ns()`` right after ``recvmsg`` returns. Kernel
+timestamps are CLOCK_REALTIME; :class:`ClockMap` converts them with an offset
+``realtime - monotonic`` sampled at the start and re-sampled every second (so an NTP slew
+during a run moves the mapping by at most the slew of one second, microseconds). The same
+offset turns monotonic send times into the wall-clock timestamps STAMP puts on the wire.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import selectors
+import socket
+import struct
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Final
+
+#: Linux socket option / control message numbers not exported by Python's socket module.
+SO_TIMESTAMPNS: Final = getattr(socket, "SO_TIMESTAMPNS", 35)
+IP_RECVTTL: Final = getattr(socket, "IP_RECVTTL", 12)
+_TIMESPEC: Final = struct.Struct("@qq")
+_ANC_SIZE: Final = socket.CMSG_SPACE(_TIMESPEC.size) + socket.CMSG_SPACE(4) * 2
+_RESAMPLE_NS: Final = 1_000_000_000
+_POLL_EVERY_NS: Final = 1_000_000
+_RX_BUF: Final = 2048
+
+CLOCK_KERNEL: Final = "kernel SO_TIMESTAMPNS (CLOCK_REALTIME, mapped to CLOCK_MONOTONIC)"
+CLOCK_MONOTONIC: Final = "user-space time.monotonic_ns() after recvmsg"
+
+
+class ClockMap:
+    """Offset between CLOCK_REALTIME and CLOCK_MONOTONIC of this host, in ns.
+
+    Sampled as ``realtime - midpoint(monotonic before, monotonic after)`` over the tightest
+    of five reads, which bounds the sampling error by half that read's duration (~50 ns).
+    """
+
+    def __init__(self) -> None:
+        self.offset_ns = self.sample()
+
+    @staticmethod
+    def sample() -> int:
+        best: tuple[int, int] | None = None
+        for _ in range(5):
+            before = time.monotonic_ns()
+            real = time.time_ns()
+            after = time.monotonic_ns()
+            if best is None or after - before < best[0]:
+                best = (after - before, real - (before + after) // 2)
+        assert best is not None
+        return best[1]
+
+    def refresh(self) -> None:
+        self.offset_ns = self.sample()
+
+    def to_real(self, mono_ns: int) -> int:
+        return mono_ns + self.offset_ns
+
+    def to_mono(self, real_ns: int) -> int:
+        return real_ns - self.offset_ns
+
+
+def enable_rx_timestamps(sock: socket.socket) -> bool:
+    """Ask the kernel for receive timestamps; False where the OS does not offer them."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+    except OSError:
+        return False
+    return True
+
+
+def kernel_rx_ns(ancdata: Sequence[tuple[int, int, bytes]]) -> int | None:
+    """CLOCK_REALTIME ns of the SCM_TIMESTAMPNS control message, or None."""
+    for level, kind, data in ancdata:
+        if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(data) >= _TIMESPEC.size:
+            sec, nsec = _TIMESPEC.unpack_from(data)
+            return int(sec) * 1_000_000_000 + int(nsec)
+    return None
+
+
+class Session:
+    """One emulated call on one socket. Subclasses build packets and record replies."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.kernel_ts = enable_rx_timestamps(sock)
+        self.refused = 0
+        self.send_errors: list[str] = []
+
+    def packet(self, index: int, send_mono_ns: int) -> bytes:
+        """The ``index``-th packet, stamped with its send time."""
+        raise NotImplementedError
+
+    def receive(self, data: bytes, rx_mono_ns: int, rx_real_ns: int) -> None:
+        """Record one received datagram, its arrival on CLOCK_MONOTONIC and CLOCK_REALTIME
+        (the kernel's own realtime stamp where there is one, so no mapping error)."""
+        raise NotImplementedError
+
+    def complete(self) -> bool:
+        """True when nothing more is expected (every packet answered)."""
+        return False
+
+
+@dataclass
+class EngineReport:
+    """What the scheduler measured about itself: per-packet send-time error (ns, actual
+    send timestamp minus deadline) and which receive clock each session used."""
+
+    send_error_ns: list[int] = field(default_factory=list)
+    started_mono_ns: int = 0
+    last_send_mono_ns: int = 0
+    stopped_early: bool = False
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """``count`` packets per session every ``interval_ns``; ``spin_ns`` busy-wait tail;
+    listen ``drain_ns`` after the last send for late replies."""
+
+    count: int
+    interval_ns: int
+    spin_ns: int = 200_000
+    drain_ns: int = 1_000_000_000
+    lead_ns: int = 20_000_000
+
+
+class Engine:
+    """Run sessions on one schedule in the calling thread (call from a worker thread)."""
+
+    def __init__(self, sessions: Sequence[Session], schedule: Schedule, clock: ClockMap) -> None:
+        self.sessions = list(sessions)
+        self.schedule = schedule
+        self.clock = clock
+        self.cancel = threading.Event()
+        self._sel = selectors.DefaultSelector()
+        self._last_poll = 0
+        self._last_resample = 0
+        self._spin = schedule.spin_ns
+        self._oversleep = 0
+        self._spin_cap = max(schedule.spin_ns, schedule.interval_ns // 2)
+
+    def run(self, stop_at_mono_ns: int) -> EngineReport:
+        """Send every packet on time, receive replies, stop at ``stop_at_mono_ns``."""
+        for s in self.sessions:
+            self._sel.register(s.sock, selectors.EVENT_READ, s)
+        try:
+            return self._loop(stop_at_mono_ns)
+        finally:
+            self._sel.close()
+
+    def _loop(self, stop_at: int) -> EngineReport:
+        sch, n = self.schedule, len(self.sessions)
+        offsets = [i * sch.interval_ns // max(n, 1) for i in range(n)]
+        report = EngineReport(started_mono_ns=time.monotonic_ns() + sch.lead_ns)
+        t0 = report.started_mono_ns
+        for k in range(sch.count):
+            for session, offset in zip(self.sessions, offsets, strict=True):
+                due = t0 + k * sch.interval_ns + offset
+                if due >= stop_at or self.cancel.is_set():
+                    report.stopped_early = True
+                    return self._drain_until(report, min(stop_at, due))
+                self._wait_until(due)
+                now = time.monotonic_ns()
+                self._send(session, k, now)
+                report.send_error_ns.append(now - due)
+                report.last_send_mono_ns = now
+        end = min(stop_at, report.last_send_mono_ns + sch.drain_ns)
+        return self._drain_until(report, end)
+
+    def _send(self, session: Session, index: int, now: int) -> None:
+        try:
+            session.sock.send(session.packet(index, now))
+        except ConnectionRefusedError:
+            session.refused += 1
+        except OSError as exc:  # ENOBUFS, unreachable: the packet is lost, say why once
+            if len(session.send_errors) < 5:
+                session.send_errors.append(f"{type(exc).__name__}: {exc}")
+
+    def _wait_until(self, due: int) -> None:
+        """Poll for replies until the spin margin before ``due``, then busy-wait.
+
+        The margin adapts to how late this host wakes a sleeping thread: it is the largest
+        recent oversleep (decaying by 5 % per wake-up), at least ``spin_ns`` and at most half
+        an interval. On a quiet host that is ~0.2 ms of spinning per packet; on a VM whose
+        timers overshoot by milliseconds the loop spins longer instead of sending late.
+        """
+        now = time.monotonic_ns()
+        if now - self._last_poll >= _POLL_EVERY_NS:
+            self._poll(0.0)
+        while (left := due - time.monotonic_ns()) > self._spin:
+            wake = time.monotonic_ns() + left - self._spin
+            self._poll((left - self._spin) / 1e9)
+            over = time.monotonic_ns() - wake
+            self._oversleep = max(over, int(self._oversleep * 0.95))
+            self._spin = min(max(self.schedule.spin_ns, self._oversleep), self._spin_cap)
+        while time.monotonic_ns() < due:
+            pass
+
+    def _poll(self, timeout_s: float) -> None:
+        for key, _ in self._sel.select(timeout_s):
+            self._drain(key.data)
+        now = time.monotonic_ns()
+        self._last_poll = now
+        if now - self._last_resample >= _RESAMPLE_NS:
+            self.clock.refresh()
+            self._last_resample = now
+
+    def _drain(self, session: Session, limit: int = 64) -> None:
+        sock = session.sock
+        for _ in range(limit):
+            try:
+                data, anc, _flags, _addr = sock.recvmsg(_RX_BUF, _ANC_SIZE)
+            except (BlockingIOError, InterruptedError):
+                return
+            except ConnectionRefusedError:
+                session.refused += 1
+                continue
+            except OSError:
+                return
+            mono = time.monotonic_ns()
+            real = kernel_rx_ns(anc) if session.kernel_ts else None
+            if real is None:
+                session.receive(data, mono, self.clock.to_real(mono))
+            else:
+                session.receive(data, self.clock.to_mono(real), real)
+
+    def _drain_until(self, report: EngineReport, end: int) -> EngineReport:
+        while not self.cancel.is_set() and (left := end - time.monotonic_ns()) > 0:
+            if all(s.complete() for s in self.sessions):
+                break
+            self._poll(min(left / 1e9, 0.05))
+        return report
+
+
+# --------------------------------------------------------------------------------------
+# Clock synchronisation state (for the STAMP Error Estimate, RFC 4656 4.1.2)
+# --------------------------------------------------------------------------------------
+
+_TIME_ERROR: Final = 5
+_STA_UNSYNC: Final = 0x0040
+
+
+@dataclass(frozen=True)
+class ClockSync:
+    """Whether the kernel says CLOCK_REALTIME is disciplined to UTC, and its error bound."""
+
+    synchronized: bool
+    error_s: float
+
+
+def clock_sync() -> ClockSync:
+    """Read ``adjtimex(2)`` (Linux): synchronised when the state is not TIME_ERROR and
+    STA_UNSYNC is clear; error = ``esterror`` (synchronised) or ``maxerror`` (µs).
+    Elsewhere: unknown, reported as not synchronised with a 1 s error."""
+    if not sys.platform.startswith("linux") or struct.calcsize("l") != 8:
+        return ClockSync(False, 1.0)
+    buf = ctypes.create_string_buffer(256)  # struct timex is 208 octets on LP64
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        state = libc.adjtimex(buf)
+        maxerror, esterror = struct.unpack_from("@ll", buf, 24)
+        (status,) = struct.unpack_from("@i", buf, 40)
+        synced = state not in (-1, _TIME_ERROR) and not status & _STA_UNSYNC
+        return ClockSync(synced, (esterror if synced else maxerror) / 1e6)
+    return ClockSync(False, 1.0)

@@ -1,0 +1,215 @@
+"""The two kinds of emulated call the stream probe sends: STAMP and ICMP echo at 50 pps.
+
+Each class is a :class:`~netcheck.probes._stream_engine.Session`: it builds the packet for a
+slot and records what comes back, with raw timestamps only; turning them into statistics is
+:mod:`netcheck.probes._stream_analysis`.
+
+- :class:`StampCall`: an RFC 8762 Session-Sender towards a ``netcheck responder`` (or any
+  STAMP reflector). Packets are padded to the size of an RTP packet of the codec (12-octet
+  RTP header + the codec payload of one interval), so the call has the real packet size.
+- :class:`IcmpCall`: the fallback without a responder. ICMP echo (RFC 792 / RFC 4443)
+  sent on the same 20 ms schedule with codec-sized payloads; replies are matched by
+  sequence number, not waited for, so the schedule holds whatever the RTT.
+"""
+
+from __future__ import annotations
+
+import math
+import socket
+import struct
+from dataclasses import dataclass
+from typing import Final
+
+from netcheck.probes._stream_engine import ClockMap, Session
+from netcheck.wire.stamp import (
+    AUTH_LEN,
+    UNAUTH_LEN,
+    ErrorEstimate,
+    SenderPacket,
+    StampError,
+    ns_from_timestamp,
+    ntp_from_ns,
+    parse_reflector,
+)
+
+RTP_HEADER_LEN: Final = 12
+
+
+def stamp_packet_size(payload_bytes: int, authenticated: bool) -> int:
+    """UDP payload size of one test packet: an RTP packet's (12 + codec payload), but at
+    least the STAMP base size (44 / 112 octets, RFC 8762 4.2)."""
+    base = AUTH_LEN if authenticated else UNAUTH_LEN
+    return max(base, RTP_HEADER_LEN + payload_bytes)
+
+
+def error_estimate(synchronized: bool, error_s: float) -> ErrorEstimate:
+    """RFC 4656 4.1.2 Error Estimate for an error of ``error_s`` seconds: the smallest
+    Scale whose Multiplier (1..255) covers it; Multiplier * 2^(Scale - 32) >= error_s."""
+    error_s = max(error_s, 2.0**-32)
+    scale = max(0, math.ceil(math.log2(error_s / 255.0)) + 32)
+    scale = min(scale, 63)
+    multiplier = min(255, max(1, math.ceil(error_s / 2.0 ** (scale - 32))))
+    return ErrorEstimate(synchronized=synchronized, scale=scale, multiplier=multiplier)
+
+
+@dataclass(frozen=True)
+class StampReply:
+    """One reflected packet as received: the reflector's timestamps (T2 receive, T3 send;
+    Unix ns in the reflector's clock), its sequence number and the arrival time T4 on our
+    CLOCK_MONOTONIC and CLOCK_REALTIME. ``ttl`` is the request's TTL as the reflector saw it."""
+
+    sender_seq: int
+    reflector_seq: int
+    t2_ns: int
+    t3_ns: int
+    t4_mono_ns: int
+    t4_real_ns: int
+    ttl: int
+    estimate: ErrorEstimate
+
+
+class StampCall(Session):
+    """Session-Sender: ``count`` packets of ``size`` octets; ``key`` = HMAC mode."""
+
+    def __init__(
+        self,
+        sock: socket.socket,
+        *,
+        count: int,
+        size: int,
+        clock: ClockMap,
+        key: bytes | None = None,
+        ssid: int = 0,
+        estimate: ErrorEstimate | None = None,
+    ) -> None:
+        super().__init__(sock)
+        self.count, self.size, self.clock, self.key, self.ssid = count, size, clock, key, ssid
+        self.estimate = estimate or ErrorEstimate()
+        self.t1_mono_ns: list[int | None] = [None] * count
+        self.t1_wire: list[int] = [0] * count
+        self.replies: list[StampReply] = []
+        self.malformed = 0
+        self._answered: set[int] = set()
+
+    def packet(self, index: int, send_mono_ns: int) -> bytes:
+        self.t1_mono_ns[index] = send_mono_ns
+        stamp = ntp_from_ns(self.clock.to_real(send_mono_ns))
+        self.t1_wire[index] = stamp
+        pkt = SenderPacket(seq=index, timestamp=stamp, error_estimate=self.estimate, ssid=self.ssid)
+        return pkt.to_bytes(self.key, pad_to=self.size)
+
+    def receive(self, data: bytes, rx_mono_ns: int, rx_real_ns: int) -> None:
+        try:
+            pkt = parse_reflector(data, self.key)
+        except StampError:
+            self.malformed += 1
+            return
+        seq = pkt.sender_seq
+        if seq >= self.count or self.t1_wire[seq] != pkt.sender_timestamp or pkt.ssid != self.ssid:
+            self.malformed += 1  # not an answer to a packet of ours
+            return
+        self._answered.add(seq)
+        self.replies.append(
+            StampReply(
+                sender_seq=seq,
+                reflector_seq=pkt.seq,
+                t2_ns=ns_from_timestamp(pkt.receive_timestamp, pkt.error_estimate),
+                t3_ns=ns_from_timestamp(pkt.timestamp, pkt.error_estimate),
+                t4_mono_ns=rx_mono_ns,
+                t4_real_ns=rx_real_ns,
+                ttl=pkt.sender_ttl,
+                estimate=pkt.error_estimate,
+            )
+        )
+
+    def complete(self) -> bool:
+        sent = sum(t is not None for t in self.t1_mono_ns)
+        return sent == self.count and len(self._answered) == self.count
+
+
+# --------------------------------------------------------------------------------------
+# ICMP echo (sans-I/O helpers + session)
+# --------------------------------------------------------------------------------------
+
+ICMP_ECHO_REQUEST: Final = 8
+ICMP_ECHO_REPLY: Final = 0
+ICMP6_ECHO_REQUEST: Final = 128
+ICMP6_ECHO_REPLY: Final = 129
+_ECHO: Final = struct.Struct("!BBHHH")
+
+
+def inet_checksum(data: bytes) -> int:
+    """RFC 1071 Internet checksum (ones' complement of the ones' complement sum)."""
+    if len(data) % 2:
+        data += b"\x00"
+    total = int(sum(struct.unpack(f"!{len(data) // 2}H", data)))
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    return ~total & 0xFFFF
+
+
+def build_echo(ident: int, seq: int, payload: bytes, *, v6: bool = False) -> bytes:
+    """An ICMP (RFC 792) or ICMPv6 (RFC 4443 4.1) echo request. The ICMPv6 checksum
+    covers a pseudo-header the kernel fills in, so it is left 0 for v6."""
+    kind = ICMP6_ECHO_REQUEST if v6 else ICMP_ECHO_REQUEST
+    head = _ECHO.pack(kind, 0, 0, ident & 0xFFFF, seq & 0xFFFF)
+    if v6:
+        return head + payload
+    return _ECHO.pack(kind, 0, inet_checksum(head + payload), ident & 0xFFFF, seq & 0xFFFF) + payload
+
+
+def parse_echo_reply(data: bytes, *, v6: bool, has_ip_header: bool) -> tuple[int, int] | None:
+    """(identifier, sequence) of an echo reply, None for anything else. Raw IPv4 sockets
+    deliver the IP header first (IHL words), ping sockets and IPv6 do not."""
+    if has_ip_header:
+        if len(data) < 20:
+            return None
+        data = data[(data[0] & 0x0F) * 4 :]
+    if len(data) < _ECHO.size:
+        return None
+    kind, _code, _sum, ident, seq = _ECHO.unpack_from(data)
+    if kind != (ICMP6_ECHO_REPLY if v6 else ICMP_ECHO_REPLY):
+        return None
+    return ident, seq
+
+
+class IcmpCall(Session):
+    """Echo requests on the stream schedule; replies matched by 16-bit sequence number to
+    the most recent request with that number."""
+
+    def __init__(
+        self, sock: socket.socket, *, count: int, payload_bytes: int, ident: int, raw: bool, v6: bool
+    ) -> None:
+        super().__init__(sock)
+        self.count, self.ident, self.raw, self.v6 = count, ident, raw, v6
+        self.payload = bytes(max(payload_bytes, 8))
+        self.t1_mono_ns: list[int | None] = [None] * count
+        self.t4_mono_ns: list[list[int]] = [[] for _ in range(count)]
+        self._sent = 0
+
+    def packet(self, index: int, send_mono_ns: int) -> bytes:
+        self.t1_mono_ns[index] = send_mono_ns
+        self._sent = index + 1
+        return build_echo(self.ident, index, self.payload, v6=self.v6)
+
+    def receive(self, data: bytes, rx_mono_ns: int, rx_real_ns: int) -> None:
+        parsed = parse_echo_reply(data, v6=self.v6, has_ip_header=self.raw and not self.v6)
+        if parsed is None:
+            return
+        ident, seq16 = parsed
+        if self.raw and ident != self.ident & 0xFFFF:
+            return  # another pinger's reply (raw sockets see every ICMP packet)
+        index = self._index(seq16)
+        if index is not None:
+            self.t4_mono_ns[index].append(rx_mono_ns)
+
+    def _index(self, seq16: int) -> int | None:
+        """The newest sent packet whose sequence number ends in ``seq16``."""
+        last = self._sent - 1
+        if last < 0:
+            return None
+        index = last - ((last - seq16) & 0xFFFF)
+        return index if index >= 0 else None
+
+    def complete(self) -> bool:
+        return self._sent == self.count and all(self.t4_mono_ns)

@@ -1,0 +1,330 @@
+"""Emulated call: a 50 pps stream measured per packet (RTT, one-way delay, jitter, loss, MOS).
+
+Method, best first (the Measurement's ``method`` says which was used):
+
+- ``stamp`` / ``stamp-auth``: RFC 8762 STAMP towards a ``netcheck responder`` (or any
+  stateful STAMP reflector), unauthenticated or HMAC-SHA-256 authenticated. Gives round
+  trip *and* both one-way directions: delay variation always, one-way delay when the clocks
+  are synchronised (see :mod:`netcheck.probes._stream_analysis`).
+- ``icmp-50pps``: without a responder, ICMP echo on the same schedule against the target
+  (the handover point or the gateway). Round trip only; one-way delay is RTT/2.
+
+Packets follow the call: one every ``interval_ms`` (20 ms = 50 pps), the size of an RTP
+packet of ``codec`` (``emodel.CODECS``), DSCP ``dscp`` (EF = 46, RFC 3246) in the IP header.
+The send/receive loop runs in a worker thread (:mod:`netcheck.probes._stream_engine`) with
+kernel receive timestamps where the OS has them; the Measurement records the receive clock,
+the clock-synchronisation state and the sender's own send-time error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import os
+import socket
+import time
+from dataclasses import dataclass, field
+
+from netcheck import emodel
+from netcheck.probes import _stream_analysis as an
+from netcheck.probes._common import Context, Timer, error
+from netcheck.probes._stream_engine import (
+    CLOCK_KERNEL,
+    CLOCK_MONOTONIC,
+    ClockMap,
+    Engine,
+    EngineReport,
+    Schedule,
+    Session,
+    clock_sync,
+)
+from netcheck.probes._stream_sessions import IcmpCall, StampCall, error_estimate, stamp_packet_size
+from netcheck.result import ErrorKind, Measurement, ProbeError, Value
+from netcheck.stats import PacketRecord
+
+STAMP_PORT = 862  # RFC 8762 section 4.1: the well-known STAMP port
+PERMISSION_HINT = (
+    "ICMP needs raw sockets or ping sockets: run as root/Administrator, grant CAP_NET_RAW, "
+    "or allow unprivileged ping sockets (sysctl net.ipv4.ping_group_range='0 2147483647'); "
+    "or measure with a netcheck responder (--responder HOST)"
+)
+
+
+@dataclass(frozen=True)
+class Spec:
+    """One emulated call towards ``host``.
+
+    ``method`` "stamp" needs a responder at ``host:port`` (``key`` = authenticated mode);
+    "icmp" is the fallback. ``window_s`` is the loss window (VSE NET: 10 s),
+    ``burst_window_ms`` the burst-loss window (Teams: 200 ms). ``assume_synchronized``
+    declares the two clocks synchronised (e.g. namespaces of one host) so one-way delay is
+    reported as measured; it is otherwise decided from the host's clock state and the
+    reflector's Error Estimate S bit.
+    """
+
+    id: str
+    host: str
+    port: int = STAMP_PORT
+    codec: str = "G.711"
+    duration_s: float = 30.0
+    interval_ms: float = 20.0
+    dscp: int = 46
+    key: bytes | None = field(default=None, repr=False)
+    jitter_buffer_ms: float = 60.0
+    window_s: float = 10.0
+    burst_window_ms: float | None = None
+    method: str = "stamp"
+    assume_synchronized: bool = False
+
+    @property
+    def count(self) -> int:
+        return max(1, round(self.duration_s * 1000.0 / self.interval_ms))
+
+    def payload_bytes(self) -> int:
+        """Codec payload of one packet (G.711 20 ms: 160 octets)."""
+        codec = emodel.CODECS[self.codec]
+        exact = codec.payload_bytes(self.interval_ms)
+        return exact if exact is not None else round(codec.bitrate_kbps * self.interval_ms / 8)
+
+
+async def run(spec: Spec, ctx: Context) -> Measurement:
+    """Resolve, open the socket, run the call in a worker thread, summarise."""
+    timer = Timer()
+    method = "icmp-50pps" if spec.method == "icmp" else ("stamp-auth" if spec.key else "stamp")
+    if spec.codec not in emodel.CODECS:
+        bad = error(ErrorKind.UNSUPPORTED, f"unknown codec {spec.codec!r}")
+        return timer.measurement(id=spec.id, probe="stream", target=spec.host, method=method, error=bad)
+    addr, resolve_err = await _resolve(spec.host, spec.port)
+    err: ProbeError | None = resolve_err
+    if err is None:
+        try:
+            return await _measure(spec, ctx, timer, method, addr)
+        except PermissionError:
+            err = error(ErrorKind.PERMISSION, PERMISSION_HINT)
+        except OSError as exc:
+            err = error(ErrorKind.UNREACHABLE, f"{spec.host}: {exc.strerror or exc}")
+    return timer.measurement(
+        id=spec.id, probe="stream", target=spec.host, method=method, error=err, confidence="none"
+    )
+
+
+async def _resolve(host: str, port: int) -> tuple[tuple[int, str], ProbeError | None]:
+    loop = asyncio.get_running_loop()
+    try:
+        infos = await loop.getaddrinfo(host, port, type=socket.SOCK_DGRAM)
+    except (socket.gaierror, UnicodeError):
+        return (0, ""), error(ErrorKind.DNS, f"cannot resolve {host!r}")
+    family, _, _, _, sockaddr = infos[0]
+    return (int(family), str(sockaddr[0])), None
+
+
+async def _measure(
+    spec: Spec, ctx: Context, timer: Timer, method: str, addr: tuple[int, str]
+) -> Measurement:
+    family, address = addr
+    clock = ClockMap()
+    sync = clock_sync()
+    session = _open_session(spec, family, address, clock, sync.synchronized, sync.error_s)
+    schedule = Schedule(count=spec.count, interval_ns=round(spec.interval_ms * 1e6))
+    engine = Engine([session], schedule, clock)
+    stop_at = time.monotonic_ns() + int(ctx.remaining() * 1e9) - 200_000_000
+    ctx.progress(f"{method} call to {address}: {spec.duration_s:g} s at {1000 / spec.interval_ms:g} pps")
+    try:
+        report = await asyncio.to_thread(engine.run, stop_at)
+    finally:
+        engine.cancel.set()
+        session.sock.close()
+    values, series, err = _summarise(spec, session, report, address, sync.synchronized)
+    values.update(_context_values(spec, session, report, address, method))
+    confidence = _confidence(values, err)
+    return timer.measurement(
+        id=spec.id, probe="stream", target=spec.host, method=method, values=values, series=series,
+        error=err, confidence=confidence,
+    )
+
+
+def _open_session(
+    spec: Spec, family: int, address: str, clock: ClockMap, synced: bool, err_s: float
+) -> Session:
+    if spec.method == "icmp":
+        return _icmp_session(spec, family, address)
+    sock = socket.socket(family, socket.SOCK_DGRAM)
+    try:
+        sock.setblocking(False)
+        _set_dscp_ttl(sock, family, spec.dscp)
+        sock.connect((address, spec.port))
+    except OSError:
+        sock.close()
+        raise
+    size = stamp_packet_size(spec.payload_bytes(), spec.key is not None)
+    estimate = error_estimate(synced, err_s)
+    return StampCall(sock, count=spec.count, size=size, clock=clock, key=spec.key, estimate=estimate)
+
+
+def _icmp_session(spec: Spec, family: int, address: str) -> Session:
+    """Raw ICMP socket as root, else a Linux/macOS ping socket (SOCK_DGRAM)."""
+    v6 = family == socket.AF_INET6
+    proto = socket.IPPROTO_ICMPV6 if v6 else socket.IPPROTO_ICMP
+    raw = True
+    try:
+        sock = socket.socket(family, socket.SOCK_RAW, proto)
+    except PermissionError:
+        raw = False
+        sock = socket.socket(family, socket.SOCK_DGRAM, proto)
+    try:
+        sock.setblocking(False)
+        _set_dscp_ttl(sock, family, spec.dscp)
+        sock.connect((address, 0))
+    except OSError:
+        sock.close()
+        raise
+    ident = (os.getpid() ^ id(sock)) & 0xFFFF
+    return IcmpCall(sock, count=spec.count, payload_bytes=spec.payload_bytes(), ident=ident, raw=raw, v6=v6)
+
+
+def _set_dscp_ttl(sock: socket.socket, family: int, dscp: int) -> None:
+    """DSCP in the upper six bits of the TOS / Traffic Class octet (RFC 2474); TTL 255 so
+    the reflector's copy of it tells the hop count (RFC 8762 4.3.1 Session-Sender TTL)."""
+    with contextlib.suppress(OSError):
+        if family == socket.AF_INET6:
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_TCLASS, dscp << 2)
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_UNICAST_HOPS, 255)
+        else:
+            sock.setsockopt(socket.IPPROTO_IP, socket.IP_TOS, dscp << 2)
+            sock.setsockopt(socket.IPPROTO_IP, socket.IP_TTL, 255)
+
+
+def _summarise(
+    spec: Spec, session: Session, report: EngineReport, address: str, host_synced: bool
+) -> tuple[dict[str, Value], dict[str, list[float | None]], ProbeError | None]:
+    cfg = an.StreamConfig(spec.codec, spec.interval_ms, spec.jitter_buffer_ms, spec.window_s,
+                          spec.burst_window_ms)
+    if isinstance(session, StampCall):
+        views, series, extra = _stamp_views(spec, session, address, host_synced, cfg)
+    else:
+        assert isinstance(session, IcmpCall)
+        rt = an.summarize(an.icmp_records(session.t1_mono_ns, session.t4_mono_ns), cfg)
+        views = an.Views(rt, None, None, False)
+        series = {"rtt_ms": an.delay_series(an.icmp_records(session.t1_mono_ns, session.t4_mono_ns))}
+        extra = {}
+    values = an.path_values(views, cfg)
+    values.update(an.mos_values(views, cfg) if views.round_trip.received else {"mos": None})
+    values.update(an.send_error_values(report.send_error_ns))
+    values.update(extra)
+    series["jitter_ms"] = an.downsample(list((views.forward or views.round_trip).jitter_series_ms))
+    series["loss_window_pct"] = list(values.get("loss_windows_pct") or [])  # type: ignore[arg-type]
+    return values, series, _error(spec, session, views, address)
+
+
+def _stamp_views(
+    spec: Spec, s: StampCall, address: str, host_synced: bool, cfg: an.StreamConfig
+) -> tuple[an.Views, dict[str, list[float | None]], dict[str, Value]]:
+    from netcheck.wire.stamp import ns_from_ntp
+
+    t1_real = [ns_from_ntp(t) for t in s.t1_wire]
+    rt, fwd, bwd = an.stamp_records(s.t1_mono_ns, t1_real, s.replies)
+    refl_synced = bool(s.replies) and all(r.estimate.synchronized for r in s.replies[:50])
+    same_host = _is_local(address)
+    synced = spec.assume_synchronized or same_host or (host_synced and refl_synced)
+    fs, bs = an.summarize(fwd, cfg), an.summarize(bwd, cfg)
+    if synced and _negative(fs, bs):
+        synced = False  # a negative one-way delay proves the clocks are not synchronised
+    views = an.Views(an.summarize(rt, cfg), fs, bs, synced)
+    key = "owd" if synced else "pdv"
+    series = {
+        "rtt_ms": an.delay_series(rt),
+        f"{key}_fwd_ms": an.delay_series(fwd, 0 if synced else _min_delay(fwd)),
+        f"{key}_bwd_ms": an.delay_series(bwd, 0 if synced else _min_delay(bwd)),
+    }
+    ttl = s.replies[0].ttl if s.replies else None
+    extra: dict[str, Value] = {
+        "clock_synchronized": synced,
+        "clock_sync_basis": _sync_basis(spec.assume_synchronized, same_host, host_synced, refl_synced),
+        "reflector_synchronized": refl_synced if s.replies else None,
+        "reflector_error_estimate_s": s.replies[0].estimate.seconds if s.replies else None,
+        "hops": 255 - ttl if ttl is not None and ttl > 128 else None,
+        "malformed_replies": s.malformed,
+    }
+    return views, series, extra
+
+
+def _negative(*stats: object) -> bool:
+    return any(getattr(getattr(s, "delay_ms", None), "min", 0.0) < 0.0 for s in stats)
+
+
+def _min_delay(records: list[PacketRecord]) -> int:
+    delays = [r.recv_ns - r.send_ns for r in records if r.recv_ns is not None]
+    return min(delays, default=0)
+
+
+def _sync_basis(assumed: bool, same_host: bool, host: bool, reflector: bool) -> str:
+    if assumed:
+        return "declared synchronised by the caller (same host clock)"
+    if same_host:
+        return "reflector on this host (one clock)"
+    if host and reflector:
+        return "both clocks report synchronisation (adjtimex; Error Estimate S bit)"
+    return "not synchronised: one-way delay estimated as RTT/2, delay variation measured"
+
+
+def _is_local(address: str) -> bool:
+    """True when ``address`` belongs to this host (loopback, or bindable here)."""
+    try:
+        if ipaddress.ip_address(address).is_loopback:
+            return True
+    except ValueError:
+        return False
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    with socket.socket(family, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.bind((address, 0))
+        except OSError:
+            return False
+    return True
+
+
+def _error(spec: Spec, session: Session, views: an.Views, address: str) -> ProbeError | None:
+    if views.round_trip.received:
+        return None
+    where = f"{address}:{spec.port}" if spec.method == "stamp" else address
+    if session.refused:
+        return error(ErrorKind.REFUSED, f"no STAMP responder at {where} (port unreachable)")
+    if session.send_errors:
+        return error(ErrorKind.UNREACHABLE, f"{where}: {session.send_errors[0]}")
+    if isinstance(session, StampCall) and session.malformed:
+        return error(ErrorKind.MALFORMED, f"{where}: {session.malformed} replies failed to parse "
+                     "(authentication mode or key mismatch?)")
+    return error(ErrorKind.TIMEOUT, f"no reply from {where} to {views.round_trip.sent} packets")
+
+
+def _context_values(
+    spec: Spec, session: Session, report: EngineReport, address: str, method: str
+) -> dict[str, Value]:
+    size = session.size if isinstance(session, StampCall) else len(session.payload) + 8  # type: ignore[attr-defined]
+    return {
+        "address": address,
+        "port": spec.port if spec.method == "stamp" else None,
+        "codec": spec.codec,
+        "interval_ms": spec.interval_ms,
+        "packets_per_s": round(1000.0 / spec.interval_ms, 3),
+        "packet_bytes": size,
+        "dscp": spec.dscp,
+        "jitter_buffer_ms": spec.jitter_buffer_ms,
+        "duration_planned_s": spec.duration_s,
+        "stopped_early": report.stopped_early,
+        "rx_clock": CLOCK_KERNEL if session.kernel_ts else CLOCK_MONOTONIC,
+        "tx_clock": "CLOCK_MONOTONIC (time.monotonic_ns)",
+        "method_detail": method,
+    }
+
+
+def _confidence(values: dict[str, Value], err: ProbeError | None) -> str:
+    """high: measured one-way with kernel timestamps; medium: delay estimated; low: the
+    sender missed its schedule (p99 send error > 1 ms) or stopped early."""
+    if err is not None:
+        return "none"
+    late = (values.get("send_error_p99_ms") or 0.0) > 1.0  # type: ignore[operator]
+    if late or values.get("stopped_early"):
+        return "low"
+    return "medium" if values.get("one_way_delay_estimated") else "high"
