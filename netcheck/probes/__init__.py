@@ -23,6 +23,7 @@ PROBES: dict[str, str] = {
     "icmp": "netcheck.probes.icmp",
     "link": "netcheck.probes.link",
     "stun": "netcheck.probes.stun",
+    "tls": "netcheck.probes.tls",
     "stream": "netcheck.probes.stream",
     "tcp_ports": "netcheck.probes.tcp_ports",
 }
