@@ -1,0 +1,563 @@
+"""The report's content, once, for every document format (HTML, PDF, Markdown, text).
+
+:func:`build` reads a :class:`RunResult` and a language and returns a :class:`Report`:
+translated, formatted strings and chart SVGs, in reading order — verdict, blocking
+findings with their fixes, open items, requirements by area, charts, appendix. The
+format modules only lay it out. Nothing is measured or judged again here (ARCHITECTURE.md:
+"render from the document only"); a chart whose data is absent is simply not built.
+
+Strings from the network (target names, SNMP sysDescr, LLDP names, DHCP options, SIP
+headers) stay plain ``str`` here; the HTML template escapes them (Jinja2 autoescape), the
+SVG builder escapes them (:func:`netcheck.reports.svg.esc`), Markdown neutralises them.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from netcheck.reports import checktext, integrity, svg
+from netcheck.reports.i18n import Catalogue
+from netcheck.result import Check, Measurement, RunResult, Status, Value
+
+#: Area order in the requirements table; unknown groups follow in document order.
+GROUP_ORDER = (
+    "dns",
+    "end_to_end",
+    "handover",
+    "path",
+    "layer2",
+    "lan",
+    "ports",
+    "firewall",
+    "capacity",
+    "general",
+)
+#: Value keys never printed, in case a probe ever records one (credentials never appear).
+SECRET_KEY = re.compile(
+    r"community|password|passwd|secret|token|auth_?key|priv_?key|psk|"
+    r"credential",
+    re.IGNORECASE,
+)
+REDACTED = "[redacted]"
+INVENTORY_COLUMNS = ("name", "mac", "ip", "vendor", "model", "switch", "port")
+
+
+@dataclass(frozen=True)
+class Row:
+    """One requirement as the report shows it."""
+
+    id: str
+    status: str
+    status_word: str
+    title: str
+    required: bool
+    measured: str
+    limit: str
+    method: str
+    confidence: str
+    reason: str
+    fix: str | None
+    source: str | None
+
+
+@dataclass(frozen=True)
+class Chart:
+    title: str
+    svg: str
+    caption: str = ""
+
+
+@dataclass(frozen=True)
+class RawMeasurement:
+    id: str
+    probe: str
+    target: str
+    method: str
+    confidence: str
+    started: str
+    duration: str
+    error: str | None
+    values: list[tuple[str, str]]
+
+
+@dataclass
+class Report:
+    """Everything a layout needs, already in the report's language."""
+
+    lang: str
+    t: Catalogue
+    verdict: str
+    verdict_word: str
+    verdict_text: str
+    facts: list[tuple[str, str]]
+    summary: list[tuple[str, str, int]]
+    findings: list[Row]
+    open_items: list[Row]
+    warnings: list[Row]
+    groups: list[tuple[str, list[Row]]]
+    charts: list[Chart]
+    capacity: list[str]
+    environment: list[tuple[str, str]]
+    raw: list[RawMeasurement]
+    inventory: tuple[list[str], list[list[str]]] | None
+    sources: list[tuple[str, str]]
+    sha256: str
+    customer: str
+    date: str
+    version: str
+    title: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def build(result: RunResult, lang: str = "en") -> Report:
+    cat = Catalogue(lang)
+    by_id = {m.id: m for m in result.measurements}
+    rows = [_row(c, by_id, cat) for c in result.checks]
+    return Report(
+        lang=lang,
+        t=cat,
+        verdict=result.verdict.value,
+        verdict_word=cat.t(f"verdict.{result.verdict.value}"),
+        verdict_text=cat.t(f"verdict_text.{result.verdict.value}"),
+        facts=_facts(result, cat),
+        summary=[
+            (s.value, cat.t(f"status.{s.value}"), result.summary.get(s.value, 0))
+            for s in Status
+            if result.summary.get(s.value)
+        ],
+        findings=[r for r in rows if r.status == Status.FAIL.value],
+        open_items=[r for r in rows if r.status == Status.NOT_MEASURED.value and r.required],
+        warnings=[r for r in rows if r.status == Status.WARN.value],
+        groups=_groups(result.checks, rows, cat),
+        charts=charts(result, cat),
+        capacity=capacity_statement(result, cat),
+        environment=_environment(result, cat),
+        raw=[_raw(m, cat) for m in result.measurements],
+        inventory=_inventory(result.measurements),
+        sources=sorted(result.profile.sources.items()),
+        sha256=integrity.digest(result),
+        customer=result.site.customer or "",
+        date=cat.date(result.environment.started_utc),
+        version=result.environment.netcheck_version,
+        title=cat.t("doc.title"),
+    )
+
+
+# ------------------------------------------------------------------ rows
+
+
+def _row(c: Check, by_id: dict[str, Measurement], cat: Catalogue) -> Row:
+    m = next((by_id[e] for e in c.evidence if e in by_id), None)
+    method = c.method or (m.method if m else "")
+    return Row(
+        id=c.id,
+        status=c.status.value,
+        status_word=cat.t(f"status.{c.status.value}"),
+        title=checktext.title(c, cat),
+        required=c.required,
+        measured=measured(c, cat),
+        limit=_limit_text(c, cat),
+        method=_label(cat, "method", method) if method else cat.t("field.none"),
+        confidence=_label(cat, "confidence", m.confidence) if m else cat.t("field.none"),
+        reason=checktext.reason(c, cat),
+        fix=checktext.fix(c.remediation, cat),
+        source=c.source,
+    )
+
+
+def _limit_text(c: Check, cat: Catalogue) -> str:
+    """The profile limit; a firewall row's requirement is the state "open"."""
+    if c.limit:
+        return cat.decimals_in(c.limit)
+    if _PORT_ID.match(c.id):
+        return cat.t("state.open")
+    return cat.t("field.none")
+
+
+def measured(c: Check, cat: Catalogue) -> str:
+    """The measured value with its unit, in the language's number format."""
+    return value_text(c.measured, cat, c.unit)
+
+
+def value_text(value: Value, cat: Catalogue, unit: str | None = None) -> str:
+    if value is None:
+        return cat.t("field.none")
+    if isinstance(value, bool):
+        return cat.t("label.yes" if value else "label.no")
+    if isinstance(value, int | float):
+        return cat.num(value) + (f" {unit}" if unit else "")
+    if isinstance(value, list):
+        return ", ".join(value_text(v, cat) for v in value) or cat.t("field.none")
+    if isinstance(value, dict):
+        return ", ".join(f"{k}: {value_text(v, cat)}" for k, v in value.items())
+    return checktext.states(str(value), cat) if cat.lang != "en" else str(value)
+
+
+def _label(cat: Catalogue, kind: str, raw: str) -> str:
+    key = f"{kind}.{raw}"
+    return cat.t(key) if cat.has(key) else raw
+
+
+def _groups(checks: list[Check], rows: list[Row], cat: Catalogue) -> list[tuple[str, list[Row]]]:
+    grouped: dict[str, list[Row]] = {}
+    for c, r in zip(checks, rows, strict=True):
+        grouped.setdefault(c.group, []).append(r)
+    order = [g for g in GROUP_ORDER if g in grouped] + [g for g in grouped if g not in GROUP_ORDER]
+    return [(_label(cat, "group", g), grouped[g]) for g in order]
+
+
+# ------------------------------------------------------------------ cover facts
+
+
+def _facts(result: RunResult, cat: Catalogue) -> list[tuple[str, str]]:
+    s, env, none = result.site, result.environment, cat.t("field.none")
+    facts = [
+        (cat.t("field.customer"), s.customer or none),
+        (cat.t("field.site"), s.site or none),
+        (cat.t("field.technician"), s.technician or none),
+        (cat.t("field.tested"), cat.datetime(env.started_utc)),
+        (cat.t("field.duration"), cat.duration(env.duration_s)),
+        (cat.t("field.profile"), f"{result.profile.name} ({result.profile.id})"),
+    ]
+    if s.extensions is not None:
+        facts.insert(3, (cat.t("field.extensions"), cat.num(s.extensions)))
+    facts.append((cat.t("field.version"), env.netcheck_version))
+    return facts
+
+
+def _environment(result: RunResult, cat: Catalogue) -> list[tuple[str, str]]:
+    env, none = result.environment, cat.t("field.none")
+    privileges = ", ".join(
+        f"{k}: {cat.t('label.yes' if v else 'label.no')}" for k, v in env.privileges.items()
+    )
+    interfaces = "; ".join(
+        f"{i.name} ({' '.join(i.addresses) or none}, MTU {i.mtu if i.mtu is not None else none})"
+        for i in env.interfaces
+        if i.is_up
+    )
+    return [
+        (cat.t("env.hostname"), env.hostname),
+        (cat.t("env.os"), env.os),
+        (cat.t("env.python"), env.python),
+        (cat.t("env.started"), env.started_utc),
+        (cat.t("env.finished"), env.finished_utc),
+        (cat.t("field.duration"), cat.duration(env.duration_s)),
+        (cat.t("env.gateway"), env.default_gateway or none),
+        (cat.t("env.privileges"), privileges or none),
+        (cat.t("env.interfaces"), interfaces or none),
+        (cat.t("env.result_schema"), str(result.schema_version)),
+    ]
+
+
+# ------------------------------------------------------------------ appendix
+
+
+def _raw(m: Measurement, cat: Catalogue) -> RawMeasurement:
+    values = [
+        (k, REDACTED if SECRET_KEY.search(k) else _short(v, cat)) for k, v in m.values.items()
+    ]
+    values += [(f"series.{k}", f"{len(v)} samples") for k, v in m.series.items()]
+    error = f"{cat.t('error.' + m.error.kind.value)}: {m.error.detail}" if m.error else None
+    return RawMeasurement(
+        id=m.id,
+        probe=m.probe,
+        target=m.target,
+        method=m.method,
+        confidence=_label(cat, "confidence", m.confidence),
+        started=m.started_utc,
+        duration=cat.duration(m.duration_s),
+        error=error,
+        values=values,
+    )
+
+
+def _short(value: Value, cat: Catalogue, limit: int = 24) -> str:
+    if isinstance(value, list) and len(value) > limit:
+        return value_text(value[:limit], cat) + f", … ({len(value)})"
+    if isinstance(value, dict):
+        return ", ".join(
+            f"{k}: {REDACTED if SECRET_KEY.search(str(k)) else _short(v, cat)}"
+            for k, v in value.items()
+        )
+    return value_text(value, cat)
+
+
+def _inventory(measurements: list[Measurement]) -> tuple[list[str], list[list[str]]] | None:
+    """Phones found by the LAN audit (``values["phones"]``: a list of objects with some of
+    name, mac, ip, vendor, model, switch, port), one table for all measurements."""
+    phones = [
+        p
+        for m in measurements
+        for p in (m.values.get("phones") or [])  # type: ignore[union-attr]
+        if isinstance(p, dict)
+    ]
+    if not phones:
+        return None
+    cols = [c for c in INVENTORY_COLUMNS if any(p.get(c) not in (None, "") for p in phones)]
+    return cols, [[str(p.get(c) if p.get(c) is not None else "") for c in cols] for p in phones]
+
+
+# ------------------------------------------------------------------ charts
+
+
+def charts(result: RunResult, cat: Catalogue) -> list[Chart]:
+    """Every chart whose data is in the document, in reading order."""
+    out: list[Chart] = []
+    for m in result.measurements:
+        out += _path_charts(m, result.checks, cat)
+    ports = _ports_chart(result.checks, cat)
+    if ports:
+        out.append(ports)
+    out += _poe_chart(result.measurements, cat)
+    out += _capacity_chart(result.measurements, cat)
+    return out
+
+
+def _fmt(cat: Catalogue) -> svg.Fmt:
+    return lambda v: cat.num(float(v))
+
+
+def _check_for(checks: list[Check], m: Measurement, metric: str) -> Check | None:
+    return next((c for c in checks if m.id in c.evidence and f".{metric}@" in c.id), None)
+
+
+def limit_number(limit: str | None) -> tuple[float, str] | None:
+    """``"< 1 %"`` -> (1.0, "<"); None when the limit text carries no single number."""
+    match = re.match(r"^\s*(<=|>=|<|>|=)?\s*(-?\d+(?:\.\d+)?)", limit or "")
+    return (float(match[2]), match[1] or "<=") if match else None
+
+
+def _path_charts(m: Measurement, checks: list[Check], cat: Catalogue) -> list[Chart]:
+    out = []
+    target = str(m.values.get("address") or m.target)
+    if target != m.target:
+        target = f"{m.target} ({target})"
+    samples = next(
+        (m.series[k] for k in ("rtt_ms", "delay_ms", "one_way_delay_ms") if m.series.get(k)), None
+    )
+    if samples:
+        out.append(_delay_chart(m, samples, checks, target, cat))
+    jitter = m.series.get("jitter_ms") or m.series.get("ipdv_ms")
+    if jitter:
+        interval = _interval(m, len(jitter))
+        lim = _limit_of(_check_for(checks, m, "jitter_ms"))
+        out.append(
+            Chart(
+                cat.t("chart.jitter", target=target),
+                svg.time_series(
+                    jitter,
+                    interval,
+                    label=cat.t("chart.jitter", target=target),
+                    unit="ms",
+                    x_unit=cat.t("axis.seconds"),
+                    fmt=_fmt(cat),
+                    limit=lim[0] if lim else None,
+                    limit_label=lim[1] if lim else "",
+                    colour=svg.AMBER,
+                ),
+            )
+        )
+    loss = _loss_chart(m, checks, target, cat)
+    if loss:
+        out.append(loss)
+    return out
+
+
+def _interval(m: Measurement, n: int) -> float:
+    given = m.values.get("interval_s")
+    if isinstance(given, int | float) and given > 0:
+        return float(given)
+    return m.duration_s / n if n and m.duration_s > 0 else 1.0
+
+
+def _limit_of(check: Check | None) -> tuple[float, str] | None:
+    parsed = limit_number(check.limit if check else None)
+    return (parsed[0], check.limit or "") if parsed and check else None
+
+
+def _delay_chart(
+    m: Measurement, samples: list[float | None], checks: list[Check], target: str, cat: Catalogue
+) -> Chart:
+    interval = _interval(m, len(samples))
+    rtt_check = _check_for(checks, m, "rtt_ms") if "rtt_ms" in m.series else None
+    lim = _limit_of(rtt_check)
+    got = sorted(v for v in samples if v is not None)
+    median = got[len(got) // 2] if got else None
+    title = cat.t("chart.delay", target=target)
+    caption = cat.t(
+        "chart.delay_caption",
+        method=_label(cat, "method", m.method),
+        n=len(samples),
+        seconds=cat.num(round(interval * len(samples), 1)),
+        median=cat.num(m.values.get("rtt_median_ms") or median),
+    )  # type: ignore[arg-type]
+    chart = svg.time_series(
+        samples,
+        interval,
+        label=title,
+        unit="ms",
+        x_unit=cat.t("axis.seconds"),
+        fmt=_fmt(cat),
+        limit=lim[0] if lim else None,
+        limit_label=cat.decimals_in(lim[1]) if lim else "",
+    )
+    return Chart(title, chart, caption)
+
+
+def _loss_chart(m: Measurement, checks: list[Check], target: str, cat: Catalogue) -> Chart | None:
+    windows = m.values.get("loss_windows_pct")
+    window_s = m.values.get("loss_window_s")
+    if not isinstance(windows, list) or not windows or not isinstance(window_s, int | float):
+        return None
+    numbers = [float(w) for w in windows if isinstance(w, int | float)]
+    check = _check_for(checks, m, "loss_pct")
+    parsed = limit_number(check.limit if check else None)
+    label_text = cat.decimals_in(check.limit) if check and check.limit else ""
+
+    def fails(v: float) -> bool:
+        if not parsed:
+            return False
+        lim, op = parsed
+        return v >= lim if op == "<" else v > lim
+
+    title = cat.t("chart.loss", seconds=cat.num(float(window_s)), target=target)
+    chart = svg.window_bars(
+        numbers,
+        float(window_s),
+        label=title,
+        unit="%",
+        fmt=_fmt(cat),
+        limit=parsed[0] if parsed else None,
+        limit_label=label_text,
+        fails=fails,
+    )
+    return Chart(title, chart, cat.t("chart.loss_caption", limit=label_text) if parsed else "")
+
+
+_PORT_ID = re.compile(r"^port\.(?P<transport>tcp|udp)\.(?P<port>[^@]+)@(?P<dest>.+)$")
+_HOST_IN_TITLE = re.compile(r" to (?P<host>\S+) \(")
+
+
+def _ports_chart(checks: list[Check], cat: Catalogue) -> Chart | None:
+    """Port matrix from the firewall checks: destination x (transport, port range)."""
+    rows: dict[str, list[svg.Cell]] = {}
+    for c in checks:
+        match = _PORT_ID.match(c.id)
+        if not match:
+            continue
+        host = _HOST_IN_TITLE.search(c.title)
+        dest = host["host"] if host else match["dest"]
+        state, text = _port_state(c, cat)
+        rows.setdefault(dest, []).append(
+            svg.Cell(f"{match['transport'].upper()} {match['port']}", state, text)
+        )
+    if not rows:
+        return None
+    legend = [
+        ("open", cat.t("state.open")),
+        ("blocked", cat.t("state.blocked")),
+        ("not_measured", cat.t("state.not_measured")),
+    ]
+    title = cat.t("chart.ports")
+    return Chart(
+        title,
+        svg.port_matrix(list(rows.items()), label=title, legend=legend),
+        cat.t("chart.ports_caption"),
+    )
+
+
+def _port_state(c: Check, cat: Catalogue) -> tuple[str, str]:
+    if c.status is Status.PASS:
+        return "open", cat.t("state.open")
+    if c.status in (Status.NOT_MEASURED, Status.SKIPPED):
+        return "not_measured", cat.t(f"status.{c.status.value}").lower()
+    word = str(c.measured or "").split(" ", 1)[0] or "blocked"
+    key = f"state.{word}"
+    return "blocked", cat.t(key) if cat.has(key) else word
+
+
+def _num(values: dict[str, Value], *keys: str) -> float | None:
+    for key in keys:
+        v = values.get(key)
+        if isinstance(v, int | float) and not isinstance(v, bool):
+            return float(v)
+    return None
+
+
+def _poe_chart(measurements: list[Measurement], cat: Catalogue) -> list[Chart]:
+    """PoE budget per switch from ``snmp_switch`` measurements: watts used vs. budget
+    (POWER-ETHERNET-MIB pethMainPsePower / pethMainPseConsumptionPower, RFC 3621)."""
+    items = []
+    for m in measurements:
+        if m.probe != "snmp_switch":
+            continue
+        budget = _num(m.values, "poe_budget_w", "poe_power_w", "pethMainPsePower")
+        used = _num(m.values, "poe_used_w", "poe_consumption_w", "pethMainPseConsumptionPower")
+        if budget is not None and used is not None:
+            items.append((str(m.values.get("sys_name") or m.target), used, budget))
+    if not items:
+        return []
+    title = cat.t("chart.poe")
+    return [
+        Chart(
+            title,
+            svg.hbars(
+                items,
+                label=title,
+                unit="W",
+                fmt=_fmt(cat),
+                used_word=cat.t("chart.used"),
+                total_word=cat.t("chart.budget"),
+            ),
+            cat.t("chart.poe_caption"),
+        )
+    ]
+
+
+def _capacity(measurements: list[Measurement]) -> tuple[float, float | None, str] | None:
+    for m in measurements:
+        supported = _num(m.values, "supported_calls", "calls_supported")
+        if supported is not None:
+            needed = _num(m.values, "needed_calls", "calls_needed")
+            return supported, needed, str(m.values.get("codec") or "G.711")
+    return None
+
+
+def _capacity_chart(measurements: list[Measurement], cat: Catalogue) -> list[Chart]:
+    cap = _capacity(measurements)
+    if not cap or cap[1] is None:
+        return []
+    supported, needed, _codec = cap
+    title = cat.t("chart.capacity")
+    return [
+        Chart(
+            title,
+            svg.hbars(
+                [(cat.t("axis.calls"), needed, supported)],
+                label=title,
+                unit="",
+                fmt=_fmt(cat),
+                used_word=cat.t("chart.needed"),
+                total_word=cat.t("chart.supported"),
+            ),
+        )
+    ]
+
+
+def capacity_statement(result: RunResult, cat: Catalogue) -> list[str]:
+    """ "The measured path supports N concurrent G.711 calls; M extensions need K."
+    Only when a capacity measurement is in the document."""
+    cap = _capacity(result.measurements)
+    if not cap:
+        return []
+    supported, needed, codec = cap
+    out = [cat.t("capacity.statement", supported=cat.num(supported), codec=codec)]
+    if needed is not None and result.site.extensions is not None:
+        out.append(
+            cat.t(
+                "capacity.need", extensions=cat.num(result.site.extensions), needed=cat.num(needed)
+            )
+        )
+    return out
