@@ -1,4 +1,4 @@
-"""Report renderers: one module per format, each ``render(result) -> bytes``.
+"""Report renderers: one module per format, each ``render(result, lang="en") -> bytes``.
 
 Renderers read only the result document. One failing renderer does not stop the others
 (:func:`render_all`)."""
@@ -16,10 +16,14 @@ FORMATS: dict[str, tuple[str, str]] = {
     "json": ("netcheck.reports.json", "json"),
     "text": ("netcheck.reports.text", "txt"),
     "markdown": ("netcheck.reports.markdown", "md"),
+    "html": ("netcheck.reports.html", "html"),
+    "pdf": ("netcheck.reports.pdf", "pdf"),
 }
+#: Report languages (catalogues in netcheck/reports/i18n/).
+LANGUAGES = ("en", "de")
 
 log = logging.getLogger("netcheck.reports")
-Renderer = Callable[[RunResult], bytes]
+Renderer = Callable[..., bytes]  # render(result: RunResult, lang: str = "en") -> bytes
 
 
 def get(fmt: str) -> Renderer:
@@ -28,11 +32,11 @@ def get(fmt: str) -> Renderer:
     return fn
 
 
-def render_all(result: RunResult, formats: list[str]) -> dict[str, bytes | Exception]:
+def render_all(result: RunResult, formats: list[str], lang: str = "en") -> dict[str, bytes | Exception]:
     out: dict[str, bytes | Exception] = {}
     for fmt in formats:
         try:
-            out[fmt] = get(fmt)(result)
+            out[fmt] = get(fmt)(result, lang)
         except Exception as exc:  # one broken renderer must not cost the others  # noqa: BLE001
             log.debug("renderer %s failed", fmt, exc_info=True)
             out[fmt] = exc

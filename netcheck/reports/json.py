@@ -3,5 +3,6 @@
 from netcheck.result import RunResult, to_json
 
 
-def render(result: RunResult) -> bytes:
+def render(result: RunResult, lang: str = "en") -> bytes:
+    """The document is language-neutral; ``lang`` is accepted for the common signature."""
     return to_json(result)

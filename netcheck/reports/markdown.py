@@ -1,39 +1,124 @@
-"""Markdown report, for tickets and e-mail."""
+"""Markdown report, for tickets and e-mail: verdict, blocking findings with fixes, open
+items, the requirements table per area, and the result's SHA-256.
+
+Strings from the document — some from the network (device names, SIP headers) — are
+data: :func:`esc` backslash-escapes Markdown syntax and ``<``/``>`` (CommonMark), so they
+cannot open links, images, tables or inline HTML in a ticket system.
+"""
 
 from __future__ import annotations
 
-from netcheck.result import Check, RunResult, Status
+import re
+
+from netcheck.reports import view
+from netcheck.reports.view import Report, Row
+from netcheck.result import RunResult
+
+_SPECIAL = re.compile(r"([\\`*_\[\]|#!<>])")
 
 
-def render(result: RunResult) -> bytes:
-    s, env = result.site, result.environment
-    out = [
-        f"# netcheck report: **{result.verdict.value}**",
-        "",
-        f"- Profile: {_esc(result.profile.name)} (`{result.profile.id}`)",
-        f"- Customer: {_esc(s.customer or '-')}; site: {_esc(s.site or '-')}; technician: {_esc(s.technician or '-')}",
-        f"- Run: {env.started_utc} to {env.finished_utc} ({env.duration_s:.1f} s), netcheck {env.netcheck_version}",
-        "- Result: " + ", ".join(f"{k} {v}" for k, v in result.summary.items() if v),
-        "",
-    ]
-    fails = [c for c in result.checks if c.status is Status.FAIL]
-    if fails:
-        out += ["## Blocking findings", ""]
-        out += [f"- **{_esc(c.title)}**: {_esc(c.reason)}" + (f"  \n  Fix: {_esc(c.remediation.text)}" if c.remediation else "") for c in fails]
-        out.append("")
-    out += ["## Requirements", "", "| Status | Requirement | Measured | Limit | Method |", "|---|---|---|---|---|"]
-    out += [_row(c) for c in result.checks]
-    if result.profile.sources:
-        out += ["", "## Sources", ""] + [f"- `{k}`: {_esc(v)}" for k, v in result.profile.sources.items()]
+def render(result: RunResult, lang: str = "en") -> bytes:
+    r = view.build(result, lang)
+    out = _cover(r) + _findings(r) + _requirements(r) + _footer(r)
     return ("\n".join(out) + "\n").encode()
 
 
-def _row(c: Check) -> str:
-    measured = "-" if c.measured is None else str(c.measured)
-    title = c.title + ("" if c.required else " (optional)")
-    return f"| {c.status.value} | {_esc(title)} | {_esc(measured)} | {_esc(c.limit or '-')} | {_esc(c.method or '-')} |"
+def esc(text: str) -> str:
+    """Neutralise Markdown and inline HTML in a data string (one line): CommonMark
+    backslash escapes (so ``\\<script>`` is literal text, not a tag) and no line breaks."""
+    text = _SPECIAL.sub(r"\\\1", str(text))
+    return text.replace("\r", " ").replace("\n", " ")
 
 
-def _esc(text: str) -> str:
-    """Network-sourced strings are data: neutralise table pipes and inline HTML."""
-    return text.replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;").replace("\n", " ")
+def _cover(r: Report) -> list[str]:
+    t = r.t.t
+    out = [
+        f"# {esc(r.title)}: **{esc(r.verdict_word)}**",
+        "",
+        f"> **{esc(r.verdict_word)}** \u2013 {esc(r.verdict_text)}",
+        "",
+    ]
+    out += [
+        f"| {esc(t('field.summary'))} | "
+        + ", ".join(f"{esc(word)}: {n}" for _, word, n in r.summary)
+        + " |",
+        "|---|---|",
+    ]
+    out += [f"| {esc(label)} | {esc(value)} |" for label, value in r.facts]
+    if r.sources:
+        out.append(
+            f"| {esc(t('field.sources'))} | "
+            + "<br>".join(esc(text) for _, text in r.sources)
+            + " |"
+        )
+    return [*out, ""]
+
+
+def _findings(r: Report) -> list[str]:
+    t = r.t.t
+    out = [f"## {esc(t('section.findings'))}", ""]
+    if not r.findings:
+        out += [esc(t("section.findings_none")), ""]
+    for i, f in enumerate(r.findings, 1):
+        out.append(
+            f"{i}. **{esc(f.title)}** \u2013 "
+            f"{esc(t('label.measured_vs_limit', measured=f.measured, limit=f.limit))}  "
+        )
+        out.append(f"   {esc(f.reason)}  ")
+        if f.fix:
+            out.append(f"   **{esc(t('label.fix'))}:** {esc(f.fix)}")
+    out.append("")
+    for key, rows in (("section.open", r.open_items), ("section.warnings", r.warnings)):
+        if rows:
+            out += [f"## {esc(t(key))}", ""] + [_item(row, r) for row in rows] + [""]
+    if r.capacity:
+        out += [f"## {esc(t('section.capacity'))}", "", esc(" ".join(r.capacity)), ""]
+    return out
+
+
+def _item(row: Row, r: Report) -> str:
+    fix = f" **{esc(r.t.t('label.fix'))}:** {esc(row.fix)}" if row.fix else ""
+    return f"- **{esc(row.title)}**: {esc(row.reason)}{fix}"
+
+
+def _requirements(r: Report) -> list[str]:
+    t = r.t.t
+    head = [
+        "col.status",
+        "col.requirement",
+        "col.measured",
+        "col.limit",
+        "col.method",
+        "col.confidence",
+    ]
+    out = [f"## {esc(t('section.requirements'))}", ""]
+    for group, rows in r.groups:
+        out += [
+            f"### {esc(group)}",
+            "",
+            "| " + " | ".join(esc(t(k)) for k in head) + " |",
+            "|---|---|---|---|---|---|",
+        ]
+        for row in rows:
+            title = row.title + ("" if row.required else f" ({t('label.optional')})")
+            cells = [
+                f"**{row.status_word}**" if row.status == "FAIL" else row.status_word,
+                title,
+                row.measured,
+                row.limit,
+                row.method,
+                row.confidence,
+            ]
+            out.append("| " + " | ".join(c if c.startswith("**") else esc(c) for c in cells) + " |")
+        out.append("")
+    return out
+
+
+def _footer(r: Report) -> list[str]:
+    t = r.t.t
+    return [
+        "---",
+        "",
+        f"{esc(t('label.sha256'))}: `sha256:{r.sha256}`  ",
+        esc(t("label.generated_by", version=r.version)),
+    ]

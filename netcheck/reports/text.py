@@ -1,42 +1,49 @@
-"""Plain-text report for the terminal and for logs: verdict first, then findings."""
+"""Plain-text report for the terminal and for logs: verdict first, then findings.
+
+Built from the same report view as HTML/PDF/Markdown, so ``--lang de`` works here too;
+in English it prints the result document's own sentences.
+"""
 
 from __future__ import annotations
 
-from netcheck.result import Check, RunResult, Status
+from netcheck.reports import view
+from netcheck.reports.view import Row
+from netcheck.result import RunResult
 
-MARK = {Status.PASS: "PASS", Status.WARN: "WARN", Status.FAIL: "FAIL",
-        Status.NOT_MEASURED: "N/M ", Status.SKIPPED: "SKIP"}
-
-
-def render(result: RunResult) -> bytes:
-    return "\n".join(lines(result)).encode() + b"\n"
+MARK = {"PASS": "PASS", "WARN": "WARN", "FAIL": "FAIL", "NOT_MEASURED": "N/M ", "SKIPPED": "SKIP"}
 
 
-def lines(result: RunResult) -> list[str]:
-    site = result.site
+def render(result: RunResult, lang: str = "en") -> bytes:
+    return "\n".join(lines(result, lang)).encode() + b"\n"
+
+
+def lines(result: RunResult, lang: str = "en") -> list[str]:
+    r = view.build(result, lang)
+    t = r.t.t
+    facts = "   ".join(f"{label}: {value}" for label, value in r.facts[:4])
     out = [
-        f"netcheck {result.environment.netcheck_version} — profile {result.profile.name} ({result.profile.id})",
-        f"customer: {site.customer or '-'}   site: {site.site or '-'}   "
-        f"extensions: {site.extensions if site.extensions is not None else '-'}",
-        f"run: {result.environment.started_utc} .. {result.environment.finished_utc} "
-        f"({result.environment.duration_s:.1f} s)",
+        f"netcheck {r.version} — {result.profile.name} ({result.profile.id})",
+        facts,
+        f"{t('field.tested')}: {r.t.datetime(result.environment.started_utc)}   "
+        f"{t('field.duration')}: {r.t.duration(result.environment.duration_s)}",
         "",
-        f"VERDICT: {result.verdict.value}   " + "  ".join(f"{k}={v}" for k, v in result.summary.items() if v),
+        f"{t('field.verdict').upper()}: {r.verdict_word}   "
+        + "  ".join(f"{word}={n}" for _, word, n in r.summary),
         "",
     ]
-    blocking = [c for c in result.checks if c.status is Status.FAIL]
-    if blocking:
-        out.append("Blocking findings:")
-        for c in blocking:
-            out.append(f"  - {c.title}: {c.reason}")
-            if c.remediation:
-                out.append(f"    fix: {c.remediation.text}")
+    if r.findings:
+        out.append(f"{t('section.findings')}:")
+        for f in r.findings:
+            out.append(f"  - {f.title}: {f.reason}")
+            if f.fix:
+                out.append(f"    {t('label.fix').lower()}: {f.fix}")
         out.append("")
-    out.append("Checks:")
-    out += [_row(c) for c in result.checks]
+    out.append(f"{t('section.requirements')}:")
+    out += [_row(row, t("label.optional")) for _, rows in r.groups for row in rows]
+    out += ["", f"sha256:{r.sha256}"]
     return out
 
 
-def _row(c: Check) -> str:
-    req = "" if c.required else " (optional)"
-    return f"  [{MARK[c.status]}] {c.title}{req}: {c.reason}"
+def _row(row: Row, optional: str) -> str:
+    req = "" if row.required else f" ({optional})"
+    return f"  [{MARK.get(row.status, row.status)}] {row.title}{req}: {row.reason}"
