@@ -36,6 +36,7 @@ from typing import Final, Protocol
 
 from netcheck.probes._stream_engine import IP_RECVTTL, clock_sync, enable_rx_timestamps, kernel_rx_ns
 from netcheck.probes._stream_sessions import error_estimate
+from netcheck.responder_services.sip_mirror import SipMirror
 from netcheck.wire.stamp import ErrorEstimate, StampError, ntp_from_ns, parse_sender, reflect
 
 log = logging.getLogger("netcheck.responder")
@@ -167,7 +168,7 @@ class StampReflector:
 
 
 #: Service name -> handler factory. Future far-end services register here.
-HANDLERS: dict[str, Callable[[Config], Handler]] = {"stamp": StampReflector}
+HANDLERS: dict[str, Callable[[Config], Handler]] = {"stamp": StampReflector, "sip_mirror": SipMirror}
 
 
 # --------------------------------------------------------------------------------------

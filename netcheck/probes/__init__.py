@@ -21,6 +21,7 @@ ProbeFn = Callable[[Any, Context], Awaitable[Measurement]]
 PROBES: dict[str, str] = {
     "dns": "netcheck.probes.dns",
     "icmp": "netcheck.probes.icmp",
+    "sip_alg": "netcheck.probes.sip_alg",
     "link": "netcheck.probes.link",
     "stun": "netcheck.probes.stun",
     "tls": "netcheck.probes.tls",
