@@ -57,8 +57,11 @@ def cli(ctx: click.Context, debug: bool) -> None:
               help="Set or override a profile target's host (repeatable).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
               default=Path("netcheck-results"), show_default=True, help="Directory for result and reports.")
-@click.option("--format", "formats", multiple=True, type=click.Choice(["json", "text", "markdown"]),
-              help="Report formats to write (repeatable; default json and text).")
+@click.option("--format", "formats", multiple=True,
+              type=click.Choice(["json", "text", "markdown", "html", "pdf"]),
+              help="Report formats to write (repeatable; default json and html).")
+@click.option("--lang", type=click.Choice(["en", "de"]), default="en", show_default=True,
+              help="Language of the reports.")
 @click.option("--quick", is_flag=True, help="Shorter measurement (the profile's quick duration).")
 @click.option("--plan", "plan_only", is_flag=True, help="Show what would be measured; send nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result document on stdout, nothing else.")
@@ -69,7 +72,7 @@ def cli(ctx: click.Context, debug: bool) -> None:
 def run(profile_name: str, extensions: int | None, customer: str | None, site_name: str | None,
         technician: str | None, targets: tuple[str, ...], out_dir: Path, formats: tuple[str, ...],
         quick: bool, plan_only: bool, as_json: bool, responder: str | None,
-        responder_key_file: Path | None) -> None:
+        responder_key_file: Path | None, lang: str) -> None:
     """Measure the site against a provider profile and write the verdict."""
     from netcheck import assess, plan, reports
     from netcheck.result import Site, write_atomic
@@ -88,11 +91,12 @@ def run(profile_name: str, extensions: int | None, customer: str | None, site_na
     site = Site(customer=customer, site=site_name, technician=technician, extensions=extensions)
     request = assess.Request(profile=profile, site=site, quick=quick, responder=responder, responder_key=key)
     result = _run_with_progress(request, quiet=as_json)
-    written = _write_outputs(result, out_dir, list(formats) or ["json", "text"], reports, write_atomic)
+    written = _write_outputs(result, out_dir, list(formats) or ["json", "html"], reports, write_atomic,
+                             lang)
     if as_json:
         sys.stdout.buffer.write(reports.get("json")(result))
     else:
-        sys.stdout.buffer.write(reports.get("text")(result))
+        sys.stdout.buffer.write(reports.get("text")(result, lang))
         for path in written:
             click.echo(f"wrote {path}")
     sys.exit(result.verdict.exit_code)
@@ -136,11 +140,12 @@ def _run_with_progress(request: Any, quiet: bool) -> RunResult:
 
 
 def _write_outputs(result: RunResult, out_dir: Path, formats: list[str], reports: Any,
-                   write_atomic: Any) -> list[Path]:
+                   write_atomic: Any, lang: str = "en") -> list[Path]:
     stamp = result.environment.started_utc.replace(":", "").replace("-", "").split(".")[0]
     stem = f"netcheck-{result.profile.id}-{stamp}Z"
     written = []
-    for fmt, data in reports.render_all(result, ["json", *[f for f in formats if f != "json"]]).items():
+    wanted = ["json", *dict.fromkeys(f for f in formats if f != "json")]
+    for fmt, data in reports.render_all(result, wanted, lang).items():
         if isinstance(data, Exception):
             click.echo(f"error: {fmt} report failed: {data}", err=True)
             continue
@@ -176,23 +181,68 @@ def _print_plan(profile: Any, quick: bool, responder: str | None = None) -> None
 # --------------------------------------------------------------------------- report
 
 
-@cli.command()
+class _ReportGroup(click.Group):
+    """``netcheck report RESULT.json [--format ...]`` renders; ``netcheck report verify RESULT
+    REPORT`` checks a report against its result. Anything that is not a subcommand name goes
+    to ``render``, so the plain form keeps working (a result file named ``verify`` needs
+    ``./verify``)."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ("-h", "--help"):
+            args = ["render", *args]
+        return super().parse_args(ctx, args)
+
+
+@cli.group(cls=_ReportGroup)
+def report() -> None:
+    """Render a report from a result document, or verify a report against one.
+
+    \b
+    netcheck report RESULT.json --format html|pdf|markdown|text|json --lang de|en [-o FILE]
+    netcheck report verify RESULT.json REPORT.pdf
+    """
+
+
+@report.command("render")
 @click.argument("result_file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json"]), default="text",
-              show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json", "html", "pdf"]),
+              default="text", show_default=True)
+@click.option("--lang", type=click.Choice(["en", "de"]), default="en", show_default=True,
+              help="Language of the report.")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write here instead of stdout.")
-def report(result_file: Path, fmt: str, output: Path | None) -> None:
-    """Render a report from a result document (RESULT.json)."""
+def report_render(result_file: Path, fmt: str, lang: str, output: Path | None) -> None:
+    """Render a report from a result document (RESULT.json); the default subcommand."""
     from netcheck import reports
     from netcheck.result import write_atomic
 
     result = _load_result(result_file)
-    data = reports.get(fmt)(result)
+    try:
+        data = reports.get(fmt)(result, lang)
+    except ImportError as exc:
+        raise InputError(f"{fmt} report needs {exc.name or 'an extra package'}: "
+                         "pip install 'netcheck[report]' (PDF also needs Debian's "
+                         "libpango-1.0-0 libpangoft2-1.0-0)") from None
     if output:
         write_atomic(output, data)
         click.echo(f"wrote {output}")
     else:
         sys.stdout.buffer.write(data)
+
+
+@report.command("verify")
+@click.argument("result_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("report_file", type=click.Path(dir_okay=False, path_type=Path))
+def report_verify(result_file: Path, report_file: Path) -> None:
+    """Does REPORT (pdf/html/md/txt) state the SHA-256 of RESULT? Exit 0 match, 1 mismatch."""
+    from netcheck.reports import integrity
+
+    try:
+        result_bytes, report_bytes = result_file.read_bytes(), report_file.read_bytes()
+    except OSError as exc:
+        raise InputError(f"{exc.filename}: {exc.strerror or exc}") from None
+    outcome = integrity.verify(result_bytes, report_bytes)
+    click.echo(outcome.message)
+    sys.exit(0 if outcome.ok else 1)
 
 
 def _load_result(path: Path) -> RunResult:
