@@ -19,10 +19,12 @@ ProbeFn = Callable[[Any, Context], Awaitable[Measurement]]
 
 #: probe name -> module path. The profile schema, the plan and the CLI derive from this.
 PROBES: dict[str, str] = {
+    "dhcp": "netcheck.probes.dhcp",
     "dns": "netcheck.probes.dns",
     "icmp": "netcheck.probes.icmp",
     "sip_alg": "netcheck.probes.sip_alg",
     "link": "netcheck.probes.link",
+    "lldp": "netcheck.probes.lldp",
     "stun": "netcheck.probes.stun",
     "tls": "netcheck.probes.tls",
     "stream": "netcheck.probes.stream",

@@ -9,6 +9,8 @@ event loop that times the RTP/STAMP streams (ARCHITECTURE.md, timing-critical st
 
 from __future__ import annotations
 
+import socket
+import struct
 import sys
 import time
 from collections.abc import Callable
@@ -21,6 +23,10 @@ ETH_P_ALL = 0x0003
 ETH_P_802_2 = 0x0004
 ETH_P_IP = 0x0800
 ETH_P_LLDP = 0x88CC
+#: linux/if_packet.h
+SOL_PACKET = 263
+PACKET_ADD_MEMBERSHIP = 1
+PACKET_MR_MULTICAST = 0
 
 
 def unavailable(caps: dict[str, bool]) -> ProbeError | None:
@@ -31,43 +37,65 @@ def unavailable(caps: dict[str, bool]) -> ProbeError | None:
     if sys.platform.startswith("linux"):
         if caps.get("raw_packet"):
             return None
-        return ProbeError(kind=ErrorKind.PERMISSION, detail="raw layer-2 capture needs root or "
-                          "CAP_NET_RAW (e.g. sudo setcap cap_net_raw+ep $(which python3))")
+        return ProbeError(
+            kind=ErrorKind.PERMISSION,
+            detail="raw layer-2 capture needs root or "
+            "CAP_NET_RAW (e.g. sudo setcap cap_net_raw+ep $(which python3))",
+        )
     try:
         from scapy.config import conf
     except ImportError:
         return _no_scapy()
     if not conf.use_pcap:
-        return ProbeError(kind=ErrorKind.UNSUPPORTED, detail="raw layer-2 capture on "
-                          f"{sys.platform} needs Npcap (Windows) or libpcap/BPF (macOS) and admin rights")
+        return ProbeError(
+            kind=ErrorKind.UNSUPPORTED,
+            detail="raw layer-2 capture on "
+            f"{sys.platform} needs Npcap (Windows) or libpcap/BPF (macOS) and admin rights",
+        )
     return None
 
 
 def _no_scapy() -> ProbeError:
-    return ProbeError(kind=ErrorKind.UNSUPPORTED,
-                      detail="scapy is not installed: pip install 'netcheck[lan]'")
+    return ProbeError(
+        kind=ErrorKind.UNSUPPORTED, detail="scapy is not installed: pip install 'netcheck[lan]'"
+    )
 
 
 def open_socket(iface: str, ethertype: int, *, promisc: bool) -> Any:
     """A scapy layer-2 socket on ``iface``; on Linux the kernel filters by ``ethertype``."""
+    import scapy.arch
+    import scapy.layers.l2  # noqa: F401  (registers Ethernet as the link type)
     from scapy.config import conf
-
-    import scapy.arch  # noqa: F401  (sets conf.L2socket for this OS)
 
     if sys.platform.startswith("linux"):
         return conf.L2socket(iface=iface, type=ethertype, promisc=promisc)
     return conf.L2socket(iface=iface, promisc=promisc)
 
 
-def receive(sock: Any, deadline: float, handle: Callable[[bytes, float], bool]) -> None:
+def join_multicast(sock: Any, iface: str, macs: tuple[str, ...]) -> bool:
+    """Linux: accept these group MACs on ``iface`` for this socket only (packet(7)
+    PACKET_ADD_MEMBERSHIP, PACKET_MR_MULTICAST), as lldpd does, instead of promiscuous mode.
+    Returns False where that is not possible (then open the socket promiscuous)."""
+    ins = getattr(sock, "ins", None)
+    if not sys.platform.startswith("linux") or ins is None:
+        return False
+    index = socket.if_nametoindex(iface)
+    for mac in macs:
+        mreq = struct.pack(
+            "iHH8s", index, PACKET_MR_MULTICAST, 6, bytes.fromhex(mac.replace(":", ""))
+        )
+        ins.setsockopt(SOL_PACKET, PACKET_ADD_MEMBERSHIP, mreq)
+    return True
+
+
+def receive(socks: list[Any], deadline: float, handle: Callable[[bytes, float], bool]) -> None:
     """Feed every received frame to ``handle(frame, monotonic_time)`` until it returns True
     or ``deadline`` (monotonic) passes. Bounded: each wait is at most 0.25 s."""
     while (left := deadline - time.monotonic()) > 0:
-        if not sock.select([sock], min(left, 0.25)):
-            continue
-        _cls, data, _ts = sock.recv_raw(65535)
-        if data and handle(bytes(data), time.monotonic()):
-            return
+        for sock in socks[0].select(socks, min(left, 0.25)) or []:
+            _cls, data, _ts = sock.recv_raw(65535)
+            if data and handle(bytes(data), time.monotonic()):
+                return
 
 
 def describe_error(exc: Exception, iface: str) -> ProbeError:
@@ -76,8 +104,10 @@ def describe_error(exc: Exception, iface: str) -> ProbeError:
     if isinstance(exc, ValueError):
         return ProbeError(kind=ErrorKind.NO_TARGET, detail=f"interface {iface!r} not found: {exc}")
     if isinstance(exc, PermissionError):
-        return ProbeError(kind=ErrorKind.PERMISSION, detail=f"{iface}: {exc.strerror or exc}; "
-                          "raw layer-2 capture needs root or CAP_NET_RAW")
+        return ProbeError(
+            kind=ErrorKind.PERMISSION,
+            detail=f"{iface}: {exc.strerror or exc}; raw layer-2 capture needs root or CAP_NET_RAW",
+        )
     if isinstance(exc, OSError) and exc.errno in (6, 19):  # ENXIO, ENODEV
         return ProbeError(kind=ErrorKind.NO_TARGET, detail=f"interface {iface!r} does not exist")
     return ProbeError(kind=ErrorKind.INTERNAL, detail=f"{iface}: {exc}")

@@ -35,11 +35,21 @@ async def run(spec: Spec, ctx: Context) -> Measurement:
     iface, values = await asyncio.to_thread(_measure, spec.interface)
     target = iface or "default interface"
     if values is None:
-        detail = (f"interface {spec.interface!r} not found" if spec.interface
-                  else "no default route and no active interface found")
-        return timer.measurement(id=spec.id, probe="link", target=target, method="psutil",
-                                 error=error(ErrorKind.NO_TARGET, detail))
-    return timer.measurement(id=spec.id, probe="link", target=target, method="psutil", values=values)
+        detail = (
+            f"interface {spec.interface!r} not found"
+            if spec.interface
+            else "no default route and no active interface found"
+        )
+        return timer.measurement(
+            id=spec.id,
+            probe="link",
+            target=target,
+            method="psutil",
+            error=error(ErrorKind.NO_TARGET, detail),
+        )
+    return timer.measurement(
+        id=spec.id, probe="link", target=target, method="psutil", values=values
+    )
 
 
 def _measure(wanted: str | None) -> tuple[str | None, dict[str, Value] | None]:
@@ -89,7 +99,9 @@ def _first_active() -> str | None:
     stats, addrs = psutil.net_if_stats(), psutil.net_if_addrs()
     for name in sorted(addrs):
         st = stats.get(name)
-        has_v4 = any(a.family == socket.AF_INET and not a.address.startswith("127.") for a in addrs[name])
+        has_v4 = any(
+            a.family == socket.AF_INET and not a.address.startswith("127.") for a in addrs[name]
+        )
         if st and st.isup and has_v4:
-            return name
+            return str(name)
     return None
