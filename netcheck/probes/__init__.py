@@ -23,6 +23,7 @@ PROBES: dict[str, str] = {
     "dns": "netcheck.probes.dns",
     "icmp": "netcheck.probes.icmp",
     "sip_alg": "netcheck.probes.sip_alg",
+    "snmp_switch": "netcheck.probes.snmp_switch",
     "link": "netcheck.probes.link",
     "lldp": "netcheck.probes.lldp",
     "stun": "netcheck.probes.stun",

@@ -99,7 +99,7 @@ def poe48() -> None:
     rows = system(
         "HAND-MADE 48-port PoE+ access switch (RFC 3621 / Q-BRIDGE / LLDP-MED model)",
         "1.3.6.1.4.1.8072.3.2.10",
-        "poe48-handmade",
+        "poe48-sw",
     )
     for i in range(1, 49):
         mbps = {5: 100, 6: 10}.get(i, 1000)
@@ -149,7 +149,7 @@ def cisco_voice() -> None:
     rows = system(
         "HAND-MADE Cisco IOS style switch (CISCO-VLAN-MEMBERSHIP-MIB voice VLAN)",
         "1.3.6.1.4.1.9.1.1208",
-        "cisco-voice-handmade",
+        "cisco-voice-sw",
     )
     for n, if_index in enumerate(range(10101, 10105), start=1):
         rows += interface(if_index, f"Gi1/0/{n}", 1000)

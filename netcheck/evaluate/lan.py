@@ -1,0 +1,301 @@
+"""LAN requirements judged from the SNMP switch audit (probe ``snmp_switch``).
+
+Per audited switch: ``lan.poe@SW`` (every phone port powered, class within the profile's
+PoE standard), ``lan.speed@SW`` (phone ports, else all up access ports, at least the
+profile's speed and full duplex), ``lan.voice_vlan@SW`` (variant 1: dedicated voice
+port; variant 2: data VLAN untagged + voice VLAN tagged), and ``lan.pse_budget`` over all
+switches (free PSE power for the phones still to come, ``--extensions N``).
+Without ``--switch`` the requirements stay NOT_MEASURED. A field the switch does not
+expose is NOT_MEASURED, never PASS (REQUIREMENTS.md, "What follows").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from netcheck.evaluate._core import REMEDIES, failed, remedy, source
+from netcheck.profile import Profile
+from netcheck.result import Check, Measurement, Site, Status
+
+REMEDIES.update(
+    {
+        "lan_audit_missing": "Give the access switches to audit: --switch HOST with "
+        "--snmp-community-file FILE (or SNMPv3 options); the audit needs read-only SNMP.",
+        "lan_snmp_failed": "Check that SNMP is enabled on {switch}, that this host is allowed by its "
+        "ACL and that the community / SNMPv3 credentials are right ({why}).",
+        "lan_poe": "Enable PoE ({standard}) on {ports} or give those phones power supplies; replace "
+        "a faulty port or cable; a phone needing more than {standard} delivers needs a PoE+ port.",
+        "lan_speed": "Set {ports} to auto-negotiation (100/1000BaseT, full duplex) and check the "
+        "cabling (Cat5e or better) where the link came up slower or half duplex.",
+        "lan_voice_vlan": "Configure the voice VLAN on {ports}: data VLAN untagged (native) plus the "
+        "voice VLAN tagged (variant 2), or a port used by the phone alone (variant 1).",
+        "lan_pse_budget": "Free PSE power is {free_w} W but {need_w} W are needed for {phones} more "
+        "phones: add a PoE power supply/switch or power some phones locally.",
+    }
+)
+
+#: Power a PSE must reserve per class (IEEE 802.3af/at, PSE output): class 0 and 3
+#: 15.4 W, class 1 4.0 W, class 2 7.0 W, class 4 (802.3at) 30 W.
+CLASS_POWER_W = {0: 15.4, 1: 4.0, 2: 7.0, 3: 15.4, 4: 30.0}
+MAX_CLASS = {"802.3af": 3, "802.3at": 4, "802.3bt": 8}
+
+
+def checks(profile: Profile, by_id: dict[str, Measurement], site: Site) -> Iterator[Check]:
+    lan = profile.lan
+    if not lan:
+        return
+    switches = [m for m in by_id.values() if m.probe == "snmp_switch"]
+    items = _requirements(profile)
+    if not switches:
+        for cid, title in items:
+            yield Check(
+                id=cid,
+                title=title,
+                status=Status.NOT_MEASURED,
+                required=True,
+                group="lan",
+                source=source(profile, lan.source),
+                remediation=remedy("lan_audit_missing"),
+                reason="no switch given (--switch HOST): the access ports were not audited",
+            )
+        return
+    for m in switches:
+        yield from _switch_checks(profile, m, items)
+    if lan.poe:
+        yield _pse_budget(profile, switches, site.extensions)
+
+
+def _requirements(profile: Profile) -> list[tuple[str, str]]:
+    lan = profile.lan
+    assert lan is not None
+    out = []
+    if lan.poe:
+        out.append(("lan.poe", f"PoE ({lan.poe}) on every phone port"))
+    if lan.port_speed_min_mbps:
+        duplex = " full duplex" if lan.full_duplex else ""
+        out.append(("lan.speed", f"access ports >= {lan.port_speed_min_mbps} Mbit/s{duplex}"))
+    if lan.voice_vlan_variants:
+        variants = "/".join(map(str, lan.voice_vlan_variants))
+        out.append(("lan.voice_vlan", f"voice VLAN (variant {variants})"))
+    return out
+
+
+def _switch_checks(profile: Profile, m: Measurement, items: list[tuple[str, str]]) -> Iterator[Check]:
+    judges = {"lan.poe": _poe, "lan.speed": _speed, "lan.voice_vlan": _voice_vlan}
+    name = _switch_name(m)
+    for cid, title in items:
+        base: dict[str, Any] = dict(
+            id=f"{cid}@{m.target}",
+            title=f"{title} ({name})",
+            required=True,
+            group="lan",
+            source=source(profile, profile.lan.source if profile.lan else None),
+            evidence=[m.id],
+            method=m.method,
+        )
+        if m.error is not None:
+            fix = remedy("lan_snmp_failed", switch=m.target, why=m.error.kind.value)
+            yield Check(
+                **base, status=Status.NOT_MEASURED, remediation=fix, reason=f"{m.error.kind.value}: {m.error.detail}"
+            )
+        else:
+            yield judges[cid](profile, base, m.values)
+
+
+def _list(value: Any) -> list[dict[str, Any]]:
+    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
+
+
+def _switch_name(m: Measurement) -> str:
+    switch = m.values.get("switch")
+    return str(switch.get("name") or m.target) if isinstance(switch, dict) else m.target
+
+
+def _phone_ports(values: dict[str, Any]) -> list[dict[str, Any]]:
+    wanted = {p["if_index"] for p in values.get("phones") or [] if p.get("if_index") is not None}
+    return [p for p in values.get("ports") or [] if p["if_index"] in wanted]
+
+
+def _not_measured(base: dict[str, Any], why: str) -> Check:
+    return Check(**base, status=Status.NOT_MEASURED, reason=why)
+
+
+def _poe(profile: Profile, base: dict[str, Any], values: dict[str, Any]) -> Check:
+    standard = profile.lan.poe if profile.lan and profile.lan.poe else "802.3af"
+    ports = _phone_ports(values)
+    if not ports:
+        return _not_measured(
+            base, "no phone identified on this switch (LLDP telephone capability or phone-vendor MAC on an access port)"
+        )
+    bad, unknown = _poe_findings(ports, MAX_CLASS.get(standard, 3))
+    if bad:
+        text = f"PoE on phone ports: {'; '.join(bad)}"
+        return failed(base, True, text, remedy("lan_poe", standard=standard, ports=_names(bad)), measured=bad)
+    if unknown:
+        return _not_measured(base, f"the switch does not expose PoE state for {', '.join(unknown)}")
+    return Check(
+        **base,
+        status=Status.PASS,
+        measured=len(ports),
+        reason=f"{len(ports)} phone port(s) deliver PoE within {standard}",
+    )
+
+
+def _poe_findings(ports: list[dict[str, Any]], max_class: int) -> tuple[list[str], list[str]]:
+    bad, unknown = [], []
+    for p in ports:
+        poe = p.get("poe") or {}
+        powered = poe.get("detection") == "deliveringPower" or (poe.get("power_mw") or 0) > 0
+        cls = poe.get("power_class")
+        if poe.get("admin_enabled") is False:
+            bad.append(f"{p['name']}: PoE disabled")
+        elif poe.get("detection") in ("fault", "otherFault"):
+            bad.append(f"{p['name']}: PoE {poe['detection']}")
+        elif cls is not None and cls > max_class:
+            bad.append(f"{p['name']}: class {cls} needs more than class {max_class}")
+        elif not powered:
+            unknown.append(p["name"])
+    return bad, unknown
+
+
+def _names(findings: list[str]) -> str:
+    return ", ".join(f.split(":", 1)[0] for f in findings)
+
+
+def _speed(profile: Profile, base: dict[str, Any], values: dict[str, Any]) -> Check:
+    lan = profile.lan
+    assert lan is not None and lan.port_speed_min_mbps
+    ports = _phone_ports(values) or [
+        p for p in values.get("ports") or [] if p.get("oper_status") == "up" and not _is_uplink(p)
+    ]
+    if not ports:
+        return _not_measured(base, "no port is up on this switch")
+    bad, unknown = [], []
+    for p in ports:
+        speed, duplex = p.get("speed_mbps"), p.get("duplex")
+        if speed is None or (lan.full_duplex and duplex in (None, "unknown")):
+            unknown.append(p["name"])
+        elif speed < lan.port_speed_min_mbps or (lan.full_duplex and duplex == "half"):
+            bad.append(f"{p['name']}: {speed} Mbit/s {duplex or ''}".rstrip())
+    limit = f">= {lan.port_speed_min_mbps} Mbit/s" + (" full duplex" if lan.full_duplex else "")
+    base = {**base, "limit": limit, "unit": "Mbit/s"}
+    if bad:
+        return failed(
+            base, True, f"ports below {limit}: {'; '.join(bad)}", remedy("lan_speed", ports=_names(bad)), measured=bad
+        )
+    if unknown:
+        return _not_measured(base, f"speed/duplex not exposed for {', '.join(unknown)}")
+    return Check(**base, status=Status.PASS, measured=len(ports), reason=f"{len(ports)} port(s) at {limit}")
+
+
+def _is_uplink(port: dict[str, Any]) -> bool:
+    from netcheck.lan_model import ACCESS_PORT_MAX_MACS
+
+    return len(port.get("macs") or []) > ACCESS_PORT_MAX_MACS
+
+
+def _voice_vlan(profile: Profile, base: dict[str, Any], values: dict[str, Any]) -> Check:
+    variants = set(profile.lan.voice_vlan_variants if profile.lan else [])
+    phones = values.get("phones") or []
+    ports = _phone_ports(values)
+    if not ports:
+        return _not_measured(base, "no phone identified on this switch")
+    bad, unknown = [], []
+    shared = _vlans_with_other_devices(values)
+    for p in ports:
+        verdict = _port_variant(p, phones, shared)
+        if verdict is None:
+            unknown.append(p["name"])
+        elif not verdict & variants:
+            bad.append(f"{p['name']}: untagged {p.get('untagged_vlans')}, tagged {p.get('tagged_vlans')}")
+    if bad:
+        return failed(
+            base,
+            True,
+            f"no voice VLAN set-up on: {'; '.join(bad)}",
+            remedy("lan_voice_vlan", ports=_names(bad)),
+            measured=bad,
+        )
+    if unknown:
+        return _not_measured(base, f"VLAN membership not exposed for {', '.join(unknown)}")
+    return Check(
+        **base,
+        status=Status.PASS,
+        measured=len(ports),
+        reason=f"{len(ports)} phone port(s) follow variant {'/'.join(map(str, sorted(variants)))}",
+    )
+
+
+def _vlans_with_other_devices(values: dict[str, Any]) -> set[Any]:
+    """VLANs in which a non-phone MAC was learned on an access port (FDB VLAN, else the
+    port's PVID)."""
+    phone_macs = {p["mac"] for p in values.get("phones") or [] if p.get("mac")}
+    out = set()
+    for port in values.get("ports") or []:
+        if _is_uplink(port):
+            continue
+        for m in port.get("macs") or []:
+            if m["mac"] not in phone_macs:
+                out.add(m.get("vlan") if m.get("vlan") is not None else port.get("pvid"))
+    return out
+
+
+def _port_variant(port: dict[str, Any], phones: list[dict[str, Any]], shared: set[Any]) -> set[int] | None:
+    """Which variants the port satisfies; ``None`` when its VLANs are not known.
+    Variant 2: an untagged (native) data VLAN plus a tagged voice VLAN (from Q-BRIDGE, the
+    Cisco voice VLAN, or the phone's LLDP-MED policy). Variant 1: a port of the phone
+    alone (no tagged VLAN, only phone MACs) whose VLAN carries no other device."""
+    untagged, tagged = port.get("untagged_vlans"), port.get("tagged_vlans")
+    med = [n.get("med_voice_policy") for n in port.get("neighbours") or []]
+    voice_tagged = bool(port.get("voice_vlan")) or any(m and m.get("tagged") for m in med)
+    if untagged is None and tagged is None and not voice_tagged:
+        return None
+    out = set()
+    if (untagged or port.get("pvid")) and (tagged or voice_tagged):
+        out.add(2)
+    phone_macs = {p["mac"] for p in phones if p.get("mac")}
+    macs = {m["mac"] for m in port.get("macs") or []}
+    if not tagged and not voice_tagged and macs and macs <= phone_macs and port.get("pvid") not in shared:
+        out.add(1)
+    return out
+
+
+def _pse_budget(profile: Profile, switches: list[Measurement], extensions: int | None) -> Check:
+    base: dict[str, Any] = dict(
+        id="lan.pse_budget",
+        title="PSE power budget for the phones",
+        required=True,
+        group="lan",
+        source=source(profile, profile.lan.source if profile.lan else None),
+        evidence=[m.id for m in switches],
+        unit="W",
+    )
+    pses: list[tuple[Measurement, dict[str, Any]]] = [
+        (m, p)
+        for m in switches
+        if m.ok
+        for p in _list(m.values.get("pse"))
+        if p.get("power_w") is not None and p.get("consumption_w") is not None
+    ]
+    if not pses:
+        return _not_measured(base, "no switch exposes its PSE budget (POWER-ETHERNET-MIB pethMainPseTable)")
+    free = sum(p["power_w"] - p["consumption_w"] for _m, p in pses)
+    found = sum(len(_list(m.values.get("phones"))) for m in switches if m.ok)
+    more = max(0, (extensions or 0) - found)
+    need = round(more * CLASS_POWER_W[0], 1)
+    detail = ", ".join(f"{_switch_name(m)} group {p['group']}: {p['consumption_w']}/{p['power_w']} W" for m, p in pses)
+    base = {**base, "limit": f">= {need:g} W free"}
+    text = f"free PSE power {free:g} W ({detail}); {found} phone(s) found" + (
+        f", {more} more expected (--extensions {extensions}) need {need:g} W" if more else ""
+    )
+    if free < need or free < 0:
+        return failed(base, True, text, remedy("lan_pse_budget", free_w=free, need_w=need, phones=more), measured=free)
+    if extensions is None:
+        return Check(
+            **base,
+            status=Status.WARN,
+            measured=free,
+            reason=text + "; pass --extensions N to judge the budget for all phones",
+        )
+    return Check(**base, status=Status.PASS, measured=free, reason=text)
