@@ -14,10 +14,6 @@ from netcheck.result import Check, Measurement, Site, Status
 
 def checks(profile: Profile, by_id: dict[str, Measurement], site: Site) -> Iterator[Check]:
     yield from _lan(profile)
-    if profile.sip and not profile.sip.alg_allowed:
-        yield Check(id="sip.alg", title="no SIP ALG on the path", status=Status.NOT_MEASURED, required=True,
-                    group="firewall", source=source(profile, profile.sip.source),
-                    reason="SIP ALG detection needs a netcheck responder; not run")
     qos = profile.qos
     if qos and (qos.priority_required or qos.voice_dscp is not None):
         yield Check(id="qos.priority", title="voice prioritised over other traffic", status=Status.NOT_MEASURED,

@@ -1,0 +1,65 @@
+"""The stream probe through the lab's impairment link, against the link's ground truth.
+
+Tolerances are issue 4's accuracy targets (``stream_lab``): delay error <= 0.5 ms, jitter
+error <= 10 % or 0.2 ms, loss error <= 0.2 percentage points. Delay error compares
+netcheck's mean one-way delay with the link's mean added delay; the difference also holds
+the path's own delay (veth, router, stacks), which must fit in the same 0.5 ms. Streams are
+4 s (200 packets) to keep CI short; loss is compared as counts where 0.2 pp of 200 packets
+would be less than one packet.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.integration.stream_lab import DELAY_ERROR_MS, call, call_truth, jitter_tolerance_ms, start_responder
+
+pytestmark = pytest.mark.netlab
+
+SETTINGS = {
+    "delay 30 ms +- 5 ms": "delay=30ms jitter=5ms dist=uniform",
+    "bursty loss 2 %": "delay=5ms ge=p:0.005,r:0.25",
+    "reordering": "delay=25ms jitter=2ms reorder=3%",
+}
+
+
+@pytest.mark.parametrize("spec", list(SETTINGS.values()), ids=list(SETTINGS))
+def test_stream_matches_ground_truth(netlab_impaired, spec: str) -> None:  # type: ignore[no-untyped-def]
+    lab = netlab_impaired(spec, seed=11)
+    _, port = start_responder(lab)
+    m = call(lab, port, 4.0)
+    t = call_truth(lab, port)
+    v = m.values
+    assert m.ok, m.error
+    assert v["clock_synchronized"] is True and v["rx_clock"].startswith("kernel")
+    for tag, link in (("fwd", t.up), ("bwd", t.down)):
+        assert link.owd_mean_ms is not None and link.jitter_ms is not None
+        assert abs(v[f"owd_{tag}_mean_ms"] - link.owd_mean_ms) <= DELAY_ERROR_MS, (tag, v, link)
+        assert abs(v[f"jitter_{tag}_ms"] - link.jitter_ms) <= jitter_tolerance_ms(link.jitter_ms), (tag, link)
+    # loss per direction, from the stateful reflector's numbering, equals the link's drops
+    assert v["sent"] == t.up.sent
+    assert v["sent_fwd"] - v["received_fwd"] == t.up.lost
+    assert v["sent_bwd"] - v["received_bwd"] == t.down.lost
+    assert v["loss_rt_pct"] == pytest.approx(100 * (t.up.lost + t.down.lost) / t.up.sent, abs=1e-3)
+    if "reorder" in spec:
+        assert v["reorder_fwd_pct"] > 0 and t.up.reordered > 0
+
+
+def test_layer2_icmp_fallback_through_the_link(netlab_impaired) -> None:  # type: ignore[no-untyped-def]
+    """ICMP-50pps to the router (the lan's gateway) across a 1 ms link: RTT ~ 2 ms."""
+    import asyncio
+    import time
+
+    from netcheck.probes import stream
+    from netcheck.probes._common import Context
+    from tests.netlab.netns import run_in_netns
+
+    lab = netlab_impaired("delay=1ms", seed=3)
+    spec = stream.Spec(id="stream:gateway", host=lab.addr.router_lan, method="icmp", duration_s=2.0)
+    m = run_in_netns(lab.ns.lan, lambda: asyncio.run(stream.run(spec, Context(deadline=time.monotonic() + 15))))
+    from tests.netlab import truth
+
+    pairs = [x for x in truth.icmp_echo_truth(lab.truth_records()).values() if x is not None]
+    assert m.ok and m.method == "icmp-50pps" and m.values["received"] == 100
+    link_rtt_ms = 1000 * sum(pairs) / len(pairs)
+    assert abs(m.values["rtt_mean_ms"] - link_rtt_ms) <= 2 * DELAY_ERROR_MS  # round trip: two one-way errors
