@@ -35,6 +35,10 @@ class Options:
     port_remap: dict[int, int] = field(default_factory=dict)  # demo peers
     responder: str | None = None  # HOST[:PORT] of a netcheck responder (STAMP)
     responder_key: bytes | None = field(default=None, repr=False)  # HMAC key: authenticated STAMP
+    interface: str | None = None  # LAN probes (link, lldp, dhcp): None = default-route interface
+    lldp_wait_s: float = 35.0  # one 30 s LLDP interval (IEEE 802.1AB default) + margin
+    dhcp_wait_s: float = 3.0
+    voice_vlan: int | None = None  # also DISCOVER tagged on <interface>.<vlan>
 
 
 class PlanError(ValueError):
@@ -57,6 +61,7 @@ def build(profile: Profile, options: Options) -> list[ProbeRun]:
     runs += _dns_runs(profile)
     runs += _path_runs(profile, options)
     runs += _tcp_runs(profile, options)
+    runs += lan_local_runs(profile, options)
     return runs
 
 
@@ -170,3 +175,26 @@ def _is_literal(host: str) -> bool:
 
 def target_of(profile: Profile, name: str) -> Target | None:
     return profile.targets.get(name)
+
+
+def lan_local_runs(profile: Profile, options: Options) -> list[ProbeRun]:
+    """Local layer 2 without SNMP (only when the profile has LAN requirements): own link,
+    LLDP/CDP listen, DHCP DISCOVER untagged and, with ``voice_vlan``, tagged."""
+    from netcheck.probes import dhcp, link, lldp
+
+    if not profile.lan:
+        return []
+    iface, where = options.interface, options.interface or "default interface"
+    runs = [
+        ProbeRun("link", "link", link.Spec(interface=iface), 5.0, f"link {where}"),
+        ProbeRun("lldp", "lldp", lldp.Spec(interface=iface, wait_s=options.lldp_wait_s),
+                 options.lldp_wait_s + 3.0, f"LLDP/CDP listen {where}"),
+    ]
+    if profile.lan.dhcp:
+        runs.append(ProbeRun("dhcp", "dhcp", dhcp.Spec(interface=iface, wait_s=options.dhcp_wait_s),
+                             options.dhcp_wait_s + 3.0, f"DHCP DISCOVER {where}"))
+        if options.voice_vlan is not None:
+            vid = options.voice_vlan
+            spec = dhcp.Spec(id=f"dhcp:vlan{vid}", interface=iface, vlan=vid, wait_s=options.dhcp_wait_s)
+            runs.append(ProbeRun(spec.id, "dhcp", spec, options.dhcp_wait_s + 3.0, f"DHCP DISCOVER VLAN {vid}"))
+    return runs

@@ -36,7 +36,6 @@ def _lan(profile: Profile) -> Iterator[Check]:
          lan.port_speed_min_mbps),
         ("lan.voice_vlan", "voice VLAN (variant " + "/".join(map(str, lan.voice_vlan_variants)) + ")",
          lan.voice_vlan_variants),
-        ("lan.dhcp", "DHCP: private addresses, DNS, no provisioning options", lan.dhcp),
         ("lan.exposure", "phones not reachable from the internet", lan.no_admin_exposure),
     ]
     for cid, title, present in items:
