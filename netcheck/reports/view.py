@@ -41,7 +41,7 @@ SECRET_KEY = re.compile(
     re.IGNORECASE,
 )
 REDACTED = "[redacted]"
-INVENTORY_COLUMNS = ("name", "mac", "ip", "vendor", "model", "switch", "port")
+INVENTORY_COLUMNS = ("mac", "vendor", "model", "ip", "switch", "port", "vlan", "poe_class")
 
 
 @dataclass(frozen=True)
@@ -285,8 +285,8 @@ def _short(value: Value, cat: Catalogue, limit: int = 24) -> str:
 
 
 def _inventory(measurements: list[Measurement]) -> tuple[list[str], list[list[str]]] | None:
-    """Phones found by the LAN audit (``values["phones"]``: a list of objects with some of
-    name, mac, ip, vendor, model, switch, port), one table for all measurements."""
+    """Phones found by the LAN audit (``snmp_switch`` ``values["phones"]``: objects with
+    mac, vendor, model, ip, switch, port, vlan, poe_class), one table for all switches."""
     phones = [
         p
         for m in measurements
@@ -487,33 +487,28 @@ def _num(values: dict[str, Value], *keys: str) -> float | None:
 
 
 def _poe_chart(measurements: list[Measurement], cat: Catalogue) -> list[Chart]:
-    """PoE budget per switch from ``snmp_switch`` measurements: watts used vs. budget
-    (POWER-ETHERNET-MIB pethMainPsePower / pethMainPseConsumptionPower, RFC 3621)."""
-    items = []
-    for m in measurements:
-        if m.probe != "snmp_switch":
-            continue
-        budget = _num(m.values, "poe_budget_w", "poe_power_w", "pethMainPsePower")
-        used = _num(m.values, "poe_used_w", "poe_consumption_w", "pethMainPseConsumptionPower")
-        if budget is not None and used is not None:
-            items.append((str(m.values.get("sys_name") or m.target), used, budget))
+    """PoE budget per switch from ``snmp_switch`` measurements: watts drawn vs. the PSE
+    budget (POWER-ETHERNET-MIB pethMainPseConsumptionPower / pethMainPsePower, RFC 3621),
+    summed over a switch's PSE groups (``values["pse"]``)."""
+    items = [item for m in measurements if m.probe == "snmp_switch" and m.ok
+             for item in [_pse_total(m)] if item is not None]
     if not items:
         return []
     title = cat.t("chart.poe")
-    return [
-        Chart(
-            title,
-            svg.hbars(
-                items,
-                label=title,
-                unit="W",
-                fmt=_fmt(cat),
-                used_word=cat.t("chart.used"),
-                total_word=cat.t("chart.budget"),
-            ),
-            cat.t("chart.poe_caption"),
-        )
-    ]
+    chart = svg.hbars(items, label=title, unit="W", fmt=_fmt(cat),
+                      used_word=cat.t("chart.used"), total_word=cat.t("chart.budget"))
+    return [Chart(title, chart, cat.t("chart.poe_caption"))]
+
+
+def _pse_total(m: Measurement) -> tuple[str, float, float] | None:
+    groups = [g for g in m.values.get("pse") or [] if isinstance(g, dict)]  # type: ignore[union-attr]
+    budget = [g["power_w"] for g in groups if isinstance(g.get("power_w"), int | float)]
+    used = [g["consumption_w"] for g in groups if isinstance(g.get("consumption_w"), int | float)]
+    if not budget or not used:
+        return None
+    switch = m.values.get("switch")
+    name = switch.get("name") if isinstance(switch, dict) else None
+    return str(name or m.target), float(sum(used)), float(sum(budget))
 
 
 def _capacity(measurements: list[Measurement]) -> tuple[float, float | None, str] | None:

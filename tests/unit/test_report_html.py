@@ -1,0 +1,173 @@
+"""HTML and Markdown reports rendered from the stored lab result documents."""
+
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from netcheck.reports import html, markdown, text, view
+from netcheck.result import from_json
+
+RESULTS = Path(__file__).resolve().parents[1] / "data" / "results"
+CUSTOMERS = {
+    "go": "Müller &amp; Söhne GmbH",
+    "no-go": "Bäckerei Schmidt KG",
+    "incomplete": "Stadtwerke Beispielstadt",
+    "no-go-lab": "Praxis Dr. Özdemir",
+}
+VERDICT = {
+    ("go", "en"): "GO",
+    ("go", "de"): "GO",
+    ("no-go", "en"): "NO-GO",
+    ("no-go", "de"): "NO-GO",
+    ("incomplete", "en"): "INCOMPLETE",
+    ("incomplete", "de"): "UNVOLLSTÄNDIG",
+    ("no-go-lab", "en"): "NO-GO",
+    ("no-go-lab", "de"): "NO-GO",
+}
+SVG_NS = 'xmlns="http://www.w3.org/2000/svg"'
+
+
+def _load(name: str):  # type: ignore[no-untyped-def]
+    return from_json((RESULTS / f"{name}.json").read_bytes())
+
+
+def _html(name: str, lang: str) -> str:
+    return html.render(_load(name), lang).decode()
+
+
+@pytest.mark.parametrize(("name", "lang"), sorted(VERDICT))
+def test_verdict_and_customer_in_both_languages(name: str, lang: str) -> None:
+    page = _html(name, lang)
+    banner = re.search(
+        r'<section class="verdict ([A-Z-]+)"[^>]*>\s*<div class="word">([^<]+)<', page
+    )
+    assert banner is not None
+    assert banner.group(1) == _load(name).verdict.value
+    assert banner.group(2) == VERDICT[(name, lang)]
+    assert CUSTOMERS[name] in page
+    assert f'<html lang="{lang}">' in page
+
+
+class _Tags(HTMLParser):
+    """Every element and attribute as a browser's tokenizer sees them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[str] = []
+        self.attrs: list[tuple[str, str]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append(tag)
+        self.attrs += [(k, v or "") for k, v in attrs]
+
+
+def _tags(page: str) -> _Tags:
+    parser = _Tags()
+    parser.feed(page)
+    return parser
+
+
+@pytest.mark.parametrize("name", [*sorted(CUSTOMERS), "malicious"])
+def test_html_is_self_contained(name: str) -> None:
+    """Nothing to load and nothing to run: no script/img/iframe/link/object element, no
+    src/href/event-handler attribute, no external URL (the SVG namespace is a name, not a
+    load), no url() or @import in the CSS."""
+    page = _html(name, "de")
+    parsed = _tags(page)
+    assert not {"script", "img", "iframe", "link", "object", "embed", "image", "use"} & set(
+        parsed.tags
+    )
+    assert [
+        k for k, _ in parsed.attrs if k in ("src", "href", "xlink:href") or k.startswith("on")
+    ] == []
+    bare = page.replace(SVG_NS, "")
+    assert "http://" not in bare and "https://" not in bare
+    assert "@import" not in page and "url(" not in page
+
+
+def test_hostile_strings_are_escaped_everywhere() -> None:
+    """malicious.json carries <script> and attribute-breaking payloads in customer, site,
+    technician, a check title/reason/remedy, a measurement target/value, an SNMP sysDescr,
+    a switch name, a phone model and a provider source."""
+    for lang in ("en", "de"):
+        page = _html("malicious", lang)
+        assert "<script" not in page.lower() and "<img" not in page and "<svg onload" not in page
+        assert "onerror=alert(1)>" not in page  # only as escaped text: onerror=alert(1)&gt;
+        assert "&lt;script&gt;alert(1)&lt;/script&gt; Evil &amp; Co GmbH" in page
+        assert "Cisco IOS &lt;script&gt;alert(1)&lt;/script&gt;" in page  # sysDescr
+        assert "IP232 &lt;script&gt;" in page  # phone inventory
+        assert "&lt;/style&gt;" in page  # the technician cannot close the style element
+        assert "s3cr3t-community" not in page and "[redacted]" in page
+
+
+def test_markdown_neutralises_hostile_strings() -> None:
+    doc = markdown.render(_load("malicious"), "en").decode()
+    assert not re.search(r"(?<!\\)<(script|img|/style)", doc)  # every < is backslash-escaped
+    assert r"\<script\>alert(1)\</script\> Evil & Co GmbH" in doc
+    assert "s3cr3t" not in doc
+
+
+def test_findings_come_first_with_measured_limit_and_fix() -> None:
+    page = _html("no-go-lab", "en")
+    assert page.index('id="findings"') < page.index('id="requirements"') < page.index('id="charts"')
+    assert "Measured 82.1 ms · required ≤ 50 ms" in page
+    assert "Measured 6 % · required &lt; 1 %" in page
+    assert "Measured refused 443 · required open" in page
+    assert "Fix:</b> Allow outbound TCP 443 to 198.18.0.2 (provisioning)" in page
+    de = _html("no-go-lab", "de")
+    assert "Gemessen 82,1 ms · gefordert ≤ 50 ms" in de
+    assert "Maßnahme:</b> Ausgehend TCP 443 zu 198.18.0.2 (provisioning)" in de
+
+
+def test_requirements_table_has_method_and_confidence() -> None:
+    report = view.build(_load("no-go-lab"), "en")
+    rows = {r.id: r for _, rows in report.groups for r in rows}
+    assert rows["handover.rtt_ms@handover"].method == "ICMP echo (fallback)"
+    assert rows["handover.rtt_ms@handover"].confidence == "estimate"
+    assert rows["port.tcp.443@handover"].method == "TCP connect"
+    assert len(rows) == len(_load("no-go-lab").checks)
+
+
+def test_incomplete_lists_open_items() -> None:
+    report = view.build(_load("incomplete"), "de")
+    titles = [r.title for r in report.open_items]
+    assert "PoE (802.3af) an jedem Telefon-Port" in titles
+    assert "kein SIP-ALG auf dem Weg" in titles
+    assert not report.findings
+
+
+def test_loss_chart_marks_failing_windows_and_limit() -> None:
+    """no-go-lab: loss_windows_pct [6, 4, 6] against "< 1 %": three red bars, dashed limit."""
+    charts = {c.title: c.svg for c in view.build(_load("no-go-lab"), "de").charts}
+    loss = charts["Paketverlust je 10-s-Intervall zu 198.18.0.2"]
+    assert loss.count('fill="#c62828"/>') == 3
+    assert "6 %" in loss and "4 %" in loss and "stroke-dasharray" in loss and "&lt; 1 %" in loss
+    delay = charts["Umlaufzeit zu 198.18.0.2"]
+    assert delay.count("<rect") == 8  # 150 sent, 142 received: 8 lost probes marked
+    assert "≤ 50 ms" in delay
+
+
+def test_port_matrix_and_no_chart_without_data() -> None:
+    charts = view.build(_load("go"), "en").charts
+    matrix = next(c.svg for c in charts if c.title == "Outbound port matrix")
+    assert matrix.count("<text") >= 4 * 2 and "TCP 443" in matrix and "open" in matrix
+    assert not [c for c in charts if c.title.startswith("PoE")]  # no switch audit in go.json
+
+
+def test_poe_chart_and_inventory_from_switch_audit() -> None:
+    report = view.build(_load("malicious"), "en")
+    poe = next(c.svg for c in report.charts if c.title.startswith("PoE"))
+    assert "96 / 370 W" in poe and "<svg onload" not in poe.replace("<svg xmlns", "")
+    assert report.inventory is not None
+    cols, rows = report.inventory
+    assert cols[:3] == ["mac", "vendor", "model"] and rows[0][0] == "00:90:33:aa:bb:01"
+
+
+def test_text_report_in_german() -> None:
+    out = text.render(_load("incomplete"), "de").decode()
+    assert "ERGEBNIS: UNVOLLSTÄNDIG" in out and "Stadtwerke Beispielstadt" in out
+    assert out.rstrip().endswith(view.build(_load("incomplete")).sha256)
