@@ -1,0 +1,80 @@
+"""Plan entries of the firewall/NAT area (issue 5): STUN, NAT lifetime, TLS, SIP ALG.
+
+Kept beside :mod:`netcheck.plan` so that the plan's own module only gains one line; the
+measurement ids (``stun:udp:<target>``, ``stun:tcp:<target>``, ``stun:lifetime:<target>``,
+``tls:<port-row-index>``, ``sip_alg:udp`` / ``sip_alg:tcp``) are what
+:mod:`netcheck.evaluate.firewall` reads.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from netcheck.profile import Profile, Role
+
+#: Idle times probed in parallel for the UDP binding lifetime (full runs only): the search
+#: lasts as long as the longest one (RFC 5780 section 4.6).
+LIFETIME_CHECKPOINTS_S = (15.0, 30.0, 45.0, 60.0, 90.0, 120.0, 180.0)
+SIP_PORT = 5060
+
+
+def runs(profile: Profile, options: Any, run_cls: Any) -> list[Any]:
+    """``run_cls`` is :class:`netcheck.plan.ProbeRun` (passed in to avoid an import cycle)."""
+    # the demo's remapped loopback peers speak plain TCP (no TLS, no STUN): nothing to test
+    if options.port_remap:
+        return [*_sip_alg(profile, options, run_cls)]
+    return [*_stun(profile, options, run_cls), *_tls(profile, run_cls),
+            *_sip_alg(profile, options, run_cls)]
+
+
+def _stun(profile: Profile, options: Any, run_cls: Any) -> list[Any]:
+    from netcheck.probes import stun
+
+    out = []
+    for name, target in profile.targets_with_role(Role.STUN):
+        if not target.host:
+            continue
+        for transport in ("udp", "tcp"):
+            rid = f"stun:{transport}:{name}"
+            spec = stun.Spec(id=rid, host=target.host, transport=transport)
+            out.append(run_cls(rid, "stun", spec, 20.0, f"STUN {transport.upper()} {target.host}"))
+        if not options.quick:
+            rid = f"stun:lifetime:{name}"
+            spec = stun.Spec(id=rid, host=target.host,
+                             lifetime_checkpoints_s=LIFETIME_CHECKPOINTS_S)
+            out.append(run_cls(rid, "stun", spec, LIFETIME_CHECKPOINTS_S[-1] + 10.0,
+                               f"NAT UDP binding lifetime via {target.host}"))
+    return out
+
+
+def _tls(profile: Profile, run_cls: Any) -> list[Any]:
+    from netcheck.probes import tls
+
+    out = []
+    for i, rule in enumerate(profile.ports):
+        host = profile.resolve_destination(rule.destination)
+        if rule.tls and host and "tcp" in rule.transports and rule.range[0] == rule.range[1]:
+            spec = tls.Spec(id=f"tls:{i}", host=host, port=rule.range[0])
+            out.append(run_cls(f"tls:{i}", "tls", spec, 8.0, f"TLS {host}:{rule.port}"))
+    return out
+
+
+def _sip_alg(profile: Profile, options: Any, run_cls: Any) -> list[Any]:
+    """With a responder: the SIP mirror on its host, UDP and TCP 5060 (high confidence).
+    Without: OPTIONS to the SIP / handover host (low confidence)."""
+    from netcheck.probes import sip_alg
+
+    if not profile.sip or profile.sip.alg_allowed:
+        return []
+    if options.responder:
+        host = options.responder.rsplit(":", 1)[0] if options.responder.count(":") == 1 else (
+            options.responder)
+        return [run_cls(f"sip_alg:{t}", "sip_alg", sip_alg.Spec(id=f"sip_alg:{t}", host=host,
+                        port=SIP_PORT, transport=t), 10.0, f"SIP ALG ({t.upper()}) via responder")
+                for t in ("udp", "tcp")]
+    named = [*profile.targets_with_role(Role.SIP), *profile.targets_with_role(Role.HANDOVER)]
+    host = next((t.host for _, t in named if t.host), None)
+    if host is None:
+        return []
+    spec = sip_alg.Spec(id="sip_alg:udp", host=host, port=SIP_PORT, mode="options")
+    return [run_cls("sip_alg:udp", "sip_alg", spec, 8.0, f"SIP ALG heuristic (OPTIONS) {host}")]

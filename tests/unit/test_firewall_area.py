@@ -1,0 +1,101 @@
+"""Plan and checks of the firewall/NAT/SIP-ALG area on the shipped profiles.
+
+Numbers come from the profiles (stimme: STUN target 46.189.64.249 and six TLS rows of its
+firewall table; managed-com-business: "SIP ALG disabled", handover sip.managed-com.de) and
+from what the lab tests measured (router wan 198.18.0.1, the kernel ALG's Via rewrite).
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+from netcheck import evaluate, plan
+from netcheck import profile as prof
+from netcheck.result import Measurement, Status
+
+
+def _m(mid: str, probe: str, values: dict, confidence: str = "high") -> Measurement:  # type: ignore[type-arg]
+    return Measurement(id=mid, probe=probe, target="t", method=f"{probe}-test",
+                       started_utc="2024-01-01T00:00:00.000Z", duration_s=0.1, values=values,
+                       confidence=confidence)
+
+
+def _by_id(checks: list, cid: str):  # type: ignore[no-untyped-def,type-arg]
+    return next(c for c in checks if c.id == cid)
+
+
+def test_stimme_plan_has_stun_lifetime_and_tls_rows() -> None:
+    runs = {r.id: r for r in plan.build(prof.load("stimme"), plan.Options())}
+    assert runs["stun:udp:stun"].spec.host == "46.189.64.249"
+    assert runs["stun:tcp:stun"].spec.transport == "tcp"
+    assert runs["stun:lifetime:stun"].spec.lifetime_checkpoints_s[-1] == 180.0
+    tls_ports = sorted(r.spec.port for k, r in runs.items() if k.startswith("tls:"))
+    assert tls_ports == [443, 636, 1300, 4443, 8443, 8636]  # 5061 has no host (sip_trunk)
+    quick = {r.id for r in plan.build(prof.load("stimme"), plan.Options(quick=True))}
+    assert "stun:lifetime:stun" not in quick and "stun:udp:stun" in quick
+
+
+def test_sip_alg_plan_mirror_with_responder_heuristic_without() -> None:
+    p = prof.load("managed-com-business")
+    without = {r.id: r for r in plan.build(p, plan.Options())}
+    assert without["sip_alg:udp"].spec.mode == "options"
+    assert without["sip_alg:udp"].spec.host == "sip.managed-com.de"
+    with_r = {r.id: r for r in plan.build(p, plan.Options(responder="198.18.0.2:862"))}
+    assert {with_r[k].spec.mode for k in ("sip_alg:udp", "sip_alg:tcp")} == {"mirror"}
+    assert with_r["sip_alg:tcp"].spec.host == "198.18.0.2"
+
+
+def test_sip_alg_not_measured_without_any_measurement() -> None:
+    checks = evaluate.evaluate(prof.load("managed-com-business"), [])
+    c = _by_id(checks, "sip.alg")
+    assert c.status is Status.NOT_MEASURED and c.required
+    assert sum(1 for x in checks if x.id == "sip.alg") == 1  # the placeholder is gone
+
+
+def test_sip_alg_detected_by_mirror_fails_with_remedy() -> None:
+    rewrite = {"field": "Via", "sent": "SIP/2.0/UDP 10.77.1.2:5060", "received":
+               "SIP/2.0/UDP 198.18.0.1:5060"}
+    ms = [_m("sip_alg:udp", "sip_alg", {"alg_detected": True, "rewrites": [rewrite]}),
+          _m("sip_alg:tcp", "sip_alg", {"alg_detected": False, "rewrites": [],
+                                        "large_message_ok": True})]
+    checks = evaluate.evaluate(prof.load("managed-com-business"), ms)
+    c = _by_id(checks, "sip.alg")
+    assert c.status is Status.FAIL and "Via (UDP)" in c.reason
+    assert c.remediation is not None and "SIP ALG" in c.remediation.text
+    assert evaluate.verdict(checks).value == "NO-GO"
+
+
+def test_sip_alg_clean_mirror_passes_heuristic_never_passes() -> None:
+    p = prof.load("managed-com-business")
+    clean = {"alg_detected": False, "rewrites": [], "large_message_ok": True}
+    checks = evaluate.evaluate(p, [_m("sip_alg:udp", "sip_alg", clean),
+                                   _m("sip_alg:tcp", "sip_alg", clean)])
+    assert _by_id(checks, "sip.alg").status is Status.PASS
+    heur = _m("sip_alg:udp", "sip_alg", {"alg_suspected": False, "server_answered": True},
+              confidence="low")
+    c = _by_id(evaluate.evaluate(p, [heur]), "sip.alg")
+    assert c.status is Status.NOT_MEASURED and "low confidence" in c.reason
+
+
+def test_stun_tls_and_lifetime_checks() -> None:
+    p = prof.load("stimme")
+    p = msgspec.structs.replace(p, sip=prof.Sip(keepalive_s=30))
+    ms = [
+        _m("stun:udp:stun", "stun", {"reachable": True, "rtt_ms": 0.3, "behind_nat": True,
+                                     "mapped_address": "198.18.0.1:40000", "rfc5780": True,
+                                     "mapping": "address-and-port-dependent",
+                                     "filtering": "address-and-port-dependent"}),
+        _m("stun:tcp:stun", "stun", {"reachable": False}),
+        _m("stun:lifetime:stun", "stun", {"lifetime_min_s": 15.0, "lifetime_max_s": 30.0}),
+        _m("tls:0", "tls", {"verified": False, "verify_error": "self-signed certificate",
+                            "issuer_o": "Example Proxy Vendor", "tls_version": "TLSv1.3"}),
+    ]
+    checks = evaluate.evaluate(p, ms)
+    assert _by_id(checks, "stun.udp@stun").status is Status.PASS
+    assert _by_id(checks, "stun.tcp@stun").status is Status.WARN  # informational
+    assert _by_id(checks, "nat.mapping").status is Status.WARN
+    lifetime = _by_id(checks, "nat.binding_lifetime")
+    assert lifetime.status is Status.FAIL and lifetime.measured == 30.0
+    assert "keep-alive interval of 30 s" in lifetime.reason
+    tls = _by_id(checks, "tls.443@platform")
+    assert tls.status is Status.WARN and "Example Proxy Vendor" in tls.reason
