@@ -12,6 +12,7 @@ from typing import Any
 
 import msgspec
 
+from netcheck import firewall_plan
 from netcheck.probes import dns, stream, tcp_ports
 from netcheck.profile import Profile, Role, Target
 
@@ -62,6 +63,7 @@ def build(profile: Profile, options: Options) -> list[ProbeRun]:
     runs += _path_runs(profile, options)
     runs += _tcp_runs(profile, options)
     runs += lan_local_runs(profile, options)
+    runs += firewall_plan.runs(profile, options, ProbeRun)
     return runs
 
 
