@@ -391,6 +391,140 @@ _HINTS = {
 }
 
 
+# --------------------------------------------------------------------------- agent / history
+
+
+def _duration(_ctx: Any, param: click.Parameter, value: str | None) -> float | None:
+    from netcheck.trends import parse_duration
+
+    if value is None:
+        return None
+    try:
+        return parse_duration(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param=param) from None
+
+
+_STORE_OPTION = click.option(
+    "--store", "store_path", type=click.Path(dir_okay=False, path_type=Path), envvar="NETCHECK_STORE",
+    default=Path("netcheck-agent.db"), show_default=True, help="SQLite history file (env NETCHECK_STORE).")
+
+
+@cli.command()
+@click.option("--profile", "profile_name", required=True, help="Shipped profile name or a YAML path.")
+@click.option("--every", default="15m", show_default=True, callback=_duration, help="Run period (90s, 15m, 1h).")
+@click.option("--full-every", callback=_duration,
+              help="Runs at --every are the monitor subset (stream, ports, DNS); a full run this often.")
+@click.option("--jitter", callback=_duration, help="Random start offset per run (default 10 % of --every, <= 5m).")
+@_STORE_OPTION
+@click.option("--metrics-port", type=click.IntRange(0, 65535), help="Serve Prometheus metrics on this port.")
+@click.option("--metrics-bind", default="127.0.0.1", show_default=True, help="Address for the metrics server.")
+@click.option("--deadline", default="10m", show_default=True, callback=_duration,
+              help="Hard limit per run; an overrunning run is abandoned and stored as such.")
+@click.option("--grace", default="20s", show_default=True, callback=_duration,
+              help="On SIGTERM, how long the current run may still finish.")
+@click.option("--retention", default="400d", show_default=True, callback=_duration, help="Keep runs this long.")
+@click.option("--webhook", metavar="URL", help="POST a JSON event on every verdict change (with retries).")
+@click.option("--target", "targets", multiple=True, metavar="NAME=HOST", help="Set a profile target's host.")
+@click.option("--responder", metavar="HOST[:PORT]", help="A netcheck responder for the STAMP stream.")
+@click.option("--responder-key-file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Shared key file for authenticated STAMP.")
+@click.option("--customer", help="Customer name stored with every result.")
+@click.option("--site", "site_name", help="Site name stored with every result.")
+@click.option("--extensions", type=click.IntRange(min=1), help="Extensions (phones) in use at the site.")
+@click.option("--quick", is_flag=True, help="The profile's quick durations for every run.")
+@click.option("--once", is_flag=True, help="One run now, stored, then exit (for cron / Task Scheduler).")
+@click.option("--max-runs", type=click.IntRange(min=1), hidden=True)
+def agent(profile_name: str, every: float, full_every: float | None, jitter: float | None, store_path: Path,
+          metrics_port: int | None, metrics_bind: str, deadline: float, grace: float, retention: float,
+          webhook: str | None, targets: tuple[str, ...], responder: str | None, responder_key_file: Path | None,
+          customer: str | None, site_name: str | None, extensions: int | None, quick: bool, once: bool,
+          max_runs: int | None) -> None:
+    """Watch the site: run the assessment on a schedule, store every result, export metrics."""
+    import logging
+
+    from netcheck import agent as ag
+    from netcheck import plan
+    from netcheck import store as st
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    profile = _load_profile(profile_name)
+    try:
+        plan.with_targets(profile, _parse_targets(targets))
+    except plan.PlanError as exc:
+        raise InputError(str(exc)) from None
+    site = {"customer": customer, "site": site_name, "extensions": extensions}
+    cfg = ag.Config(
+        profile=profile.path or profile_name, profile_id=profile.id, store_path=store_path, every_s=every,
+        jitter_s=min(every * 0.1, 300.0) if jitter is None else jitter, full_every_s=full_every,
+        quick=quick, deadline_s=deadline, grace_s=grace, retention_s=retention,
+        targets=_parse_targets(targets), site={k: v for k, v in site.items() if v is not None},
+        responder=responder, responder_key_file=str(responder_key_file) if responder_key_file else None,
+        metrics_bind=metrics_bind, metrics_port=metrics_port, webhook=webhook,
+        max_runs=1 if once else max_runs, immediate=once,
+    )
+    try:
+        ag.serve(cfg)
+    except (st.StoreError, ValueError) as exc:
+        raise InputError(str(exc)) from None
+    except OSError as exc:
+        raise InputError(f"agent: {exc.strerror or exc} ({metrics_bind}:{metrics_port})") from None
+
+
+@cli.command()
+@_STORE_OPTION
+@click.option("--since", default="7d", show_default=True, callback=_duration, help="How far back (1h, 7d, 365d).")
+@click.option("--csv", "as_csv", is_flag=True, help="CSV on stdout instead of a table.")
+@click.option("--report", "report_fmt", type=click.Choice(["text", "markdown", "html", "pdf"]),
+              help="Trend report of the period (busy hour, worst windows, availability, failure shares).")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write here instead of stdout.")
+def history(store_path: Path, since: float, as_csv: bool, report_fmt: str | None, output: Path | None) -> None:
+    """Stored runs of the agent: a table, CSV, or a trend report (--report)."""
+    import time
+
+    from netcheck import store as st
+
+    if not store_path.is_file():
+        raise InputError(f"{store_path}: no such store (start `netcheck agent --store {store_path}` first)")
+    until = time.time()
+    try:
+        with st.Store(store_path) as store:
+            if report_fmt:
+                data = _trend_report(store, until - since, until, report_fmt)
+            else:
+                from netcheck.reports import trend
+
+                rows = store.runs(until - since, until)
+                data = (trend.history_csv(rows) if as_csv else trend.history_table(rows)).encode()
+    except st.StoreError as exc:
+        raise InputError(str(exc)) from None
+    if output:
+        from netcheck.result import write_atomic
+
+        write_atomic(output, data)
+        click.echo(f"wrote {output}")
+    else:
+        sys.stdout.buffer.write(data)
+
+
+def _trend_report(store: Any, since_ts: float, until_ts: float, fmt: str) -> bytes:
+    from netcheck import profile as prof
+    from netcheck import trends
+    from netcheck.reports import trend
+
+    rows = store.runs(since_ts, until_ts)
+    promise = None
+    for pid in {r.profile for r in rows}:
+        try:
+            promise = prof.load(pid).availability_pct
+        except (prof.ProfileError, OSError):
+            continue
+    notes = [f"{e.kind}: {e.detail}" for e in store.events(since_ts) if e.kind != "agent_start"]
+    data = trends.build(rows, store.check_rows(since_ts, until_ts), since_ts=since_ts, until_ts=until_ts,
+                        promise_pct=promise, notes=notes)
+    return trend.render(data, fmt)
+
+
 # --------------------------------------------------------------------------- entry
 
 
