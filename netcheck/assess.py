@@ -10,6 +10,7 @@ import sys
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from netcheck import __version__, capabilities, demo, evaluate, plan, runner
 from netcheck.probes._common import utc_now
@@ -24,6 +25,7 @@ class Request:
     profile: Profile
     site: Site = field(default_factory=Site)
     quick: bool = False
+    lan: dict[str, Any] = field(default_factory=dict)  # plan.Options LAN fields: interface, lldp_wait_s...
     responder: str | None = None  # HOST[:PORT] of a netcheck responder
     responder_key: bytes | None = field(default=None, repr=False)
 
@@ -37,7 +39,7 @@ async def run_async(request: Request, listener: runner.Listener) -> RunResult:
     caps = capabilities.privileges()
     gateway = capabilities.default_gateway()
     async with _peers(request.profile) as remap, _responder(request) as responder:
-        options = plan.Options(quick=request.quick, gateway=gateway, port_remap=remap,
+        options = plan.Options(quick=request.quick, gateway=gateway, port_remap=remap, **request.lan,
                                responder=responder, responder_key=request.responder_key)
         runs = plan.build(request.profile, options)
         measurements = await runner.run_all(runs, caps, listener)

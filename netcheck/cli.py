@@ -67,11 +67,18 @@ def cli(ctx: click.Context, debug: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the result document on stdout, nothing else.")
 @click.option("--responder", metavar="HOST[:PORT]",
               help="A netcheck responder at the provider side: the call is measured with STAMP (port 862).")
+@click.option("--interface", metavar="IFACE", help="LAN probes (link, LLDP, DHCP): interface (default: the default route's).")
+@click.option("--lldp-wait", default=35.0, show_default=True, type=click.FloatRange(1, 300),
+              help="Seconds to listen for LLDP/CDP (LLDP sends every 30 s by default).")
+@click.option("--dhcp-wait", default=3.0, show_default=True, type=click.FloatRange(0.5, 30),
+              help="Seconds to collect DHCP OFFERs (DISCOVER only; no lease is taken).")
+@click.option("--voice-vlan", type=click.IntRange(1, 4094), help="Also DISCOVER on the 802.1Q sub-interface IFACE.VLAN.")
 @click.option("--responder-key-file", type=click.Path(dir_okay=False, path_type=Path),
               help="Shared key file: authenticated STAMP (HMAC-SHA-256) with the responder.")
 def run(profile_name: str, extensions: int | None, customer: str | None, site_name: str | None,
         technician: str | None, targets: tuple[str, ...], out_dir: Path, formats: tuple[str, ...],
-        quick: bool, plan_only: bool, as_json: bool, responder: str | None,
+        quick: bool, plan_only: bool, as_json: bool, interface: str | None, lldp_wait: float, dhcp_wait: float,
+        voice_vlan: int | None, responder: str | None,
         responder_key_file: Path | None, lang: str) -> None:
     """Measure the site against a provider profile and write the verdict."""
     from netcheck import assess, plan, reports
@@ -89,7 +96,8 @@ def run(profile_name: str, extensions: int | None, customer: str | None, site_na
         _print_plan(profile, quick, responder)
         return
     site = Site(customer=customer, site=site_name, technician=technician, extensions=extensions)
-    request = assess.Request(profile=profile, site=site, quick=quick, responder=responder, responder_key=key)
+    request = assess.Request(profile=profile, site=site, quick=quick, lan=dict(
+        interface=interface, lldp_wait_s=lldp_wait, dhcp_wait_s=dhcp_wait, voice_vlan=voice_vlan), responder=responder, responder_key=key)
     result = _run_with_progress(request, quiet=as_json)
     written = _write_outputs(result, out_dir, list(formats) or ["json", "html"], reports, write_atomic,
                              lang)
