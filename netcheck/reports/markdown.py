@@ -33,7 +33,7 @@ def esc(text: str) -> str:
 def _cover(r: Report) -> list[str]:
     t = r.t.t
     out = [
-        f"# {esc(r.title)}: **{esc(r.verdict_word)}**",
+        f"# {esc(t('doc.heading'))}: **{esc(r.verdict_word)}**",
         "",
         f"> **{esc(r.verdict_word)}** \u2013 {esc(r.verdict_text)}",
         "",
