@@ -29,9 +29,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.integration.stream_lab import call, jitter_tolerance_ms, start_responder  # noqa: E402
-from tests.netlab import peers, truth  # noqa: E402
-from tests.netlab.lab import RoutedLab, lab_support, routed_lab  # noqa: E402
+from tests.integration.stream_lab import call, jitter_tolerance_ms, start_responder
+from tests.netlab import peers, truth
+from tests.netlab.lab import RoutedLab, lab_support, routed_lab
 
 SETTINGS = [
     ("clean", ""),

@@ -24,9 +24,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from netcheck.probes._stream_analysis import send_error_values  # noqa: E402
-from netcheck.probes._stream_engine import ClockMap, Engine, Schedule  # noqa: E402
-from netcheck.probes._stream_sessions import StampCall  # noqa: E402
+from netcheck.probes._stream_analysis import send_error_values
+from netcheck.probes._stream_engine import ClockMap, Engine, Schedule
+from netcheck.probes._stream_sessions import StampCall
 
 LADDER = (1, 50, 100, 200, 300, 400, 500, 600, 800, 1000)
 
