@@ -14,6 +14,7 @@ from typing import Any
 
 from netcheck import __version__, capabilities, demo, evaluate, plan, runner
 from netcheck.probes._common import utc_now
+from netcheck.probes.snmp_switch import SnmpTarget
 from netcheck.profile import Profile
 from netcheck.result import SCHEMA_VERSION, Environment, ProfileRef, RunResult, Site
 
@@ -28,6 +29,7 @@ class Request:
     lan: dict[str, Any] = field(default_factory=dict)  # plan.Options LAN fields: interface, lldp_wait_s...
     responder: str | None = None  # HOST[:PORT] of a netcheck responder
     responder_key: bytes | None = field(default=None, repr=False)
+    switches: tuple[SnmpTarget, ...] = field(default=(), repr=False)  # SNMP audit targets
 
 
 def run(request: Request, listener: runner.Listener = lambda _e: None) -> RunResult:
@@ -40,7 +42,8 @@ async def run_async(request: Request, listener: runner.Listener) -> RunResult:
     gateway = capabilities.default_gateway()
     async with _peers(request.profile) as remap, _responder(request) as responder:
         options = plan.Options(quick=request.quick, gateway=gateway, port_remap=remap, **request.lan,
-                               responder=responder, responder_key=request.responder_key)
+                               responder=responder, responder_key=request.responder_key,
+                               switches=request.switches)
         runs = plan.build(request.profile, options)
         measurements = await runner.run_all(runs, caps, listener)
     checks = evaluate.evaluate(request.profile, measurements, request.site)

@@ -44,6 +44,84 @@ def cli(ctx: click.Context, debug: bool) -> None:
         logging.basicConfig(level=logging.DEBUG, format="%(levelname)s %(name)s: %(message)s")
 
 
+def _snmp_options(fn: Any) -> Any:
+    """SNMP switch-audit options; secrets come from files or environment variables only
+    (argv is visible to every user of the machine in ``ps``)."""
+    options = [
+        click.option("--switch", "switches", multiple=True, metavar="HOST[:PORT]",
+                     help="Access switch to audit over SNMP (repeatable)."),
+        click.option("--snmp-community-file", type=click.Path(dir_okay=False, path_type=Path),
+                     help="File holding the SNMPv2c community (else $NETCHECK_SNMP_COMMUNITY)."),
+        click.option("--snmp-v3-user", help="SNMPv3 user (authPriv); keys from the files below."),
+        click.option("--snmp-v3-auth-file", type=click.Path(dir_okay=False, path_type=Path),
+                     help="File holding the SNMPv3 auth key (else $NETCHECK_SNMP_V3_AUTH_KEY)."),
+        click.option("--snmp-v3-priv-file", type=click.Path(dir_okay=False, path_type=Path),
+                     help="File holding the SNMPv3 privacy key (else $NETCHECK_SNMP_V3_PRIV_KEY)."),
+        click.option("--snmp-v3-auth-proto", type=click.Choice(["MD5", "SHA", "SHA256", "SHA512"]),
+                     default="SHA", show_default=True),
+        click.option("--snmp-v3-priv-proto", type=click.Choice(["DES", "AES", "AES256"]),
+                     default="AES", show_default=True),
+        click.option("--snmp-v3-context", default="", help="SNMPv3 context name (usually empty)."),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+def _secret(path: Path | None, env: str, what: str) -> str:
+    import os
+
+    if path is not None:
+        try:
+            value = path.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise InputError(f"{path}: {exc.strerror or exc}") from None
+        if not value:
+            raise InputError(f"{path}: empty {what} file")
+        return value
+    return os.environ.get(env, "").strip()
+
+
+def _snmp_targets(snmp: dict[str, Any]) -> tuple[Any, ...]:
+    """``--switch`` items -> SnmpTarget specs (v3 when --snmp-v3-user is given)."""
+    from netcheck.probes.snmp_switch import SnmpTarget, Version
+
+    if not snmp.get("switches"):
+        return ()
+    user = snmp.get("snmp_v3_user")
+    if user:
+        auth = _secret(snmp.get("snmp_v3_auth_file"), "NETCHECK_SNMP_V3_AUTH_KEY", "auth key")
+        priv = _secret(snmp.get("snmp_v3_priv_file"), "NETCHECK_SNMP_V3_PRIV_KEY", "privacy key")
+        if len(auth) < 8 or len(priv) < 8:
+            raise InputError("SNMPv3 authPriv needs an auth and a privacy key of at least 8 characters "
+                             "(--snmp-v3-auth-file/--snmp-v3-priv-file or the environment variables)")
+        creds: dict[str, Any] = dict(version=Version.V3, v3_user=user, v3_auth_key=auth, v3_priv_key=priv,
+                                     v3_auth_proto=snmp["snmp_v3_auth_proto"],
+                                     v3_priv_proto=snmp["snmp_v3_priv_proto"],
+                                     v3_context=snmp.get("snmp_v3_context") or "")
+    else:
+        community = _secret(snmp.get("snmp_community_file"), "NETCHECK_SNMP_COMMUNITY", "community")
+        if not community:
+            raise InputError("--switch needs SNMP credentials: --snmp-community-file FILE or "
+                             "$NETCHECK_SNMP_COMMUNITY (SNMPv2c), or --snmp-v3-user with key files")
+        creds = dict(version=Version.V2C, community=community)
+    return tuple(SnmpTarget(host, port, **creds) for host, port in map(_host_port, snmp["switches"]))
+
+
+def _host_port(item: str) -> tuple[str, int]:
+    """``HOST``, ``HOST:PORT``, ``[V6]:PORT`` or a bare IPv6 address."""
+    if item.startswith("["):
+        host, _, rest = item[1:].partition("]")
+        port = rest.removeprefix(":") or "161"
+    elif item.count(":") == 1:
+        host, port = item.split(":")
+    else:
+        host, port = item, "161"
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise InputError(f"--switch {item!r}: expected HOST[:PORT]")
+    return host, int(port)
+
+
 # --------------------------------------------------------------------------- run
 
 
@@ -75,11 +153,12 @@ def cli(ctx: click.Context, debug: bool) -> None:
 @click.option("--voice-vlan", type=click.IntRange(1, 4094), help="Also DISCOVER on the 802.1Q sub-interface IFACE.VLAN.")
 @click.option("--responder-key-file", type=click.Path(dir_okay=False, path_type=Path),
               help="Shared key file: authenticated STAMP (HMAC-SHA-256) with the responder.")
+@_snmp_options
 def run(profile_name: str, extensions: int | None, customer: str | None, site_name: str | None,
         technician: str | None, targets: tuple[str, ...], out_dir: Path, formats: tuple[str, ...],
         quick: bool, plan_only: bool, as_json: bool, interface: str | None, lldp_wait: float, dhcp_wait: float,
         voice_vlan: int | None, responder: str | None,
-        responder_key_file: Path | None, lang: str) -> None:
+        responder_key_file: Path | None, lang: str, **snmp: Any) -> None:
     """Measure the site against a provider profile and write the verdict."""
     from netcheck import assess, plan, reports
     from netcheck.result import Site, write_atomic
@@ -97,7 +176,8 @@ def run(profile_name: str, extensions: int | None, customer: str | None, site_na
         return
     site = Site(customer=customer, site=site_name, technician=technician, extensions=extensions)
     request = assess.Request(profile=profile, site=site, quick=quick, lan=dict(
-        interface=interface, lldp_wait_s=lldp_wait, dhcp_wait_s=dhcp_wait, voice_vlan=voice_vlan), responder=responder, responder_key=key)
+        interface=interface, lldp_wait_s=lldp_wait, dhcp_wait_s=dhcp_wait, voice_vlan=voice_vlan), responder=responder, responder_key=key,
+                             switches=_snmp_targets(snmp))
     result = _run_with_progress(request, quiet=as_json)
     written = _write_outputs(result, out_dir, list(formats) or ["json", "html"], reports, write_atomic,
                              lang)
@@ -264,6 +344,67 @@ def _load_result(path: Path) -> RunResult:
         raise InputError(f"{path}: {exc.strerror or exc}") from None
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
         raise InputError(f"{path}: not a netcheck result document: {exc}") from None
+
+
+# --------------------------------------------------------------------------- inventory
+
+
+@cli.command()
+@_snmp_options
+@click.option("--result", "result_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Take the phones from a result document instead of asking the switches.")
+@click.option("--csv", "csv_file", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
+              help="Write the inventory as CSV (for MAC-based provisioning); '-' for stdout.")
+@click.option("--json", "as_json", is_flag=True, help="Print the phones as JSON.")
+def inventory(result_file: Path | None, csv_file: Path | None, as_json: bool, **snmp: Any) -> None:
+    """Phones on the access switches: MAC, vendor, model, IP, switch, port, VLAN, PoE class.
+
+    Exit code 0, or 3 when a switch could not be audited."""
+    import msgspec
+
+    from netcheck import inventory as inv
+    from netcheck.result import write_atomic
+
+    if result_file is not None:
+        measurements = _load_result(result_file).measurements
+    else:
+        targets = _snmp_targets(snmp)
+        if not targets:
+            raise InputError("give --switch HOST (with SNMP credentials) or --result RESULT.json")
+        measurements = _audit(targets)
+    failed = [m for m in measurements if m.probe == "snmp_switch" and m.error is not None]
+    for m in failed:
+        click.echo(f"error: switch {m.target}: {m.error.kind.value}: {m.error.detail}", err=True)  # type: ignore[union-attr]
+    rows = inv.phones(measurements)
+    if csv_file is not None and str(csv_file) == "-":
+        sys.stdout.buffer.write(inv.to_csv(rows))
+    elif as_json:
+        click.echo(msgspec.json.format(msgspec.json.encode(rows), indent=2).decode())
+    else:
+        _print_inventory(rows)
+    if csv_file is not None and str(csv_file) != "-":
+        write_atomic(csv_file, inv.to_csv(rows))
+        click.echo(f"wrote {csv_file}", err=True)
+    sys.exit(3 if failed else 0)
+
+
+def _audit(targets: tuple[Any, ...]) -> list[Any]:
+    import asyncio
+
+    from netcheck import capabilities, plan, runner
+
+    runs = plan.snmp_runs(targets)
+    return asyncio.run(runner.run_all(runs, capabilities.privileges(), lambda _e: None))
+
+
+def _print_inventory(rows: list[dict[str, Any]]) -> None:
+    from netcheck.inventory import COLUMNS
+
+    widths = {c: max([len(c), *(len(str(r[c] if r[c] is not None else "-")) for r in rows)]) for c in COLUMNS}
+    click.echo("  ".join(c.upper().ljust(widths[c]) for c in COLUMNS).rstrip())
+    for r in rows:
+        click.echo("  ".join(str(r[c] if r[c] is not None else "-").ljust(widths[c]) for c in COLUMNS).rstrip())
+    click.echo(f"{len(rows)} phone(s)")
 
 
 # --------------------------------------------------------------------------- profiles

@@ -13,7 +13,7 @@ from typing import Any
 import msgspec
 
 from netcheck import firewall_plan
-from netcheck.probes import dns, stream, tcp_ports
+from netcheck.probes import dns, snmp_switch, stream, tcp_ports
 from netcheck.profile import Profile, Role, Target
 
 
@@ -40,6 +40,7 @@ class Options:
     lldp_wait_s: float = 35.0  # one 30 s LLDP interval (IEEE 802.1AB default) + margin
     dhcp_wait_s: float = 3.0
     voice_vlan: int | None = None  # also DISCOVER tagged on <interface>.<vlan>
+    switches: tuple[snmp_switch.SnmpTarget, ...] = ()  # SNMP switch audit (credentials inside)
 
 
 class PlanError(ValueError):
@@ -64,7 +65,20 @@ def build(profile: Profile, options: Options) -> list[ProbeRun]:
     runs += _tcp_runs(profile, options)
     runs += lan_local_runs(profile, options)
     runs += firewall_plan.runs(profile, options, ProbeRun)
+    runs += snmp_runs(options.switches)
     return runs
+
+
+SNMP_AUDIT_TIMEOUT_S = 30.0
+
+
+def snmp_runs(switches: tuple[snmp_switch.SnmpTarget, ...]) -> list[ProbeRun]:
+    """One SNMP audit per switch; measurement id ``snmp:HOST[:PORT]``."""
+    return [
+        ProbeRun(f"snmp:{t.label}", "snmp_switch", snmp_switch.Spec(id=f"snmp:{t.label}", target=t),
+                 SNMP_AUDIT_TIMEOUT_S, f"SNMP switch audit {t.label}")
+        for t in switches
+    ]
 
 
 def _dns_runs(profile: Profile) -> list[ProbeRun]:

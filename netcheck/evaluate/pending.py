@@ -27,22 +27,18 @@ def checks(profile: Profile, by_id: dict[str, Measurement], site: Site) -> Itera
 
 
 def _lan(profile: Profile) -> Iterator[Check]:
+    """DHCP and exposure; PoE, speed and voice VLAN are judged by evaluate/lan.py."""
     lan = profile.lan
     if not lan:
         return
     items = [
-        ("lan.poe", f"PoE ({lan.poe}) on every phone port", lan.poe),
-        ("lan.speed", f"access ports >= {lan.port_speed_min_mbps} Mbit/s" + (" full duplex" if lan.full_duplex else ""),
-         lan.port_speed_min_mbps),
-        ("lan.voice_vlan", "voice VLAN (variant " + "/".join(map(str, lan.voice_vlan_variants)) + ")",
-         lan.voice_vlan_variants),
         ("lan.exposure", "phones not reachable from the internet", lan.no_admin_exposure),
     ]
     for cid, title, present in items:
         if present:
             yield Check(id=cid, title=title, status=Status.NOT_MEASURED, required=True, group="lan",
                         source=source(profile, lan.source),
-                        reason="needs the LAN audit (SNMP/LLDP/DHCP probes), not run")
+                        reason="needs the LAN audit (LLDP/DHCP probes), not run")
 
 
 def _bandwidth(profile: Profile, extensions: int | None) -> Iterator[Check]:

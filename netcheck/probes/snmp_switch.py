@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,7 +28,7 @@ from netcheck.probes._common import Context, Timer, error
 from netcheck.result import ErrorKind, Measurement, ProbeError
 
 SYSTEM_OIDS = {"sysDescr": "1.3.6.1.2.1.1.1.0", "sysObjectID": "1.3.6.1.2.1.1.2.0", "sysName": "1.3.6.1.2.1.1.5.0"}
-MAX_REPETITIONS = 40
+MAX_REPETITIONS = 60
 CONCURRENT_WALKS = 8
 MAX_ROWS_PER_COLUMN = 20_000  # a bound for broken agents that never end a walk
 
@@ -137,9 +138,10 @@ class Session:
 
     @classmethod
     async def open(cls, target: SnmpTarget, timeout_s: float, retries: int) -> Session:
-        from pysnmp.hlapi.v3arch import asyncio as hl  # type: ignore[import-untyped]
+        hl = _hlapi()
 
         engine = hl.SnmpEngine()
+        _prepare_engine(engine)
         try:
             transport = await hl.UdpTransportTarget.create(
                 (target.host, target.port), timeout=timeout_s, retries=retries
@@ -154,7 +156,7 @@ class Session:
         self.engine.close_dispatcher()
 
     async def get(self, oids: dict[str, str]) -> dict[str, Any]:
-        from pysnmp.hlapi.v3arch import asyncio as hl
+        hl = _hlapi()
 
         names = list(oids)
         self.requests += 1
@@ -183,7 +185,7 @@ class Session:
 
     async def walk(self, oid: str) -> lan_model.Rows:
         """GETBULK from ``oid`` until a varbind leaves its subtree (RFC 3416 §4.2.3)."""
-        from pysnmp.hlapi.v3arch import asyncio as hl
+        hl = _hlapi()
 
         base = tuple(int(x) for x in oid.split("."))
         rows: lan_model.Rows = {}
@@ -209,14 +211,42 @@ class Session:
         return rows
 
 
+def _hlapi() -> Any:
+    """pysnmp's asyncio hlapi, imported on first use. pysnmp 7.1 calls deprecated pysmi
+    functions when pysmi is installed (snmpsim needs it): at import, and when an engine
+    first resolves a varbind and attaches the MIB compiler. Those warnings are theirs, so
+    they are silenced around exactly those two steps (see :func:`_prepare_engine`)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        from pysnmp.hlapi.v3arch import asyncio as hl  # type: ignore[import-untyped]
+    return hl
+
+
+def _prepare_engine(engine: Any) -> None:
+    """Attach the MIB compiler now (synchronously, warnings silenced) instead of inside the
+    first request, where pysnmp would do it with the deprecated pysmi calls."""
+    from pysnmp.hlapi.varbinds import MibViewControllerManager  # type: ignore[import-untyped]
+    from pysnmp.smi import compiler  # type: ignore[import-untyped]
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        view = MibViewControllerManager.get_mib_view_controller(engine.cache)
+        compiler.add_mib_compiler(view.mibBuilder, ifAvailable=True, ifNotAdded=True)
+
+
 def _collect(
     base: tuple[int, ...], current: tuple[int, ...], binds: Any, rows: lan_model.Rows
 ) -> tuple[tuple[int, ...], bool]:
+    """Take the varbinds inside ``base``; the walk ends when one leaves the subtree, at the
+    end of the MIB view, or when an OID repeats. OIDs that do not increase are accepted
+    (net-snmp's ``-Cc``): some agents, and snmpsim serving recordings sorted as text
+    (``...2.5001`` before ``...2.99``), return them; a repeat is what would loop."""
     for name, value in binds:
         oid = tuple(name)
-        if oid[: len(base)] != base or _is_end(value) or oid <= current:
+        index = oid[len(base) :]
+        if oid[: len(base)] != base or _is_end(value) or index in rows or oid == current:
             return current, True
-        rows[oid[len(base) :]] = to_python(value)
+        rows[index] = to_python(value)
         current = oid
     return current, not binds
 
