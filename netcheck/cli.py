@@ -669,7 +669,7 @@ def _trend_report(store: Any, since_ts: float, until_ts: float, fmt: str) -> byt
         except (prof.ProfileError, OSError):
             continue
     notes = [f"{e.kind}: {e.detail}" for e in store.events(since_ts) if e.kind != "agent_start"]
-    data = trends.build(rows, store.check_rows(since_ts, until_ts), since_ts=since_ts, until_ts=until_ts,
+    data = trends.build(rows, store.check_counts(since_ts, until_ts), since_ts=since_ts, until_ts=until_ts,
                         promise_pct=promise, notes=notes)
     return trend.render(data, fmt)
 

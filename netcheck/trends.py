@@ -36,6 +36,8 @@ from netcheck.store import CheckRow, RunRow
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)?\s*$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400, None: 1}
 HOUR_S = 3600.0
+#: (check id, title, status, number of runs), as ``Store.check_counts`` returns them
+CheckCount = tuple[str, str, Status, int]
 YEAR_S = 365 * 86400.0
 
 
@@ -127,7 +129,7 @@ class Trend:
     notes: tuple[str, ...] = field(default=())
 
 
-def build(rows: Sequence[RunRow], checks: Sequence[CheckRow], *, since_ts: float,
+def build(rows: Sequence[RunRow], checks: Sequence[CheckCount], *, since_ts: float,
           until_ts: float, promise_pct: float | None = None,
           hour_of: Callable[[float], int] = local_hour, window_s: float = HOUR_S,
           worst_n: int = 5, notes: Sequence[str] = ()) -> Trend:
@@ -234,13 +236,19 @@ def availability(rows: Sequence[RunRow], promise_pct: float | None,
     )
 
 
-def check_shares(checks: Sequence[CheckRow]) -> tuple[CheckShare, ...]:
+def count_checks(rows: Sequence[CheckRow]) -> list[CheckCount]:
+    """Per-run check rows to (check id, title, status, runs), as ``Store.check_counts``."""
+    n = Counter((r.check_id, r.title, r.status) for r in rows)
+    return [(cid, title, status, k) for (cid, title, status), k in n.items()]
+
+
+def check_shares(checks: Sequence[CheckCount]) -> tuple[CheckShare, ...]:
     """Per check id, most often failed first."""
     counts: dict[str, Counter[Status]] = defaultdict(Counter)
     titles: dict[str, str] = {}
-    for c in checks:
-        counts[c.check_id][c.status] += 1
-        titles[c.check_id] = c.title
+    for cid, title, status, n in checks:
+        counts[cid][status] += n
+        titles[cid] = title
     shares = [CheckShare(cid, titles[cid], sum(n.values()), n[Status.FAIL], n[Status.WARN],
                          n[Status.NOT_MEASURED]) for cid, n in counts.items()]
     shares.sort(key=lambda s: (-s.fail_share, -s.fail, s.check_id))

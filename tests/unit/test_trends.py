@@ -47,7 +47,8 @@ def week(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def build(db: Path) -> trends.Trend:
     with st.Store(db) as s:
-        return trends.build(s.runs(), s.check_rows(), since_ts=T0, until_ts=T0 + N * STEP,
+        assert sorted(s.check_counts()) == sorted(trends.count_checks(s.check_rows()))
+        return trends.build(s.runs(), s.check_counts(), since_ts=T0, until_ts=T0 + N * STEP,
                             promise_pct=99.8, hour_of=utc_hour)
 
 
