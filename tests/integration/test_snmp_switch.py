@@ -25,7 +25,7 @@ from click.testing import CliRunner
 from netcheck.cli import cli
 from netcheck.probes import snmp_switch
 from netcheck.probes._common import Context
-from netcheck.result import ErrorKind, Measurement, to_json
+from netcheck.result import ErrorKind, Measurement
 from tests import snmprec
 
 V3_USER, V3_AUTH, V3_PRIV = "netcheck-v3", "auth-secret-8c1f", "priv-secret-77d2"
@@ -270,6 +270,38 @@ def test_secret_never_in_cli_output_or_result(snmpsim: int, tmp_path: Path) -> N
     assert "no SNMP answer" in out.output and secret not in out.output
 
 
+def test_run_with_wrong_community_keeps_the_secret_out_of_everything(snmpsim: int, tmp_path: Path) -> None:
+    """Whole run (demo profile, its peers on loopback): the result JSON on stdout, stderr
+    and every written report are searched for the community."""
+    secret = "Run-Secret-Community-77"
+    community = tmp_path / "community"
+    community.write_text(secret)
+    out_dir = tmp_path / "out"
+    result = CliRunner().invoke(
+        cli,
+        [
+            "run",
+            "--profile",
+            "demo",
+            "--quick",
+            "--json",
+            "--out",
+            str(out_dir),
+            "--switch",
+            f"127.0.0.1:{snmpsim}",
+            "--snmp-community-file",
+            str(community),
+        ],
+    )
+    assert result.exit_code in (0, 1, 3), result.output
+    doc = json.loads(result.stdout)
+    [m] = [m for m in doc["measurements"] if m["probe"] == "snmp_switch"]
+    assert m["id"] == f"snmp:127.0.0.1:{snmpsim}" and m["error"]["kind"] == "timeout"
+    assert secret not in result.output
+    written = list(out_dir.iterdir())
+    assert written and all(secret.encode() not in f.read_bytes() for f in written)
+
+
 def test_inventory_csv_from_live_audit(snmpsim: int, tmp_path: Path) -> None:
     csv_file = tmp_path / "phones.csv"
     out = CliRunner().invoke(
@@ -292,5 +324,3 @@ def to_json_measurement(m: Measurement) -> bytes:
 
     return msgspec.json.encode(m)
 
-
-_ = to_json  # the document encoder is exercised by the run test in test_cli_snmp
