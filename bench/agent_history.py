@@ -1,0 +1,127 @@
+"""Bench: one year of 15-minute runs in the agent's store; time the history queries.
+
+Builds 35,040 result documents from one real demo result (``netcheck run --profile demo
+--quick --json``, run here once on loopback), varying started time, jitter, loss, MOS and
+verdict per run, and stores them through ``Store.put`` (the agent's own path). Then times:
+``Store.runs`` for 7 and 365 days (what ``netcheck history`` queries), the trend report
+aggregation for 7 and 365 days, and the write cost of synchronous=FULL vs NORMAL.
+
+Run: python bench/agent_history.py [--runs 35040] [--db /tmp/netcheck-year.db]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import msgspec
+
+from netcheck import store as st
+from netcheck import trends
+from netcheck.result import RunResult, Status, Verdict, from_json
+
+STEP = 900.0
+
+
+def demo_document() -> RunResult:
+    out = subprocess.run([sys.executable, "-m", "netcheck", "run", "--profile", "demo", "--quick",
+                          "--json", "--out", tempfile.mkdtemp()], capture_output=True, check=False)
+    return from_json(out.stdout)
+
+
+def variant(base: RunResult, ts: float, rng: random.Random) -> RunResult:
+    """The demo document with this run's time and plausible values (busy hour 16:00 worse)."""
+    busy = time.gmtime(ts).tm_hour == 16
+    jitter = rng.uniform(18, 40) if busy else rng.uniform(0.5, 6)
+    loss = rng.uniform(0.5, 3) if busy and rng.random() < 0.3 else 0.0
+    measurements = []
+    for m in base.measurements:
+        if m.probe == "stream":
+            values = {**m.values, "jitter_ms": round(jitter, 3), "loss_pct": round(loss, 3),
+                      "mos": round(4.4 - jitter / 40 - loss / 3, 2)}
+            m = msgspec.structs.replace(m, values=values)
+        measurements.append(m)
+    checks = [msgspec.structs.replace(c, status=Status.FAIL) if busy and "jitter" in c.id
+              and c.group == "end_to_end" and jitter > 20 else c for c in base.checks]
+    verdict = Verdict.NO_GO if any(c.status is Status.FAIL for c in checks) else base.verdict
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(ts))
+    env = msgspec.structs.replace(base.environment, started_utc=stamp, finished_utc=stamp)
+    return msgspec.structs.replace(base, verdict=verdict, measurements=measurements,
+                                   checks=checks, environment=env)
+
+
+def fill(db: Path, n: int, base: RunResult, now: float) -> float:
+    rng = random.Random(9)
+    t0 = time.perf_counter()
+    with st.Store(db, synchronous="OFF") as s:  # bulk fill; the agent itself uses FULL
+        for i in range(n):
+            ts = now - (n - i) * STEP
+            s.put(st.RunRecord(started_ts=ts, finished_ts=ts + 12, kind="full",
+                               outcome=st.Outcome.COMPLETED, profile="demo", host="bench",
+                               result=variant(base, ts, rng)))
+    return time.perf_counter() - t0
+
+
+def timed(fn, repeat: int = 7) -> tuple[float, object]:  # type: ignore[no-untyped-def]
+    times, out = [], None
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        out = fn()
+        times.append((time.perf_counter() - t0) * 1000)
+    return statistics.median(times), out
+
+
+def write_cost(base: RunResult, mode: str, n: int = 50) -> float:
+    with tempfile.TemporaryDirectory() as d, st.Store(Path(d) / "w.db", synchronous=mode) as s:
+        rng = random.Random(1)
+        t0 = time.perf_counter()
+        for i in range(n):
+            s.put(st.RunRecord(started_ts=i * STEP, finished_ts=i * STEP + 1, kind="full",
+                               outcome=st.Outcome.COMPLETED, profile="demo", host="b",
+                               result=variant(base, i * STEP, rng)))
+        return (time.perf_counter() - t0) * 1000 / n
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runs", type=int, default=35_040)
+    ap.add_argument("--db", type=Path, default=Path(tempfile.gettempdir()) / "netcheck-year.db")
+    args = ap.parse_args()
+    base = demo_document()
+    raw = len(msgspec.json.encode(base))
+    print(f"demo document: {raw} bytes JSON, {len(st.encode_document(base))} bytes stored (zlib)")
+    now = time.time()
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{args.db}{suffix}").unlink(missing_ok=True)
+    print(f"fill {args.runs} runs: {fill(args.db, args.runs, base, now):.1f} s; "
+          f"file {args.db.stat().st_size / 1e6:.1f} MB")
+    with st.Store(args.db) as s:
+        for days in (7, 365):
+            since = now - days * 86400
+            ms, rows = timed(lambda since=since: s.runs(since, now))
+            print(f"history --since {days}d: {len(rows)} rows, {ms:.1f} ms (median of 7)")  # type: ignore[arg-type]
+        for days in (7, 365):
+            since = now - days * 86400
+
+            def report(since: float = since) -> trends.Trend:
+                return trends.build(s.runs(since, now), s.check_counts(since, now),
+                                    since_ts=since, until_ts=now, promise_pct=99.8)
+
+            ms, t = timed(report, 3)
+            print(f"trend report data --since {days}d: {ms:.0f} ms (median of 3), "
+                  f"busy hour {t.busy_hour}")  # type: ignore[union-attr]
+        t0 = time.perf_counter()
+        s.prune(now - 30 * 86400)
+        print(f"retention prune to 30 d: {(time.perf_counter() - t0):.1f} s")
+    for mode in ("FULL", "NORMAL"):
+        print(f"put() with synchronous={mode}: {write_cost(base, mode):.2f} ms per run")
+
+
+if __name__ == "__main__":
+    main()
