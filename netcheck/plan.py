@@ -6,7 +6,6 @@ A pure function of the profile, the site inputs and this machine's capabilities,
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,6 +13,7 @@ import msgspec
 
 from netcheck import firewall_plan
 from netcheck.probes import dns, snmp_switch, stream, tcp_ports
+from netcheck.probes._common import is_ip_literal
 from netcheck.profile import Profile, Role, Target
 
 
@@ -85,7 +85,7 @@ def _dns_runs(profile: Profile) -> list[ProbeRun]:
     return [
         ProbeRun(f"dns:{name}", "dns", dns.Spec(id=f"dns:{name}", host=t.host), 6.0, f"DNS {t.host}")
         for name, t in profile.targets.items()
-        if t.host and not _is_literal(t.host)
+        if t.host and not is_ip_literal(t.host)
     ]
 
 
@@ -179,14 +179,6 @@ def _tcp_runs(profile: Profile, options: Options) -> list[ProbeRun]:
         )
         runs.append(ProbeRun(f"tcp:{i}", "tcp_ports", spec, 10.0, f"TCP {rule.port} {host}"))
     return runs
-
-
-def _is_literal(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
 
 
 def target_of(profile: Profile, name: str) -> Target | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 import logging
 import time
 from collections.abc import Callable
@@ -70,6 +71,15 @@ class Timer:
             error=error,
             confidence=confidence,
         )
+
+
+def is_ip_literal(host: str) -> bool:
+    """True for an IPv4/IPv6 address written out (no name to resolve)."""
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 def error(kind: ErrorKind, detail: str) -> ProbeError:

@@ -29,6 +29,20 @@ PACKET_ADD_MEMBERSHIP = 1
 PACKET_MR_MULTICAST = 0
 
 
+def capture_interface(interface: str | None, caps: dict[str, bool]) -> tuple[str | None, ProbeError | None]:
+    """The interface to capture on (given, else the default route's) and why capture cannot
+    run (None when it can): the common first phase of the layer-2 listening probes."""
+    from netcheck.probes.link import default_route
+
+    iface = interface or default_route()[1]
+    problem = unavailable(caps)
+    if problem is None and iface is None:
+        problem = ProbeError(
+            kind=ErrorKind.NO_TARGET, detail="no interface given and no default route; pass --interface"
+        )
+    return iface, problem
+
+
 def unavailable(caps: dict[str, bool]) -> ProbeError | None:
     """Why raw layer-2 capture cannot run here (None when it can).
 

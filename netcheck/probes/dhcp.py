@@ -33,7 +33,6 @@ from typing import Any
 
 from netcheck.probes import _rawl2
 from netcheck.probes._common import Context, Timer, ms
-from netcheck.probes.link import default_route
 from netcheck.result import ErrorKind, Measurement, ProbeError, Value
 from netcheck.wire import dhcp as wire
 
@@ -52,17 +51,10 @@ class Spec:
 async def run(spec: Spec, ctx: Context) -> Measurement:
     """Phases: capability, interface, exchange (worker thread), result."""
     timer = Timer()
-    iface = _interface(spec)
+    base, problem = _rawl2.capture_interface(spec.interface, ctx.caps)
+    iface = f"{base}.{spec.vlan}" if base and spec.vlan is not None else base
     target = iface or "default interface"
     method = "dhcp-discover" + (f" (802.1Q VLAN {spec.vlan})" if spec.vlan is not None else "")
-    problem = _rawl2.unavailable(ctx.caps) or (
-        None
-        if iface
-        else ProbeError(
-            kind=ErrorKind.NO_TARGET,
-            detail="no interface given and no default route; pass --interface",
-        )
-    )
     if problem is not None or iface is None:
         return timer.measurement(
             id=spec.id, probe="dhcp", target=target, method=method, error=problem
@@ -80,13 +72,6 @@ async def run(spec: Spec, ctx: Context) -> Measurement:
         return timer.measurement(id=spec.id, probe="dhcp", target=iface, method=method, error=err)
     values["vlan"] = spec.vlan
     return timer.measurement(id=spec.id, probe="dhcp", target=iface, method=method, values=values)
-
-
-def _interface(spec: Spec) -> str | None:
-    base = spec.interface or default_route()[1]
-    if base is None:
-        return None
-    return f"{base}.{spec.vlan}" if spec.vlan is not None else base
 
 
 def random_chaddr() -> bytes:

@@ -8,12 +8,11 @@ resolver's latency delays every call set-up.
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import socket
 import time
 from dataclasses import dataclass
 
-from netcheck.probes._common import Context, Timer, error, ms
+from netcheck.probes._common import Context, Timer, error, is_ip_literal, ms
 from netcheck.result import ErrorKind, Measurement
 
 
@@ -27,7 +26,7 @@ class Spec:
 async def run(spec: Spec, ctx: Context) -> Measurement:
     """Resolve with the system resolver (what the phones and softphones will use)."""
     timer = Timer()
-    if _is_literal(spec.host):
+    if is_ip_literal(spec.host):
         return timer.measurement(
             id=spec.id, probe="dns", target=spec.host, method="literal",
             values={"addresses": [spec.host], "resolve_ms": 0.0},
@@ -50,14 +49,6 @@ async def run(spec: Spec, ctx: Context) -> Measurement:
         id=spec.id, probe="dns", target=spec.host, method="getaddrinfo",
         values={"addresses": addresses, "resolve_ms": ms(time.monotonic() - t0)},
     )
-
-
-def _is_literal(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
 
 
 def _reason(exc: BaseException) -> str:

@@ -21,8 +21,7 @@ from typing import Any
 
 from netcheck.probes import _rawl2
 from netcheck.probes._common import Context, Timer, ms
-from netcheck.probes.link import default_route
-from netcheck.result import ErrorKind, Measurement, ProbeError, Value
+from netcheck.result import Measurement, Value
 from netcheck.wire import lldp as wire
 
 LLDP_WAIT_S = 35.0
@@ -38,16 +37,8 @@ class Spec:
 async def run(spec: Spec, ctx: Context) -> Measurement:
     """Phases: capability, interface, listen (worker thread), result."""
     timer = Timer()
-    iface = spec.interface or default_route()[1]
+    iface, problem = _rawl2.capture_interface(spec.interface, ctx.caps)
     target = iface or "default interface"
-    problem = _rawl2.unavailable(ctx.caps) or (
-        None
-        if iface
-        else ProbeError(
-            kind=ErrorKind.NO_TARGET,
-            detail="no interface given and no default route; pass --interface",
-        )
-    )
     if problem is not None or iface is None:
         return timer.measurement(
             id=spec.id, probe="lldp", target=target, method="lldp/cdp listen", error=problem
