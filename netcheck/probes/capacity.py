@@ -1,0 +1,498 @@
+"""Call-load capacity: how many concurrent emulated calls the path carries within limits.
+
+Against a ``netcheck responder`` (STAMP, RFC 8762), N calls of the profile's codec run at
+once (50 pps each, DSCP EF, packets the size of the codec's RTP packets) on the stream
+probe's scheduler thread (:class:`netcheck.probes._stream_engine.Engine`: one thread, N
+sessions, slots staggered over one interval). N ramps in steps of ``step_s`` seconds:
+doubling from ``start_calls`` until a step leaves the limits or the requirement plus
+``margin`` is carried, then bisecting between the last good and the first bad step. The
+ramp never goes above ``max_calls`` nor above what the requirement needs plus the margin,
+and stops at the probe's deadline (default 60 s), so a customer's line is not flooded.
+
+Up and down separately, from one reflected stream: the stateful reflector numbers what it
+received, so forward (up) and backward (down) loss are told apart per packet
+(:mod:`netcheck.probes._stream_analysis`); delay growth and jitter are per direction too
+(T2 - T1 up, T4 - T3 down). The reflector never sends more than it received (it does not
+amplify), so the down direction carries at most what came up: once the up direction fails
+at N calls, down is only known to carry the largest N at which up still held
+(``calls_down_bound`` = "lower"). A line that is slower down than up is measured in both
+directions (down fails first while up keeps climbing).
+
+A step is "within limits" in a direction when, over all its calls:
+
+- loss (lost + jitter-buffer discards) is below ``max_loss_pct``;
+- the queue does not grow: the median delay of the last quarter of the step exceeds that
+  of the first quarter by less than ``max_queue_growth_ms`` (a shaper's bucket and buffer
+  hide an overload for a while before it drops; a growing queue shows it early);
+- the worst call's RFC 3550 jitter is at most ``max_jitter_ms``;
+- the E-model MOS (G.107, random loss) is at least ``min_mos`` (when set).
+
+The responder's per-source rate limit (``netcheck responder --rate-pps``, default 1000)
+must allow 50 x ``max_calls`` packets per second or the ramp measures the limiter; the
+Measurement reports ``responder_pps_needed``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import socket
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from netcheck import bandwidth, emodel
+from netcheck.probes import _stream_analysis as an
+from netcheck.probes._common import Context, Timer, error
+from netcheck.probes._stream_engine import ClockMap, Engine, Schedule, Session, clock_sync
+from netcheck.probes._stream_sessions import StampCall, error_estimate, stamp_packet_size
+from netcheck.result import ErrorKind, Measurement, ProbeError, Value
+from netcheck.stats import PacketRecord, rfc3550_jitter_series_ms
+
+STAMP_PORT = 862
+_NS_PER_MS = 1_000_000.0
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What "within limits" means for one step (from the profile's path limits)."""
+
+    max_loss_pct: float = 1.0
+    max_jitter_ms: float | None = 20.0
+    min_mos: float | None = None
+    max_queue_growth_ms: float = 10.0
+
+
+@dataclass(frozen=True)
+class Spec:
+    """Ramp concurrent calls towards the responder at ``host:port``.
+
+    ``required_up_kbps`` / ``required_down_kbps``: what the site needs (None: no
+    requirement; the ramp then looks for the limit up to ``max_calls``)."""
+
+    id: str
+    host: str
+    port: int = STAMP_PORT
+    key: bytes | None = field(default=None, repr=False)
+    codec: str = "G.711"
+    interval_ms: float = 20.0
+    dscp: int = 46
+    jitter_buffer_ms: float = 60.0
+    required_up_kbps: float | None = None
+    required_down_kbps: float | None = None
+    margin: float = 0.25
+    start_calls: int = 2
+    max_calls: int = 100
+    step_s: float = 3.0
+    pause_s: float = 0.3
+    duration_s: float = 60.0
+    limits: Limits = field(default_factory=Limits)
+
+    def payload_bytes(self) -> int:
+        return bandwidth.codec_payload_bytes(self.codec, self.interval_ms)
+
+    def packet_bytes(self) -> int:
+        """UDP payload of one test packet (RTP-sized, at least the STAMP base size)."""
+        return stamp_packet_size(self.payload_bytes(), self.key is not None)
+
+    def call_kbps(self) -> float:
+        """Layer-3 bit rate of one emulated call, one direction (UDP payload + 8 + 20)."""
+        size = self.packet_bytes() + bandwidth.UDP_HEADER + bandwidth.IPV4_HEADER
+        return bandwidth.bitrate_kbps(size, self.interval_ms)
+
+    def target_calls(self) -> int:
+        """Calls that carry the requirement plus the margin (``max_calls`` without one)."""
+        need = max(self.required_up_kbps or 0.0, self.required_down_kbps or 0.0)
+        if need <= 0:
+            return self.max_calls
+        return min(self.max_calls, bandwidth.calls_for(need * (1 + self.margin), self.call_kbps()))
+
+
+# --------------------------------------------------------------------------------------
+# One step: N calls for a few seconds, analysed per direction
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Direction:
+    """One direction of one step, over all its calls."""
+
+    sent: int
+    lost: int
+    late: int
+    loss_pct: float | None
+    jitter_max_ms: float | None
+    jitter_mean_ms: float | None
+    queue_growth_ms: float | None
+    delay_median_ms: float | None
+    mos: float | None
+
+    def problems(self, lim: Limits) -> list[str]:
+        """Why this direction is outside the limits (empty: within)."""
+        out = []
+        if self.loss_pct is None:
+            out.append("nothing received")
+            return out
+        if self.loss_pct >= lim.max_loss_pct:
+            out.append(f"loss {self.loss_pct:.2f} % >= {lim.max_loss_pct:g} %")
+        if self.queue_growth_ms is not None and self.queue_growth_ms >= lim.max_queue_growth_ms:
+            out.append(f"queue grew {self.queue_growth_ms:.1f} ms")
+        if lim.max_jitter_ms is not None and (self.jitter_max_ms or 0.0) > lim.max_jitter_ms:
+            out.append(f"jitter {self.jitter_max_ms:.1f} ms > {lim.max_jitter_ms:g} ms")
+        if lim.min_mos is not None and self.mos is not None and self.mos < lim.min_mos:
+            out.append(f"MOS {self.mos:.2f} < {lim.min_mos:g}")
+        return out
+
+
+@dataclass(frozen=True)
+class Step:
+    """N calls for ``seconds``: both directions, the round trip, the sender's lateness."""
+
+    calls: int
+    seconds: float
+    up: Direction
+    down: Direction
+    rtt_median_ms: float | None
+    send_error_p99_ms: float | None
+    problems_up: tuple[str, ...] = ()
+    problems_down: tuple[str, ...] = ()
+
+    @property
+    def up_ok(self) -> bool:
+        return not self.problems_up
+
+    @property
+    def down_ok(self) -> bool:
+        return not self.problems_down
+
+    def as_value(self) -> dict[str, Value]:
+        return {
+            "calls": self.calls, "seconds": round(self.seconds, 3),
+            "up_ok": self.up_ok, "down_ok": self.down_ok,
+            "loss_up_pct": _r(self.up.loss_pct), "loss_down_pct": _r(self.down.loss_pct),
+            "jitter_up_max_ms": _r(self.up.jitter_max_ms), "jitter_down_max_ms": _r(self.down.jitter_max_ms),
+            "queue_growth_up_ms": _r(self.up.queue_growth_ms),
+            "queue_growth_down_ms": _r(self.down.queue_growth_ms),
+            "mos_up": _r(self.up.mos, 2), "mos_down": _r(self.down.mos, 2),
+            "rtt_median_ms": _r(self.rtt_median_ms), "send_error_p99_ms": _r(self.send_error_p99_ms),
+            "problems_up": list(self.problems_up), "problems_down": list(self.problems_down),
+        }
+
+
+def _r(v: float | None, digits: int = 3) -> float | None:
+    return None if v is None else round(v, digits)
+
+
+@dataclass(frozen=True)
+class CallSetup:
+    """How to open one emulated call (shared by the capacity and QoS probes)."""
+
+    family: int
+    address: str
+    port: int
+    size: int
+    key: bytes | None
+    interval_ms: float
+    codec: str
+    jitter_buffer_ms: float
+
+
+def open_call(setup: CallSetup, count: int, clock: ClockMap, dscp: int, ssid: int = 0) -> StampCall:
+    """A STAMP Session-Sender on its own connected UDP socket, DSCP in the IP header."""
+    sock = socket.socket(setup.family, socket.SOCK_DGRAM)
+    try:
+        sock.setblocking(False)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 18)
+        set_dscp(sock, setup.family, dscp)
+        sock.connect((setup.address, setup.port))
+    except OSError:
+        sock.close()
+        raise
+    sync = clock_sync()
+    return StampCall(sock, count=count, size=setup.size, clock=clock, key=setup.key, ssid=ssid,
+                     estimate=error_estimate(sync.synchronized, sync.error_s))
+
+
+def set_dscp(sock: socket.socket, family: int, dscp: int) -> None:
+    """DSCP in the upper six bits of TOS / Traffic Class (RFC 2474)."""
+    with contextlib.suppress(OSError):
+        if family == socket.AF_INET6:
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_TCLASS, dscp << 2)
+        else:
+            sock.setsockopt(socket.IPPROTO_IP, socket.IP_TOS, dscp << 2)
+
+
+def run_sessions(sessions: Sequence[Session], count: int, interval_ms: float, clock: ClockMap,
+                 stop_at_ns: int, drain_ns: int = 400_000_000) -> list[int]:
+    """Run ``sessions`` on one schedule (blocking; call from a worker thread); the
+    per-packet send-time errors. Sockets are closed afterwards."""
+    schedule = Schedule(count=count, interval_ns=round(interval_ms * 1e6), drain_ns=drain_ns)
+    engine = Engine(sessions, schedule, clock)
+    try:
+        report = engine.run(stop_at_ns)
+    finally:
+        for s in sessions:
+            s.sock.close()
+    return report.send_error_ns
+
+
+def analyse_calls(calls: Sequence[StampCall], setup: CallSetup) -> tuple[Direction, Direction, float | None]:
+    """(up, down, RTT median ms) over ``calls``."""
+    fwd: list[list[PacketRecord]] = []
+    bwd: list[list[PacketRecord]] = []
+    rtts: list[float] = []
+    from netcheck.wire.stamp import ns_from_ntp
+
+    for c in calls:
+        t1_real = [ns_from_ntp(t) if t else 0 for t in c.t1_wire]
+        rt, f, b = an.stamp_records(c.t1_mono_ns, t1_real, c.replies)
+        fwd.append(f)
+        bwd.append(b)
+        rtts += [(r.recv_ns - r.send_ns) / _NS_PER_MS for r in rt if r.recv_ns is not None]
+    rtt = statistics.median(rtts) if rtts else None
+    one_way = rtt / 2.0 if rtt is not None else None
+    return (direction(fwd, setup, one_way), direction(bwd, setup, one_way), rtt)
+
+
+def direction(per_call: Sequence[Sequence[PacketRecord]], setup: CallSetup,
+              one_way_ms: float | None) -> Direction:
+    """Loss (with jitter-buffer discards), jitter, queue growth and MOS of one direction.
+
+    Delays contain the offset between the two clocks, constant within a step: jitter
+    (RFC 3550) and growth are differences, so they are exact; a packet is *late* when its
+    delay exceeds its call's minimum by more than the jitter buffer (a fixed playout
+    buffer, as in :func:`netcheck.probes._stream_analysis.mos_values`)."""
+    sent = lost = late = 0
+    jitters: list[float] = []
+    timeline: list[tuple[int, float]] = []  # (send_ns, delay above the call's minimum, ms)
+    for recs in per_call:
+        got = sorted((r for r in recs if r.recv_ns is not None), key=lambda r: r.recv_ns or 0)
+        sent += len(recs)
+        lost += len(recs) - len(got)
+        if not got:
+            continue
+        base = min(r.recv_ns - r.send_ns for r in got)  # type: ignore[operator]
+        for r in got:
+            d = (r.recv_ns - r.send_ns - base) / _NS_PER_MS  # type: ignore[operator]
+            late += d > setup.jitter_buffer_ms
+            timeline.append((r.send_ns, d))
+        series = rfc3550_jitter_series_ms([(r.send_ns, r.recv_ns) for r in got])  # type: ignore[misc]
+        if series:
+            jitters.append(series[-1])
+    loss = 100.0 * (lost + late) / sent if sent else None
+    return Direction(
+        sent=sent, lost=lost, late=late, loss_pct=loss,
+        jitter_max_ms=max(jitters, default=None),
+        jitter_mean_ms=statistics.fmean(jitters) if jitters else None,
+        queue_growth_ms=queue_growth(timeline),
+        delay_median_ms=statistics.median(d for _, d in timeline) if timeline else None,
+        mos=_mos(setup, one_way_ms, loss),
+    )
+
+
+def queue_growth(timeline: Sequence[tuple[int, float]]) -> float | None:
+    """Median delay of the last quarter of the step (by send time) minus the first's."""
+    if len(timeline) < 8:
+        return None
+    ordered = [d for _, d in sorted(timeline)]
+    q = len(ordered) // 4
+    return statistics.median(ordered[-q:]) - statistics.median(ordered[:q])
+
+
+def _mos(setup: CallSetup, one_way_ms: float | None, loss_pct: float | None) -> float | None:
+    """G.107 MOS-CQE with random loss (BurstR 1): network delay = RTT/2 of the step."""
+    if one_way_ms is None or loss_pct is None:
+        return None
+    t = emodel.mouth_to_ear_delay_ms(one_way_ms, setup.jitter_buffer_ms, setup.codec,
+                                     packet_ms=setup.interval_ms)
+    return emodel.rating(one_way_delay_ms=t, loss_pct=min(loss_pct, 100.0), codec=setup.codec).mos_cqe
+
+
+def measure_step(setup: CallSetup, calls: int, seconds: float, dscp: int, limits: Limits,
+                 stop_at_ns: int) -> Step:
+    """Run ``calls`` concurrent calls for ``seconds`` and judge them (blocking)."""
+    clock = ClockMap()
+    count = max(4, round(seconds * 1000.0 / setup.interval_ms))
+    sessions = []
+    try:
+        for i in range(calls):
+            sessions.append(open_call(setup, count, clock, dscp, ssid=i))
+    except OSError:
+        for s in sessions:
+            s.sock.close()
+        raise
+    t0 = time.monotonic()
+    errors = run_sessions(sessions, count, setup.interval_ms, clock, stop_at_ns)
+    up, down, rtt = analyse_calls(sessions, setup)
+    p99 = an.send_error_values(errors).get("send_error_p99_ms")
+    return Step(calls, time.monotonic() - t0, up, down, rtt, p99,  # type: ignore[arg-type]
+                tuple(up.problems(limits)), tuple(down.problems(limits)))
+
+
+# --------------------------------------------------------------------------------------
+# The ramp: geometric, then bisection, per direction
+# --------------------------------------------------------------------------------------
+
+
+@dataclass
+class Bracket:
+    """What is known about one direction: carries ``lo`` calls, fails at ``hi``."""
+
+    lo: int = 0
+    hi: int | None = None
+    capped: bool = False  # down only: the up direction failed first (lower bound)
+
+    def decided(self, target: int, tolerance: float) -> bool:
+        if self.capped or self.lo >= target:
+            return True
+        return self.hi is not None and self.hi - self.lo <= max(1, math.floor(self.lo * tolerance))
+
+    def next_calls(self, start: int, target: int) -> int:
+        if self.hi is None:
+            return min(target, max(start, 2 * self.lo))
+        return (self.lo + self.hi) // 2
+
+
+@dataclass
+class Ramp:
+    """The ramp's state: both brackets and the steps run so far."""
+
+    target: int
+    start: int
+    tolerance: float = 0.05
+    up: Bracket = field(default_factory=Bracket)
+    down: Bracket = field(default_factory=Bracket)
+    steps: list[Step] = field(default_factory=list)
+
+    def next_calls(self) -> int | None:
+        """Calls for the next step, or None when both directions are decided."""
+        for b in (self.up, self.down):
+            if not b.decided(self.target, self.tolerance):
+                n = b.next_calls(self.start, self.target)
+                return n if n not in {s.calls for s in self.steps} else None
+        return None
+
+    def record(self, step: Step) -> None:
+        self.steps.append(step)
+        n = step.calls
+        _update(self.up, n, step.up_ok)
+        if step.up_ok:
+            _update(self.down, n, step.down_ok)
+        elif not step.down_ok:
+            self.down.hi = min(self.down.hi or n, n)  # less than N came down and still failed
+        up_done = self.up.decided(self.target, self.tolerance)
+        if self.up.hi is not None and self.down.hi is None and (up_done or self.up.hi <= self.down.lo + 1):
+            self.down.capped = True  # nothing more can be sent down than came up
+
+
+def _update(b: Bracket, n: int, ok: bool) -> None:
+    if ok:
+        b.lo = max(b.lo, n)
+    else:
+        b.hi = n if b.hi is None else min(b.hi, n)
+
+
+# --------------------------------------------------------------------------------------
+# The probe
+# --------------------------------------------------------------------------------------
+
+
+async def run(spec: Spec, ctx: Context) -> Measurement:
+    """Resolve, ramp in a worker thread, summarise."""
+    timer = Timer()
+    method = "stamp-load-auth" if spec.key else "stamp-load"
+    if spec.codec not in emodel.CODECS:
+        bad = error(ErrorKind.UNSUPPORTED, f"unknown codec {spec.codec!r}")
+        return timer.measurement(id=spec.id, probe="capacity", target=spec.host, method=method, error=bad)
+    addr, err = await resolve(spec.host, spec.port)
+    if addr is None:
+        return timer.measurement(id=spec.id, probe="capacity", target=spec.host, method=method,
+                                 error=err, confidence="none")
+    setup = CallSetup(addr[0], addr[1], spec.port, spec.packet_bytes(), spec.key, spec.interval_ms,
+                      spec.codec, spec.jitter_buffer_ms)
+    budget = min(spec.duration_s, max(0.0, ctx.remaining() - 1.0))
+    stop_at = time.monotonic_ns() + int(budget * 1e9)
+    ramp = Ramp(target=spec.target_calls(), start=max(1, spec.start_calls))
+    try:
+        await asyncio.to_thread(_ramp, spec, setup, ramp, stop_at, ctx.progress)
+    except OSError as exc:
+        err = error(ErrorKind.UNREACHABLE, f"{spec.host}: {exc.strerror or exc}")
+    values = summarise(spec, ramp, budget)
+    err = err or _ramp_error(spec, ramp)
+    conf = "none" if err else ("low" if values.get("stopped_by_deadline") else "high")
+    series: dict[str, list[float | None]] = {
+        "step_calls": [float(s.calls) for s in ramp.steps],
+        "step_loss_up_pct": [_r(s.up.loss_pct) for s in ramp.steps],
+        "step_loss_down_pct": [_r(s.down.loss_pct) for s in ramp.steps],
+    }
+    return timer.measurement(id=spec.id, probe="capacity", target=spec.host, method=method,
+                             values=values, series=series, error=err, confidence=conf)
+
+
+async def resolve(host: str, port: int) -> tuple[tuple[int, str] | None, ProbeError | None]:
+    """(family, address) of ``host`` (first address), or a DNS error."""
+    loop = asyncio.get_running_loop()
+    try:
+        infos = await loop.getaddrinfo(host, port, type=socket.SOCK_DGRAM)
+    except (socket.gaierror, UnicodeError):
+        return None, error(ErrorKind.DNS, f"cannot resolve {host!r}")
+    family, _, _, _, sockaddr = infos[0]
+    return (int(family), str(sockaddr[0])), None
+
+
+def _ramp(spec: Spec, setup: CallSetup, ramp: Ramp, stop_at: int, progress: Callable[[str], None]) -> None:
+    """Steps until both directions are decided or the time is up (blocking)."""
+    step_ns = int((spec.step_s + spec.pause_s + 0.6) * 1e9)
+    while (n := ramp.next_calls()) is not None:
+        if time.monotonic_ns() + step_ns > stop_at:
+            return
+        progress(f"{n} concurrent calls ({n * spec.call_kbps():.0f} kbit/s each way)")
+        step = measure_step(setup, n, spec.step_s, spec.dscp, spec.limits, stop_at)
+        ramp.record(step)
+        if step.rtt_median_ms is None:
+            return  # no reply at all: no responder, nothing to ramp
+        time.sleep(spec.pause_s)  # let queues drain so the next step starts clean
+
+
+def summarise(spec: Spec, ramp: Ramp, budget_s: float) -> dict[str, Value]:
+    """The capacity figures per direction and the ramp's history."""
+    per_call = spec.call_kbps()
+    target = ramp.target
+    undecided = ramp.next_calls() is not None
+    values: dict[str, Value] = {
+        "codec": spec.codec, "dscp": spec.dscp, "packet_bytes": spec.packet_bytes(),
+        "call_kbps": round(per_call, 3),
+        "call_kbps_basis": "(UDP payload + 8 UDP (RFC 768) + 20 IPv4 (RFC 791)) x 8 x pps",
+        "target_calls": target, "margin": spec.margin,
+        "required_up_kbps": spec.required_up_kbps, "required_down_kbps": spec.required_down_kbps,
+        "responder_pps_needed": round(target * 1000.0 / spec.interval_ms),
+        "steps": [s.as_value() for s in ramp.steps],
+        "step_count": len(ramp.steps), "budget_s": round(budget_s, 3),
+        "stopped_by_deadline": undecided,
+    }
+    for tag, b in (("up", ramp.up), ("down", ramp.down)):
+        values[f"calls_{tag}_max"] = b.lo
+        values[f"calls_{tag}_failed_at"] = b.hi
+        values[f"capacity_{tag}_kbps"] = round(b.lo * per_call, 3)
+        values[f"calls_{tag}_bound"] = _bound(b, target, undecided)
+    return values
+
+
+def _bound(b: Bracket, target: int, undecided: bool) -> str:
+    """exact: the limit was found; at_least: the target was carried (or down was capped by
+    up, or time ran out before the limit was found)."""
+    if b.hi is not None and not b.capped and b.lo < target and not undecided:
+        return "exact"
+    return "at_least"
+
+
+def _ramp_error(spec: Spec, ramp: Ramp) -> ProbeError | None:
+    if not ramp.steps:
+        return error(ErrorKind.TIMEOUT, "no time for one load step before the deadline")
+    first = ramp.steps[0]
+    if first.rtt_median_ms is None:
+        return error(ErrorKind.TIMEOUT, f"no STAMP reply from {spec.host}:{spec.port} "
+                     "(is a netcheck responder running there?)")
+    return None
