@@ -14,6 +14,7 @@ import shutil
 import socket
 import sys
 from pathlib import Path
+from typing import Any
 
 import psutil
 
@@ -66,15 +67,19 @@ def interfaces() -> list[Interface]:
         st = stats.get(name)
         mac = next((a.address for a in addrs if a.family == psutil.AF_LINK), None)
         ips = [a.address for a in addrs if a.family in (socket.AF_INET, socket.AF_INET6)]
-        duplex = {psutil.NIC_DUPLEX_FULL: "full", psutil.NIC_DUPLEX_HALF: "half"}.get(
-            st.duplex if st else psutil.NIC_DUPLEX_UNKNOWN
-        )
+        duplex = duplex_name(st.duplex) if st else None
         out.append(Interface(
             name=name, addresses=ips, mac=mac, is_up=st.isup if st else None,
             speed_mbps=(st.speed or None) if st else None, duplex=duplex,
             mtu=st.mtu if st else None,
         ))
     return out
+
+
+def duplex_name(duplex: Any) -> str | None:
+    """psutil's NIC duplex constant as "full" / "half" (None when the driver does not say)."""
+    names: dict[Any, str] = {psutil.NIC_DUPLEX_FULL: "full", psutil.NIC_DUPLEX_HALF: "half"}
+    return names.get(duplex)
 
 
 def default_gateway() -> str | None:

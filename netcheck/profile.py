@@ -50,7 +50,7 @@ class _Strict(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=T
     pass
 
 
-class Limit(_Strict, kw_only=True):
+class Limit(_Strict, frozen=True, kw_only=True):
     """One threshold. Exactly one comparator: ``max`` (<=), ``below`` (<), ``min`` (>=),
     ``above`` (>). ``warn`` is the value from which a still-passing measurement is a WARN
     (close to the limit). The comparator is explicit because the providers' wording is:
@@ -93,7 +93,7 @@ class Limit(_Strict, kw_only=True):
         return f"{sym} {bound:g} {unit}".strip()
 
 
-class PathLimits(_Strict, kw_only=True):
+class PathLimits(_Strict, frozen=True, kw_only=True):
     """Quality limits for one network path (end to end, to the handover point, or LAN).
 
     ``required: false`` makes the group informative (e.g. Teams' customer-edge limits,
@@ -112,7 +112,7 @@ class PathLimits(_Strict, kw_only=True):
     mos: Limit | None = None
 
 
-class Limits(_Strict, kw_only=True):
+class Limits(_Strict, frozen=True, kw_only=True):
     end_to_end: PathLimits | None = None
     handover: PathLimits | None = None
     layer2: PathLimits | None = None
@@ -131,7 +131,7 @@ class Role(enum.StrEnum):
     OTHER = "other"
 
 
-class Target(_Strict, kw_only=True):
+class Target(_Strict, frozen=True, kw_only=True):
     """A host the site must reach, by name or address, with the role it plays.
 
     ``host: null`` means the user supplies it at run time (``--target NAME=HOST``), as for
@@ -150,7 +150,7 @@ class Transport(enum.StrEnum):
     TCP_UDP = "tcp+udp"
 
 
-class PortRule(_Strict, kw_only=True):
+class PortRule(_Strict, frozen=True, kw_only=True):
     """One line of the provider's firewall table: outbound to ``destination`` on ``port``.
 
     ``port`` is a number or an inclusive range ``"16384-32767"``; ``destination`` is a
@@ -175,7 +175,7 @@ class PortRule(_Strict, kw_only=True):
         return ("tcp", "udp") if self.transport is Transport.TCP_UDP else (self.transport.value,)
 
 
-class Stream(_Strict, kw_only=True):
+class Stream(_Strict, frozen=True, kw_only=True):
     """The emulated call used for end-to-end measurement (issue 4)."""
 
     codec: str = "G.711"
@@ -186,7 +186,7 @@ class Stream(_Strict, kw_only=True):
     dscp: int = 46
 
 
-class Bandwidth(_Strict, kw_only=True):
+class Bandwidth(_Strict, frozen=True, kw_only=True):
     """Free bandwidth the site must have, per extension in use and direction."""
 
     source: str | None = None
@@ -195,13 +195,13 @@ class Bandwidth(_Strict, kw_only=True):
     packages_kbps: dict[str, float] = {}
 
 
-class Dhcp(_Strict, kw_only=True):
+class Dhcp(_Strict, frozen=True, kw_only=True):
     private_addresses: bool = True
     dns_required: bool = True
     forbidden_options: list[int] = []
 
 
-class Lan(_Strict, kw_only=True):
+class Lan(_Strict, frozen=True, kw_only=True):
     source: str | None = None
     poe: str | None = None
     port_speed_min_mbps: int | None = None
@@ -211,20 +211,20 @@ class Lan(_Strict, kw_only=True):
     no_admin_exposure: bool = False
 
 
-class Sip(_Strict, kw_only=True):
+class Sip(_Strict, frozen=True, kw_only=True):
     source: str | None = None
     alg_allowed: bool = True
     keepalive_s: float | None = None
     registration_s: float | None = None
 
 
-class Qos(_Strict, kw_only=True):
+class Qos(_Strict, frozen=True, kw_only=True):
     source: str | None = None
     voice_dscp: int | None = None
     priority_required: bool = False
 
 
-class Profile(_Strict, kw_only=True):
+class Profile(_Strict, frozen=True, kw_only=True):
     """A validated provider profile (after ``extends:`` was merged)."""
 
     id: str
@@ -329,7 +329,7 @@ def _construct(file: str, node: yaml.Node, path: Path_, marks: dict[Path_, tuple
 
 def _scalar(node: yaml.Node) -> Any:
     """A scalar with YAML 1.1 safe typing (int, float, bool, null, str)."""
-    return yaml.SafeLoader("").construct_object(node)  # type: ignore[no-untyped-call]
+    return yaml.SafeLoader("").construct_object(node)
 
 
 def _dotted(path: Path_) -> str:
@@ -384,7 +384,7 @@ def _load_merged(path: Path, chain: tuple[Path, ...]) -> tuple[dict[str, Any], O
     parent_name = doc.data.get("extends")
     if parent_name is None:
         return doc.data, origin
-    line, col = doc.marks.get(("extends",), (None, None))  # type: ignore[arg-type]
+    line, col = doc.marks.get(("extends",), (None, None))
     if not isinstance(parent_name, str):
         raise ProfileError(doc.file, line, col, "extends", "must be a profile name")
     parent_path = find(parent_name, search=path.parent)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from netcheck.evaluate._core import REMEDIES, failed, remedy
+from netcheck.evaluate._core import Base, REMEDIES, failed, remedy
 from netcheck.profile import Profile
 from netcheck.result import Check, Measurement, Site, Status
 
@@ -19,7 +19,7 @@ def checks(profile: Profile, by_id: dict[str, Measurement], site: Site) -> Itera
         m = by_id.get(f"dns:{name}")
         if m is None:
             continue
-        base = dict(id=f"dns.{name}", title=f"DNS resolves {target.host}", required=target.required,
+        base: Base = dict(id=f"dns.{name}", title=f"DNS resolves {target.host}", required=target.required,
                     evidence=[m.id], method=m.method, group="dns", source=profile.sources.get(target.source or ""))
         if m.ok:
             addrs = [str(a) for a in m.values.get("addresses") or []]  # type: ignore[union-attr]

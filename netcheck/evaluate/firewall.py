@@ -170,7 +170,7 @@ def _sip_alg(profile: Profile, by_id: dict[str, Measurement]) -> Check:
     if good[0].confidence != "high":
         return _sip_heuristic(base, good[0])
     fields = sorted({f"{r['field']} ({m.id.split(':')[1].upper()})" for m in good
-                     for r in m.values.get("rewrites") or []})  # type: ignore[union-attr]
+                     for r in _rewrites(m)})
     if fields:
         return failed(base, True, f"SIP ALG found: rewritten {', '.join(fields)}",
                       remedy("sip_alg", fields=", ".join(fields)), measured="rewritten")
@@ -193,3 +193,9 @@ def _sip_heuristic(base: Any, m: Measurement) -> Check:
     return Check(**base, status=Status.NOT_MEASURED,
                  reason="heuristic (SIP OPTIONS, low confidence) found no rewrite, which cannot "
                  "exclude an ALG; run with a netcheck responder (--responder) to prove it")
+
+
+def _rewrites(m: Measurement) -> list[dict[str, Any]]:
+    """The SIP ALG probe's rewrite records (dicts with ``field``) of one measurement."""
+    rewrites = m.values.get("rewrites")
+    return [r for r in rewrites if isinstance(r, dict)] if isinstance(rewrites, list) else []

@@ -59,7 +59,7 @@ def _measure(wanted: str | None) -> tuple[str | None, dict[str, Value] | None]:
     if iface is None or stats is None:
         return iface, None
     addrs = psutil.net_if_addrs().get(iface, [])
-    duplex = {psutil.NIC_DUPLEX_FULL: "full", psutil.NIC_DUPLEX_HALF: "half"}.get(stats.duplex)
+    duplex = capabilities.duplex_name(stats.duplex)
     return iface, {
         "interface": iface,
         "is_up": stats.isup,

@@ -218,15 +218,15 @@ def _hlapi() -> Any:
     they are silenced around exactly those two steps (see :func:`_prepare_engine`)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
-        from pysnmp.hlapi.v3arch import asyncio as hl  # type: ignore[import-untyped]
+        from pysnmp.hlapi.v3arch import asyncio as hl
     return hl
 
 
 def _prepare_engine(engine: Any) -> None:
     """Attach the MIB compiler now (synchronously, warnings silenced) instead of inside the
     first request, where pysnmp would do it with the deprecated pysmi calls."""
-    from pysnmp.hlapi.varbinds import MibViewControllerManager  # type: ignore[import-untyped]
-    from pysnmp.smi import compiler  # type: ignore[import-untyped]
+    from pysnmp.hlapi.varbinds import MibViewControllerManager
+    from pysnmp.smi import compiler
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)

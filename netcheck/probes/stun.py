@@ -34,7 +34,7 @@ import time
 from dataclasses import dataclass
 
 from netcheck.probes._common import Context, Timer, error, ms, percentile
-from netcheck.result import ErrorKind, Measurement, Value
+from netcheck.result import ErrorKind, Measurement, ProbeError, Value
 from netcheck.wire import stun
 
 Address = tuple[str, int]
@@ -82,7 +82,7 @@ async def run(spec: Spec, ctx: Context) -> Measurement:
     )
 
 
-async def _resolve(host: str, port: int, ctx: Context) -> tuple[Address | None, object]:
+async def _resolve(host: str, port: int, ctx: Context) -> tuple[Address | None, ProbeError | None]:
     loop = asyncio.get_running_loop()
     try:
         infos = await asyncio.wait_for(
@@ -262,7 +262,7 @@ async def _filtering(sock: socket.socket, server: Address, spec: Spec, ctx: Cont
 
 async def lifetime(
     server: Address, spec: Spec, ctx: Context
-) -> tuple[dict[str, Value], object]:
+) -> tuple[dict[str, Value], ProbeError | None]:
     """Parallel checkpoints; the lifetime lies between the longest idle time that still
     delivered and the shortest that did not."""
     checkpoints = sorted(c for c in spec.lifetime_checkpoints_s if c > 0)

@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from netcheck.probes._common import Context, Timer, compress_ranges, error, ms
-from netcheck.result import ErrorKind, Measurement, Value
+from netcheck.result import ErrorKind, Measurement, ProbeError, Value
 
 STATES = ("open", "refused", "filtered", "reset", "unreachable", "blocked_locally")
 
@@ -56,7 +56,7 @@ async def run(spec: Spec, ctx: Context) -> Measurement:
     return timer.measurement(id=spec.id, probe="tcp_ports", target=label, method="tcp-connect", values=values)
 
 
-async def _resolve(host: str, ctx: Context) -> tuple[str, int, object]:
+async def _resolve(host: str, ctx: Context) -> tuple[str, int, ProbeError | None]:
     loop = asyncio.get_running_loop()
     try:
         infos = await asyncio.wait_for(

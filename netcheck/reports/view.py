@@ -391,8 +391,8 @@ def _delay_chart(
         method=_label(cat, "method", m.method),
         n=len(samples),
         seconds=cat.num(round(interval * len(samples), 1)),
-        median=cat.num(m.values.get("rtt_median_ms") or median),
-    )  # type: ignore[arg-type]
+        median=cat.num(_number(m.values.get("rtt_median_ms")) or median),
+    )
     chart = svg.time_series(
         samples,
         interval,
@@ -525,6 +525,8 @@ def _capacity_chart(measurements: list[Measurement], cat: Catalogue) -> list[Cha
     if not cap or cap[1] is None:
         return []
     supported, needed, _codec = cap
+    if needed is None:
+        return []
     title = cat.t("chart.capacity")
     return [
         Chart(
@@ -556,3 +558,8 @@ def capacity_statement(result: RunResult, cat: Catalogue) -> list[str]:
             )
         )
     return out
+
+
+def _number(value: object) -> float | None:
+    """A measured value as a number (None for text, lists or no data)."""
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
