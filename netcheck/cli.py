@@ -478,18 +478,36 @@ def _load_profile(name: str) -> Any:
               help="Shared key file: accept only authenticated STAMP (HMAC-SHA-256).")
 @click.option("--rate-pps", default=1000.0, show_default=True, type=click.FloatRange(min=1.0),
               help="Requests per second accepted from one source address (token bucket).")
-def responder(bind: str, port: int, key_file: Path | None, rate_pps: float) -> None:
-    """Run the far end: the STAMP reflector the stream probe measures against."""
+@click.option("--udp-ranges", default="", metavar="LO-HI,...",
+              help="Echo on every port of these UDP ranges (the profile's media ports), e.g. "
+              "16384-32767,50000-50100,60000-60100. See docs/responder.md.")
+@click.option("--udp-mode", type=click.Choice(["auto", "sockets", "redirect"]), default="auto",
+              show_default=True, help="Range reception: one socket per port, or one socket + an "
+              "nftables redirect (root, Linux).")
+@click.option("--udp-rate-pps", default=5000.0, show_default=True, type=click.FloatRange(min=1.0),
+              help="Range echo: requests per second accepted from one source address.")
+def responder(bind: str, port: int, key_file: Path | None, rate_pps: float, udp_ranges: str,
+              udp_mode: str, udp_rate_pps: float) -> None:
+    """Run the far end: STAMP reflector, UDP range echo, TCP control (coverage, exposure)."""
     import logging
     import signal
 
     from netcheck import responder as resp
+    from netcheck.responder_services.udp_ranges import RangeSetupError
+    from netcheck.wire.portecho import parse_ranges
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
+    try:
+        ranges = parse_ranges(udp_ranges)
+    except ValueError as exc:
+        raise InputError(f"--udp-ranges: {exc}") from None
     config = resp.Config(bind=bind, port=port, key=_responder_key(key_file), rate_pps=rate_pps,
-                         burst=rate_pps)
+                         burst=rate_pps, udp_ranges=ranges, udp_mode=udp_mode,
+                         udp_rate_pps=udp_rate_pps, control=True)
     try:
         server = resp.Responder(config)
+    except RangeSetupError as exc:
+        raise InputError(f"--udp-ranges {udp_ranges}: {exc}") from None
     except OSError as exc:
         raise InputError(f"cannot listen on {bind}:{port}: {exc.strerror or exc}") from None
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -24,7 +24,7 @@ def runs(profile: Profile, options: Any, run_cls: Any) -> list[Any]:
     if options.port_remap:
         return [*_sip_alg(profile, options, run_cls)]
     return [*_stun(profile, options, run_cls), *_tls(profile, run_cls),
-            *_sip_alg(profile, options, run_cls)]
+            *_sip_alg(profile, options, run_cls), *udp_runs(profile, options, run_cls)]
 
 
 def _stun(profile: Profile, options: Any, run_cls: Any) -> list[Any]:
@@ -78,3 +78,29 @@ def _sip_alg(profile: Profile, options: Any, run_cls: Any) -> list[Any]:
         return []
     spec = sip_alg.Spec(id="sip_alg:udp", host=host, port=SIP_PORT, mode="options")
     return [run_cls("sip_alg:udp", "sip_alg", spec, 8.0, f"SIP ALG heuristic (OPTIONS) {host}")]
+
+
+def udp_runs(profile: Profile, options: Any, run_cls: Any) -> list[Any]:
+    """With a responder: every UDP row of the port table swept port by port against it
+    (``udp:<row>``). ``exclusive``: a sweep sends thousands of datagrams per second and must
+    not run beside the timed call. Without a responder nothing is planned; the rows stay
+    NOT_MEASURED with the reason (netcheck.evaluate.udp)."""
+    from netcheck.plan import parse_host_port
+    from netcheck.probes import udp_ports
+
+    if not options.responder:
+        return []
+    host, port = parse_host_port(options.responder)
+    out = []
+    for i, rule in enumerate(profile.ports):
+        dest = profile.resolve_destination(rule.destination)
+        if "udp" not in rule.transports or not dest:
+            continue
+        lo, hi = rule.range
+        spec = udp_ports.Spec(id=f"udp:{i}", host=host, ranges=((lo, hi),), control_port=port,
+                              key=options.responder_key, stands_for=dest)
+        # all blocked, worst case: 1 round at 3000 pps + 2 at 1500 pps, each + <= 2 s settling
+        timeout = 10.0 + 2.0 * (hi - lo + 1) / 1000.0
+        out.append(run_cls(f"udp:{i}", "udp_ports", spec, timeout,
+                           f"UDP {rule.port} via responder {host} (for {dest})", exclusive=True))
+    return out

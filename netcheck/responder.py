@@ -36,6 +36,7 @@ from typing import Final, Protocol
 
 from netcheck.probes._stream_engine import IP_RECVTTL, clock_sync, enable_rx_timestamps, kernel_rx_ns
 from netcheck.probes._stream_sessions import error_estimate
+from netcheck.responder_services.control import open_side
 from netcheck.responder_services.sip_mirror import SipMirror
 from netcheck.wire.stamp import ErrorEstimate, StampError, ntp_from_ns, parse_sender, reflect
 
@@ -73,6 +74,10 @@ class Config:
     rate_pps: float = 1000.0
     burst: float = 1000.0
     session_idle_s: float = 60.0
+    udp_ranges: tuple[tuple[int, int], ...] = ()  # UDP range echo (responder_services.udp_ranges)
+    udp_mode: str = "auto"  # auto | sockets | redirect
+    udp_rate_pps: float = 5000.0  # per source, range echo only (a sweep needs thousands/s)
+    control: bool = False  # TCP control service on the same port (coverage, exposure); CLI: on
 
 
 @dataclass
@@ -246,6 +251,7 @@ class Responder:
             sock = _open(config)
             self._handlers.append(handler)
             self._sel.register(sock, selectors.EVENT_READ, handler)
+        self._side = open_side(config, self.address[1])  # range echo, TCP control (issue 5)
 
     @property
     def address(self) -> tuple[str, int]:
@@ -262,6 +268,10 @@ class Responder:
         mode = "authenticated (HMAC-SHA-256)" if self.config.key else "unauthenticated"
         log.info("responder listening on %s:%d, STAMP %s", *self.address, mode)
         next_expiry = time.monotonic() + 1.0
+        side = [threading.Thread(target=s.serve, name=f"netcheck-{type(s).__name__}", daemon=True)
+                for s in self._side]
+        for t in side:
+            t.start()
         try:
             while not self._stop.is_set():
                 for key, _ in self._sel.select(0.2):
@@ -271,6 +281,10 @@ class Responder:
                         h.expire(now, self.config.session_idle_s)
                     next_expiry = now + 1.0
         finally:
+            for s in self._side:
+                s.stop()
+            for t in side:
+                t.join(5.0)
             self._close()
         return self.counters
 

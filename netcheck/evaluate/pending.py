@@ -1,7 +1,7 @@
 """Requirements this build cannot measure yet: stated as NOT_MEASURED, never passed.
 
-Each area's real checks replace its entry here when its probes land (LAN audit, SIP ALG,
-QoS under load, capacity)."""
+Each area's real checks replace its entry here when its probes land (QoS under load,
+capacity); lan.exposure lives in evaluate/udp.py."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ from netcheck.result import Check, Measurement, Site, Status
 
 
 def checks(profile: Profile, by_id: dict[str, Measurement], site: Site) -> Iterator[Check]:
-    yield from _lan(profile)
     qos = profile.qos
     if qos and (qos.priority_required or qos.voice_dscp is not None):
         yield Check(id="qos.priority", title="voice prioritised over other traffic", status=Status.NOT_MEASURED,
@@ -24,21 +23,6 @@ def checks(profile: Profile, by_id: dict[str, Measurement], site: Site) -> Itera
         yield Check(id="availability", title=f"availability of the handover point >= {profile.availability_pct:g} %",
                     status=Status.SKIPPED, required=False, group="general", limit=f">= {profile.availability_pct:g} %",
                     reason="judged by the scheduled agent over weeks, not by a one-shot run")
-
-
-def _lan(profile: Profile) -> Iterator[Check]:
-    """DHCP and exposure; PoE, speed and voice VLAN are judged by evaluate/lan.py."""
-    lan = profile.lan
-    if not lan:
-        return
-    items = [
-        ("lan.exposure", "phones not reachable from the internet", lan.no_admin_exposure),
-    ]
-    for cid, title, present in items:
-        if present:
-            yield Check(id=cid, title=title, status=Status.NOT_MEASURED, required=True, group="lan",
-                        source=source(profile, lan.source),
-                        reason="needs the LAN audit (LLDP/DHCP probes), not run")
 
 
 def _bandwidth(profile: Profile, extensions: int | None) -> Iterator[Check]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from netcheck.evaluate import udp
 from netcheck.evaluate._core import REMEDIES, failed, not_measured, remedy, source
 from netcheck.profile import Profile
 from netcheck.result import Check, Measurement, Site, Status
@@ -25,10 +26,8 @@ def checks(profile: Profile, by_id: dict[str, Measurement], site: Site) -> Itera
             if not host:
                 yield Check(**base, status=Status.SKIPPED,
                             reason=f"no host for target {rule.destination!r}; pass --target {rule.destination}=HOST")
-            elif transport == "udp":
-                yield Check(**base, status=Status.NOT_MEASURED,
-                            reason="UDP egress can only be proven with a netcheck responder at the far end "
-                            "(a silent UDP port looks the same open or blocked); not measured in this run")
+            elif transport == "udp":  # NOT_MEASURED with the reason unless udp:<i> was measured
+                yield udp.udp_row(base, rule.required, by_id.get(f"udp:{i}"), host, str(rule.port), rule.purpose)
             else:
                 yield _tcp_check(base, rule.required, by_id.get(f"tcp:{i}"), host, str(rule.port), rule.purpose)
 

@@ -1,0 +1,268 @@
+"""UDP egress on whole port ranges, proven port by port against a ``netcheck responder``.
+
+A silent UDP port looks the same open or blocked, so without a cooperating far end nothing
+can be concluded (the check says so). With a responder serving the ranges
+(``netcheck responder --udp-ranges 16384-32767,...``) every port is tested, not a sample:
+one small datagram per port (:mod:`netcheck.wire.portecho`, a per-run token and the port it
+was sent to in the payload), paced at ``rate_pps``; a port is ``open`` only when the echo
+comes back *from that port* with that token and port number. Unanswered ports are sent
+again twice at half the rate (loss is not blocking; a path that drops a burst at the first
+rate gets a gentler retry), and only then called blocked.
+
+States per port (compressed into ranges, "20000-20999"):
+
+- ``open``: echoed;
+- ``rejected``: an ICMP destination-unreachable came back (``IP_RECVERR`` error queue,
+  RFC 1122 4.1.3.3) from an address other than the responder: a firewall REJECT rule;
+- ``no_answer``: silence after every try: dropped on the way (or its reply was);
+- ``not_covered``: the responder does not serve the port (its coverage, asked first over
+  the TCP control service, or an ICMP port-unreachable from the responder itself): neither
+  open nor blocked.
+
+The sweep loop runs in a worker thread with a non-blocking socket (no event-loop hops per
+datagram): 16,384 ports take about 6 s at 3,000 pps on a clean path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import secrets
+import select
+import socket
+import struct
+import time
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from netcheck.probes._common import Context, Timer, compress_ranges, error
+from netcheck.result import ErrorKind, Measurement, Value
+from netcheck.wire import portecho
+
+DEFAULT_RATE_PPS: Final = 3000.0
+IP_RECVERR: Final = getattr(socket, "IP_RECVERR", 11)
+_SO_EE_ORIGIN_ICMP: Final = 2
+_EE: Final = struct.Struct("=IBBBBII")
+STATES: Final = ("open", "rejected", "no_answer", "not_covered")
+
+
+@dataclass(frozen=True)
+class Spec:
+    """Sweep ``ranges`` on the responder ``host``; ``control_port`` is its TCP control
+    service (the STAMP port number) for coverage; ``stands_for`` names the profile's
+    destination the responder stands in for (label only)."""
+
+    id: str
+    host: str
+    ranges: tuple[tuple[int, int], ...]
+    control_port: int = 862
+    key: bytes | None = field(default=None, repr=False)
+    rate_pps: float = DEFAULT_RATE_PPS
+    retries: int = 2
+    stands_for: str = ""
+
+
+@dataclass
+class Sweep:
+    """What the sweep saw: port -> RTT (s) for echoed ports, port -> ICMP offender."""
+
+    answered: dict[int, float] = field(default_factory=dict)
+    icmp: dict[int, str] = field(default_factory=dict)
+    sent: int = 0
+    rounds: int = 0
+    rate_pps: list[float] = field(default_factory=list)
+
+
+async def run(spec: Spec, ctx: Context) -> Measurement:
+    """Resolve, ask coverage, sweep every port, summarise per state."""
+    timer = Timer()
+    label = f"{spec.host} udp/{','.join(f'{a}-{b}' if a != b else str(a) for a, b in spec.ranges)}"
+    try:
+        infos = await asyncio.wait_for(asyncio.get_running_loop().getaddrinfo(
+            spec.host, None, family=socket.AF_INET, type=socket.SOCK_DGRAM), ctx.timeout(5.0))
+        address = str(infos[0][4][0])
+    except (TimeoutError, OSError, UnicodeError) as exc:
+        return timer.measurement(id=spec.id, probe="udp_ports", target=label, method="udp-echo",
+                                 error=error(ErrorKind.DNS, f"cannot resolve {spec.host!r}: {exc}"))
+    coverage = await asyncio.to_thread(ask_coverage, address, spec.control_port, spec.key,
+                                       ctx.timeout(3.0))
+    served, cov_note, rate = _served(spec, coverage)
+    ports = [p for lo, hi in spec.ranges for p in range(lo, hi + 1)]
+    deadline = time.monotonic() + max(0.0, ctx.remaining() - 0.5)
+    ctx.progress(f"udp {spec.host}: {len(ports)} ports at {rate:g} pps")
+    sw = await asyncio.to_thread(sweep, address, [p for p in ports if served(p)], key=spec.key,
+                                 rate_pps=rate, retries=spec.retries, deadline=deadline)
+    values = summarize(ports, sw, address, served)
+    values.update(coverage=cov_note, responder=address, stands_for=spec.stands_for)
+    return timer.measurement(id=spec.id, probe="udp_ports", target=label, method="udp-echo",
+                             values=values)
+
+
+def ask_coverage(address: str, port: int, key: bytes | None, timeout: float) -> dict[str, Any]:
+    """The responder's coverage answer, or ``{"error": ...}`` when it cannot be asked."""
+    from netcheck.responder_services import control
+
+    try:
+        return control.request(address, port, "coverage", [], key, max(timeout, 0.1))
+    except (OSError, ValueError) as exc:
+        return {"error": f"control TCP {port}: {exc}"}
+
+
+def _served(spec: Spec, coverage: dict[str, Any]) -> tuple[Any, str, float]:
+    """(port -> served?, a note for the result, the rate to send at)."""
+    ranges = coverage.get("ranges")
+    if coverage.get("error") or not isinstance(ranges, list):
+        note = f"unknown ({coverage.get('error') or 'no ranges in the answer'}); all ports tried"
+        return (lambda _p: True), note, spec.rate_pps
+    spans = [(int(a), int(b)) for a, b in ranges]
+    rate = spec.rate_pps
+    if coverage.get("rate_pps"):  # stay under the responder's per-source limit
+        rate = min(rate, 0.9 * float(coverage["rate_pps"]))
+    shown = ",".join(f"{a}-{b}" for a, b in spans) or "none"
+    return (lambda p: any(a <= p <= b for a, b in spans)), f"responder serves {shown}", rate
+
+
+def sweep(address: str, ports: list[int], *, key: bytes | None = None,
+          rate_pps: float = DEFAULT_RATE_PPS, retries: int = 2,
+          deadline: float | None = None) -> Sweep:
+    """Blocking sweep (run it in a thread): every port once, then the unanswered ones again
+    ``retries`` times at half the rate."""
+    deadline = deadline or time.monotonic() + 60.0
+    token = secrets.randbits(64)
+    sw = Sweep()
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+        sock.setsockopt(socket.IPPROTO_IP, IP_RECVERR, 1)
+        sock.setblocking(False)
+        rx = _Receiver(sock, address, token, key, sw)
+        pending = list(ports)
+        for attempt in range(retries + 1):
+            if not pending or time.monotonic() >= deadline:
+                break
+            rate = rate_pps / (2 if attempt else 1)
+            sw.rounds += 1
+            sw.rate_pps.append(rate)
+            _send_round(sock, address, pending, token, key, rate, rx, deadline, sw)
+            rx.settle(min(deadline, time.monotonic() + _settle_s(sw)))
+            pending = [p for p in pending if p not in sw.answered]
+    return sw
+
+
+def _send_round(sock: socket.socket, address: str, ports: list[int], token: int,
+                key: bytes | None, rate: float, rx: _Receiver, deadline: float, sw: Sweep) -> None:
+    t0, i = time.monotonic(), 0
+    while i < len(ports):
+        now = time.monotonic()
+        if now >= deadline:
+            return
+        due = min(len(ports), int((now - t0) * rate) + 1)
+        while i < due:
+            port = ports[i]
+            rx.sent_at[port] = time.monotonic()
+            try:
+                sock.sendto(portecho.Echo(portecho.Kind.REQUEST, port, token).to_bytes(key),
+                            (address, port))
+                sw.sent += 1
+            except BlockingIOError:
+                break  # send buffer full: retry this port on the next tick
+            except OSError:
+                rx.errors()  # a queued ICMP error surfaced on send; the port moves on
+            i += 1
+        rx.wait(max(0.0, min(0.005, t0 + i / rate - time.monotonic())))
+
+
+def _settle_s(sw: Sweep) -> float:
+    """Wait for late echoes: 3x the slowest RTT seen (p95), at least 0.3 s, at most 2 s."""
+    rtts = sorted(sw.answered.values())
+    p95 = rtts[int(0.95 * (len(rtts) - 1))] if rtts else 0.5
+    return min(2.0, max(0.3, 3.0 * p95))
+
+
+class _Receiver:
+    """Drain echoes and queued ICMP errors from the sweep socket."""
+
+    def __init__(self, sock: socket.socket, address: str, token: int, key: bytes | None,
+                 sw: Sweep) -> None:
+        self.sock, self.address, self.token, self.key, self.sw = sock, address, token, key, sw
+        self.sent_at: dict[int, float] = {}
+        self.poll = select.poll()  # not select(): the fd may be above FD_SETSIZE
+        self.poll.register(sock, select.POLLIN | select.POLLERR)
+
+    def wait(self, timeout: float) -> None:
+        if self.poll.poll(timeout * 1000.0):
+            self.drain()
+
+    def settle(self, until: float) -> None:
+        while (left := until - time.monotonic()) > 0:
+            self.wait(min(left, 0.05))
+
+    def drain(self, limit: int = 512) -> None:
+        for _ in range(limit):
+            try:
+                data, (src, sport) = self.sock.recvfrom(256)[:2]
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                self.errors()
+                continue
+            self._echo(data, src, sport)
+
+    def _echo(self, data: bytes, src: str, sport: int) -> None:
+        try:
+            reply = portecho.parse(data, self.key)
+        except portecho.EchoError:
+            return
+        ok = (src == self.address and reply.kind is portecho.Kind.REPLY
+              and reply.token == self.token and reply.port == sport
+              and reply.rx_port in (0, sport))
+        if ok and sport not in self.sw.answered:
+            self.sw.answered[sport] = time.monotonic() - self.sent_at.get(sport, time.monotonic())
+
+    def errors(self, limit: int = 512) -> None:
+        """Read the error queue: which destination port drew which ICMP error, from whom."""
+        for _ in range(limit):
+            try:
+                _d, anc, _f, dest = self.sock.recvmsg(64, 512, socket.MSG_ERRQUEUE)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:
+                if exc.errno in (errno.EAGAIN, errno.EWOULDBLOCK):
+                    return
+                continue
+            for level, kind, data in anc:
+                if level == socket.IPPROTO_IP and kind == IP_RECVERR and len(data) >= 24:
+                    self.sw.icmp[int(dest[1])] = _offender(data)
+
+
+def _offender(data: bytes) -> str:
+    """``"198.18.0.1 type 3 code 3"`` from a ``sock_extended_err`` + offender sockaddr_in."""
+    _errno, origin, icmp_type, code, _pad, _info, _data = _EE.unpack_from(data)
+    who = socket.inet_ntoa(data[20:24]) if origin == _SO_EE_ORIGIN_ICMP else "local"
+    return f"{who} type {icmp_type} code {code}"
+
+
+def summarize(ports: list[int], sw: Sweep, responder: str, served: Any) -> dict[str, Value]:
+    """Ports per state as compressed ranges, counts, timing."""
+    by_state: dict[str, list[int]] = {s: [] for s in STATES}
+    icmp_from: dict[str, int] = {}
+    for port in ports:
+        offender = sw.icmp.get(port, "")
+        if port in sw.answered:
+            state = "open"
+        elif not served(port) or offender.startswith(f"{responder} type 3 code 3"):
+            state = "not_covered"  # the responder itself has nothing on the port
+        elif offender:
+            state = "rejected"
+            icmp_from[offender] = icmp_from.get(offender, 0) + 1
+        else:
+            state = "no_answer"
+        by_state[state].append(port)
+    values: dict[str, Value] = {s: compress_ranges(p) for s, p in by_state.items() if p}
+    values["blocked"] = compress_ranges(by_state["rejected"] + by_state["no_answer"])
+    values["counts"] = {s: len(p) for s, p in by_state.items() if p}
+    values["ports_total"] = len(ports)
+    values["icmp_from"] = icmp_from
+    rtts = sorted(sw.answered.values())
+    values["rtt_median_ms"] = round(rtts[len(rtts) // 2] * 1000, 3) if rtts else None
+    values.update(sent=sw.sent, rounds=sw.rounds, rate_pps=sw.rate_pps)
+    return values
