@@ -24,7 +24,8 @@ def runs(profile: Profile, options: Any, run_cls: Any) -> list[Any]:
     if options.port_remap:
         return [*_sip_alg(profile, options, run_cls)]
     return [*_stun(profile, options, run_cls), *_tls(profile, run_cls),
-            *_sip_alg(profile, options, run_cls), *udp_runs(profile, options, run_cls)]
+            *_sip_alg(profile, options, run_cls), *udp_runs(profile, options, run_cls),
+            *responder_runs(profile, options, run_cls)]
 
 
 def _stun(profile: Profile, options: Any, run_cls: Any) -> list[Any]:
@@ -103,4 +104,27 @@ def udp_runs(profile: Profile, options: Any, run_cls: Any) -> list[Any]:
         timeout = 10.0 + 2.0 * (hi - lo + 1) / 1000.0
         out.append(run_cls(f"udp:{i}", "udp_ports", spec, timeout,
                            f"UDP {rule.port} via responder {host} (for {dest})", exclusive=True))
+    return out
+
+
+def responder_runs(profile: Profile, options: Any, run_cls: Any) -> list[Any]:
+    """With a responder: DSCP read-back on the first port of the first UDP media range (when
+    the profile asks for a voice DSCP), and the connect-back exposure test (when the profile
+    forbids admin access from the internet)."""
+    from netcheck.plan import parse_host_port
+    from netcheck.probes import dscp, exposure
+
+    if not options.responder:
+        return []
+    host, port = parse_host_port(options.responder)
+    out = []
+    media = [r.range[0] for r in profile.ports if "udp" in r.transports and r.range[1] > r.range[0]]
+    if profile.qos and profile.qos.voice_dscp is not None and media:
+        spec = dscp.Spec(id="dscp", host=host, port=media[0], dscp=profile.qos.voice_dscp,
+                         key=options.responder_key)
+        out.append(run_cls("dscp", "dscp", spec, 8.0, f"DSCP read-back via responder {host}"))
+    if profile.lan and profile.lan.no_admin_exposure:
+        spec2 = exposure.Spec(id="exposure", host=host, control_port=port, key=options.responder_key)
+        out.append(run_cls("exposure", "exposure", spec2, 10.0,
+                           f"exposure: connect-back from responder {host}"))
     return out

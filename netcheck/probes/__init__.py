@@ -21,6 +21,8 @@ ProbeFn = Callable[[Any, Context], Awaitable[Measurement]]
 PROBES: dict[str, str] = {
     "dhcp": "netcheck.probes.dhcp",
     "dns": "netcheck.probes.dns",
+    "dscp": "netcheck.probes.dscp",
+    "exposure": "netcheck.probes.exposure",
     "icmp": "netcheck.probes.icmp",
     "sip_alg": "netcheck.probes.sip_alg",
     "snmp_switch": "netcheck.probes.snmp_switch",
