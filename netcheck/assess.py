@@ -30,6 +30,10 @@ class Request:
     responder: str | None = None  # HOST[:PORT] of a netcheck responder
     responder_key: bytes | None = field(default=None, repr=False)
     switches: tuple[SnmpTarget, ...] = field(default=(), repr=False)  # SNMP audit targets
+    capacity: bool = True  # call-load ramp and QoS under load (need a responder)
+    iperf3: str | None = None  # HOST[:PORT] of an iperf3 server
+    package_mix: dict[str, int] = field(default_factory=dict)  # users per profile package
+    concurrency: float | None = None  # share of extensions active at once (planning input)
 
 
 def run(request: Request, listener: runner.Listener = lambda _e: None) -> RunResult:
@@ -43,6 +47,9 @@ async def run_async(request: Request, listener: runner.Listener) -> RunResult:
     async with _peers(request.profile) as remap, _responder(request) as responder:
         options = plan.Options(quick=request.quick, gateway=gateway, port_remap=remap, **request.lan,
                                responder=responder, responder_key=request.responder_key,
+                               extensions=request.site.extensions, package_mix=dict(request.package_mix),
+                               concurrency=request.concurrency, capacity=request.capacity,
+                               iperf3=request.iperf3,
                                switches=request.switches)
         runs = plan.build(request.profile, options)
         measurements = await runner.run_all(runs, caps, listener)

@@ -11,7 +11,7 @@ from typing import Any
 
 import msgspec
 
-from netcheck import firewall_plan
+from netcheck import capacity_plan, firewall_plan
 from netcheck.probes import dns, snmp_switch, stream, tcp_ports
 from netcheck.probes._common import is_ip_literal
 from netcheck.profile import Profile, Role, Target
@@ -41,6 +41,11 @@ class Options:
     dhcp_wait_s: float = 3.0
     voice_vlan: int | None = None  # also DISCOVER tagged on <interface>.<vlan>
     switches: tuple[snmp_switch.SnmpTarget, ...] = ()  # SNMP switch audit (credentials inside)
+    extensions: int | None = None  # capacity: the requirement needs the site's extensions
+    package_mix: dict[str, int] = field(default_factory=dict)  # users per profile package
+    concurrency: float | None = None  # share of extensions active at once
+    capacity: bool = True  # call-load ramp and QoS under load (with a responder)
+    iperf3: str | None = None  # HOST[:PORT] of an iperf3 server: raw throughput, iperf3's figures
 
 
 class PlanError(ValueError):
@@ -65,6 +70,7 @@ def build(profile: Profile, options: Options) -> list[ProbeRun]:
     runs += _tcp_runs(profile, options)
     runs += lan_local_runs(profile, options)
     runs += firewall_plan.runs(profile, options, ProbeRun)
+    runs += capacity_plan.runs(profile, options, ProbeRun)
     runs += snmp_runs(options.switches)
     return runs
 

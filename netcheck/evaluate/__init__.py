@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from netcheck.evaluate import dns, firewall, lan, lan_local, path, pending, ports, udp
+from netcheck.evaluate import capacity, dns, firewall, lan, lan_local, path, pending, ports, udp
 from netcheck.evaluate._core import REMEDIES, remedy
 from netcheck.profile import Profile
 from netcheck.result import Check, Measurement, Site, Status, Verdict
@@ -23,7 +23,7 @@ __all__ = ["AREAS", "REMEDIES", "evaluate", "remedy", "summary", "verdict"]
 
 Area = Callable[[Profile, dict[str, Measurement], Site], Iterable[Check]]
 AREAS: tuple[Area, ...] = (dns.checks, path.checks, ports.checks, firewall.checks, udp.checks, lan.checks,
-                           lan_local.checks, pending.checks)
+                           lan_local.checks, capacity.checks, pending.checks)
 
 
 def evaluate(profile: Profile, measurements: list[Measurement], site: Site | None = None) -> list[Check]:

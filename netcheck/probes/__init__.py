@@ -19,15 +19,18 @@ ProbeFn = Callable[[Any, Context], Awaitable[Measurement]]
 
 #: probe name -> module path. The profile schema, the plan and the CLI derive from this.
 PROBES: dict[str, str] = {
+    "capacity": "netcheck.probes.capacity",
     "dhcp": "netcheck.probes.dhcp",
     "dns": "netcheck.probes.dns",
     "dscp": "netcheck.probes.dscp",
     "exposure": "netcheck.probes.exposure",
     "icmp": "netcheck.probes.icmp",
+    "iperf3": "netcheck.probes.iperf3",
     "sip_alg": "netcheck.probes.sip_alg",
     "snmp_switch": "netcheck.probes.snmp_switch",
     "link": "netcheck.probes.link",
     "lldp": "netcheck.probes.lldp",
+    "qos": "netcheck.probes.qos",
     "stun": "netcheck.probes.stun",
     "tls": "netcheck.probes.tls",
     "stream": "netcheck.probes.stream",

@@ -82,6 +82,7 @@ class Spec:
     jitter_buffer_ms: float = 60.0
     required_up_kbps: float | None = None
     required_down_kbps: float | None = None
+    requirement_basis: tuple[str, ...] = ()
     margin: float = 0.25
     start_calls: int = 2
     max_calls: int = 100
@@ -467,6 +468,7 @@ def summarise(spec: Spec, ramp: Ramp, budget_s: float) -> dict[str, Value]:
         "call_kbps_basis": "(UDP payload + 8 UDP (RFC 768) + 20 IPv4 (RFC 791)) x 8 x pps",
         "target_calls": target, "margin": spec.margin,
         "required_up_kbps": spec.required_up_kbps, "required_down_kbps": spec.required_down_kbps,
+        "requirement_basis": list(spec.requirement_basis),
         "responder_pps_needed": round(target * 1000.0 / spec.interval_ms),
         "steps": [s.as_value() for s in ramp.steps],
         "step_count": len(ramp.steps), "budget_s": round(budget_s, 3),

@@ -1,0 +1,120 @@
+"""Plan entries of the capacity area (issue 8): call-load ramp, QoS under load, iperf3.
+
+Kept beside :mod:`netcheck.plan` so that the plan only gains one line. Measurement ids are
+what :mod:`netcheck.evaluate.capacity` reads: ``capacity``, ``qos``, and ``iperf3:up`` /
+``iperf3:down`` (informative; iperf3's own figures, no check judges them).
+
+Both load tests need a netcheck responder (``--responder``) and run ``exclusive`` (alone,
+like the stream calls): their schedules must not share the CPU with other probes, and
+their load would disturb everyone else's measurements. The ramp is planned only when the
+requirement is known (``--extensions``): without it there is nothing to prove and no
+reason to load a customer's line.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from netcheck import bandwidth
+from netcheck.profile import Limit, PathLimits, Profile
+
+CAPACITY_BUDGET_S = 60.0  # the issue's bound for the whole ramp
+QOS_BUDGET_S = 30.0
+IPERF3_SECONDS = 5.0
+
+
+def runs(profile: Profile, options: Any, run_cls: Any) -> list[Any]:
+    """``run_cls`` is :class:`netcheck.plan.ProbeRun` (passed in to avoid an import cycle)."""
+    if not getattr(options, "capacity", True):
+        return []
+    out = []
+    if options.responder:
+        out += _capacity(profile, options, run_cls)
+        out += _qos(profile, options, run_cls)
+    if getattr(options, "iperf3", None):
+        out += _iperf3(options, run_cls)
+    return out
+
+
+def limits_of(profile: Profile) -> Any:
+    """The step limits from the profile's internet path limits (handover, else end to
+    end); G.114 / G.107 planning defaults where the profile names none."""
+    from netcheck.probes.capacity import Limits
+
+    lim: PathLimits | None = profile.limits.handover or profile.limits.end_to_end
+    loss = _bound(lim.loss_pct if lim else None, 1.0)
+    jitter = _bound(lim.jitter_ms if lim else None, 20.0)
+    mos = lim.mos.comparator[1] if lim and lim.mos else None
+    return Limits(max_loss_pct=loss, max_jitter_ms=jitter, min_mos=mos)
+
+
+def _bound(limit: Limit | None, default: float) -> float:
+    return limit.comparator[1] if limit is not None else default
+
+
+def requirement(profile: Profile, options: Any) -> bandwidth.Requirement | None:
+    bw = profile.bandwidth
+    if bw is None or options.extensions is None:
+        return None
+    return bandwidth.requirement(
+        options.extensions, per_extension_up_kbps=bw.per_extension_up_kbps,
+        per_extension_down_kbps=bw.per_extension_down_kbps, packages_kbps=bw.packages_kbps,
+        package_mix=options.package_mix or {}, concurrency=options.concurrency or 1.0,
+        codec=profile.stream.codec, interval_ms=profile.stream.packet_interval_ms)
+
+
+def _responder(options: Any) -> tuple[str, int]:
+    from netcheck.plan import parse_host_port
+
+    return parse_host_port(options.responder)
+
+
+def _capacity(profile: Profile, options: Any, run_cls: Any) -> list[Any]:
+    from netcheck.probes import capacity
+
+    need = requirement(profile, options)
+    if need is None:
+        return []
+    host, port = _responder(options)
+    s = profile.stream
+    budget = CAPACITY_BUDGET_S / 2 if options.quick else CAPACITY_BUDGET_S
+    spec = capacity.Spec(id="capacity", host=host, port=port, key=options.responder_key, codec=s.codec,
+                         interval_ms=s.packet_interval_ms, jitter_buffer_ms=s.jitter_buffer_ms,
+                         required_up_kbps=need.up_kbps, required_down_kbps=need.down_kbps,
+                         requirement_basis=need.basis,
+                         step_s=2.0 if options.quick else 3.0, duration_s=budget, limits=limits_of(profile))
+    title = (f"call load up to {spec.target_calls()} calls via responder {host}:{port} "
+             f"(need {need.up_kbps:g}/{need.down_kbps:g} kbit/s up/down)")
+    return [run_cls("capacity", "capacity", spec, budget + 5.0, title, exclusive=True)]
+
+
+def _qos(profile: Profile, options: Any, run_cls: Any) -> list[Any]:
+    from netcheck.probes import qos
+
+    q = profile.qos
+    if not q or not (q.priority_required or q.voice_dscp is not None):
+        return []
+    host, port = _responder(options)
+    s = profile.stream
+    need = requirement(profile, options)
+    start = max(1000.0, need.up_kbps) if need else 1000.0
+    spec = qos.Spec(id="qos", host=host, port=port, key=options.responder_key, codec=s.codec,
+                    interval_ms=s.packet_interval_ms, jitter_buffer_ms=s.jitter_buffer_ms,
+                    dscp=q.voice_dscp if q.voice_dscp is not None else s.dscp, bulk_start_kbps=start,
+                    duration_s=QOS_BUDGET_S, limits=limits_of(profile))
+    return [run_cls("qos", "qos", spec, QOS_BUDGET_S + 5.0,
+                    f"voice under bulk load via responder {host}:{port}", exclusive=True)]
+
+
+def _iperf3(options: Any, run_cls: Any) -> list[Any]:
+    from netcheck.plan import parse_host_port
+    from netcheck.probes import iperf3
+
+    host, port = parse_host_port(options.iperf3, default_port=iperf3.DEFAULT_PORT)
+    out = []
+    for reverse, tag in ((False, "up"), (True, "down")):
+        spec = iperf3.Spec(id=f"iperf3:{tag}", host=host, port=port, duration_s=IPERF3_SECONDS,
+                           reverse=reverse)
+        out.append(run_cls(spec.id, "iperf3", spec, IPERF3_SECONDS + 12.0,
+                           f"iperf3 TCP {tag} to {host}:{port}", exclusive=True))
+    return out
