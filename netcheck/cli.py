@@ -153,12 +153,22 @@ def _host_port(item: str) -> tuple[str, int]:
 @click.option("--voice-vlan", type=click.IntRange(1, 4094), help="Also DISCOVER on the 802.1Q sub-interface IFACE.VLAN.")
 @click.option("--responder-key-file", type=click.Path(dir_okay=False, path_type=Path),
               help="Shared key file: authenticated STAMP (HMAC-SHA-256) with the responder.")
+@click.option("--capacity/--no-capacity", default=True, show_default=True,
+              help="With --responder: ramp concurrent calls up to the bandwidth need (--extensions) "
+              "and test voice under bulk load.")
+@click.option("--iperf3", "iperf3_server", metavar="HOST[:PORT]",
+              help="An iperf3 server: also measure raw TCP throughput up and down (iperf3's own figures).")
+@click.option("--package-mix", metavar="NAME=N,...",
+              help="Users per profile package, e.g. video=10,desktop_sharing=5 (stimme).")
+@click.option("--concurrency", type=click.FloatRange(0, 1, min_open=True),
+              help="Share of extensions in calls at once (default 1: every extension, the providers' rule).")
 @_snmp_options
 def run(profile_name: str, extensions: int | None, customer: str | None, site_name: str | None,
         technician: str | None, targets: tuple[str, ...], out_dir: Path, formats: tuple[str, ...],
         quick: bool, plan_only: bool, as_json: bool, interface: str | None, lldp_wait: float, dhcp_wait: float,
         voice_vlan: int | None, responder: str | None,
-        responder_key_file: Path | None, lang: str, **snmp: Any) -> None:
+        responder_key_file: Path | None, lang: str, capacity: bool = True, iperf3_server: str | None = None,
+        package_mix: str | None = None, concurrency: float | None = None, **snmp: Any) -> None:
     """Measure the site against a provider profile and write the verdict."""
     from netcheck import assess, plan, reports
     from netcheck.result import Site, write_atomic
@@ -171,13 +181,14 @@ def run(profile_name: str, extensions: int | None, customer: str | None, site_na
             plan.parse_host_port(responder)
     except plan.PlanError as exc:
         raise InputError(str(exc)) from None
+    load = _capacity_inputs(profile, package_mix, concurrency, capacity, iperf3_server)
     if plan_only:
-        _print_plan(profile, quick, responder)
+        _print_plan(profile, quick, responder, extensions=extensions, **load)
         return
     site = Site(customer=customer, site=site_name, technician=technician, extensions=extensions)
     request = assess.Request(profile=profile, site=site, quick=quick, lan=dict(
         interface=interface, lldp_wait_s=lldp_wait, dhcp_wait_s=dhcp_wait, voice_vlan=voice_vlan), responder=responder, responder_key=key,
-                             switches=_snmp_targets(snmp))
+                             switches=_snmp_targets(snmp), **load)
     result = _run_with_progress(request, quiet=as_json)
     written = _write_outputs(result, out_dir, list(formats) or ["json", "html"], reports, write_atomic,
                              lang)
@@ -257,10 +268,29 @@ def _responder_key(path: Path | None) -> bytes | None:
         raise InputError(str(exc)) from None
 
 
-def _print_plan(profile: Any, quick: bool, responder: str | None = None) -> None:
+def _capacity_inputs(profile: Any, package_mix: str | None, concurrency: float | None, capacity: bool,
+                     iperf3_server: str | None) -> dict[str, Any]:
+    """--package-mix / --concurrency / --capacity / --iperf3, checked against the profile."""
+    from netcheck import bandwidth, plan
+
+    try:
+        mix = bandwidth.parse_package_mix(package_mix or "")
+        known = profile.bandwidth.packages_kbps if profile.bandwidth else {}
+        unknown = sorted(set(mix) - set(known))
+        if unknown:
+            raise bandwidth.BandwidthError(f"--package-mix: profile {profile.id!r} has no package "
+                                           f"{', '.join(unknown)} (known: {', '.join(sorted(known)) or 'none'})")
+        if iperf3_server:
+            plan.parse_host_port(iperf3_server)
+    except (bandwidth.BandwidthError, plan.PlanError) as exc:
+        raise InputError(str(exc)) from None
+    return dict(package_mix=mix, concurrency=concurrency, capacity=capacity, iperf3=iperf3_server)
+
+
+def _print_plan(profile: Any, quick: bool, responder: str | None = None, **load: Any) -> None:
     from netcheck import capabilities, plan
 
-    options = plan.Options(quick=quick, gateway=capabilities.default_gateway(), responder=responder)
+    options = plan.Options(quick=quick, gateway=capabilities.default_gateway(), responder=responder, **load)
     click.echo(f"plan for profile {profile.id} ({profile.name}):")
     for r in plan.build(profile, options):
         click.echo(f"  {r.id:<28} {r.probe:<10} {r.title}  (up to {r.timeout_s:g} s)")
