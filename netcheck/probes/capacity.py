@@ -27,6 +27,8 @@ A step is "within limits" in a direction when, over all its calls:
 - the worst call's RFC 3550 jitter is at most ``max_jitter_ms``;
 - the E-model MOS (G.107, random loss) is at least ``min_mos`` (when set).
 
+A step outside the limits is run once more; a direction fails only if it fails twice.
+
 The responder's per-source rate limit (``netcheck responder --rate-pps``, default 1000)
 must allow 50 x ``max_calls`` packets per second or the ramp measures the limiter; the
 Measurement reports ``responder_pps_needed``.
@@ -159,6 +161,7 @@ class Step:
     send_error_p99_ms: float | None
     problems_up: tuple[str, ...] = ()
     problems_down: tuple[str, ...] = ()
+    repeated: bool = False
 
     @property
     def up_ok(self) -> bool:
@@ -179,6 +182,7 @@ class Step:
             "mos_up": _r(self.up.mos, 2), "mos_down": _r(self.down.mos, 2),
             "rtt_median_ms": _r(self.rtt_median_ms), "send_error_p99_ms": _r(self.send_error_p99_ms),
             "problems_up": list(self.problems_up), "problems_down": list(self.problems_down),
+            "repeated": self.repeated,
         }
 
 
@@ -451,10 +455,25 @@ def _ramp(spec: Spec, setup: CallSetup, ramp: Ramp, stop_at: int, progress: Call
             return
         progress(f"{n} concurrent calls ({n * spec.call_kbps():.0f} kbit/s each way)")
         step = measure_step(setup, n, spec.step_s, spec.dscp, spec.limits, stop_at)
+        if (not step.up_ok or not step.down_ok) and step.rtt_median_ms is not None \
+                and time.monotonic_ns() + step_ns <= stop_at:
+            time.sleep(spec.pause_s)
+            step = confirmed(step, measure_step(setup, n, spec.step_s, spec.dscp, spec.limits, stop_at))
         ramp.record(step)
         if step.rtt_median_ms is None:
             return  # no reply at all: no responder, nothing to ramp
         time.sleep(spec.pause_s)  # let queues drain so the next step starts clean
+
+
+def confirmed(first: Step, again: Step) -> Step:
+    """A direction fails only if it failed twice at the same load: one transient (a
+    cross-traffic burst, a descheduled VM) must not cut the capacity estimate. Each
+    direction keeps the figures of a run in which it held, if there was one."""
+    up = again if not first.up_ok and again.up_ok else first
+    down = again if not first.down_ok and again.down_ok else first
+    return Step(first.calls, first.seconds + again.seconds, up.up, down.down, first.rtt_median_ms,
+                max(first.send_error_p99_ms or 0.0, again.send_error_p99_ms or 0.0),
+                up.problems_up, down.problems_down, repeated=True)
 
 
 def summarise(spec: Spec, ramp: Ramp, budget_s: float) -> dict[str, Value]:

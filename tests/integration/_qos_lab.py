@@ -16,8 +16,15 @@ from tests.netlab.lab import RoutedLab
 EF_TOS = "0xb8"  # DSCP 46 << 2 (RFC 2474 DS field, RFC 3246 EF)
 
 
-def priority_uplink(lab: RoutedLab, kbit: int, *, ef_share: float = 0.5, burst_bytes: int = 3000,
-                    be_queue_packets: int = 50, prioritise: bool = True) -> None:
+def priority_uplink(
+    lab: RoutedLab,
+    kbit: int,
+    *,
+    ef_share: float = 0.5,
+    burst_bytes: int = 3000,
+    be_queue_packets: int = 50,
+    prioritise: bool = True,
+) -> None:
     """htb on the router's wan0 (upload): ``kbit`` in total, EF first; ``prioritise=False``
     leaves out the EF filter: the same shaper and queue, every packet best effort."""
     dev, ns = lab.ifs.router_wan, lab.ns.rtr
