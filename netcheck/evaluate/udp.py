@@ -53,7 +53,8 @@ def udp_row(base: dict[str, Any], required: bool, m: Measurement | None, host: s
     base = {**base, "evidence": [m.id], "method": m.method}
     v = m.values
     counts: dict[str, int] = v.get("counts") or {}  # type: ignore[assignment]
-    total, opened = int(v.get("ports_total") or 0), counts.get("open", 0)
+    total_v = v.get("ports_total")
+    total, opened = (total_v if isinstance(total_v, int) else 0), counts.get("open", 0)
     via = f"via responder {v.get('responder')} standing in for {host}"
     coverage = str(v.get("coverage") or "")
     if opened == 0 and coverage.startswith("unknown"):
