@@ -557,26 +557,23 @@ def doctor(as_json: bool) -> None:
 
     from netcheck import capabilities as caps
 
-    info = {
-        "os": caps.describe_os(),
-        "privileges": caps.privileges(),
-        "default_gateway": caps.default_gateway(),
-        "interfaces": caps.interfaces(),
-        "tools": caps.tools(),
-    }
+    privileges, gateway = caps.privileges(), caps.default_gateway()
+    interfaces, tools = caps.interfaces(), caps.tools()
     if as_json:
+        info = {"os": caps.describe_os(), "privileges": privileges, "default_gateway": gateway,
+                "interfaces": interfaces, "tools": tools}
         click.echo(msgspec.json.format(msgspec.json.encode(info), indent=2).decode())
         return
-    click.echo(f"os: {info['os']}")
-    for key, ok in info["privileges"].items():  # type: ignore[attr-defined]
+    click.echo(f"os: {caps.describe_os()}")
+    for key, ok in privileges.items():
         click.echo(f"  {'yes' if ok else 'no ':<3}  {key}{'' if ok else _HINTS.get(key, '')}")
-    click.echo(f"default gateway: {info['default_gateway'] or 'none found'}")
-    for iface in info["interfaces"]:  # type: ignore[attr-defined]
+    click.echo(f"default gateway: {gateway or 'none found'}")
+    for iface in interfaces:
         speed = f"{iface.speed_mbps} Mbit/s {iface.duplex or ''}".strip() if iface.speed_mbps else "speed n/a"
         click.echo(f"  {iface.name:<12} {'up' if iface.is_up else 'down':<5} {speed:<18} mtu {iface.mtu}  "
                    f"{' '.join(iface.addresses)}")
-    missing = [t for t, p in info["tools"].items() if not p]  # type: ignore[attr-defined]
-    found = [t for t, p in info["tools"].items() if p]  # type: ignore[attr-defined]
+    missing = [t for t, p in tools.items() if not p]
+    found = [t for t, p in tools.items() if p]
     click.echo(f"tools found: {', '.join(found) or 'none'}; missing: {', '.join(missing) or 'none'}")
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from netcheck.evaluate import udp
-from netcheck.evaluate._core import REMEDIES, failed, not_measured, remedy, source
+from netcheck.evaluate._core import REMEDIES, Base, failed, not_measured, remedy, source
 from netcheck.profile import Profile
 from netcheck.result import Check, Measurement, Site, Status
 
@@ -18,7 +18,7 @@ def checks(profile: Profile, by_id: dict[str, Measurement], site: Site) -> Itera
     for i, rule in enumerate(profile.ports):
         host = profile.resolve_destination(rule.destination)
         for transport in rule.transports:
-            base = dict(
+            base: Base = dict(
                 id=f"port.{transport}.{rule.port}@{rule.destination}",
                 title=f"{rule.protocol} {transport.upper()} {rule.port} to {host or rule.destination} ({rule.purpose})",
                 required=rule.required, group="ports", source=source(profile, rule.source),
@@ -32,7 +32,7 @@ def checks(profile: Profile, by_id: dict[str, Measurement], site: Site) -> Itera
                 yield _tcp_check(base, rule.required, by_id.get(f"tcp:{i}"), host, str(rule.port), rule.purpose)
 
 
-def _tcp_check(base: dict, required: bool, m: Measurement | None, host: str, port: str, purpose: str) -> Check:  # type: ignore[type-arg]
+def _tcp_check(base: Base, required: bool, m: Measurement | None, host: str, port: str, purpose: str) -> Check:
     if m is None or not m.ok:
         return not_measured(base, "", m)
     base = {**base, "evidence": [m.id], "method": m.method}
