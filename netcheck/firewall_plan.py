@@ -20,9 +20,9 @@ SIP_PORT = 5060
 
 def runs(profile: Profile, options: Any, run_cls: Any) -> list[Any]:
     """``run_cls`` is :class:`netcheck.plan.ProbeRun` (passed in to avoid an import cycle)."""
-    # the demo's remapped loopback peers speak plain TCP (no TLS, no STUN): nothing to test
+    # the demo's loopback peers: plain TCP listeners (no TLS) and a STUN server on a free port
     if options.port_remap:
-        return [*_sip_alg(profile, options, run_cls)]
+        return [*_stun(profile, options, run_cls), *_sip_alg(profile, options, run_cls)]
     return [*_stun(profile, options, run_cls), *_tls(profile, run_cls),
             *_sip_alg(profile, options, run_cls), *udp_runs(profile, options, run_cls),
             *responder_runs(profile, options, run_cls)]
@@ -32,14 +32,15 @@ def _stun(profile: Profile, options: Any, run_cls: Any) -> list[Any]:
     from netcheck.probes import stun
 
     out = []
+    port = options.port_remap.get(3478, 3478)  # the demo's STUN server listens elsewhere
     for name, target in profile.targets_with_role(Role.STUN):
         if not target.host:
             continue
         for transport in ("udp", "tcp"):
             rid = f"stun:{transport}:{name}"
-            spec = stun.Spec(id=rid, host=target.host, transport=transport)
+            spec = stun.Spec(id=rid, host=target.host, transport=transport, port=port)
             out.append(run_cls(rid, "stun", spec, 20.0, f"STUN {transport.upper()} {target.host}"))
-        if not options.quick:
+        if not options.quick and not options.port_remap:
             rid = f"stun:lifetime:{name}"
             spec = stun.Spec(id=rid, host=target.host,
                              lifetime_checkpoints_s=LIFETIME_CHECKPOINTS_S)
