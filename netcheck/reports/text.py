@@ -20,7 +20,8 @@ def render(result: RunResult, lang: str = "en") -> bytes:
 def lines(result: RunResult, lang: str = "en") -> list[str]:
     r = view.build(result, lang)
     t = r.t.t
-    facts = "   ".join(f"{label}: {value}" for label, value in r.facts[:4])
+    tested, duration = t("field.tested"), t("field.duration")
+    facts = "   ".join(f"{label}: {value}" for label, value in r.facts[:4] if label not in (tested, duration))
     out = [
         f"netcheck {r.version} — {result.profile.name} ({result.profile.id})",
         facts,
