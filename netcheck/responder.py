@@ -39,6 +39,7 @@ from netcheck.probes._stream_sessions import error_estimate
 from netcheck.responder_services.control import open_side
 from netcheck.responder_services.sip_mirror import SipMirror
 from netcheck.wire.stamp import ErrorEstimate, StampError, ntp_from_ns, parse_sender, reflect
+from netcheck.wire.stamp_fast import reflect_unauth, request_ssid
 
 log = logging.getLogger("netcheck.responder")
 
@@ -131,26 +132,26 @@ class StampReflector:
         self.estimate: ErrorEstimate = error_estimate(sync.synchronized, sync.error_s)
 
     def handle(self, data: bytes, peer: tuple[str, int], rx_real_ns: int, ttl: int) -> bytes | None:
-        try:
-            request = parse_sender(data, self.key)
+        try:  # unauthenticated: fixed-offset fast path, same octets (wire.stamp_fast)
+            request = None if self.key is None else parse_sender(data, self.key)
+            ssid = request_ssid(data) if request is None else request.ssid
         except StampError as exc:
             raise ValueError(str(exc)) from None
         now = time.monotonic()
-        sid = (peer[0], peer[1], request.ssid)
+        sid = (peer[0], peer[1], ssid)
         state = self.sessions.get(sid)
         if state is None:
             state = self.sessions[sid] = _StampSession(first_mono=now)
             self.total_sessions += 1
         state.last_mono = now
-        reply = reflect(
-            request,
-            receive_ts=ntp_from_ns(rx_real_ns),
-            send_ts=ntp_from_ns(time.time_ns()),
-            ttl=ttl,
-            reflector_seq=state.next_seq & 0xFFFF_FFFF,
-            error_estimate=self.estimate,
-        )
+        seq = state.next_seq & 0xFFFF_FFFF
         state.next_seq += 1
+        rx_ts, tx_ts = ntp_from_ns(rx_real_ns), ntp_from_ns(time.time_ns())
+        if request is None:
+            return reflect_unauth(data, receive_ts=rx_ts, send_ts=tx_ts, ttl=ttl, reflector_seq=seq,
+                                  estimate=self.estimate.to_int())
+        reply = reflect(request, receive_ts=rx_ts, send_ts=tx_ts, ttl=ttl, reflector_seq=seq,
+                        error_estimate=self.estimate)
         return reply.to_bytes(self.key)
 
     def expire(self, now_mono: float, idle_s: float) -> None:
