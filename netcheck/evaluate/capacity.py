@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from netcheck import bandwidth
-from netcheck.evaluate._core import REMEDIES, failed, not_measured, remedy, source
+from netcheck.evaluate._core import REMEDIES, Base, failed, not_measured, remedy, source
 from netcheck.profile import PathLimits, Profile
 from netcheck.result import Check, Measurement, Site, Status, Value
 
@@ -52,7 +52,7 @@ def site_requirement(profile: Profile, site: Site, m: Measurement | None) -> ban
     up, down = v.get("required_up_kbps"), v.get("required_down_kbps")
     if isinstance(up, int | float) and isinstance(down, int | float):
         basis = tuple(str(b) for b in v.get("requirement_basis") or ())  # type: ignore[union-attr]
-        per_call = float(v.get("call_kbps") or 0.0)  # type: ignore[arg-type]
+        per_call = _num(v.get("call_kbps"))
         return bandwidth.Requirement(float(up), float(down), site.extensions, per_call, basis)
     return bandwidth.requirement(
         site.extensions, per_extension_up_kbps=bw.per_extension_up_kbps,
@@ -64,8 +64,11 @@ def _bandwidth(profile: Profile, m: Measurement | None, site: Site) -> Iterator[
     bw = profile.bandwidth
     if bw is None:
         return
-    base: dict[str, object] = dict(id="bandwidth.per_extension", group="capacity", required=True,
-                                   unit="kbit/s", source=source(profile, bw.source))
+    # required where the provider states free bandwidth per extension (VSE NET); a profile
+    # that only names package media rates (stimme) is sized and measured, but informs
+    stated = bw.per_extension_up_kbps is not None or bw.per_extension_down_kbps is not None
+    base: Base = dict(id="bandwidth.per_extension", group="capacity", required=stated,
+                      unit="kbit/s", source=source(profile, bw.source))
     if site.extensions is None:
         one = bandwidth.requirement(1, per_extension_up_kbps=bw.per_extension_up_kbps,
                                     per_extension_down_kbps=bw.per_extension_down_kbps,
@@ -93,7 +96,7 @@ def _bandwidth(profile: Profile, m: Measurement | None, site: Site) -> Iterator[
 def _direction(m: Measurement, tag: str, need_kbps: float) -> tuple[str, str]:
     """("pass"|"fail"|"open", text) for one direction."""
     v = m.values
-    have = float(v.get(f"capacity_{tag}_kbps") or 0.0)
+    have = _num(v.get(f"capacity_{tag}_kbps"))
     calls = v.get(f"calls_{tag}_max")
     text = f"{tag} {have:g} kbit/s ({calls} calls) for {need_kbps:g} needed"
     if have >= need_kbps:
@@ -105,21 +108,24 @@ def _direction(m: Measurement, tag: str, need_kbps: float) -> tuple[str, str]:
     return "open", f"{text}; not proven ({why})"
 
 
-def _judge_bandwidth(base: dict[str, object], need: bandwidth.Requirement, m: Measurement) -> Check:
+def _num(value: Value) -> float:
+    return float(value) if isinstance(value, int | float) else 0.0
+
+
+def _judge_bandwidth(base: Base, need: bandwidth.Requirement, m: Measurement) -> Check:
     up = _direction(m, "up", need.up_kbps)
     down = _direction(m, "down", need.down_kbps)
     per_call = m.values.get("call_kbps")
     reason = (f"carried within limits: {up[1]}, {down[1]} (per call {per_call} kbit/s incl. "
               f"RTP/UDP/IP headers; {'; '.join(need.basis)})")
-    measured: Value = min(float(m.values.get("capacity_up_kbps") or 0.0),
-                          float(m.values.get("capacity_down_kbps") or 0.0))
+    measured: Value = min(_num(m.values.get("capacity_up_kbps")), _num(m.values.get("capacity_down_kbps")))
     states = {up[0], down[0]}
     if "fail" in states:
         fix = remedy("bandwidth_upgrade", need=f"{need.up_kbps:g} kbit/s up / {need.down_kbps:g} kbit/s down")
-        return failed(base, True, reason, fix, measured=measured)
+        return failed(base, bool(base["required"]), reason, fix, measured=measured)
     if "open" in states:
-        return Check(**base, status=Status.NOT_MEASURED, measured=measured, reason=reason)  # type: ignore[arg-type]
-    return Check(**base, status=Status.PASS, measured=measured, reason=reason)  # type: ignore[arg-type]
+        return Check(**base, status=Status.NOT_MEASURED, measured=measured, reason=reason)
+    return Check(**base, status=Status.PASS, measured=measured, reason=reason)
 
 
 # --------------------------------------------------------------------------------------
@@ -135,7 +141,7 @@ def _qos(profile: Profile, m: Measurement | None) -> Iterator[Check]:
     qos = profile.qos
     if not qos or not (qos.priority_required or qos.voice_dscp is not None):
         return
-    base: dict[str, object] = dict(id="qos.priority", title="voice prioritised over other traffic",
+    base: Base = dict(id="qos.priority", title="voice prioritised over other traffic",
                                    required=qos.priority_required, group="capacity",
                                    source=source(profile, qos.source))
     if m is None:
@@ -159,7 +165,7 @@ def _qos(profile: Profile, m: Measurement | None) -> Iterator[Check]:
         yield failed(base, bool(base["required"]), f"voice suffers under load: {', '.join(problems)}; {figures}",
                      fix, measured=v.get("load_voice_loss_pct"))
         return
-    yield Check(**base, status=Status.PASS, measured=v.get("load_voice_loss_pct"), unit="%",  # type: ignore[arg-type]
+    yield Check(**base, status=Status.PASS, measured=v.get("load_voice_loss_pct"), unit="%",
                 reason=f"voice (DSCP EF) kept its quality while bulk congested the uplink; {figures}")
 
 

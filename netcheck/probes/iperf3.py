@@ -63,9 +63,9 @@ async def run(spec: Spec, ctx: Context) -> Measurement:
         err = error(ErrorKind.TIMEOUT, f"iperf3 did not finish within {spec.duration_s + 10:g} s")
         return timer.measurement(id=spec.id, probe="iperf3", target=spec.host, method="iperf3", error=err)
     values, problem = parse(out, spec)
-    err = error(ErrorKind.UNREACHABLE, problem) if problem else None
+    failure = error(ErrorKind.UNREACHABLE, problem) if problem else None
     return timer.measurement(id=spec.id, probe="iperf3", target=spec.host, method="iperf3", values=values,
-                             error=err, confidence="none" if err else "high")
+                             error=failure, confidence="none" if failure else "high")
 
 
 async def _execute(argv: list[str], timeout_s: float) -> bytes:

@@ -137,6 +137,7 @@ def test_bandwidth_without_responder_is_not_measured() -> None:
     assert c.status is Status.NOT_MEASURED and c.limit == ">= 2500 up / 2500 down kbit/s"
     stimme = _check("bandwidth.per_extension", site=Site(extensions=10), name="stimme")
     assert stimme.status is Status.NOT_MEASURED and stimme.limit == ">= 800 up / 800 down kbit/s"
+    assert not stimme.required  # stimme names package rates, not a free-bandwidth prerequisite
 
 
 def _qos_values(served_first: bool, loss: float, saturated: bool = True) -> dict[str, object]:
