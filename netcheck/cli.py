@@ -145,12 +145,14 @@ def _host_port(item: str) -> tuple[str, int]:
 @click.option("--json", "as_json", is_flag=True, help="Print the result document on stdout, nothing else.")
 @click.option("--responder", metavar="HOST[:PORT]",
               help="A netcheck responder at the provider side: the call is measured with STAMP (port 862).")
-@click.option("--interface", metavar="IFACE", help="LAN probes (link, LLDP, DHCP): interface (default: the default route's).")
+@click.option("--interface", metavar="IFACE",
+              help="LAN probes (link, LLDP, DHCP): interface (default: the default route's).")
 @click.option("--lldp-wait", default=35.0, show_default=True, type=click.FloatRange(1, 300),
               help="Seconds to listen for LLDP/CDP (LLDP sends every 30 s by default).")
 @click.option("--dhcp-wait", default=3.0, show_default=True, type=click.FloatRange(0.5, 30),
               help="Seconds to collect DHCP OFFERs (DISCOVER only; no lease is taken).")
-@click.option("--voice-vlan", type=click.IntRange(1, 4094), help="Also DISCOVER on the 802.1Q sub-interface IFACE.VLAN.")
+@click.option("--voice-vlan", type=click.IntRange(1, 4094),
+              help="Also DISCOVER on the 802.1Q sub-interface IFACE.VLAN.")
 @click.option("--responder-key-file", type=click.Path(dir_okay=False, path_type=Path),
               help="Shared key file: authenticated STAMP (HMAC-SHA-256) with the responder.")
 @click.option("--capacity/--no-capacity", default=True, show_default=True,
@@ -186,9 +188,9 @@ def run(profile_name: str, extensions: int | None, customer: str | None, site_na
         _print_plan(profile, quick, responder, extensions=extensions, **load)
         return
     site = Site(customer=customer, site=site_name, technician=technician, extensions=extensions)
-    request = assess.Request(profile=profile, site=site, quick=quick, lan=dict(
-        interface=interface, lldp_wait_s=lldp_wait, dhcp_wait_s=dhcp_wait, voice_vlan=voice_vlan), responder=responder, responder_key=key,
-                             switches=_snmp_targets(snmp), **load)
+    lan = dict(interface=interface, lldp_wait_s=lldp_wait, dhcp_wait_s=dhcp_wait, voice_vlan=voice_vlan)
+    request = assess.Request(profile=profile, site=site, quick=quick, lan=lan, responder=responder,
+                             responder_key=key, switches=_snmp_targets(snmp), **load)
     result = _run_with_progress(request, quiet=as_json)
     written = _write_outputs(result, out_dir, list(formats) or ["json", "html"], reports, write_atomic,
                              lang)

@@ -16,7 +16,6 @@ from contextlib import asynccontextmanager
 
 from netcheck.profile import Profile
 
-
 STUN_PORT = 3478  # RFC 8489 section 9: the default STUN port, remapped like the TCP ports
 
 

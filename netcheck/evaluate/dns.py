@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from netcheck.evaluate._core import Base, REMEDIES, failed, remedy
+from netcheck.evaluate._core import REMEDIES, Base, failed, remedy
 from netcheck.profile import Profile
 from netcheck.result import Check, Measurement, Site, Status
 

@@ -37,7 +37,7 @@ def render_all(result: RunResult, formats: list[str], lang: str = "en") -> dict[
     for fmt in formats:
         try:
             out[fmt] = get(fmt)(result, lang)
-        except Exception as exc:  # one broken renderer must not cost the others  # noqa: BLE001
+        except Exception as exc:  # one broken renderer must not cost the others
             log.debug("renderer %s failed", fmt, exc_info=True)
             out[fmt] = exc
     return out
