@@ -114,13 +114,13 @@ def unpack_reflector(data: bytes, key: bytes | None = None) -> ReflectorFields:
     """
     if key is None:
         _check_unauth(data)
-        return _REFLECTOR_UNAUTH.unpack_from(data)  # type: ignore[return-value]
+        return _REFLECTOR_UNAUTH.unpack_from(data)
     if len(data) < AUTH_LEN:
         raise StampError(StampErrorKind.TOO_SHORT, f"{len(data)} octets, authenticated "
                          f"STAMP needs at least {AUTH_LEN}")
     if not hmac.compare_digest(data[HMAC_OFFSET : HMAC_OFFSET + HMAC_LEN], _mac(key, data)):
         raise StampError(StampErrorKind.BAD_HMAC, "HMAC does not match (wrong key?)")
-    return _REFLECTOR_AUTH.unpack_from(data)  # type: ignore[return-value]
+    return _REFLECTOR_AUTH.unpack_from(data)
 
 
 def _check_unauth(data: bytes) -> None:
