@@ -2,8 +2,11 @@
 
 Tolerances are issue 4's accuracy targets (``stream_lab``): delay error <= 0.5 ms, jitter
 error <= 10 % or 0.2 ms, loss error <= 0.2 percentage points. Delay error compares
-netcheck's mean one-way delay with the link's mean added delay; the difference also holds
-the path's own delay (veth, router, stacks), which must fit in the same 0.5 ms. Streams are
+netcheck's median one-way delay with the link's median delay; the difference also holds
+the path's own delay (veth, router, stacks), which must fit in the same 0.5 ms. The median,
+not the mean: when the 2 cores are busy the sender can be descheduled between stamping a
+packet and handing it to the kernel, which adds delay before the link sees the packet (seen:
+a few packets +80 ms, moving the mean by 3.6 ms); that is the host's, not the path's. Streams are
 4 s (200 packets) to keep CI short; loss is compared as counts where 0.2 pp of 200 packets
 would be less than one packet.
 """
@@ -33,8 +36,8 @@ def test_stream_matches_ground_truth(netlab_impaired, spec: str) -> None:  # typ
     assert m.ok, m.error
     assert v["clock_synchronized"] is True and v["rx_clock"].startswith("kernel")
     for tag, link in (("fwd", t.up), ("bwd", t.down)):
-        assert link.owd_mean_ms is not None and link.jitter_ms is not None
-        assert abs(v[f"owd_{tag}_mean_ms"] - link.owd_mean_ms) <= DELAY_ERROR_MS, (tag, v, link)
+        assert link.owd_median_ms is not None and link.jitter_ms is not None
+        assert abs(v[f"owd_{tag}_median_ms"] - link.owd_median_ms) <= DELAY_ERROR_MS, (tag, v, link)
         assert abs(v[f"jitter_{tag}_ms"] - link.jitter_ms) <= jitter_tolerance_ms(link.jitter_ms), (tag, link)
     # loss per direction, from the stateful reflector's numbering, equals the link's drops
     assert v["sent"] == t.up.sent

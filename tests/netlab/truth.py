@@ -107,6 +107,7 @@ class TruthStats:
     duplicates: int
     reordered: int
     owd_mean_ms: float | None
+    owd_median_ms: float | None
     owd_min_ms: float | None
     owd_max_ms: float | None
     owd_stdev_ms: float | None
@@ -138,6 +139,7 @@ def stats(records: Iterable[Record]) -> TruthStats:
         duplicates=sum(1 for r in recs if r["decision"] == "dup" and r.get("t_tx_ns")),
         reordered=count_reordered([r["seq"] for r in by_tx]),
         owd_mean_ms=_ms(statistics.fmean(owd)) if owd else None,
+        owd_median_ms=_ms(statistics.median(owd)) if owd else None,
         owd_min_ms=_ms(min(owd)) if owd else None,
         owd_max_ms=_ms(max(owd)) if owd else None,
         owd_stdev_ms=_ms(statistics.stdev(owd)) if len(owd) > 1 else None,
