@@ -309,7 +309,8 @@ class _ReportGroup(click.Group):
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         if args and args[0] not in self.commands and args[0] not in ("-h", "--help"):
-            args = ["render", *args]
+            since = any(a == "--since" or a.startswith("--since=") for a in args)
+            args = ["trend" if since else "render", *args]
         return super().parse_args(ctx, args)
 
 
@@ -320,6 +321,7 @@ def report() -> None:
     \b
     netcheck report RESULT.json --format html|pdf|markdown|text|json --lang de|en [-o FILE]
     netcheck report verify RESULT.json REPORT.pdf
+    netcheck report --since 7d --format html|pdf|markdown|text [--store F] [-o FILE]
     """
 
 
@@ -333,7 +335,6 @@ def report() -> None:
 def report_render(result_file: Path, fmt: str, lang: str, output: Path | None) -> None:
     """Render a report from a result document (RESULT.json); the default subcommand."""
     from netcheck import reports
-    from netcheck.result import write_atomic
 
     result = _load_result(result_file)
     try:
@@ -342,6 +343,13 @@ def report_render(result_file: Path, fmt: str, lang: str, output: Path | None) -
         raise InputError(f"{fmt} report needs {exc.name or 'an extra package'}: "
                          "pip install 'netcheck[report]' (PDF also needs Debian's "
                          "libpango-1.0-0 libpangoft2-1.0-0)") from None
+    _emit(data, output)
+
+
+def _emit(data: bytes, output: Path | None) -> None:
+    """Write a rendered report atomically to ``output``, else to stdout."""
+    from netcheck.result import write_atomic
+
     if output:
         write_atomic(output, data)
         click.echo(f"wrote {output}")
@@ -694,13 +702,31 @@ def history(store_path: Path, since: float, as_csv: bool, report_fmt: str | None
                 data = (trend.history_csv(rows) if as_csv else trend.history_table(rows)).encode()
     except st.StoreError as exc:
         raise InputError(str(exc)) from None
-    if output:
-        from netcheck.result import write_atomic
+    _emit(data, output)
 
-        write_atomic(output, data)
-        click.echo(f"wrote {output}")
-    else:
-        sys.stdout.buffer.write(data)
+
+@report.command("trend")
+@_STORE_OPTION
+@click.option("--since", required=True, callback=_duration, help="How far back (1h, 7d, 365d).")
+@click.option("--format", "fmt", type=click.Choice(["text", "markdown", "html", "pdf"]), default="text",
+              show_default=True)
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write here instead of stdout.")
+def report_trend(store_path: Path, since: float, fmt: str, output: Path | None) -> None:
+    """Trend report of the agent's stored runs (``netcheck report --since 7d``): busy hour,
+    worst windows, availability against the profile's promise, failure shares."""
+    import time
+
+    from netcheck import store as st
+
+    if not store_path.is_file():
+        raise InputError(f"{store_path}: no such store (start `netcheck agent --store {store_path}` first)")
+    until = time.time()
+    try:
+        with st.Store(store_path) as store:
+            data = _trend_report(store, until - since, until, fmt)
+    except st.StoreError as exc:
+        raise InputError(str(exc)) from None
+    _emit(data, output)
 
 
 def _trend_report(store: Any, since_ts: float, until_ts: float, fmt: str) -> bytes:

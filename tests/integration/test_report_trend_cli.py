@@ -1,0 +1,52 @@
+"""`netcheck report --since 7d` (issue 9's spelling) renders the agent's trend report from
+a store; it is the same report as `netcheck history --report`."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from netcheck import store as st
+from netcheck.result import from_json
+
+RESULTS = Path(__file__).parents[1] / "data" / "results"
+
+
+def _store(path: Path) -> None:
+    """Three completed runs an hour apart (the GO fixture) and one failed run."""
+    go = from_json((RESULTS / "go.json").read_bytes())
+    now = time.time()
+    with st.Store(path) as store:
+        for hours_ago in (3, 2, 1):
+            ts = now - hours_ago * 3600
+            store.put(st.RunRecord(started_ts=ts, finished_ts=ts + 10, kind="full", outcome=st.Outcome.COMPLETED,
+                                   profile="demo", host="h", result=go))
+        store.put(st.RunRecord(started_ts=now - 600, finished_ts=now - 590, kind="full",
+                               outcome=st.Outcome.FAILED, profile="demo", host="h", error="boom"))
+
+
+def _netcheck(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "netcheck", *args], capture_output=True, text=True, timeout=60)
+
+
+def test_report_since_equals_history_report(tmp_path: Path) -> None:
+    db = tmp_path / "agent.db"
+    _store(db)
+    via_report = _netcheck("report", "--since", "7d", "--format", "markdown", "--store", str(db))
+    via_history = _netcheck("history", "--since", "7d", "--report", "markdown", "--store", str(db))
+    assert via_report.returncode == 0, via_report.stderr
+    assert via_history.returncode == 0, via_history.stderr
+    strip = [line for line in via_report.stdout.splitlines() if not line.startswith("- **Period**")]
+    assert strip == [line for line in via_history.stdout.splitlines() if not line.startswith("- **Period**")]
+    # what _store() put in: 4 runs, 3 completed GO, 1 failed; the GO fixture answers every time
+    assert "- **Runs**: 4 (completed 3, failed 1)" in via_report.stdout
+    assert "- **Verdicts**: GO 3" in via_report.stdout
+    assert "(3/3 runs answered)" in via_report.stdout
+
+
+def test_report_since_without_a_store_is_one_line_exit_2(tmp_path: Path) -> None:
+    proc = _netcheck("report", "--since", "7d", "--store", str(tmp_path / "none.db"))
+    assert proc.returncode == 2
+    assert proc.stderr.strip().startswith("error: ") and len(proc.stderr.strip().splitlines()) == 1
