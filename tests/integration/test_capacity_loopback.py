@@ -89,9 +89,25 @@ def test_qos_on_an_uncongestable_path_proves_nothing() -> None:
     assert 800 <= sent <= 1100  # the paced sender offered what it was asked (layer 3)
 
 
+def _free_tcp_and_udp_port() -> int:
+    """A port free for TCP *and* UDP: iperf3 -u takes its control connection over TCP and
+    its data stream over UDP on the same number."""
+    for _ in range(50):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
+            tcp.bind(("127.0.0.1", 0))
+            port = int(tcp.getsockname()[1])
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+                try:
+                    udp.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+                return port
+    raise RuntimeError("no port free for both TCP and UDP on 127.0.0.1")
+
+
 @pytest.mark.skipif(shutil.which("iperf3") is None, reason="needs iperf3 (apt install iperf3)")
 def test_iperf3_figures_are_iperf3s() -> None:
-    port = _free_port(socket.SOCK_STREAM)
+    port = _free_tcp_and_udp_port()
     server = subprocess.Popen(
         ["iperf3", "-s", "-1", "-B", "127.0.0.1", "-p", str(port)],
         stdout=subprocess.DEVNULL,
