@@ -1,10 +1,12 @@
 """Call-load capacity: how many concurrent emulated calls the path carries within limits.
 
 Against a ``netcheck responder`` (STAMP, RFC 8762), N calls of the profile's codec run at
-once (50 pps each, DSCP EF, packets the size of the codec's RTP packets) on the stream
-probe's scheduler thread (:class:`netcheck.probes._stream_engine.Engine`: one thread, N
-sessions, slots staggered over one interval). N ramps in steps of ``step_s`` seconds:
-doubling from ``start_calls`` until a step leaves the limits or the requirement plus
+once (50 pps each, DSCP EF, packets the size of the codec's RTP packets) on the call
+generator (:func:`netcheck.probes._callgen.run_calls`: one thread, one socket and so one
+5-tuple per call like real RTP, pre-built packet templates, slots interleaved over one
+interval; it carries hundreds of calls per process where the stream probe's older
+``Engine`` fell behind at ~100, see ``bench/RESULTS.md``). N ramps in steps of ``step_s``
+seconds: doubling from ``start_calls`` until a step leaves the limits or the requirement plus
 ``margin`` is carried, then bisecting between the last good and the first bad step. The
 ramp never goes above ``max_calls`` nor above what the requirement needs plus the margin,
 and stops at the probe's deadline (default 60 s), so a customer's line is not flooded.
@@ -44,17 +46,38 @@ import statistics
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from netcheck import bandwidth, emodel
 from netcheck.probes import _stream_analysis as an
+from netcheck.probes._callgen import run_calls
 from netcheck.probes._common import Context, Timer, error
-from netcheck.probes._stream_engine import ClockMap, Engine, Schedule, Session, clock_sync
-from netcheck.probes._stream_sessions import StampCall, error_estimate, stamp_packet_size
+from netcheck.probes._stream_sessions import StampReply, stamp_packet_size
 from netcheck.result import ErrorKind, Measurement, ProbeError, Value
 from netcheck.stats import PacketRecord, rfc3550_jitter_series_ms
 
 STAMP_PORT = 862
+DEFAULT_MAX_CALLS = 400
+"""Cap of the ramp without a requirement: the call generator's per-call-socket ceiling on
+a shared 2-vCPU VM was 300 calls in every run and 500 in some (bench/RESULTS.md, "Stream
+capacity"), with the responder on the same CPUs; in use the responder is remote."""
+DRAIN_S = 0.4  # listen this long after a step's last send for late replies
 _NS_PER_MS = 1_000_000.0
+
+
+class CallRecord(Protocol):
+    """What the analysis reads of one call: per packet its send time (CLOCK_MONOTONIC ns,
+    None if unsent) and raw NTP timestamp (0 if unsent), and the replies. Both
+    :class:`netcheck.probes._callgen.Call` and ``_stream_sessions.StampCall`` have it."""
+
+    @property
+    def t1_mono_ns(self) -> Sequence[int | None]: ...
+
+    @property
+    def t1_wire(self) -> Sequence[int]: ...
+
+    @property
+    def replies(self) -> Sequence[StampReply]: ...
 
 
 @dataclass(frozen=True)
@@ -87,7 +110,7 @@ class Spec:
     requirement_basis: tuple[str, ...] = ()
     margin: float = 0.25
     start_calls: int = 2
-    max_calls: int = 100
+    max_calls: int = DEFAULT_MAX_CALLS
     step_s: float = 3.0
     pause_s: float = 0.3
     duration_s: float = 60.0
@@ -204,22 +227,6 @@ class CallSetup:
     jitter_buffer_ms: float
 
 
-def open_call(setup: CallSetup, count: int, clock: ClockMap, dscp: int, ssid: int = 0) -> StampCall:
-    """A STAMP Session-Sender on its own connected UDP socket, DSCP in the IP header."""
-    sock = socket.socket(setup.family, socket.SOCK_DGRAM)
-    try:
-        sock.setblocking(False)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 18)
-        set_dscp(sock, setup.family, dscp)
-        sock.connect((setup.address, setup.port))
-    except OSError:
-        sock.close()
-        raise
-    sync = clock_sync()
-    return StampCall(sock, count=count, size=setup.size, clock=clock, key=setup.key, ssid=ssid,
-                     estimate=error_estimate(sync.synchronized, sync.error_s))
-
-
 def set_dscp(sock: socket.socket, family: int, dscp: int) -> None:
     """DSCP in the upper six bits of TOS / Traffic Class (RFC 2474)."""
     with contextlib.suppress(OSError):
@@ -229,21 +236,8 @@ def set_dscp(sock: socket.socket, family: int, dscp: int) -> None:
             sock.setsockopt(socket.IPPROTO_IP, socket.IP_TOS, dscp << 2)
 
 
-def run_sessions(sessions: Sequence[Session], count: int, interval_ms: float, clock: ClockMap,
-                 stop_at_ns: int, drain_ns: int = 400_000_000) -> list[int]:
-    """Run ``sessions`` on one schedule (blocking; call from a worker thread); the
-    per-packet send-time errors. Sockets are closed afterwards."""
-    schedule = Schedule(count=count, interval_ns=round(interval_ms * 1e6), drain_ns=drain_ns)
-    engine = Engine(sessions, schedule, clock)
-    try:
-        report = engine.run(stop_at_ns)
-    finally:
-        for s in sessions:
-            s.sock.close()
-    return report.send_error_ns
-
-
-def analyse_calls(calls: Sequence[StampCall], setup: CallSetup) -> tuple[Direction, Direction, float | None]:
+def analyse_calls(calls: Sequence[CallRecord],
+                  setup: CallSetup) -> tuple[Direction, Direction, float | None]:
     """(up, down, RTT median ms) over ``calls``."""
     fwd: list[list[PacketRecord]] = []
     bwd: list[list[PacketRecord]] = []
@@ -317,21 +311,16 @@ def _mos(setup: CallSetup, one_way_ms: float | None, loss_pct: float | None) -> 
 
 def measure_step(setup: CallSetup, calls: int, seconds: float, dscp: int, limits: Limits,
                  stop_at_ns: int) -> Step:
-    """Run ``calls`` concurrent calls for ``seconds`` and judge them (blocking)."""
-    clock = ClockMap()
-    count = max(4, round(seconds * 1000.0 / setup.interval_ms))
-    sessions = []
-    try:
-        for i in range(calls):
-            sessions.append(open_call(setup, count, clock, dscp, ssid=i))
-    except OSError:
-        for s in sessions:
-            s.sock.close()
-        raise
+    """Run ``calls`` concurrent calls for ``seconds`` and judge them (blocking).
+
+    One socket per call (``sockets="per_call"``): N flows, as N phones would be, so
+    flow-fair queues and per-flow policers on the path treat them as the real calls."""
     t0 = time.monotonic()
-    errors = run_sessions(sessions, count, setup.interval_ms, clock, stop_at_ns)
-    up, down, rtt = analyse_calls(sessions, setup)
-    p99 = an.send_error_values(errors).get("send_error_p99_ms")
+    run = run_calls(setup.address, setup.port, calls, codec=setup.codec, duration_s=seconds,
+                    interval_ms=setup.interval_ms, dscp=dscp, key=setup.key, sockets="per_call",
+                    stop_at_mono_ns=stop_at_ns, drain_s=DRAIN_S)
+    up, down, rtt = analyse_calls(run.calls, setup)
+    p99 = an.send_error_values(run.send_error_ns).get("send_error_p99_ms")
     return Step(calls, time.monotonic() - t0, up, down, rtt, p99,  # type: ignore[arg-type]
                 tuple(up.problems(limits)), tuple(down.problems(limits)))
 

@@ -1,9 +1,10 @@
 """QoS under load: does voice keep its quality while bulk traffic fills the line?
 
-Against a ``netcheck responder``, two STAMP calls run side by side on the stream probe's
-scheduler thread: the *voice* call marked DSCP EF (46, RFC 3246), as phones mark it, and a
-*canary* call marked best effort (DSCP 0), otherwise identical. First both run alone
-(``baseline_s``: the figures without load); then, step by step, a bulk UDP sender (DSCP 0,
+Against a ``netcheck responder``, two STAMP calls run side by side on the call generator's
+schedule (:class:`netcheck.probes._callgen.CallGen`, each call on its own socket): the
+*voice* call marked DSCP EF (46, RFC 3246), as phones mark it, and a *canary* call marked
+best effort (DSCP 0), otherwise identical. First both run alone (``baseline_s``: the
+figures without load); then, step by step, a bulk UDP sender (DSCP 0,
 ``bulk_packet_bytes`` datagrams to ``host:bulk_port``, default 9, the discard port of RFC
 863: the far end's kernel drops them, and answers at most with rate-limited ICMP) offers
 ``bulk_start_kbps``, doubling per step up to ``bulk_max_kbps`` while the calls run.
@@ -32,19 +33,19 @@ import time
 from dataclasses import dataclass, field
 
 from netcheck import bandwidth, emodel
+from netcheck.probes._callgen import Call, CallGen, open_calls
 from netcheck.probes._common import Context, Timer, error
 from netcheck.probes._stream_analysis import send_error_values
-from netcheck.probes._stream_engine import ClockMap
-from netcheck.probes._stream_sessions import stamp_packet_size
+from netcheck.probes._stream_engine import ClockMap, clock_sync
+from netcheck.probes._stream_sessions import error_estimate, stamp_packet_size
 from netcheck.probes.capacity import (
+    DRAIN_S,
     STAMP_PORT,
     CallSetup,
     Direction,
     Limits,
     analyse_calls,
-    open_call,
     resolve,
-    run_sessions,
     set_dscp,
 )
 from netcheck.result import ErrorKind, Measurement, Value
@@ -150,25 +151,35 @@ class Bulk:
 
 def run_phase(spec: Spec, setup: CallSetup, bulk_kbps: float, seconds: float, stop_at: int) -> Phase:
     """Voice + canary for ``seconds``, with bulk load when ``bulk_kbps`` > 0 (blocking)."""
-    clock = ClockMap()
     count = max(4, round(seconds * 1000.0 / spec.interval_ms))
-    voice = open_call(setup, count, clock, spec.dscp, ssid=1)
-    try:
-        canary = open_call(setup, count, clock, 0, ssid=2)
-    except OSError:
-        voice.sock.close()
-        raise
     with contextlib.ExitStack() as stack:
+        calls, socks = [], []
+        for dscp in (spec.dscp, 0):  # voice, canary: the same call but for the DS field
+            (call,), (sock,) = _open(setup, count, dscp)
+            stack.callback(sock.close)
+            calls.append(call)
+            socks.append(sock)
         bulk = None
         if bulk_kbps > 0:
             bulk = stack.enter_context(
                 Bulk(setup.family, setup.address, spec.bulk_port, bulk_kbps, spec.bulk_packet_bytes))
             time.sleep(min(0.3, seconds / 10))  # the queue fills before the calls are judged
-        errors = run_sessions([voice, canary], count, spec.interval_ms, clock, stop_at)
+        gen = CallGen(calls, socks, interval_ns=round(spec.interval_ms * 1e6), clock=ClockMap(),
+                      drain_ns=int(DRAIN_S * 1e9))
+        run = gen.run(stop_at)  # one thread: voice and canary interleaved, half an interval apart
+    voice, canary = run.calls
     vu, vd, vr = analyse_calls([voice], setup)
     cu, cd, cr = analyse_calls([canary], setup)
-    p99 = send_error_values(errors).get("send_error_p99_ms")
+    p99 = send_error_values(run.send_error_ns).get("send_error_p99_ms")
     return Phase(bulk_kbps, bulk.sent_kbps if bulk else 0.0, vu, vd, vr, cu, cd, cr, p99)  # type: ignore[arg-type]
+
+
+def _open(setup: CallSetup, count: int, dscp: int) -> tuple[list[Call], list[socket.socket]]:
+    """One call on its own socket marked ``dscp`` (RFC 2474)."""
+    sync = clock_sync()
+    return open_calls(setup.family, (setup.address, setup.port), 1, count=count,
+                      size=setup.size, dscp=dscp, key=setup.key,
+                      estimate=error_estimate(sync.synchronized, sync.error_s))
 
 
 def canary_congested(base: Phase, loaded: Phase, spec: Spec) -> list[str]:
