@@ -21,6 +21,8 @@ from netcheck.result import ErrorKind, Measurement
 
 log = logging.getLogger("netcheck.runner")
 GRACE_S = 2.0
+#: optional top-level packages -> the pyproject extra that installs them
+EXTRAS = {"scapy": "lan", "pysnmp": "lan", "weasyprint": "report", "prometheus_client": "agent"}
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,10 @@ async def run_one(run: ProbeRun, caps: dict[str, bool], listener: Listener) -> M
         result = await asyncio.wait_for(fn(run.spec, ctx), timeout=run.timeout_s + GRACE_S)
     except TimeoutError:
         result = _failed(timer, run, ErrorKind.TIMEOUT, f"no result within {run.timeout_s:g} s")
+    except ModuleNotFoundError as exc:  # an optional extra is not installed on this machine
+        extra = EXTRAS.get((exc.name or "").split(".")[0], "test")
+        result = _failed(timer, run, ErrorKind.UNSUPPORTED,
+                         f"needs the Python package {exc.name}: pip install 'netcheck[{extra}]'")
     except Exception as exc:  # a probe bug must not lose the other results
         log.debug("probe %s failed", run.id, exc_info=True)
         result = _failed(timer, run, ErrorKind.INTERNAL, f"{type(exc).__name__}: {exc}")
