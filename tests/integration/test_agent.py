@@ -70,6 +70,19 @@ def runs(db: Path) -> list[st.RunRow]:
         return s.runs()
 
 
+def wait_started(db: Path) -> None:
+    """Until the agent stored its start event: its SIGTERM handler is installed by then (a
+    signal sent earlier, while a loaded machine is still importing, would kill it)."""
+
+    def started() -> bool:
+        if not db.exists():
+            return False
+        with st.Store(db) as s:
+            return any(e.kind == "agent_start" for e in s.events())
+
+    wait_for(started, 60, "the agent to start")
+
+
 def stop(proc: subprocess.Popen[str], timeout_s: float = 30) -> tuple[int, str]:
     if proc.poll() is None:
         proc.send_signal(signal.SIGTERM)
@@ -138,6 +151,7 @@ def test_runs_are_stored_and_exported_and_a_second_agent_is_refused(agent_dir: P
 def test_sigterm_abandons_a_run_that_outlives_the_grace_period(agent_dir: Path) -> None:
     profile, db = write_profile(agent_dir, "agent-slow", 20), agent_dir / "a.db"
     proc = start_agent("--profile", str(profile), "--once", "--grace", "0.5s", "--store", str(db))
+    wait_started(db)
     time.sleep(2.0)  # the child is measuring its 20 s stream now
     t0 = time.monotonic()
     code, err = stop(proc)
@@ -151,6 +165,7 @@ def test_sigterm_abandons_a_run_that_outlives_the_grace_period(agent_dir: Path) 
 def test_sigterm_lets_a_short_run_finish(agent_dir: Path) -> None:
     profile, db = write_profile(agent_dir, "agent-fast", 1), agent_dir / "a.db"
     proc = start_agent("--profile", str(profile), "--once", "--grace", "60s", "--store", str(db))
+    wait_started(db)
     time.sleep(1.0)
     code, err = stop(proc)
     assert code == 0, err
