@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import platform
 import socket
 import sys
 import time
@@ -87,7 +86,3 @@ async def _responder(request: Request) -> AsyncIterator[str | None]:
         return
     async with demo.responder() as address:
         yield address
-
-
-def platform_name() -> str:
-    return platform.system()

@@ -20,6 +20,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Gauge, start_http_server
 
 from netcheck import store as st
+from netcheck.evaluate.path import PATH_PROBES
 from netcheck.result import RunResult, Status, Verdict
 
 VERDICT_VALUES = {v.value: v.exit_code for v in Verdict}
@@ -82,7 +83,7 @@ class Exporter:
         for gauge in (*self.path.values(), self.up):
             gauge.clear()  # a target that vanished from the plan must not linger
         for m in result.measurements:
-            if m.probe not in st.PATH_PROBES:
+            if m.probe not in PATH_PROBES:
                 continue
             labels = (self.profile, m.id.partition(":")[2] or m.target, m.probe)
             for name, (key, _help) in PATH_GAUGES.items():

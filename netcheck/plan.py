@@ -14,7 +14,7 @@ import msgspec
 from netcheck import capacity_plan, firewall_plan
 from netcheck.probes import dns, snmp_switch, stream, tcp_ports
 from netcheck.probes._common import is_ip_literal
-from netcheck.profile import Profile, Role, Target
+from netcheck.profile import Profile, Role
 
 
 @dataclass(frozen=True)
@@ -186,9 +186,6 @@ def _tcp_runs(profile: Profile, options: Options) -> list[ProbeRun]:
         runs.append(ProbeRun(f"tcp:{i}", "tcp_ports", spec, 10.0, f"TCP {rule.port} {host}"))
     return runs
 
-
-def target_of(profile: Profile, name: str) -> Target | None:
-    return profile.targets.get(name)
 
 
 def lan_local_runs(profile: Profile, options: Options) -> list[ProbeRun]:

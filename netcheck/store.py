@@ -29,6 +29,7 @@ from typing import IO, Any
 
 import msgspec
 
+from netcheck.evaluate.path import PATH_PROBES
 from netcheck.result import Measurement, RunResult, Status
 
 SCHEMA_VERSION = 1
@@ -38,8 +39,6 @@ METRIC_NAMES = (
     "one_way_delay_ms", "rtt_median_ms", "rtt_p95_ms", "jitter_ms", "loss_pct",
     "loss_worst_window_pct", "mos", "resolve_ms", "connect_median_ms",
 )
-#: Probes that measure a path (as in ``netcheck.evaluate.path.PATH_PROBES``).
-PATH_PROBES = ("stream", "icmp")
 #: Probe error kinds that mean "the far end did not answer" (an outage), as opposed to a
 #: local limitation (permission, unsupported) that says nothing about availability.
 OUTAGE_KINDS = frozenset({"timeout", "unreachable", "refused", "reset", "dns"})

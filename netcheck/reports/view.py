@@ -391,7 +391,7 @@ def _delay_chart(
         method=_label(cat, "method", m.method),
         n=len(samples),
         seconds=cat.num(round(interval * len(samples), 1)),
-        median=cat.num(_number(m.values.get("rtt_median_ms")) or median),
+        median=cat.num(_num(m.values, "rtt_median_ms") or median),
     )
     chart = svg.time_series(
         samples,
@@ -558,8 +558,3 @@ def capacity_statement(result: RunResult, cat: Catalogue) -> list[str]:
             )
         )
     return out
-
-
-def _number(value: object) -> float | None:
-    """A measured value as a number (None for text, lists or no data)."""
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
