@@ -74,15 +74,18 @@ time.sleep(60)
 """
 
 
-def test_tcp_deadline_bounds_a_silent_peer() -> None:
-    """A tiny deadline against a blackholed address returns quickly as 'filtered'.
-    198.18.0.0/15 is RFC 2544 benchmark space: unrouted from the test process, allowed by
-    the traffic guard; the connect either times out or fails unreachable, never hangs."""
+@pytest.mark.netlab
+def test_tcp_deadline_bounds_a_silent_peer(netlab: RoutedLab) -> None:
+    """STYLE.md 3: the socket timeout comes from the time left. A port the router drops never
+    answers; with a 3 s per-port timeout but only 0.3 s left before the runner's deadline,
+    the probe returns 'filtered' within that budget instead of waiting 3 s."""
+    netlab.router_firewall(drop_tcp=[4432])
+    spec = tcp_ports.Spec(id="tcp:0", host=netlab.addr.dc, ports=(4432,), timeout_s=3.0)
     t0 = time.monotonic()
-    spec = tcp_ports.Spec(id="tcp:0", host="127.0.0.1", ports=(_free_closed_port(),), timeout_s=0.05)
-    m = asyncio.run(tcp_ports.run(spec, ctx(0.2)))
-    assert time.monotonic() - t0 < 1.0
-    assert m.values["ports_total"] == 1
+    m = run_in_netns(netlab.ns.lan, asyncio.run, tcp_ports.run(spec, ctx(0.3)))
+    elapsed = time.monotonic() - t0
+    assert m.values["filtered"] == ["4432"]
+    assert elapsed < 1.5, f"took {elapsed:.2f} s: the 3 s socket timeout was not cut to the deadline"
 
 
 def test_icmp_loopback_measures_rtt_and_no_loss() -> None:
