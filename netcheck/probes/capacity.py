@@ -91,11 +91,10 @@ class Limits:
 
 
 @dataclass(frozen=True)
-class Spec:
-    """Ramp concurrent calls towards the responder at ``host:port``.
-
-    ``required_up_kbps`` / ``required_down_kbps``: what the site needs (None: no
-    requirement; the ramp then looks for the limit up to ``max_calls``)."""
+class CallSpec:
+    """The emulated calls of a load probe: responder ``host:port`` (``key`` = authenticated
+    STAMP), codec, packet interval, DSCP and the jitter buffer they are judged with.
+    Shared by the capacity ramp and the QoS test (:mod:`netcheck.probes.qos`)."""
 
     id: str
     host: str
@@ -105,6 +104,15 @@ class Spec:
     interval_ms: float = 20.0
     dscp: int = 46
     jitter_buffer_ms: float = 60.0
+
+
+@dataclass(frozen=True)
+class Spec(CallSpec):
+    """Ramp concurrent calls towards the responder at ``host:port``.
+
+    ``required_up_kbps`` / ``required_down_kbps``: what the site needs (None: no
+    requirement; the ramp then looks for the limit up to ``max_calls``)."""
+
     required_up_kbps: float | None = None
     required_down_kbps: float | None = None
     requirement_basis: tuple[str, ...] = ()

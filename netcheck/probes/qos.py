@@ -40,8 +40,8 @@ from netcheck.probes._stream_engine import ClockMap, clock_sync
 from netcheck.probes._stream_sessions import error_estimate, stamp_packet_size
 from netcheck.probes.capacity import (
     DRAIN_S,
-    STAMP_PORT,
     CallSetup,
+    CallSpec,
     Direction,
     Limits,
     analyse_calls,
@@ -55,17 +55,9 @@ PRIORITY_SLACK_MS = 5.0
 
 
 @dataclass(frozen=True)
-class Spec:
+class Spec(CallSpec):
     """Voice (DSCP ``dscp``) and canary (DSCP 0) calls to ``host:port`` under bulk load."""
 
-    id: str
-    host: str
-    port: int = STAMP_PORT
-    key: bytes | None = field(default=None, repr=False)
-    codec: str = "G.711"
-    interval_ms: float = 20.0
-    dscp: int = 46
-    jitter_buffer_ms: float = 60.0
     baseline_s: float = 3.0
     step_s: float = 3.0
     max_steps: int = 6
