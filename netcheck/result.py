@@ -13,6 +13,7 @@ Conventions (STYLE.md §5, §7, §8): units live in value names (``_ms``, ``_pct
 from __future__ import annotations
 
 import enum
+import inspect
 import json
 import os
 import tempfile
@@ -219,10 +220,22 @@ def _apply_umask(fd: int) -> None:
 
 def json_schema() -> dict[str, Any]:
     """The JSON Schema of the result document, generated from the types above."""
-    schema: dict[str, Any] = msgspec.json.schema(RunResult)
+    schema: dict[str, Any] = _clean_descriptions(msgspec.json.schema(RunResult))
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = f"netcheck result document, schema_version {SCHEMA_VERSION}"
     return schema
+
+
+def _clean_descriptions(node: Any) -> Any:
+    """Descriptions are class docstrings; msgspec < 0.19 embeds them raw and later versions
+    dedent them. ``inspect.cleandoc`` is idempotent, so applying it makes the shipped schema
+    the same whichever msgspec generated it."""
+    if isinstance(node, dict):
+        return {k: inspect.cleandoc(v) if k == "description" and isinstance(v, str) else _clean_descriptions(v)
+                for k, v in node.items()}
+    if isinstance(node, list):
+        return [_clean_descriptions(v) for v in node]
+    return node
 
 
 if __name__ == "__main__":  # regenerate the shipped schema file

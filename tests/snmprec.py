@@ -13,9 +13,10 @@ from typing import Any
 
 from netcheck.lan_model import COLUMNS, Tables
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
-LIBRENMS = SHARED / "testdata" / "snmp" / "librenms"
+#: LibreNMS device recordings, copied unchanged into the repository (with their README:
+#: source commit, licence, quirks) so a clean clone tests the switch audit on its own.
 HANDMADE = Path(__file__).resolve().parent / "data" / "snmp"
+LIBRENMS = HANDMADE / "librenms"
 SYSTEM = {"sysDescr": "1.3.6.1.2.1.1.1.0", "sysObjectID": "1.3.6.1.2.1.1.2.0", "sysName": "1.3.6.1.2.1.1.5.0"}
 
 

@@ -8,8 +8,12 @@ ground-truth log reduced to the same packets (UDP to / from the responder's port
 from __future__ import annotations
 
 import asyncio
+import functools
+import itertools
+import statistics
 import sys
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from netcheck.probes import stream
@@ -52,15 +56,53 @@ class Truth:
 
     up: truth.TruthStats
     down: truth.TruthStats
+    #: the link's one-way delay (ms) per request (sender's number) and per reply (reflector's
+    #: number), None = lost
+    up_ms: list[float | None]
+    down_ms: list[float | None]
 
 
 def call_truth(lab: RoutedLab, port: int) -> Truth:
     recs = lab.truth_records()
     up = truth.select(recs, direction="up", proto=17, dport=port)
     down = truth.select(recs, direction="down", proto=17, sport=port)
-    return Truth(truth.stats(up), truth.stats(down))
+    # both logs keyed like the probe's series: requests by the sender's sequence number,
+    # replies by the reflector's own (RFC 8762 4.3), the first 4 octets of each payload
+    seq = functools.partial(truth.head_uint, offset=0, size=4)
+    return Truth(truth.stats(up), truth.stats(down), truth_delays_ms(up, seq), truth_delays_ms(down, seq))
 
 
-def jitter_tolerance_ms(true_ms: float) -> float:
-    """Issue 4: jitter error <= 10 % or 0.2 ms, whichever is larger."""
-    return max(JITTER_ERROR_FRACTION * true_ms, JITTER_ERROR_FLOOR_MS)
+def jitter_tolerance_ms(true_ms: float, host_noise_ms: float = 0.0) -> float:
+    """Issue 4: jitter error <= 10 % or 0.2 ms, whichever is larger, plus the jitter of the
+    host's own timing noise on this very call (:func:`host_noise_jitter_ms`), which is
+    neither the link's nor the probe's error and grows when the machine is busy."""
+    return max(JITTER_ERROR_FRACTION * true_ms, JITTER_ERROR_FLOOR_MS) + host_noise_ms
+
+
+def host_noise_jitter_ms(measured_ms: Sequence[float | None], truth_ms: Sequence[float | None]) -> float:
+    """Bound on how far the measured RFC 3550 jitter can be from the link's truth because of
+    delays the link did not add (the sender descheduled between stamping and sending, the
+    bridge's own scheduling), computed from the per-packet residual r = measured - truth.
+
+    J_n = 15/16 J_(n-1) + |D_n|/16 is a positive linear combination of the |D_i|, and
+    |D_meas| <= |D_truth| + |D_r| (triangle inequality), so at every packet
+    |J_meas,n - J_truth,n| <= J_r,n: the maximum of the residual's running jitter bounds the
+    error of the final value and of any statistic of the running series. Packets missing on
+    either side are skipped (the residual is paired by sequence number)."""
+    residual = [m - t for m, t in zip(measured_ms, truth_ms, strict=False) if m is not None and t is not None]
+    assert len(residual) >= 2, "no packet paired between the measurement and the truth log"
+    centre = statistics.median(residual)
+    # a wrong pairing would turn the link's own jitter into "noise" and loosen the test
+    assert statistics.median(abs(r - centre) for r in residual) <= DELAY_ERROR_MS, "pairing by sequence failed"
+    j = worst = 0.0
+    for prev, cur in itertools.pairwise(residual):
+        j += (abs(cur - prev) - j) / 16
+        worst = max(worst, j)
+    return worst
+
+
+def truth_delays_ms(records: Sequence[truth.Record], key: Callable[[truth.Record], int | None]) -> list[float | None]:
+    """Truth one-way delay (ms) per sequence number given by ``key``, None where not delivered."""
+    by_seq = {key(r): truth.owd_s(r) for r in truth.originals(records)}
+    top = max((s for s in by_seq if s is not None), default=-1)
+    return [None if (d := by_seq.get(s)) is None else d * 1e3 for s in range(top + 1)]

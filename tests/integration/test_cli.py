@@ -121,3 +121,20 @@ def test_help_and_version_import_no_heavy_modules() -> None:
     heavy = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60).stdout.strip()
     assert heavy == ""
     assert run("--version").stdout.strip() == "netcheck, version 0.1.0"
+
+
+def test_schema_descriptions_do_not_depend_on_the_msgspec_version() -> None:
+    """msgspec < 0.19 embeds class docstrings raw, 0.19+ dedents them: the shipped schema
+    carries ``inspect.cleandoc`` of each docstring, which both produce after cleaning."""
+    import inspect
+
+    import msgspec
+
+    from netcheck import result
+
+    defs = json_schema()["$defs"]
+    structs = {n: c for n, c in vars(result).items()
+               if isinstance(c, type) and issubclass(c, msgspec.Struct) and c.__doc__ and n in defs}
+    assert structs, "no documented Struct found in the schema's $defs"
+    for name, cls in structs.items():
+        assert defs[name]["description"] == inspect.cleandoc(cls.__doc__ or ""), name

@@ -1,5 +1,5 @@
 """SNMP switch audit against snmpsim on loopback, serving the real LibreNMS recordings
-(shared/testdata/snmp/librenms) and our hand-made ones (tests/data/snmp). Expected values
+(tests/data/snmp/librenms, copied from the LibreNMS project) and our hand-made ones (tests/data/snmp). Expected values
 are read from the recordings (named per device and OID in each test).
 
 snmpsim runs as a subprocess on 127.0.0.1 and a free UDP port, with one SNMPv3 authPriv
@@ -47,10 +47,10 @@ def snmpsim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     """Port of a running snmpsim; community = recording file stem."""
     exe = _responder()
     if not exe:
-        pytest.skip("snmpsim-command-responder not installed (PyPI snmpsim + pysmi)")
+        pytest.skip("snmpsim-command-responder not installed: pip install -e '.[test]'")
     files = sorted(snmprec.LIBRENMS.glob("*.snmprec")) + sorted(snmprec.HANDMADE.glob("*.snmprec"))
     if not any(f.parent == snmprec.LIBRENMS for f in files):
-        pytest.skip(f"LibreNMS recordings not found in {snmprec.LIBRENMS}")
+        pytest.fail(f"LibreNMS recordings missing from the repository: {snmprec.LIBRENMS}")
     # a fresh index each session: a persisted snmpsim index was seen to go stale (GETNEXT
     # answering endOfMibView inside a recording) after an interrupted start
     data, cache = tmp_path_factory.mktemp("snmpsim-data"), tmp_path_factory.mktemp("snmpsim-index")

@@ -20,9 +20,7 @@ import pytest
 from tests.netlab import peers
 from tests.netlab.lab import L2Lab, RoutedLab, l2_lab, lab_support, routed_lab
 from tests.netlab.peers import Peer
-
-SHARED_DIR = Path(__file__).resolve().parents[2].parent / "shared"
-SNMP_RECORDINGS = SHARED_DIR / "testdata" / "snmp" / "librenms"
+from tests.snmprec import LIBRENMS as SNMP_RECORDINGS
 
 
 @functools.cache
@@ -82,14 +80,14 @@ def iperf3_server(netlab: RoutedLab) -> Peer:
 @pytest.fixture
 def snmpsim(netlab: RoutedLab) -> Callable[..., Peer]:
     """Factory: ``snmpsim("ios_2960x", Path("my.snmprec"))`` -> snmpsim in dc serving
-    copies of those recordings (bare names come from shared/testdata/snmp/librenms);
+    copies of those recordings (bare names come from tests/data/snmp/librenms);
     community = file stem."""
 
     def start(*recordings: str | Path) -> Peer:
         files = [r if isinstance(r, Path) else SNMP_RECORDINGS / f"{r}.snmprec" for r in recordings]
         missing = [str(f) for f in files if not f.exists()]
         if missing:
-            pytest.skip(f"SNMP recordings not found: {', '.join(missing)}")
+            pytest.fail(f"SNMP recordings missing from the repository: {', '.join(missing)}")
         return peers.start_snmpsim(netlab, netlab.ns.dc, netlab.addr.dc, files)
 
     return start

@@ -15,7 +15,7 @@ MCB = profile.load("managed-com-business")
 def measurement(name: str) -> Measurement:
     path = snmprec.recording(name)
     if not path.exists():
-        pytest.skip(f"recording {path} not found")
+        pytest.fail(f"recording {path} missing from the repository")
     system, tables = snmprec.tables(path)
     values = lan_model.decode(system, tables, name)
     return Measurement(

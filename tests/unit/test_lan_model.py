@@ -15,7 +15,7 @@ from tests import snmprec
 def audit(name: str) -> dict[str, Any]:
     path = snmprec.recording(name)
     if not path.exists():
-        pytest.skip(f"recording {path} not found")
+        pytest.fail(f"recording {path} missing from the repository")
     system, tables = snmprec.tables(path)
     return lan_model.decode(system, tables, name)
 
