@@ -38,7 +38,8 @@ def free_port() -> int:
 
 
 def start_snmpsim(workdir: Path) -> tuple[subprocess.Popen[bytes], int]:
-    exe = os.environ.get("NETLAB_SNMPSIM") or shutil.which("snmpsim-command-responder")
+    venv_then_path = os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")])
+    exe = os.environ.get("NETLAB_SNMPSIM") or shutil.which("snmpsim-command-responder", path=venv_then_path)
     if not exe:
         sys.exit("snmpsim-command-responder not found (pip install snmpsim pysmi)")
     data, cache = workdir / "data", workdir / "cache"

@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -58,3 +61,14 @@ def traffic_guard() -> Iterator[None]:
     finally:
         for name, fn in originals.items():
             setattr(socket.socket, name, fn)
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess[str], Path]:
+    """``netcheck run --profile demo --quick`` as a user types it (its own process, default
+    formats json + html), run once per test session and shared by every test that
+    reads its output: the whole pipeline on loopback costs ~10 s."""
+    out = tmp_path_factory.mktemp("demo")
+    argv = [sys.executable, "-m", "netcheck", "run", "--profile", "demo", "--quick", "--customer", "ACME GmbH",
+            "--site", "Berlin", "--extensions", "12", "--out", str(out)]
+    return subprocess.run(argv, capture_output=True, text=True, timeout=180), out

@@ -30,6 +30,10 @@ from netcheck import store as st
 from netcheck.metrics import VERDICT_VALUES
 
 ROOT = Path(__file__).resolve().parents[2]
+#: How long a test waits for the agent to reach a state. A run takes ~2 s on an idle machine;
+#: under a loaded CI machine the child's start-up alone (interpreter + imports) was seen to
+#: take tens of seconds, so waits get 4x the worst seen, not the typical.
+WAIT_S = 120
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="signals and process groups: POSIX")
 
 
@@ -80,7 +84,7 @@ def wait_started(db: Path) -> None:
         with st.Store(db) as s:
             return any(e.kind == "agent_start" for e in s.events())
 
-    wait_for(started, 60, "the agent to start")
+    wait_for(started, WAIT_S, "the agent to start")
 
 
 def stop(proc: subprocess.Popen[str], timeout_s: float = 30) -> tuple[int, str]:
@@ -112,7 +116,7 @@ def test_runs_are_stored_and_exported_and_a_second_agent_is_refused(agent_dir: P
     proc = start_agent("--profile", str(profile), "--every", "2s", "--store", str(db),
                        "--metrics-port", str(port))
     try:
-        wait_for(lambda: any(r.outcome == "completed" for r in runs(db)), 60, "a completed run")
+        wait_for(lambda: any(r.outcome == "completed" for r in runs(db)), WAIT_S, "a completed run")
         samples = scrape(port)
         # the exported run is whichever was last stored when we scraped: find it by time
         last_ts = samples[("netcheck_last_run_timestamp_seconds",
@@ -187,9 +191,9 @@ def test_a_failing_run_is_stored_and_the_agent_carries_on(agent_dir: Path) -> No
     good = profile.read_text()
     proc = start_agent("--profile", str(profile), "--every", "1s", "--store", str(db))
     try:
-        wait_for(lambda: runs(db), 60, "a first run")
+        wait_for(lambda: runs(db), WAIT_S, "a first run")
         profile.write_text("id: [this is not a profile\n")  # breaks every following run
-        wait_for(lambda: any(r.outcome == "failed" for r in runs(db)), 60, "a failed run")
+        wait_for(lambda: any(r.outcome == "failed" for r in runs(db)), WAIT_S, "a failed run")
         profile.write_text(good)
         n = len(runs(db))
         wait_for(lambda: any(r.outcome == "completed" for r in runs(db)[n:]), 60,

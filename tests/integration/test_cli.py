@@ -20,12 +20,20 @@ def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]
     return subprocess.run([*NETCHECK, *args], capture_output=True, text=True, timeout=120, cwd=cwd)
 
 
-@pytest.fixture(scope="module")
-def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess[str], Path]:
-    out = tmp_path_factory.mktemp("demo")
-    proc = run("run", "--profile", "demo", "--quick", "--customer", "ACME GmbH", "--site", "Berlin",
-               "--extensions", "12", "--out", str(out))
-    return proc, out
+def main_in_process(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+                    *args: str) -> subprocess.CompletedProcess[str]:
+    """The console entry point (``netcheck.cli.main``, the same error handling as the
+    installed command) in this process: argument errors need no interpreter start-up."""
+    from netcheck.cli import main
+
+    monkeypatch.setattr(sys, "argv", ["netcheck", *args])
+    monkeypatch.chdir(Path(__file__).parents[2])
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as stop:
+        main()
+    out = capsys.readouterr()
+    code = stop.value.code
+    return subprocess.CompletedProcess(args, code if isinstance(code, int) else 1, out.out, out.err)
 
 
 def test_demo_runs_the_whole_pipeline_to_go(demo_run: tuple[subprocess.CompletedProcess[str], Path]) -> None:
@@ -81,26 +89,27 @@ def test_plan_sends_nothing_and_lists_probes() -> None:
     (["profiles", "validate", "tests/data/profiles/invalid/yaml-syntax.yaml"], "YAML syntax"),
     (["profiles", "show", "nope"], "no such profile"),
 ])
-def test_input_errors_are_one_line_exit_2(args: list[str], fragment: str) -> None:
-    proc = run(*args, cwd=Path(__file__).parents[2])
+def test_input_errors_are_one_line_exit_2(args: list[str], fragment: str, capsys: pytest.CaptureFixture[str],
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    proc = main_in_process(capsys, monkeypatch, *args)
     assert proc.returncode == 2, proc.stdout + proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and fragment in lines[0]
     assert "Traceback" not in proc.stderr
 
 
-def test_usage_error_exit_2() -> None:
-    proc = run("run")
+def test_usage_error_exit_2(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    proc = main_in_process(capsys, monkeypatch, "run")
     assert proc.returncode == 2 and "--profile" in proc.stderr
 
 
-def test_profiles_list_and_show() -> None:
-    listing = run("profiles", "list")
+def test_profiles_list_and_show(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    listing = main_in_process(capsys, monkeypatch, "profiles", "list")
     assert listing.returncode == 0
     assert {"stimme", "managed-com-business", "teams", "ringcentral", "generic-voip", "demo"} <= {
         line.split()[0] for line in listing.stdout.splitlines()
     }
-    shown = json.loads(run("profiles", "show", "demo").stdout)
+    shown = json.loads(main_in_process(capsys, monkeypatch, "profiles", "show", "demo").stdout)
     assert shown["extends"] == "stimme" and shown["limits"]["end_to_end"]["jitter_ms"]["max"] == 20
 
 

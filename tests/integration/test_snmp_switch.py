@@ -27,6 +27,8 @@ from netcheck.probes import snmp_switch
 from netcheck.probes._common import Context
 from netcheck.result import ErrorKind, Measurement
 from tests import snmprec
+from tests.netlab import peers
+from tests.netlab.lab import LabError
 
 V3_USER, V3_AUTH, V3_PRIV = "netcheck-v3", "auth-secret-8c1f", "priv-secret-77d2"
 BENCH_S = 3.0  # the limit for a 48-port audit on loopback
@@ -39,7 +41,10 @@ def _free_udp_port() -> int:
 
 
 def _responder() -> str | None:
-    return os.environ.get("NETLAB_SNMPSIM") or shutil.which("snmpsim-command-responder")
+    try:
+        return peers.snmpsim_command()[0]
+    except LabError:
+        return None
 
 
 @pytest.fixture(scope="session")

@@ -13,6 +13,7 @@ import secrets
 import shutil
 import socket
 import struct
+import sys
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -35,8 +36,10 @@ class Peer:
 
 
 def need(tool: str, package: str) -> str:
-    """Path of ``tool`` or a LabError naming the Debian/PyPI package to install."""
-    path = shutil.which(tool)
+    """Path of ``tool`` or a LabError naming the Debian/PyPI package to install. The running
+    interpreter's own script directory is searched first: a venv's console scripts (snmpsim)
+    are there even when the venv is not activated (``.venv/bin/python -m pytest``)."""
+    path = shutil.which(tool, path=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]))
     if path is None:
         raise LabError(f"`{tool}` not found: install {package}")
     return path
