@@ -12,6 +12,7 @@ return a PERMISSION error saying which setting to grant.
 
 from __future__ import annotations
 
+import secrets
 import time
 from dataclasses import dataclass
 from itertools import pairwise
@@ -99,7 +100,9 @@ async def _exchange(address: str, spec: Spec, ctx: Context) -> tuple[list[Echo],
         raw = family(privileged=False)
     method = "icmp-privileged" if privileged else "icmp-unprivileged"
     echoes: list[Echo] = []
-    ident = (id(echoes) >> 4) & 0xFFFF
+    # random, not derived from a memory address: identical processes (the agent's children,
+    # parallel runs) lay out memory alike, and a raw socket sees every echo reply on the host
+    ident = secrets.randbelow(0x10000)
     start = time.monotonic()
     with AsyncSocket(raw) as sock:
         for seq in range(spec.count):

@@ -196,7 +196,7 @@ def test_a_failing_run_is_stored_and_the_agent_carries_on(agent_dir: Path) -> No
         wait_for(lambda: any(r.outcome == "failed" for r in runs(db)), WAIT_S, "a failed run")
         profile.write_text(good)
         n = len(runs(db))
-        wait_for(lambda: any(r.outcome == "completed" for r in runs(db)[n:]), 60,
+        wait_for(lambda: any(r.outcome == "completed" for r in runs(db)[n:]), WAIT_S,
                  "a completed run after the failure")
         assert proc.poll() is None
     finally:

@@ -50,9 +50,13 @@ def _call(server: resp.Responder, **kw: object) -> stream.Spec:
 
 
 def _exchange(port: int, payload: bytes, timeout: float = 0.5) -> bytes | None:
+    """One datagram to the reflector and its answer, if any. Connected, so the kernel drops
+    datagrams from anyone else: a late reply addressed to an ephemeral port that a closed
+    socket of another test or process used before must not count as the reflector's."""
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         s.settimeout(timeout)
-        s.sendto(payload, ("127.0.0.1", port))
+        s.connect(("127.0.0.1", port))
+        s.send(payload)
         try:
             return s.recv(65535)
         except TimeoutError:
