@@ -698,8 +698,10 @@ def history(store_path: Path, since: float, as_csv: bool, report_fmt: str | None
             else:
                 from netcheck.reports import trend
 
-                rows = store.runs(until - since, until)
-                data = (trend.history_csv(rows) if as_csv else trend.history_table(rows)).encode()
+                if as_csv:
+                    data = trend.history_csv(store.runs(until - since, until)).encode()
+                else:
+                    data = trend.history_table(store.history_cells(until - since, until)).encode()
     except st.StoreError as exc:
         raise InputError(str(exc)) from None
     _emit(data, output)

@@ -25,11 +25,10 @@ import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
 
 import msgspec
 
-from netcheck.evaluate.path import PATH_PROBES
 from netcheck.result import Measurement, RunResult, Status
 
 SCHEMA_VERSION = 1
@@ -122,9 +121,10 @@ class RunRecord:
     error: str | None = None
 
 
-@dataclass(frozen=True)
-class RunRow:
-    """One line of ``history``: the summary columns of a stored run."""
+class RunRow(NamedTuple):
+    """One line of ``history``: the summary columns of a stored run. A NamedTuple, not a
+    frozen dataclass: ``history --since 365d`` builds 35,040 of them, and a tuple is built
+    ~4x faster (issue 22: the whole command within 250 ms)."""
 
     id: int
     started_ts: float
@@ -304,6 +304,20 @@ class Store:
             " ORDER BY started_ts", (since_ts, until_ts if until_ts is not None else 1e18))
         return [_run_row(r) for r in rows]
 
+    def history_cells(self, since_ts: float = 0.0, until_ts: float | None = None) -> list[tuple[Any, ...]]:
+        """The ``history`` table's cells of runs started in [since_ts, until_ts), oldest
+        first: (id, started_ts, kind, result, delay_ms, jitter_ms, loss_pct, mos, handover
+        up as yes/NO/-, failed check ids or the error). The text choices are made in SQL, the
+        numbers stay numbers; a year of 15-minute runs is 35,040 rows, and building no row
+        objects keeps ``history`` near sqlite3's own speed (bench/agent_history.py)."""
+        return self.db.execute(
+            "SELECT id, started_ts, kind, coalesce(verdict, outcome), delay_ms, jitter_ms, loss_pct, mos,"
+            " CASE handover_up WHEN 1 THEN 'yes' WHEN 0 THEN 'NO' ELSE '-' END,"
+            " CASE WHEN coalesce(failed_checks, '') != '' THEN replace(failed_checks, ',', ' ')"
+            " ELSE coalesce(error, '') END"
+            " FROM runs WHERE started_ts >= ? AND started_ts < ? ORDER BY started_ts",
+            (since_ts, until_ts if until_ts is not None else 1e18)).fetchall()
+
     def last_run(self, *, completed: bool = False, kind: str | None = None) -> RunRow | None:
         where = ["1"]
         params: list[Any] = []
@@ -430,6 +444,9 @@ def _worst(paths: Iterable[Measurement], key: str, pick: Any) -> float | None:
 def metric_rows(result: RunResult) -> Iterator[tuple[str, str, float]]:
     """(measurement id, metric name, value) for the kept metric names, plus ``up`` (1/0)
     for path measurements whose far end answered or not."""
+    # imported here: the evaluator is not needed to read a store (``history`` stays light)
+    from netcheck.evaluate.path import PATH_PROBES
+
     for m in result.measurements:
         for name in METRIC_NAMES:
             value = m.values.get(name)

@@ -11,11 +11,14 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import time
 from collections.abc import Sequence
 from html import escape
+from typing import TYPE_CHECKING, Any
 
-from netcheck.store import RunRow
-from netcheck.trends import Trend
+if TYPE_CHECKING:  # the history table needs neither: ``netcheck history`` stays light
+    from netcheck.store import RunRow
+    from netcheck.trends import Trend
 
 HISTORY_COLUMNS = ("run", "started", "kind", "result", "delay_ms", "jitter_ms", "loss_pct", "mos",
                    "handover_up", "failed_checks")
@@ -33,32 +36,38 @@ def _pct(share: float | None) -> str:
     return "-" if share is None else f"{100 * share:.1f} %"
 
 
-def _history_fields(r: RunRow) -> list[str]:
-    up = "-" if r.handover_up is None else ("yes" if r.handover_up else "NO")
-    return [str(r.id), _t(r.started_ts, "%Y-%m-%d %H:%M:%S"), r.kind, r.verdict or r.outcome,
-            _n(r.delay_ms), _n(r.jitter_ms), _n(r.loss_pct), _n(r.mos), up,
-            " ".join(r.failed_checks) or (r.error or "")]
+def history_cells(rows: Sequence[RunRow]) -> list[tuple[Any, ...]]:
+    """Store rows as :meth:`netcheck.store.Store.history_cells` returns them from SQL (a
+    test holds the two equal): (id, started_ts, kind, result, delay_ms, jitter_ms,
+    loss_pct, mos, handover up as yes/NO/-, failed check ids or the error)."""
+    return [(r.id, r.started_ts, r.kind, r.verdict or r.outcome, r.delay_ms, r.jitter_ms, r.loss_pct, r.mos,
+             "-" if r.handover_up is None else ("yes" if r.handover_up else "NO"),
+             " ".join(r.failed_checks) or (r.error or "")) for r in rows]
 
 
-def history_table(rows: Sequence[RunRow]) -> str:
-    """One line per run, aligned; the failed check ids (or the error) last."""
-    if not rows:
+def history_table(cells: Sequence[tuple[Any, ...]]) -> str:
+    """One line per run, aligned; the failed check ids (or the error) last. One pass: cells
+    formatted inline, widths per column, one format string (a year is 35,040 lines)."""
+    if not cells:
         return "no runs stored in this period\n"
-    lines = [_history_fields(r) for r in rows]
-    widths = [max(len(x[i]) for x in [list(HISTORY_COLUMNS), *lines]) for i in range(9)]
-    out = ["  ".join(c.ljust(w) for c, w in zip(fields[:9], widths, strict=True)) + "  " + fields[9]
-           for fields in [list(HISTORY_COLUMNS), *lines]]
-    return "\n".join(x.rstrip() for x in out) + "\n"
+    stamp, local = time.strftime, time.localtime
+    lines = [list(HISTORY_COLUMNS)]
+    lines += [[str(i), stamp("%Y-%m-%d %H:%M:%S", local(ts)), kind, res,
+               "-" if d is None else f"{d:.2f}", "-" if j is None else f"{j:.2f}",
+               "-" if lo is None else f"{lo:.2f}", "-" if m is None else f"{m:.2f}", up, tail]
+              for i, ts, kind, res, d, j, lo, m, up, tail in cells]
+    widths = [max(map(len, col)) for col in list(zip(*lines, strict=True))[:9]]
+    fmt = "  ".join(f"{{:<{w}}}" for w in widths) + "  {}"
+    return "\n".join(fmt.format(*fields).rstrip() for fields in lines) + "\n"
 
 
 def history_csv(rows: Sequence[RunRow]) -> str:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow([*HISTORY_COLUMNS, "started_ts", "duration_s", "outcome", "error"])
-    for r in rows:
-        fields = _history_fields(r)
-        fields[1] = dt.datetime.fromtimestamp(r.started_ts, dt.UTC).isoformat()
-        w.writerow([*fields, r.started_ts, r.duration_s, r.outcome, r.error or ""])
+    for r, c in zip(rows, history_cells(rows), strict=True):
+        w.writerow([c[0], dt.datetime.fromtimestamp(r.started_ts, dt.UTC).isoformat(), c[2], c[3],
+                    *(_n(x) for x in c[4:8]), c[8], c[9], r.started_ts, r.duration_s, r.outcome, r.error or ""])
     return buf.getvalue()
 
 
