@@ -16,7 +16,7 @@ RESULTS = Path(__file__).parents[1] / "data" / "results"
 
 def _store(path: Path) -> None:
     """Three completed runs an hour apart (the GO fixture) and one failed run."""
-    go = from_json((RESULTS / "go.json").read_bytes())
+    go = from_json((RESULTS / "demo-go.json").read_bytes())
     now = time.time()
     with st.Store(path) as store:
         for hours_ago in (3, 2, 1):
