@@ -2,8 +2,8 @@
 
 Report tests render these instead of stored JSON, so a report test can never pass on a
 document older code wrote (issue 13: the i18n test once passed only on stale fixtures).
-``python -m tests.docgen`` writes them to tests/data/results/ for people to look at;
-tests/unit/test_docgen.py fails when the files there differ from what today's code makes.
+Tests make them in memory; ``python -m tests.docgen`` writes them to tests/data/results/
+(git-ignored) for people to look at or to render by hand.
 
 How a document is made: :func:`netcheck.plan.build` lists the probe runs a real run of the
 profile would make (with a responder, a switch audit and the LAN probes for ``go`` and
@@ -249,6 +249,14 @@ _MAKERS: dict[str, Callable[[ProbeRun, str], Made]] = {
     "sip_alg": _sip_alg, "dscp": _dscp, "exposure": _exposure, "capacity": _capacity, "qos": _qos,
     "snmp_switch": _snmp, "link": _link, "lldp": _lldp, "dhcp": _dhcp,
 }
+
+
+def named(name: str) -> RunResult:
+    """``"stimme-no-go"`` -> the ``no-go`` document of profile ``stimme``."""
+    for kind in sorted(KINDS, key=len, reverse=True):  # "no-go" before "go"
+        if name.endswith(f"-{kind}"):
+            return document(name[: -len(kind) - 1], kind)
+    raise KeyError(name)
 
 
 def all_documents() -> dict[str, RunResult]:

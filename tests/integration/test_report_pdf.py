@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from netcheck.result import RunResult, from_json
+from tests import docgen
 
 RESULTS = Path(__file__).resolve().parents[1] / "data" / "results" / "v1"
 pytest.importorskip("weasyprint", reason="PDF needs WeasyPrint (pip install weasyprint)")
@@ -44,9 +45,9 @@ EXPECT = {
 
 
 def _load(name: str) -> RunResult:
-    """A stored schema-1 document (v1/NAME.json) or a generated one (PROFILE-KIND.json)."""
+    """A stored schema-1 document (v1/NAME.json) or one made by today's code (PROFILE-KIND)."""
     path = RESULTS / f"{name}.json"
-    return from_json((path if path.exists() else RESULTS.parent / f"{name}.json").read_bytes())
+    return from_json(path.read_bytes()) if path.exists() else docgen.named(name)
 
 
 def _text(path: Path, *args: str) -> str:
