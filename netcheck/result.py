@@ -22,7 +22,10 @@ from typing import Any
 
 import msgspec
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+#: Older documents this code still reads (agents store them for weeks; reports fall back to
+#: their stored English check text, labelled as such).
+SUPPORTED_SCHEMA_VERSIONS = (1, 2)
 SCHEMA_PATH = Path(__file__).with_name("schema") / "result.schema.json"
 
 #: A measured value: numbers, text, flags, or small lists of them (never secrets).
@@ -99,20 +102,86 @@ class Measurement(msgspec.Struct, frozen=True, kw_only=True):
         return self.error is None
 
 
+
+
+class Qty(msgspec.Struct, frozen=True, tag="qty"):
+    """A quantity with its unit (``ms``, ``%``, ``kbit/s``, ``s``, ``W``, ``Mbit/s`` or ``""``):
+    reports print it in the language's number format (German: decimal comma)."""
+
+    value: float
+    unit: str = ""
+
+
+class Role(msgspec.Struct, frozen=True, tag="role"):
+    """A profile target's name (``platform``, ``gateway``, ``sip_trunk``): reports print the
+    catalogue's ``target.<name>`` when it has one, else the name itself."""
+
+    name: str
+
+
+class Msg(msgspec.Struct, frozen=True, tag="msg"):
+    """A phrase from the catalogue: ``key`` plus its ``params`` (nested phrases allowed)."""
+
+    key: str
+    params: dict[str, Param] = {}
+
+
+#: A parameter of a check's text. ``int``: a port, id or count (never digit-grouped);
+#: ``str``: verbatim (host names, addresses, port ranges, text from the network);
+#: :class:`Qty`: a number with unit; :class:`Role`: a target name; :class:`Msg`: a phrase;
+#: a list: its items joined with ", ".
+Item = int | str | Qty | Role | Msg
+Param = Item | list[Item]
+
+
+class Op(enum.StrEnum):
+    """Comparator of a limit: the value must be ``op`` the bound (profile ``max``: ``<=``,
+    ``below``: ``<``, ``min``: ``>=``, ``above``: ``>``; ``==`` for a required code point)."""
+
+    LE = "<="
+    LT = "<"
+    GE = ">="
+    GT = ">"
+    EQ = "=="
+
+    def holds(self, value: float, bound: float) -> bool:
+        return {
+            Op.LE: value <= bound,
+            Op.LT: value < bound,
+            Op.GE: value >= bound,
+            Op.GT: value > bound,
+            Op.EQ: value == bound,
+        }[self]
+
+
+class Bound(msgspec.Struct, frozen=True, kw_only=True):
+    """The limit a measured number is judged against, e.g. ``Bound(op="<", value=1, unit="%")``."""
+
+    op: Op
+    value: float
+    unit: str = ""
+
+
 class Remedy(msgspec.Struct, frozen=True, kw_only=True):
-    """What to do about a finding: a catalogue ``key`` with its ``params`` (reports translate
-    from these) and the English ``text`` rendered from them."""
+    """What to do about a finding: a catalogue ``key`` (``remedy.<key>``) with its typed
+    ``params`` (reports translate from these) and the English ``text`` rendered from them."""
 
     key: str
     text: str
-    params: dict[str, Value] = {}
+    params: dict[str, Param | float | None] = {}
 
 
 class Check(msgspec.Struct, frozen=True, kw_only=True):
     """One requirement judged: measured value against a profile limit.
 
-    ``title`` is a complete English label; ``reason`` a complete sentence naming metric,
-    value, limit and unit; ``remediation`` says what to do (every FAIL has one).
+    Text is typed (schema 2): ``title_key``/``reason_key`` (and ``measured_key``,
+    ``limit_key`` when the value or limit is not a plain number) name catalogue entries
+    (``netcheck/i18n/<lang>.json``) that are filled from ``params``; ``notes`` are
+    qualifiers appended to the reason ("optional requirement", "close to the limit").
+    ``bound`` is the limit as data (charts draw it, nobody parses text). ``title``,
+    ``reason`` and ``limit`` are the English rendering of the keys, for readers of the JSON;
+    in a schema-1 document they are the only text (reports show it labelled as English).
+    ``remediation`` says what to do (every FAIL has one).
     """
 
     id: str
@@ -128,6 +197,18 @@ class Check(msgspec.Struct, frozen=True, kw_only=True):
     remediation: Remedy | None = None
     source: str | None = None
     group: str = "general"
+    title_key: str = ""
+    reason_key: str = ""
+    measured_key: str = ""
+    limit_key: str = ""
+    params: dict[str, Param] = {}
+    notes: list[Msg] = []
+    bound: Bound | None = None
+
+    @property
+    def typed(self) -> bool:
+        """True when the check carries catalogue keys (schema 2), False for stored English text."""
+        return bool(self.title_key and self.reason_key)
 
 
 class Site(msgspec.Struct, frozen=True, kw_only=True):
@@ -184,9 +265,43 @@ class RunResult(msgspec.Struct, frozen=True, kw_only=True):
     summary: dict[str, int] = {}
 
 
+class _CheckV1(msgspec.Struct, frozen=True, kw_only=True):
+    """A check as schema 1 wrote it (English text only), so that a stored schema-1 document
+    re-serialises to its own bytes and keeps its SHA-256 (reports state it)."""
+
+    id: str
+    title: str
+    status: Status
+    required: bool
+    reason: str
+    measured: Value = None
+    limit: str | None = None
+    unit: str | None = None
+    evidence: list[str] = []
+    method: str | None = None
+    remediation: Remedy | None = None
+    source: str | None = None
+    group: str = "general"
+
+
+class _RunResultV1(msgspec.Struct, frozen=True, kw_only=True):
+    schema_version: int
+    verdict: Verdict
+    profile: ProfileRef
+    site: Site
+    environment: Environment
+    measurements: list[Measurement]
+    checks: list[_CheckV1]
+    summary: dict[str, int] = {}
+
+
 def to_json(result: RunResult) -> bytes:
-    """Serialise with stable key order and indentation, for diffs and hashing."""
-    return msgspec.json.format(msgspec.json.encode(result), indent=2) + b"\n"
+    """Serialise with stable key order and indentation, for diffs and hashing (a schema-1
+    document in its own shape)."""
+    doc: msgspec.Struct = result
+    if result.schema_version == 1:
+        doc = msgspec.convert(msgspec.to_builtins(result), type=_RunResultV1)
+    return msgspec.json.format(msgspec.json.encode(doc), indent=2) + b"\n"
 
 
 def from_json(data: bytes) -> RunResult:

@@ -15,9 +15,21 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from netcheck import bandwidth
-from netcheck.evaluate._core import REMEDIES, Base, failed, not_measured, remedy, source
+from netcheck.evaluate._core import (
+    REMEDIES,
+    Base,
+    base,
+    bound_msg,
+    bound_of,
+    check,
+    failed,
+    msg,
+    not_measured,
+    remedy,
+    source,
+)
 from netcheck.profile import PathLimits, Profile
-from netcheck.result import Check, Measurement, Site, Status, Value
+from netcheck.result import Check, Item, Measurement, Msg, Param, Qty, Site, Status, Value
 
 REMEDIES.update({
     "bandwidth_upgrade": "Free bandwidth is short of the requirement ({need}): upgrade the internet "
@@ -67,65 +79,72 @@ def _bandwidth(profile: Profile, m: Measurement | None, site: Site) -> Iterator[
     # required where the provider states free bandwidth per extension (VSE NET); a profile
     # that only names package media rates (stimme) is sized and measured, but informs
     stated = bw.per_extension_up_kbps is not None or bw.per_extension_down_kbps is not None
-    base: Base = dict(id="bandwidth.per_extension", group="capacity", required=stated,
-                      unit="kbit/s", source=source(profile, bw.source))
+    src = source(profile, bw.source)
     if site.extensions is None:
         one = bandwidth.requirement(1, per_extension_up_kbps=bw.per_extension_up_kbps,
                                     per_extension_down_kbps=bw.per_extension_down_kbps,
                                     codec=profile.stream.codec, interval_ms=profile.stream.packet_interval_ms)
-        yield Check(**base, title=f"free bandwidth {one.up_kbps:g}/{one.down_kbps:g} kbit/s per extension",
-                    status=Status.SKIPPED, reason="number of extensions unknown; pass --extensions N")
+        b = base("bandwidth.per_extension", "title.bandwidth.per_extension", required=stated, group="capacity",
+                 source=src, up=Qty(one.up_kbps, "kbit/s"), down=Qty(one.down_kbps, "kbit/s"))
+        yield check({**b, "unit": "kbit/s"}, Status.SKIPPED, "reason.extensions_unknown")
         return
     need = site_requirement(profile, site, m)
     assert need is not None
-    base.update(title=f"free bandwidth for {site.extensions} extensions",
-                limit=f">= {need.up_kbps:g} up / {need.down_kbps:g} down kbit/s")
+    b = base("bandwidth.per_extension", "title.bandwidth.extensions", required=stated, group="capacity",
+             source=src, n=site.extensions, up=Qty(need.up_kbps, "kbit/s"), down=Qty(need.down_kbps, "kbit/s"),
+             basis=_basis(need))
+    b.update(unit="kbit/s", limit_key="limit.bandwidth")
     if m is None:
-        yield Check(**base, status=Status.NOT_MEASURED,
-                    reason=f"needs {need.up_kbps:g} kbit/s up and {need.down_kbps:g} kbit/s down "
-                    f"({'; '.join(need.basis)}); capacity is measured against a netcheck responder "
-                    "(--responder), not run")
+        yield check(b, Status.NOT_MEASURED, "reason.bandwidth_needs_responder")
         return
-    base.update(evidence=[m.id], method=m.method)
+    b.update(evidence=[m.id], method=m.method)
     if not m.ok:
-        yield not_measured(base, "", m)
+        yield not_measured(b, m)
         return
-    yield _judge_bandwidth(base, need, m)
+    yield _judge_bandwidth(b, need, m)
 
 
-def _direction(m: Measurement, tag: str, need_kbps: float) -> tuple[str, str]:
-    """("pass"|"fail"|"open", text) for one direction."""
+def _basis(need: bandwidth.Requirement) -> Msg:
+    """How the requirement was sized, typed (the probe's English ``requirement_basis`` lines
+    stay in the measurement for the appendix)."""
+    return msg("capacity.basis", calls=need.voice_calls, per_call=Qty(need.per_call_kbps, "kbit/s"))
+
+
+def _direction(m: Measurement, tag: str, need_kbps: float) -> tuple[str, Msg]:
+    """("pass"|"fail"|"open", phrase) for one direction."""
     v = m.values
     have = _num(v.get(f"capacity_{tag}_kbps"))
     calls = v.get(f"calls_{tag}_max")
-    text = f"{tag} {have:g} kbit/s ({calls} calls) for {need_kbps:g} needed"
+    text: dict[str, Param] = dict(direction=msg(f"direction.{tag}"), have=Qty(have, "kbit/s"),
+                                  calls=calls if isinstance(calls, int) else 0, need=Qty(need_kbps, "kbit/s"))
     if have >= need_kbps:
-        return "pass", text
+        return "pass", msg("capacity.direction", **text)
     if v.get(f"calls_{tag}_bound") == "exact":
         failed_at = v.get(f"calls_{tag}_failed_at")
-        return "fail", f"{text}; limits left at {failed_at} calls"
-    why = "up failed first" if tag == "down" and v.get("calls_up_bound") == "exact" else "time ran out"
-    return "open", f"{text}; not proven ({why})"
+        return "fail", msg("capacity.direction_failed", failed_at=failed_at if isinstance(failed_at, int) else 0,
+                           **text)
+    why = "up_first" if tag == "down" and v.get("calls_up_bound") == "exact" else "time"
+    return "open", msg("capacity.direction_open", why=msg(f"capacity.open_{why}"), **text)
 
 
 def _num(value: Value) -> float:
     return float(value) if isinstance(value, int | float) else 0.0
 
 
-def _judge_bandwidth(base: Base, need: bandwidth.Requirement, m: Measurement) -> Check:
+def _judge_bandwidth(b: Base, need: bandwidth.Requirement, m: Measurement) -> Check:
     up = _direction(m, "up", need.up_kbps)
     down = _direction(m, "down", need.down_kbps)
     per_call = m.values.get("call_kbps")
-    reason = (f"carried within limits: {up[1]}, {down[1]} (per call {per_call} kbit/s incl. "
-              f"RTP/UDP/IP headers; {'; '.join(need.basis)})")
+    params: dict[str, Param] = dict(up_text=up[1], down_text=down[1],
+                                    per_call=Qty(_num(per_call), "kbit/s"))
     measured: Value = min(_num(m.values.get("capacity_up_kbps")), _num(m.values.get("capacity_down_kbps")))
     states = {up[0], down[0]}
     if "fail" in states:
-        fix = remedy("bandwidth_upgrade", need=f"{need.up_kbps:g} kbit/s up / {need.down_kbps:g} kbit/s down")
-        return failed(base, bool(base["required"]), reason, fix, measured=measured)
-    if "open" in states:
-        return Check(**base, status=Status.NOT_MEASURED, measured=measured, reason=reason)
-    return Check(**base, status=Status.PASS, measured=measured, reason=reason)
+        fix = remedy("bandwidth_upgrade", need=msg("capacity.need_both", up=Qty(need.up_kbps, "kbit/s"),
+                                                   down=Qty(need.down_kbps, "kbit/s")))
+        return failed(b, bool(b["required"]), "reason.bandwidth", fix, measured=measured, params=params)
+    status = Status.NOT_MEASURED if "open" in states else Status.PASS
+    return check(b, status, "reason.bandwidth", measured=measured, params=params)
 
 
 # --------------------------------------------------------------------------------------
@@ -141,58 +160,59 @@ def _qos(profile: Profile, m: Measurement | None) -> Iterator[Check]:
     qos = profile.qos
     if not qos or not (qos.priority_required or qos.voice_dscp is not None):
         return
-    base: Base = dict(id="qos.priority", title="voice prioritised over other traffic",
-                                   required=qos.priority_required, group="capacity",
-                                   source=source(profile, qos.source))
+    b = base("qos.priority", "title.qos.priority", required=qos.priority_required, group="capacity",
+             source=source(profile, qos.source))
     if m is None:
-        yield Check(**base, status=Status.NOT_MEASURED,
-                    reason="the QoS test (call under load) needs a netcheck responder (--responder); not run")
+        yield check(b, Status.NOT_MEASURED, "reason.qos_needs_responder")
         return
-    base.update(evidence=[m.id], method=m.method)
+    b.update(evidence=[m.id], method=m.method)
     if not m.ok:
-        yield not_measured(base, "", m)
+        yield not_measured(b, m)
         return
     v = m.values
     if not v.get("saturated"):
-        yield Check(**base, status=Status.NOT_MEASURED,
-                    reason=f"bulk load up to {v.get('bulk_kbps')} kbit/s did not congest the uplink "
-                    "(the best-effort canary kept its quality): prioritisation is not proven")
+        yield check(b, Status.NOT_MEASURED, "reason.qos_not_congested", bulk=Qty(_num(v.get("bulk_kbps")), "kbit/s"))
         return
     problems = _voice_problems(v, _path_limits(profile))
     figures = _figures(v)
     if problems:
         fix = remedy("qos_priority", figures=figures)
-        yield failed(base, bool(base["required"]), f"voice suffers under load: {', '.join(problems)}; {figures}",
-                     fix, measured=v.get("load_voice_loss_pct"))
+        yield failed(b, bool(b["required"]), "reason.qos_suffers", fix, measured=v.get("load_voice_loss_pct"),
+                     problems=problems, figures=figures)
         return
-    yield Check(**base, status=Status.PASS, measured=v.get("load_voice_loss_pct"), unit="%",
-                reason=f"voice (DSCP EF) kept its quality while bulk congested the uplink; {figures}")
+    yield check({**b, "unit": "%"}, Status.PASS, "reason.qos_kept", measured=v.get("load_voice_loss_pct"),
+                figures=figures)
 
 
-def _voice_problems(v: dict[str, Value], lim: PathLimits | None) -> list[str]:
+def _voice_problems(v: dict[str, Value], lim: PathLimits | None) -> list[Item]:
     """Which of the profile's limits the loaded voice call broke, and whether it was
     served ahead of the best-effort canary."""
-    out: list[str] = []
-    checks = (("loss_pct", "load_voice_loss_pct", "loss", "%"), ("jitter_ms", "load_voice_jitter_ms", "jitter", "ms"),
-              ("mos", "load_voice_mos", "MOS", ""))
-    for attr, key, label, unit in checks:
+    out: list[Item] = []
+    checks = (("loss_pct", "load_voice_loss_pct", "%"), ("jitter_ms", "load_voice_jitter_ms", "ms"),
+              ("mos", "load_voice_mos", ""))
+    for attr, key, unit in checks:
         limit = getattr(lim, attr, None) if lim else None
         value = v.get(key)
         if limit is not None and isinstance(value, int | float) and not limit.passes(float(value)):
-            out.append(f"{label} {value:g}{(' ' + unit) if unit else ''} (limit {limit.describe(unit)})")
+            out.append(msg("qos.problem", metric=msg(f"metric.{attr}"), value=Qty(float(value), unit),
+                           limit=bound_msg(bound_of(limit, unit))))
     delay_limit = lim.one_way_delay_ms if lim else None
     rtt = v.get("load_voice_rtt_ms")
     if delay_limit is not None and isinstance(rtt, int | float) and not delay_limit.passes(rtt / 2):
-        out.append(f"one-way delay {rtt / 2:g} ms (RTT/2; limit {delay_limit.describe('ms')})")
+        out.append(msg("qos.problem_delay", value=Qty(rtt / 2, "ms"), limit=bound_msg(bound_of(delay_limit, "ms"))))
     if v.get("voice_served_first") is False:
-        out.append(f"voice queued like bulk (+{v.get('voice_delay_increase_ms')} ms vs best effort "
-                   f"+{v.get('canary_delay_increase_ms')} ms)")
+        out.append(msg("qos.queued_like_bulk", voice=Qty(_num(v.get("voice_delay_increase_ms")), "ms"),
+                       canary=Qty(_num(v.get("canary_delay_increase_ms")), "ms")))
     return out
 
 
-def _figures(v: dict[str, Value]) -> str:
-    def fig(prefix: str) -> str:
-        return (f"loss {v.get(prefix + '_voice_loss_pct')} %, jitter {v.get(prefix + '_voice_jitter_ms')} ms, "
-                f"RTT {v.get(prefix + '_voice_rtt_ms')} ms, MOS {v.get(prefix + '_voice_mos')}")
+def _figures(v: dict[str, Value]) -> Msg:
+    def fig(prefix: str) -> Msg:
+        def q(key: str, unit: str) -> Param:
+            value = v.get(f"{prefix}_voice_{key}")
+            return Qty(float(value), unit) if isinstance(value, int | float) else "?"
 
-    return f"without load: {fig('base')}; with {v.get('bulk_kbps')} kbit/s bulk: {fig('load')}"
+        return msg("qos.figures", loss=q("loss_pct", "%"), jitter=q("jitter_ms", "ms"), rtt=q("rtt_ms", "ms"),
+                   mos=q("mos", ""))
+
+    return msg("qos.with_without", base=fig("base"), load=fig("load"), bulk=Qty(_num(v.get("bulk_kbps")), "kbit/s"))

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from netcheck.evaluate._core import REMEDIES, Base, failed, remedy
+from netcheck.evaluate._core import REMEDIES, base, check, failed, msg, remedy
 from netcheck.profile import Profile
-from netcheck.result import Check, Measurement, Site, Status
+from netcheck.result import Check, Measurement, Qty, Site, Status
 
 REMEDIES["dns_fail"] = (
     "Make {host} resolvable from this site: check the DNS servers handed out by DHCP and that "
@@ -19,12 +19,17 @@ def checks(profile: Profile, by_id: dict[str, Measurement], site: Site) -> Itera
         m = by_id.get(f"dns:{name}")
         if m is None:
             continue
-        base: Base = dict(id=f"dns.{name}", title=f"DNS resolves {target.host}", required=target.required,
-                    evidence=[m.id], method=m.method, group="dns", source=profile.sources.get(target.source or ""))
+        host = target.host or name
+        b = base(f"dns.{name}", "title.dns", required=target.required, group="dns",
+                 source=profile.sources.get(target.source or ""), host=host)
+        b.update(evidence=[m.id], method=m.method)
         if m.ok:
             addrs = [str(a) for a in m.values.get("addresses") or []]  # type: ignore[union-attr]
-            yield Check(**base, status=Status.PASS, measured=addrs,
-                        reason=f"{target.host} resolves to {', '.join(addrs)} in {m.values.get('resolve_ms')} ms")
+            ms = m.values.get("resolve_ms")
+            yield check(b, Status.PASS, "reason.dns_ok", measured=addrs, addresses=", ".join(addrs),
+                        ms=Qty(float(ms), "ms") if isinstance(ms, int | float) else "?")
         else:
             detail = m.error.detail if m.error else "no answer"
-            yield failed(base, target.required, detail, remedy("dns_fail", host=target.host))
+            kind = msg(f"error.{m.error.kind.value}") if m.error else msg("measured.no_answer")
+            yield failed(b, target.required, "reason.dns_fail", remedy("dns_fail", host=host), kind=kind,
+                         detail=detail)

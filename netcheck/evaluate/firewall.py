@@ -7,9 +7,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from netcheck.evaluate._core import REMEDIES, failed, not_measured, remedy, source
+from netcheck.evaluate._core import REMEDIES, Base, base, check, failed, msg, not_measured, remedy, source
 from netcheck.profile import Profile, Role
-from netcheck.result import Check, Measurement, Site, Status
+from netcheck.result import Bound, Check, Measurement, Op, Param, Qty, Site, Status
 
 REMEDIES.update({
     "stun_blocked": "Allow outbound {transport} 3478 to {host} (STUN/TURN, media negotiation) "
@@ -47,30 +47,23 @@ def checks(profile: Profile, by_id: dict[str, Measurement], site: Site) -> Itera
         yield _sip_alg(profile, by_id)
 
 
-def _base(cid: str, title: str, required: bool, src: str | None, group: str = "firewall") -> Any:
-    return dict(id=cid, title=title, required=required, group=group, source=src)
-
-
 def _stun(profile: Profile, name: str, host: str, transport: str, required: bool,
           m: Measurement | None) -> Check:
     src = source(profile, profile.targets[name].source)
-    base = _base(f"stun.{transport}@{name}", f"STUN {transport.upper()} 3478 to {host}",
-                 required, src)
+    b = base(f"stun.{transport}@{name}", "title.stun", required=required, group="firewall", source=src,
+             transport=transport.upper(), port=3478, host=host)
     if m is None or not m.ok:
-        return not_measured(base, "", m)
-    base = {**base, "evidence": [m.id], "method": m.method}
+        return not_measured(b, m)
+    b = {**b, "evidence": [m.id], "method": m.method}
     v = m.values
     if not v.get("reachable"):
-        return failed(base, required, f"no STUN answer from {host} over {transport.upper()}",
-                      remedy("stun_blocked", transport=transport.upper(), host=host),
-                      measured="no answer")
-    return Check(**base, status=Status.PASS, measured=v.get("rtt_ms"), unit="ms",
-                 reason=f"STUN {transport.upper()} answered in {v.get('rtt_ms')} ms; public "
-                 f"address {v.get('mapped_address')}" + _nat_note(v.get("behind_nat")))
-
-
-def _nat_note(behind: object) -> str:
-    return " (behind NAT)" if behind else ""
+        return failed({**b, "measured_key": "measured.no_answer"}, required, "reason.stun_no_answer",
+                      remedy("stun_blocked", transport=transport.upper(), host=host))
+    rtt = v.get("rtt_ms")
+    nat = msg("note.behind_nat") if v.get("behind_nat") else ""
+    return check({**b, "unit": "ms"}, Status.PASS, "reason.stun_ok", measured=rtt,
+                 rtt=Qty(float(rtt), "ms") if isinstance(rtt, int | float) else "?",
+                 address=str(v.get("mapped_address")), nat=nat)
 
 
 def _nat(profile: Profile, name: str, by_id: dict[str, Measurement]) -> Iterator[Check]:
@@ -83,51 +76,48 @@ def _nat(profile: Profile, name: str, by_id: dict[str, Measurement]) -> Iterator
 
 
 def _mapping(m: Measurement) -> Check:
-    base = {**_base("nat.mapping", "NAT keeps one public port per phone socket", False, None),
-            "evidence": [m.id], "method": "rfc5780"}
+    b = {**base("nat.mapping", "title.nat.mapping", required=False, group="firewall"),
+         "evidence": [m.id], "method": "rfc5780"}
     mapping = m.values.get("mapping")
     if not m.values.get("rfc5780"):
-        return Check(**base, status=Status.SKIPPED,
-                     reason="the STUN server offers no OTHER-ADDRESS (RFC 5780): NAT behaviour "
-                     "discovery not possible against it")
+        return check(b, Status.SKIPPED, "reason.nat_no_rfc5780")
     if mapping is None:
-        return Check(**base, status=Status.NOT_MEASURED,
-                     reason="no answer from the STUN server's alternate address")
-    filt = m.values.get("filtering")
-    text = f"NAT mapping {mapping}, filtering {filt} (RFC 5780)"
+        return check(b, Status.NOT_MEASURED, "reason.nat_no_alternate")
+    b["measured_key"] = "measured.nat"
+    params: dict[str, Param] = dict(mapping=msg(f"nat.{mapping}"), filtering=msg(f"nat.{m.values.get('filtering')}"))
     if mapping != "endpoint-independent":
-        return failed(base, False, text, remedy("nat_symmetric", mapping=str(mapping)),
-                      measured=str(mapping))
-    return Check(**base, status=Status.PASS, measured=str(mapping), reason=text)
+        return failed(b, False, "reason.nat", remedy("nat_symmetric", mapping=msg(f"nat.{mapping}")),
+                      measured=str(mapping), params=params)
+    return check(b, Status.PASS, "reason.nat", measured=str(mapping), params=params)
 
 
 def _lifetime(profile: Profile, m: Measurement) -> Check:
     sip = profile.sip
     interval, label = (None, "")
     if sip and sip.keepalive_s:
-        interval, label = sip.keepalive_s, "SIP keep-alive interval"
+        interval, label = sip.keepalive_s, "sip.keepalive_interval"
     elif sip and sip.registration_s:
-        interval, label = sip.registration_s, "SIP registration interval"
-    base = {**_base("nat.binding_lifetime", "idle UDP NAT mapping outlives the SIP keep-alive",
-                    interval is not None, source(profile, sip.source if sip else None)),
-            "evidence": [m.id], "method": m.method, "unit": "s"}
+        interval, label = sip.registration_s, "sip.registration_interval"
+    b = {**base("nat.binding_lifetime", "title.nat.binding_lifetime", required=interval is not None,
+                group="firewall", source=source(profile, sip.source if sip else None)),
+         "evidence": [m.id], "method": m.method, "unit": "s"}
     if not m.ok:
-        return not_measured(base, "", m)
+        return not_measured(b, m)
     lo, hi = m.values.get("lifetime_min_s"), m.values.get("lifetime_max_s")
-    shown = f"between {lo:g} and {hi:g} s" if isinstance(hi, int | float) else f"over {lo:g} s"
-    text = f"idle UDP mapping lifetime {shown}"
+    low = Qty(float(lo), "s") if isinstance(lo, int | float) else "?"
+    shown = (msg("nat.lifetime_between", lo=low, hi=Qty(float(hi), "s")) if isinstance(hi, int | float)
+             else msg("nat.lifetime_over", lo=low))
     if interval is None:
-        return Check(**base, status=Status.SKIPPED, measured=lo,
-                     reason=f"{text}; the profile names no keep-alive or registration interval")
+        return check(b, Status.SKIPPED, "reason.nat_lifetime_no_interval", measured=lo, lifetime=shown)
+    params: dict[str, Param] = dict(lifetime=shown, what=msg(label), interval=Qty(interval, "s"))
     if isinstance(hi, int | float) and hi <= interval:
-        return failed(base, True, f"{text}, shorter than the {label} of {interval:g} s",
-                      remedy("nat_lifetime", lifetime=f"{hi:g}", interval=f"{interval:g}",
-                             interval_name=label), measured=hi)
+        return failed(b, True, "reason.nat_lifetime_short",
+                      remedy("nat_lifetime", lifetime=Qty(float(hi), "s"), interval=Qty(interval, "s"),
+                             interval_name=msg(label)), measured=hi, params=params)
     if isinstance(lo, int | float) and lo >= interval:
-        return Check(**base, status=Status.PASS, measured=lo, limit=f"> {interval:g} s",
-                     reason=f"{text}, longer than the {label} of {interval:g} s")
-    return Check(**base, status=Status.NOT_MEASURED, measured=lo,
-                 reason=f"{text}: the search did not bracket the {label} of {interval:g} s")
+        return check({**b, "bound": Bound(op=Op.GT, value=interval, unit="s")}, Status.PASS,
+                     "reason.nat_lifetime_long", measured=lo, params=params)
+    return check(b, Status.NOT_MEASURED, "reason.nat_lifetime_open", measured=lo, params=params)
 
 
 def _tls(profile: Profile, by_id: dict[str, Measurement]) -> Iterator[Check]:
@@ -136,65 +126,62 @@ def _tls(profile: Profile, by_id: dict[str, Measurement]) -> Iterator[Check]:
         host = profile.resolve_destination(rule.destination)
         if not rule.tls or m is None or not host:
             continue
-        base = {**_base(f"tls.{rule.port}@{rule.destination}",
-                        f"no TLS interception on {host}:{rule.port} ({rule.purpose})", False,
-                        source(profile, rule.source)),
-                "evidence": [m.id], "method": m.method}
+        b = {**base(f"tls.{rule.port}@{rule.destination}", "title.tls", required=False, group="firewall",
+                    source=source(profile, rule.source), host=host, port=_port(rule.port), purpose=rule.purpose),
+             "evidence": [m.id], "method": m.method}
         if not m.ok:
-            yield not_measured(base, "", m)
+            yield not_measured(b, m)
             continue
         v = m.values
-        issuer = v.get("issuer_o") or v.get("issuer_cn") or "unknown"
+        issuer = str(v.get("issuer_o") or v.get("issuer_cn") or "?")
         if v.get("verified"):
-            yield Check(**base, status=Status.PASS, measured=str(issuer),
-                        reason=f"certificate verified, issued by {issuer} ({v.get('tls_version')})")
+            yield check(b, Status.PASS, "reason.tls_ok", measured=issuer, issuer=issuer,
+                        version=str(v.get("tls_version")))
         else:
             err = str(v.get("verify_error"))
-            yield failed(base, False, f"certificate not trusted: {err}; issuer {issuer}",
-                         remedy("tls_inspection", host=host, port=str(rule.port), error=err,
-                                issuer=str(issuer)), measured=str(issuer))
+            yield failed(b, False, "reason.tls_untrusted",
+                         remedy("tls_inspection", host=host, port=_port(rule.port), error=err, issuer=issuer),
+                         measured=issuer, error=err, issuer=issuer)
+
+
+def _port(port: int | str) -> Param:
+    """A port (int, never digit-grouped) or a range as written in the profile."""
+    return port if isinstance(port, int) else str(port)
 
 
 def _sip_alg(profile: Profile, by_id: dict[str, Measurement]) -> Check:
     src = source(profile, profile.sip.source if profile.sip else None)
-    base = _base("sip.alg", "no SIP ALG on the path", True, src)
+    b = base("sip.alg", "title.sip.alg", required=True, group="firewall", source=src)
     ms_ = [m for k in ("sip_alg:udp", "sip_alg:tcp") if (m := by_id.get(k)) is not None]
     if not ms_:
-        return Check(**base, status=Status.NOT_MEASURED,
-                     reason="SIP ALG detection needs a netcheck responder (--responder) or a SIP "
-                     "host in the profile; not run")
-    base = {**base, "evidence": [m.id for m in ms_], "method": ms_[0].method}
+        return check(b, Status.NOT_MEASURED, "reason.sip_alg_needs_responder")
+    b = {**b, "evidence": [m.id for m in ms_], "method": ms_[0].method}
     good = [m for m in ms_ if m.ok]
     if not good:
-        return not_measured(base, "", ms_[0])
+        return not_measured(b, ms_[0])
     if good[0].confidence != "high":
-        return _sip_heuristic(base, good[0])
-    fields = sorted({f"{r['field']} ({m.id.split(':')[1].upper()})" for m in good
-                     for r in _rewrites(m)})
+        return _sip_heuristic(b, good[0])
+    fields = sorted({f"{r['field']} ({m.id.split(':')[1].upper()})" for m in good for r in _rewrites(m)})
     if fields:
-        return failed(base, True, f"SIP ALG found: rewritten {', '.join(fields)}",
-                      remedy("sip_alg", fields=", ".join(fields)), measured="rewritten")
+        return failed({**b, "measured_key": "measured.rewritten"}, True, "reason.sip_alg_found",
+                      remedy("sip_alg", fields=", ".join(fields)), fields=", ".join(fields))
     broken = [m for m in good if m.values.get("large_message_ok") is False]
     if broken:
-        octets = broken[0].values.get("large_message_octets") or "> 1500"
-        return failed(base, True, "SIP passes unmodified, but a large SIP message did not",
-                      remedy("sip_large", octets=str(octets)), measured="large message lost")
+        octets = broken[0].values.get("large_message_octets")
+        return failed({**b, "measured_key": "measured.large_lost"}, True, "reason.sip_large_lost",
+                      remedy("sip_large", octets=octets if isinstance(octets, int) else "> 1500"))
     shown = "/".join(m.id.split(":")[1].upper() for m in good)
-    return Check(**base, status=Status.PASS, measured="unmodified",
-                 reason=f"SIP crossed the path byte for byte ({shown} 5060, mirror)")
+    return check({**b, "measured_key": "measured.unmodified"}, Status.PASS, "reason.sip_alg_none",
+                 transports=shown)
 
 
-def _sip_heuristic(base: Any, m: Measurement) -> Check:
+def _sip_heuristic(b: Base, m: Measurement) -> Check:
     v = m.values
     if v.get("alg_suspected"):
-        return failed(base, True, f"SIP ALG suspected (heuristic, low confidence): the server "
-                      f"saw Via {v.get('via_returned_sent_by')}, sent {v.get('via_sent_by')}",
-                      remedy("sip_alg", fields="Via"), measured="rewritten")
-    return Check(**base, status=Status.NOT_MEASURED,
-                 reason="heuristic (SIP OPTIONS, low confidence) found no rewrite, which cannot "
-                 "exclude an ALG; run with a netcheck responder (--responder) to prove it")
-
-
+        return failed({**b, "measured_key": "measured.rewritten"}, True, "reason.sip_alg_suspected",
+                      remedy("sip_alg", fields="Via"), seen=str(v.get("via_returned_sent_by")),
+                      sent=str(v.get("via_sent_by")))
+    return check(b, Status.NOT_MEASURED, "reason.sip_alg_heuristic_clean")
 def _rewrites(m: Measurement) -> list[dict[str, Any]]:
     """The SIP ALG probe's rewrite records (dicts with ``field``) of one measurement."""
     rewrites = m.values.get("rewrites")

@@ -14,9 +14,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from netcheck.evaluate._core import REMEDIES, failed, remedy, source
+from netcheck.evaluate._core import EN, REMEDIES, Base, base, check, failed, msg, remedy, source
 from netcheck.profile import Profile
-from netcheck.result import Check, Measurement, Site, Status
+from netcheck.result import Bound, Check, Item, Measurement, Msg, Op, Param, Qty, Site, Status
 
 REMEDIES.update(
     {
@@ -48,17 +48,10 @@ def checks(profile: Profile, by_id: dict[str, Measurement], site: Site) -> Itera
     switches = [m for m in by_id.values() if m.probe == "snmp_switch"]
     items = _requirements(profile)
     if not switches:
-        for cid, title in items:
-            yield Check(
-                id=cid,
-                title=title,
-                status=Status.NOT_MEASURED,
-                required=True,
-                group="lan",
-                source=source(profile, lan.source),
-                remediation=remedy("lan_audit_missing"),
-                reason="no switch given (--switch HOST): the access ports were not audited",
-            )
+        for cid, title_key, params in items:
+            b = base(cid, title_key, required=True, group="lan", source=source(profile, lan.source))
+            b["params"].update(params)
+            yield check(b, Status.NOT_MEASURED, "reason.lan_no_switch", fix=remedy("lan_audit_missing"))
         return
     for m in switches:
         yield from _switch_checks(profile, m, items)
@@ -66,41 +59,36 @@ def checks(profile: Profile, by_id: dict[str, Measurement], site: Site) -> Itera
         yield _pse_budget(profile, switches, site.extensions)
 
 
-def _requirements(profile: Profile) -> list[tuple[str, str]]:
+def _requirements(profile: Profile) -> list[tuple[str, str, dict[str, Param]]]:
+    """(check id, title key, title params) of each LAN requirement the profile states."""
     lan = profile.lan
     assert lan is not None
-    out = []
+    out: list[tuple[str, str, dict[str, Param]]] = []
     if lan.poe:
-        out.append(("lan.poe", f"PoE ({lan.poe}) on every phone port"))
+        out.append(("lan.poe", "title.lan.poe", {"poe": lan.poe}))
     if lan.port_speed_min_mbps:
-        duplex = " full duplex" if lan.full_duplex else ""
-        out.append(("lan.speed", f"access ports >= {lan.port_speed_min_mbps} Mbit/s{duplex}"))
+        key = "title.lan.speed_full" if lan.full_duplex else "title.lan.speed"
+        out.append(("lan.speed", key, {"speed": Qty(lan.port_speed_min_mbps, "Mbit/s")}))
     if lan.voice_vlan_variants:
         variants = "/".join(map(str, lan.voice_vlan_variants))
-        out.append(("lan.voice_vlan", f"voice VLAN (variant {variants})"))
+        out.append(("lan.voice_vlan", "title.lan.voice_vlan", {"variants": variants}))
     return out
 
 
-def _switch_checks(profile: Profile, m: Measurement, items: list[tuple[str, str]]) -> Iterator[Check]:
+def _switch_checks(profile: Profile, m: Measurement, items: list[tuple[str, str, dict[str, Param]]]) -> Iterator[Check]:
     judges = {"lan.poe": _poe, "lan.speed": _speed, "lan.voice_vlan": _voice_vlan}
     name = _switch_name(m)
-    for cid, title in items:
-        base: dict[str, Any] = dict(
-            id=f"{cid}@{m.target}",
-            title=f"{title} ({name})",
-            required=True,
-            group="lan",
-            source=source(profile, profile.lan.source if profile.lan else None),
-            evidence=[m.id],
-            method=m.method,
-        )
+    for cid, title_key, params in items:
+        b = base(f"{cid}@{m.target}", title_key, required=True, group="lan",
+                 source=source(profile, profile.lan.source if profile.lan else None), switch=name)
+        b["params"].update(params)
+        b.update(evidence=[m.id], method=m.method, title_key=f"{title_key}.on")
         if m.error is not None:
-            fix = remedy("lan_snmp_failed", switch=m.target, why=m.error.kind.value)
-            yield Check(
-                **base, status=Status.NOT_MEASURED, remediation=fix, reason=f"{m.error.kind.value}: {m.error.detail}"
-            )
+            fix = remedy("lan_snmp_failed", switch=m.target, why=msg(f"error.{m.error.kind.value}"))
+            yield check(b, Status.NOT_MEASURED, "reason.error", fix=fix, kind=msg(f"error.{m.error.kind.value}"),
+                        detail=m.error.detail)
         else:
-            yield judges[cid](profile, base, m.values)
+            yield judges[cid](profile, b, m.values)
 
 
 def _list(value: Any) -> list[dict[str, Any]]:
@@ -117,76 +105,76 @@ def _phone_ports(values: dict[str, Any]) -> list[dict[str, Any]]:
     return [p for p in values.get("ports") or [] if p["if_index"] in wanted]
 
 
-def _not_measured(base: dict[str, Any], why: str) -> Check:
-    return Check(**base, status=Status.NOT_MEASURED, reason=why)
+def _not_measured(b: Base, key: str, params: dict[str, Param] | None = None) -> Check:
+    return check(b, Status.NOT_MEASURED, key, params=params)
 
 
-def _poe(profile: Profile, base: dict[str, Any], values: dict[str, Any]) -> Check:
+def _poe(profile: Profile, b: Base, values: dict[str, Any]) -> Check:
     standard = profile.lan.poe if profile.lan and profile.lan.poe else "802.3af"
     ports = _phone_ports(values)
     if not ports:
-        return _not_measured(
-            base, "no phone identified on this switch (LLDP telephone capability or phone-vendor MAC on an access port)"
-        )
+        return _not_measured(b, "reason.lan_no_phone")
     bad, unknown = _poe_findings(ports, MAX_CLASS.get(standard, 3))
     if bad:
-        text = f"PoE on phone ports: {'; '.join(bad)}"
-        return failed(base, True, text, remedy("lan_poe", standard=standard, ports=_names(bad)), measured=bad)
+        return failed({**b, "measured_key": "measured.findings"}, True, "reason.lan_poe_bad",
+                      remedy("lan_poe", standard=standard, ports=_names(bad)),
+                      findings=[f for _n, f in bad], measured=[EN.msg(f) for _n, f in bad])
     if unknown:
-        return _not_measured(base, f"the switch does not expose PoE state for {', '.join(unknown)}")
-    return Check(
-        **base,
-        status=Status.PASS,
-        measured=len(ports),
-        reason=f"{len(ports)} phone port(s) deliver PoE within {standard}",
-    )
+        return _not_measured(b, "reason.lan_poe_unknown", {"ports": ", ".join(unknown)})
+    return check(b, Status.PASS, "reason.lan_poe_ok", measured=len(ports), n=len(ports), standard=standard)
 
 
-def _poe_findings(ports: list[dict[str, Any]], max_class: int) -> tuple[list[str], list[str]]:
-    bad, unknown = [], []
+def _poe_findings(ports: list[dict[str, Any]], max_class: int) -> tuple[list[tuple[str, Msg]], list[str]]:
+    bad: list[tuple[str, Msg]] = []
+    unknown: list[str] = []
     for p in ports:
         poe = p.get("poe") or {}
         powered = poe.get("detection") == "deliveringPower" or (poe.get("power_mw") or 0) > 0
         cls = poe.get("power_class")
+        name = str(p["name"])
         if poe.get("admin_enabled") is False:
-            bad.append(f"{p['name']}: PoE disabled")
+            bad.append((name, msg("lan.poe_disabled", port=name)))
         elif poe.get("detection") in ("fault", "otherFault"):
-            bad.append(f"{p['name']}: PoE {poe['detection']}")
+            bad.append((name, msg("lan.poe_fault", port=name, detection=str(poe["detection"]))))
         elif cls is not None and cls > max_class:
-            bad.append(f"{p['name']}: class {cls} needs more than class {max_class}")
+            bad.append((name, msg("lan.poe_class", port=name, cls=int(cls), max=max_class)))
         elif not powered:
-            unknown.append(p["name"])
+            unknown.append(name)
     return bad, unknown
 
 
-def _names(findings: list[str]) -> str:
-    return ", ".join(f.split(":", 1)[0] for f in findings)
+def _names(findings: list[tuple[str, Msg]]) -> str:
+    return ", ".join(name for name, _f in findings)
 
 
-def _speed(profile: Profile, base: dict[str, Any], values: dict[str, Any]) -> Check:
+def _speed(profile: Profile, b: Base, values: dict[str, Any]) -> Check:
     lan = profile.lan
     assert lan is not None and lan.port_speed_min_mbps
     ports = _phone_ports(values) or [
         p for p in values.get("ports") or [] if p.get("oper_status") == "up" and not _is_uplink(p)
     ]
     if not ports:
-        return _not_measured(base, "no port is up on this switch")
-    bad, unknown = [], []
+        return _not_measured(b, "reason.lan_no_port_up")
+    bad: list[tuple[str, Msg]] = []
+    unknown: list[str] = []
     for p in ports:
         speed, duplex = p.get("speed_mbps"), p.get("duplex")
+        name = str(p["name"])
         if speed is None or (lan.full_duplex and duplex in (None, "unknown")):
-            unknown.append(p["name"])
+            unknown.append(name)
         elif speed < lan.port_speed_min_mbps or (lan.full_duplex and duplex == "half"):
-            bad.append(f"{p['name']}: {speed} Mbit/s {duplex or ''}".rstrip())
-    limit = f">= {lan.port_speed_min_mbps} Mbit/s" + (" full duplex" if lan.full_duplex else "")
-    base = {**base, "limit": limit, "unit": "Mbit/s"}
+            bad.append((name, msg("lan.port_speed", port=name, speed=Qty(float(speed), "Mbit/s"),
+                                  duplex=msg(f"duplex.{duplex or 'unknown'}"))))
+    b = {**b, "limit_key": "limit.speed_full" if lan.full_duplex else "bound.ge", "unit": "Mbit/s",
+         "bound": Bound(op=Op.GE, value=lan.port_speed_min_mbps, unit="Mbit/s")}
+    limit: dict[str, Param] = {"value": Qty(lan.port_speed_min_mbps, "Mbit/s")}
     if bad:
-        return failed(
-            base, True, f"ports below {limit}: {'; '.join(bad)}", remedy("lan_speed", ports=_names(bad)), measured=bad
-        )
+        return failed({**b, "measured_key": "measured.findings"}, True, "reason.lan_speed_bad",
+                      remedy("lan_speed", ports=_names(bad)), findings=[f for _n, f in bad], params=limit,
+                      measured=[EN.msg(f) for _n, f in bad])
     if unknown:
-        return _not_measured(base, f"speed/duplex not exposed for {', '.join(unknown)}")
-    return Check(**base, status=Status.PASS, measured=len(ports), reason=f"{len(ports)} port(s) at {limit}")
+        return _not_measured(b, "reason.lan_speed_unknown", {"ports": ", ".join(unknown), **limit})
+    return check(b, Status.PASS, "reason.lan_speed_ok", measured=len(ports), n=len(ports), params=limit)
 
 
 def _is_uplink(port: dict[str, Any]) -> bool:
@@ -195,36 +183,31 @@ def _is_uplink(port: dict[str, Any]) -> bool:
     return len(port.get("macs") or []) > ACCESS_PORT_MAX_MACS
 
 
-def _voice_vlan(profile: Profile, base: dict[str, Any], values: dict[str, Any]) -> Check:
+def _voice_vlan(profile: Profile, b: Base, values: dict[str, Any]) -> Check:
     variants = set(profile.lan.voice_vlan_variants if profile.lan else [])
     phones = values.get("phones") or []
     ports = _phone_ports(values)
     if not ports:
-        return _not_measured(base, "no phone identified on this switch")
-    bad, unknown = [], []
+        return _not_measured(b, "reason.lan_no_phone")
+    bad: list[tuple[str, Msg]] = []
+    unknown: list[str] = []
     shared = _vlans_with_other_devices(values)
     for p in ports:
         verdict = _port_variant(p, phones, shared)
+        name = str(p["name"])
         if verdict is None:
-            unknown.append(p["name"])
+            unknown.append(name)
         elif not verdict & variants:
-            bad.append(f"{p['name']}: untagged {p.get('untagged_vlans')}, tagged {p.get('tagged_vlans')}")
+            bad.append((name, msg("lan.port_vlans", port=name, untagged=str(p.get("untagged_vlans")),
+                                  tagged=str(p.get("tagged_vlans")))))
     if bad:
-        return failed(
-            base,
-            True,
-            f"no voice VLAN set-up on: {'; '.join(bad)}",
-            remedy("lan_voice_vlan", ports=_names(bad)),
-            measured=bad,
-        )
+        return failed({**b, "measured_key": "measured.findings"}, True, "reason.lan_vlan_bad",
+                      remedy("lan_voice_vlan", ports=_names(bad)),
+                      findings=[f for _n, f in bad], measured=[EN.msg(f) for _n, f in bad])
     if unknown:
-        return _not_measured(base, f"VLAN membership not exposed for {', '.join(unknown)}")
-    return Check(
-        **base,
-        status=Status.PASS,
-        measured=len(ports),
-        reason=f"{len(ports)} phone port(s) follow variant {'/'.join(map(str, sorted(variants)))}",
-    )
+        return _not_measured(b, "reason.lan_vlan_unknown", {"ports": ", ".join(unknown)})
+    return check(b, Status.PASS, "reason.lan_vlan_ok", measured=len(ports), n=len(ports),
+                 variants="/".join(map(str, sorted(variants))))
 
 
 def _vlans_with_other_devices(values: dict[str, Any]) -> set[Any]:
@@ -262,15 +245,9 @@ def _port_variant(port: dict[str, Any], phones: list[dict[str, Any]], shared: se
 
 
 def _pse_budget(profile: Profile, switches: list[Measurement], extensions: int | None) -> Check:
-    base: dict[str, Any] = dict(
-        id="lan.pse_budget",
-        title="PSE power budget for the phones",
-        required=True,
-        group="lan",
-        source=source(profile, profile.lan.source if profile.lan else None),
-        evidence=[m.id for m in switches],
-        unit="W",
-    )
+    b = base("lan.pse_budget", "title.lan.pse_budget", required=True, group="lan",
+             source=source(profile, profile.lan.source if profile.lan else None))
+    b.update(evidence=[m.id for m in switches], unit="W")
     pses: list[tuple[Measurement, dict[str, Any]]] = [
         (m, p)
         for m in switches
@@ -279,23 +256,21 @@ def _pse_budget(profile: Profile, switches: list[Measurement], extensions: int |
         if p.get("power_w") is not None and p.get("consumption_w") is not None
     ]
     if not pses:
-        return _not_measured(base, "no switch exposes its PSE budget (POWER-ETHERNET-MIB pethMainPseTable)")
+        return _not_measured(b, "reason.lan_no_pse")
     free = sum(p["power_w"] - p["consumption_w"] for _m, p in pses)
     found = sum(len(_list(m.values.get("phones"))) for m in switches if m.ok)
     more = max(0, (extensions or 0) - found)
     need = round(more * CLASS_POWER_W[0], 1)
-    detail = ", ".join(f"{_switch_name(m)} group {p['group']}: {p['consumption_w']}/{p['power_w']} W" for m, p in pses)
-    base = {**base, "limit": f">= {need:g} W free"}
-    text = f"free PSE power {free:g} W ({detail}); {found} phone(s) found" + (
-        f", {more} more expected (--extensions {extensions}) need {need:g} W" if more else ""
-    )
+    detail: list[Item] = [msg("lan.pse_group", switch=_switch_name(m), group=str(p["group"]),
+                               used=Qty(float(p["consumption_w"]), "W"), total=Qty(float(p["power_w"]), "W"))
+                           for m, p in pses]
+    b["bound"] = Bound(op=Op.GE, value=need, unit="W")
+    params: dict[str, Param] = dict(free=Qty(float(free), "W"), detail=detail, found=found)
+    params["more"] = msg("lan.pse_more", more=more, extensions=extensions or 0, need=Qty(need, "W")) if more else ""
     if free < need or free < 0:
-        return failed(base, True, text, remedy("lan_pse_budget", free_w=free, need_w=need, phones=more), measured=free)
+        fix = remedy("lan_pse_budget", free_w=float(free), need_w=need, phones=more)
+        return failed(b, True, "reason.lan_pse", fix, measured=free, params=params)
     if extensions is None:
-        return Check(
-            **base,
-            status=Status.WARN,
-            measured=free,
-            reason=text + "; pass --extensions N to judge the budget for all phones",
-        )
-    return Check(**base, status=Status.PASS, measured=free, reason=text)
+        return check(b, Status.WARN, "reason.lan_pse", measured=free, notes=(msg("note.pass_extensions"),),
+                     params=params)
+    return check(b, Status.PASS, "reason.lan_pse", measured=free, params=params)

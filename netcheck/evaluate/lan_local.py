@@ -21,9 +21,9 @@ import ipaddress
 from collections.abc import Iterator
 from typing import Any
 
-from netcheck.evaluate._core import REMEDIES, failed, remedy, source
+from netcheck.evaluate._core import REMEDIES, Base, base, check, failed, msg, remedy, source
 from netcheck.profile import Profile
-from netcheck.result import Check, ErrorKind, Measurement, Site, Status
+from netcheck.result import Bound, Check, ErrorKind, Item, Measurement, Msg, Op, Param, Qty, Site, Status
 
 REMEDIES.update(
     {
@@ -60,70 +60,57 @@ def checks(profile: Profile, by_id: dict[str, Measurement], site: Site) -> Itera
         yield _link(profile, by_id["link"], src)
 
 
-def _base(
-    cid: str, title: str, required: bool, src: str | None, evidence: list[str]
-) -> dict[str, Any]:
-    return dict(id=cid, title=title, required=required, group="lan", source=src, evidence=evidence)
+def _base(cid: str, title_key: str, required: bool, src: str | None, evidence: list[str],
+          **params: Param) -> Base:
+    b = base(cid, title_key, required=required, group="lan", source=src, **params)
+    b["evidence"] = evidence
+    return b
 
 
-def _unmeasured(base: dict[str, Any], runs: list[Measurement]) -> Check:
+def _unmeasured(b: Base, runs: list[Measurement]) -> Check:
     """SKIPPED (with the privilege to grant) when capture is not allowed, else NOT_MEASURED."""
     errors = [m.error for m in runs if m.error]
     if not runs:
-        return Check(**base, status=Status.NOT_MEASURED, reason="no DHCP probe was planned")
-    why = "; ".join(f"{e.kind.value}: {e.detail}" for e in errors)
+        return check(b, Status.NOT_MEASURED, "reason.dhcp_not_planned")
+    why: list[Item] = [msg("reason.error", kind=msg(f"error.{e.kind.value}"), detail=e.detail) for e in errors]
     if all(e.kind in _NO_CAPTURE for e in errors):
-        return Check(**base, status=Status.SKIPPED, reason=why, remediation=remedy("raw_capture"))
-    return Check(**base, status=Status.NOT_MEASURED, reason=why)
+        return check(b, Status.SKIPPED, "reason.why", fix=remedy("raw_capture"), why=why)
+    return check(b, Status.NOT_MEASURED, "reason.why", why=why)
 
 
 def _dhcp(profile: Profile, runs: list[Measurement], src: str | None) -> Check:
     rules = profile.lan.dhcp  # type: ignore[union-attr]
     assert rules is not None
-    title = "DHCP: private addresses, DNS, no provisioning options"
-    base = _base("lan.dhcp", title, True, src, [m.id for m in runs])
+    b = _base("lan.dhcp", "title.lan.dhcp", True, src, [m.id for m in runs])
     ok_runs = [m for m in runs if m.ok]
     if not ok_runs:
-        return _unmeasured(base, runs)
+        return _unmeasured(b, runs)
     offers = [o for m in ok_runs for o in _offers(m)]
-    base["method"] = "dhcp-discover"
+    b["method"] = "dhcp-discover"
     if not offers:
-        where = ", ".join(f"{m.target} ({m.values.get('wait_s')} s)" for m in ok_runs)
-        return failed(
-            base,
-            True,
-            f"no DHCP OFFER within the wait on {where}",
-            remedy("dhcp_missing", interface=", ".join(m.target for m in ok_runs)),
-            measured=0,
-        )
-    problems = [
+        where: list[Item] = [msg("dhcp.where", interface=m.target, wait=Qty(_float(m.values.get("wait_s")), "s"))
+                              for m in ok_runs]
+        return failed(b, True, "reason.dhcp_no_offer",
+                      remedy("dhcp_missing", interface=", ".join(m.target for m in ok_runs)), measured=0, where=where)
+    problems: list[Item] = [
         p
         for o in offers
-        for p in _offer_problems(
-            o, rules.private_addresses, rules.dns_required, rules.forbidden_options
-        )
+        for p in _offer_problems(o, rules.private_addresses, rules.dns_required, rules.forbidden_options)
     ]
     servers = sorted({str(o.get("server_id")) for o in offers})
     if problems:
-        text = "; ".join(problems)
-        return failed(
-            base,
-            True,
-            text,
-            remedy("dhcp_fix", servers=", ".join(servers), problems=text),
-            measured=servers,
-        )
-    forbidden = ", ".join(map(str, sorted(rules.forbidden_options))) or "none"
-    summary = "; ".join(
-        f"{o.get('server_id')} offers {o.get('yiaddr')}, DNS {', '.join(o.get('dns') or [])}"
-        for o in offers
-    )
-    return Check(
-        **base,
-        status=Status.PASS,
-        measured=servers,
-        reason=f"{summary}; none of the forbidden options ({forbidden}) set",
-    )
+        return failed(b, True, "reason.dhcp_problems",
+                      remedy("dhcp_fix", servers=", ".join(servers), problems=problems), measured=servers,
+                      problems=problems)
+    forbidden = ", ".join(map(str, sorted(rules.forbidden_options)))
+    summary: list[Item] = [msg("dhcp.offer", server=str(o.get("server_id")), address=str(o.get("yiaddr")),
+                                dns=", ".join(o.get("dns") or [])) for o in offers]
+    key = "reason.dhcp_ok" if forbidden else "reason.dhcp_ok_no_rules"
+    return check(b, Status.PASS, key, measured=servers, offers=summary, forbidden=forbidden)
+
+
+def _float(value: object) -> float:
+    return float(value) if isinstance(value, int | float) else 0.0
 
 
 def _offers(m: Measurement) -> list[dict[str, Any]]:
@@ -131,18 +118,16 @@ def _offers(m: Measurement) -> list[dict[str, Any]]:
     return [o for o in raw if isinstance(o, dict)] if isinstance(raw, list) else []
 
 
-def _offer_problems(
-    offer: dict[str, Any], private: bool, dns: bool, forbidden: list[int]
-) -> list[str]:
-    server, addr = offer.get("server_id"), str(offer.get("yiaddr"))
+def _offer_problems(offer: dict[str, Any], private: bool, dns: bool, forbidden: list[int]) -> list[Msg]:
+    server, addr = str(offer.get("server_id")), str(offer.get("yiaddr"))
     out = []
     if private and not any(ipaddress.ip_address(addr) in net for net in RFC1918):
-        out.append(f"server {server} offers {addr}, not a private (RFC 1918) address")
+        out.append(msg("dhcp.not_private", server=server, address=addr))
     if dns and not offer.get("dns"):
-        out.append(f"server {server} sends no DNS server (option 6)")
+        out.append(msg("dhcp.no_dns", server=server))
     bad = sorted(set(forbidden) & set(offer.get("options") or []))
     if bad:
-        out.append(f"server {server} sets forbidden option(s) {', '.join(map(str, bad))}")
+        out.append(msg("dhcp.forbidden", server=server, options=", ".join(map(str, bad))))
     return out
 
 
@@ -153,69 +138,52 @@ def _rogue(runs: list[Measurement], src: str | None) -> Iterator[Check]:
             continue
         tag = m.id.partition(":")[2]  # "" for the untagged run, "vlan100" for the voice VLAN
         cid = f"lan.dhcp_servers.{tag}" if tag else "lan.dhcp_servers"
-        base = _base(cid, f"one DHCP server on {m.target}", False, src, [m.id])
-        base["method"] = m.method
+        b = _base(cid, "title.lan.dhcp_servers", False, src, [m.id], interface=m.target)
+        b["method"] = m.method
         if len(servers) == 1:
-            yield Check(
-                **base,
-                status=Status.PASS,
-                measured=servers,
-                reason=f"exactly one DHCP server answered: {servers[0]}",
-            )
+            yield check(b, Status.PASS, "reason.dhcp_one_server", measured=servers, server=servers[0])
             continue
-        text = (
-            f"{len(servers)} DHCP servers answered on {m.target}: {', '.join(servers)} (rogue DHCP)"
-        )
-        yield failed(
-            base, False, text, remedy("dhcp_rogue", extra=", ".join(servers[1:])), measured=servers
-        )
+        yield failed(b, False, "reason.dhcp_rogue", remedy("dhcp_rogue", extra=", ".join(servers[1:])),
+                     measured=servers, n=len(servers), servers=", ".join(servers))
 
 
 def _voice_policy(profile: Profile, m: Measurement, src: str | None) -> Check:
-    base = _base(
-        "lan.med_voice_policy", "switch announces an LLDP-MED voice policy", False, src, [m.id]
-    )
-    base["method"] = m.method
+    b = _base("lan.med_voice_policy", "title.lan.med_voice_policy", False, src, [m.id])
+    b["method"] = m.method
     want_dscp = profile.qos.voice_dscp if profile.qos and profile.qos.voice_dscp is not None else 46
     if not m.ok:
-        return _unmeasured(base, [m])
+        return _unmeasured(b, [m])
     policy = m.values.get("med_voice_policy")
-    who = f"{m.values.get('system_name') or 'switch'} port {m.values.get('port_id') or '?'}"
+    who = msg("lldp.who", switch=str(m.values.get("system_name") or "switch"), port=str(m.values.get("port_id") or "?"))
     if not isinstance(policy, dict):
-        heard = ", ".join(m.values.get("protocols") or []) or "no LLDP/CDP frame"  # type: ignore[arg-type]
-        wait = m.values.get("wait_s")
-        text = f"no LLDP-MED voice policy heard on {m.target} within {wait} s ({heard})"
-        return failed(base, False, text, remedy("lldp_med", dscp=want_dscp))
-    vlan = f"VLAN {policy['vlan']} {'tagged' if policy['tagged'] else 'untagged'}"
-    text = f"{who} announces voice {vlan}, priority {policy['priority']}, DSCP {policy['dscp']}"
+        heard = ", ".join(m.values.get("protocols") or []) or msg("lldp.nothing")  # type: ignore[arg-type]
+        return failed(b, False, "reason.lldp_none", remedy("lldp_med", dscp=want_dscp), interface=m.target,
+                      wait=Qty(_float(m.values.get("wait_s")), "s"), heard=heard)
+    params: dict[str, Param] = dict(
+        who=who, vlan=str(policy["vlan"]), tagging=msg("lldp.tagged" if policy["tagged"] else "lldp.untagged"),
+        priority=str(policy["priority"]), dscp=str(policy["dscp"]))
     if policy.get("unknown") or policy["dscp"] != want_dscp:
-        return failed(
-            base,
-            False,
-            f"{text}; expected DSCP {want_dscp}",
-            remedy("lldp_med", dscp=want_dscp),
-            measured=policy,
-        )
-    return Check(**base, status=Status.PASS, measured=policy, reason=text)
+        return failed(b, False, "reason.lldp_wrong", remedy("lldp_med", dscp=want_dscp), measured=policy,
+                      want=want_dscp, params=params)
+    return check(b, Status.PASS, "reason.lldp_ok", measured=policy, params=params)
 
 
 def _link(profile: Profile, m: Measurement, src: str | None) -> Check:
     lan = profile.lan
     assert lan is not None and lan.port_speed_min_mbps is not None
     minimum = lan.port_speed_min_mbps
-    base = _base("lan.link", f"this machine's link >= {minimum} Mbit/s", False, src, [m.id])
-    base.update(method=m.method, unit="Mbit/s", limit=f">= {minimum}")
+    b = _base("lan.link", "title.lan.link", False, src, [m.id], minimum=Qty(minimum, "Mbit/s"))
+    b.update(method=m.method, unit="Mbit/s", bound=Bound(op=Op.GE, value=minimum, unit="Mbit/s"))
     speed, duplex = m.values.get("speed_mbps"), m.values.get("duplex")
     if not m.ok or not isinstance(speed, int):
-        note = m.error.detail if m.error else "the driver reports no link speed"
-        return Check(**base, status=Status.NOT_MEASURED, reason=f"{m.target}: {note}")
-    text = f"{m.target}: {speed} Mbit/s, {duplex or 'unknown'} duplex, MTU {m.values.get('mtu')}"
+        note: Param = msg("reason.error", kind=msg(f"error.{m.error.kind.value}"), detail=m.error.detail) \
+            if m.error else msg("link.no_speed")
+        return check(b, Status.NOT_MEASURED, "reason.link_unknown", interface=m.target, note=note)
+    mtu = m.values.get("mtu")
+    params: dict[str, Param] = dict(interface=m.target, speed=Qty(speed, "Mbit/s"),
+                                    duplex=msg(f"duplex.{duplex or 'unknown'}"),
+                                    mtu=mtu if isinstance(mtu, int) else "?")
     if speed < minimum or (lan.full_duplex and duplex == "half"):
-        return failed(
-            base,
-            False,
-            f"{text}; limit >= {minimum} Mbit/s full duplex",
-            remedy("link_speed", minimum=minimum),
-            measured=speed,
-        )
-    return Check(**base, status=Status.PASS, measured=speed, reason=text)
+        return failed(b, False, "reason.link_slow", remedy("link_speed", minimum=minimum), measured=speed,
+                      params=params)
+    return check(b, Status.PASS, "reason.link", measured=speed, params=params)

@@ -11,9 +11,10 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
-from netcheck.evaluate._core import REMEDIES, judge, not_measured, remedy, source
+from netcheck.evaluate._core import REMEDIES, base, bound_of, judge, msg, not_measured, remedy, source
 from netcheck.profile import Limit, PathLimits, Profile, Role
-from netcheck.result import Check, Measurement, Site, Value
+from netcheck.result import Check, Measurement, Msg, Param, Qty, Site, Value
+from netcheck.result import Role as TargetName
 
 REMEDIES.update({
     "path_delay": "Reduce delay to {target}: check the internet line's latency with the ISP, "
@@ -35,22 +36,21 @@ REMEDIES.update({
 
 @dataclass(frozen=True)
 class Metric:
-    """How a profile metric is read off a measurement: value key, unit, remedy kind, label."""
+    """How a profile metric is read off a measurement: value key, unit, remedy kind."""
 
     key: str
     unit: str
     remedy: str
-    label: str
 
 
 METRICS: Mapping[str, Metric] = {
-    "one_way_delay_ms": Metric("one_way_delay_ms", "ms", "delay", "one-way delay"),
-    "rtt_ms": Metric("rtt_median_ms", "ms", "delay", "round-trip time (median)"),
-    "jitter_ms": Metric("jitter_ms", "ms", "jitter", "jitter"),
-    "loss_pct": Metric("loss_pct", "%", "loss", "packet loss"),
-    "burst_loss_pct": Metric("burst_loss_pct", "%", "loss", "burst loss"),
-    "reorder_pct": Metric("reorder_pct", "%", "loss", "reordering"),
-    "mos": Metric("mos", "", "mos", "MOS (E-model)"),
+    "one_way_delay_ms": Metric("one_way_delay_ms", "ms", "delay"),
+    "rtt_ms": Metric("rtt_median_ms", "ms", "delay"),
+    "jitter_ms": Metric("jitter_ms", "ms", "jitter"),
+    "loss_pct": Metric("loss_pct", "%", "loss"),
+    "burst_loss_pct": Metric("burst_loss_pct", "%", "loss"),
+    "reorder_pct": Metric("reorder_pct", "%", "loss"),
+    "mos": Metric("mos", "", "mos"),
 }
 
 #: Probes that measure a path, best first.
@@ -65,54 +65,66 @@ def path_measurement(by_id: dict[str, Measurement], key: str) -> Measurement | N
 
 
 def checks(profile: Profile, by_id: dict[str, Measurement], site: Site) -> Iterator[Check]:
-    for group_key, label in (("end_to_end", "end to end"), ("handover", "handover point")):
+    for group_key in ("end_to_end", "handover"):
         limits: PathLimits | None = getattr(profile.limits, group_key)
         if limits is None:
             continue
         for name, target in profile.targets_with_role(Role.HANDOVER):
-            where = f"{name} ({target.host})" if target.host else name
-            yield from _limit_checks(group_key, label, limits, path_measurement(by_id, name), where, "path", profile)
+            where = _Where(name, target.host or "")
+            yield from _limit_checks(group_key, limits, path_measurement(by_id, name), where, "path", profile)
     if profile.limits.layer2:
         m = path_measurement(by_id, "gateway")
-        where = f"gateway ({m.values.get('address') or m.target})" if m else "gateway"
-        yield from _limit_checks("layer2", "LAN", profile.limits.layer2, m, where, "lan", profile)
+        where = _Where("gateway", str(m.values.get("address") or m.target) if m else "")
+        yield from _limit_checks("layer2", profile.limits.layer2, m, where, "lan", profile)
 
 
-def _limit_checks(group: str, label: str, limits: PathLimits, m: Measurement | None, where: str,
+@dataclass(frozen=True)
+class _Where:
+    """The far end of a path: profile target name (translated as a role) and address."""
+
+    name: str
+    address: str
+
+    def params(self) -> dict[str, Param]:
+        target = msg("where.named", name=TargetName(self.name), address=self.address) if self.address \
+            else msg("where.name", name=TargetName(self.name))
+        return {"target": target}
+
+
+def _limit_checks(group: str, limits: PathLimits, m: Measurement | None, where: _Where,
                   remedy_prefix: str, profile: Profile) -> Iterator[Check]:
     for metric_name, metric in METRICS.items():
         limit: Limit | None = getattr(limits, metric_name)
         if limit is None:
             continue
-        base: dict[str, object] = dict(
-            id=f"{group}.{metric_name}@{where.split(' ')[0]}",
-            title=f"{label}: {metric.label} to {where}",
-            required=limits.required, limit=limit.describe(metric.unit), unit=metric.unit or None,
-            source=source(profile, limit.source or limits.source), group=group,
-        )
+        b = base(f"{group}.{metric_name}@{where.name}", "title.path", required=limits.required, group=group,
+                 source=source(profile, limit.source or limits.source), path=msg(f"path.{group}"),
+                 metric=msg(f"metric.{metric_name}"), **where.params())
+        b.update(unit=metric.unit or None, bound=bound_of(limit, metric.unit))
         if m is not None:
-            base.update(evidence=[m.id], method=m.method)
+            b.update(evidence=[m.id], method=m.method)
         value, note = _metric_value(metric_name, metric, limits, m)
         if value is None:
-            yield not_measured(base, note, m)
+            yield not_measured(b, m, note)
             continue
         fix_key = f"{remedy_prefix}_{metric.remedy}"
-        fix = remedy(fix_key if fix_key in REMEDIES else f"path_{metric.remedy}", target=where)
-        yield judge(base, limit, float(value), metric.label, metric.unit, note, fix)  # type: ignore[arg-type]
+        fix = remedy(fix_key if fix_key in REMEDIES else f"path_{metric.remedy}", **where.params())
+        yield judge(b, limit, float(value), msg(f"metric.{metric_name}"), metric.unit, note, fix)  # type: ignore[arg-type]
 
 
-def _metric_value(name: str, metric: Metric, limits: PathLimits, m: Measurement | None) -> tuple[Value, str]:
+def _metric_value(name: str, metric: Metric, limits: PathLimits, m: Measurement | None) -> tuple[Value, Msg | None]:
     """The measured value for a metric, and a note on how it was obtained."""
     if m is None or not m.ok:
-        return None, ""
+        return None, None
     if name == "loss_pct" and limits.loss_window_s and m.values.get("loss_worst_window_pct") is not None:
-        return m.values["loss_worst_window_pct"], f"worst {limits.loss_window_s:g} s window"
+        return m.values["loss_worst_window_pct"], msg("note.worst_window", seconds=Qty(limits.loss_window_s, "s"))
     if name == "one_way_delay_ms" and m.probe == "icmp":
-        return m.values.get(metric.key), "estimated as RTT/2 (ICMP)"
+        return m.values.get(metric.key), msg("note.rtt_half")
     if name == "one_way_delay_ms" and m.values.get("one_way_delay_estimated"):
-        return m.values.get(metric.key), f"estimated as RTT/2 ({m.method}, confidence {m.confidence})"
+        return m.values.get(metric.key), msg("note.rtt_half_method", method=msg(f"method.{m.method}"),
+                                             confidence=msg(f"confidence.{m.confidence}"))
     if name == "mos" and m.values.get("mos") is not None:
-        return m.values["mos"], f"ITU-T G.107 E-model, {m.values.get('codec')}, from {m.method}"
+        return m.values["mos"], msg("note.emodel", codec=str(m.values.get("codec")), method=msg(f"method.{m.method}"))
     if m.values.get(metric.key) is None:
-        return None, f"{metric.label} is not measured by {m.method}"
-    return m.values.get(metric.key), ""
+        return None, msg("reason.metric_not_measured", metric=msg(f"metric.{name}"), method=msg(f"method.{m.method}"))
+    return m.values.get(metric.key), None

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from netcheck.evaluate._core import base, check
 from netcheck.profile import Profile
-from netcheck.result import Check, Measurement, Site, Status
+from netcheck.result import Bound, Check, Measurement, Op, Qty, Site, Status
 
 
 def checks(profile: Profile, by_id: dict[str, Measurement], site: Site) -> Iterator[Check]:
     if profile.availability_pct is not None:
-        yield Check(id="availability", title=f"availability of the handover point >= {profile.availability_pct:g} %",
-                    status=Status.SKIPPED, required=False, group="general", limit=f">= {profile.availability_pct:g} %",
-                    reason="judged by the scheduled agent over weeks, not by a one-shot run")
+        b = base("availability", "title.availability", required=False, group="general",
+                 pct=Qty(profile.availability_pct, "%"))
+        b["bound"] = Bound(op=Op.GE, value=profile.availability_pct, unit="%")
+        yield check(b, Status.SKIPPED, "reason.availability")

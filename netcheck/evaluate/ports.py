@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from netcheck.evaluate import udp
-from netcheck.evaluate._core import REMEDIES, Base, failed, not_measured, remedy, source
+from netcheck.evaluate._core import REMEDIES, Base, base, check, failed, msg, not_measured, remedy, source
 from netcheck.profile import Profile
-from netcheck.result import Check, Measurement, Site, Status
+from netcheck.result import Check, Item, Measurement, Param, Qty, Site, Status
 
 REMEDIES["tcp_blocked"] = (
     "Allow outbound TCP {port} to {host} ({purpose}) on the firewall/proxy; found: {found}."
@@ -17,32 +17,32 @@ REMEDIES["tcp_blocked"] = (
 def checks(profile: Profile, by_id: dict[str, Measurement], site: Site) -> Iterator[Check]:
     for i, rule in enumerate(profile.ports):
         host = profile.resolve_destination(rule.destination)
+        port: Param = rule.port if isinstance(rule.port, int) else str(rule.port)
         for transport in rule.transports:
-            base: Base = dict(
-                id=f"port.{transport}.{rule.port}@{rule.destination}",
-                title=f"{rule.protocol} {transport.upper()} {rule.port} to {host or rule.destination} ({rule.purpose})",
-                required=rule.required, group="ports", source=source(profile, rule.source),
-            )
+            b = base(f"port.{transport}.{rule.port}@{rule.destination}", "title.port", required=rule.required,
+                     group="ports", source=source(profile, rule.source), protocol=rule.protocol,
+                     transport=transport.upper(), port=port, host=host or rule.destination, purpose=rule.purpose)
+            b["limit_key"] = "limit.open"
             if not host:
-                yield Check(**base, status=Status.SKIPPED,
-                            reason=f"no host for target {rule.destination!r}; pass --target {rule.destination}=HOST")
+                yield check(b, Status.SKIPPED, "reason.no_host", target=rule.destination)
             elif transport == "udp":  # NOT_MEASURED with the reason unless udp:<i> was measured
-                yield udp.udp_row(base, rule.required, by_id.get(f"udp:{i}"), host, str(rule.port), rule.purpose)
+                yield udp.udp_row(b, rule.required, by_id.get(f"udp:{i}"), host, str(rule.port), rule.purpose)
             else:
-                yield _tcp_check(base, rule.required, by_id.get(f"tcp:{i}"), host, str(rule.port), rule.purpose)
+                yield _tcp_check(b, rule.required, by_id.get(f"tcp:{i}"), host, port, rule.purpose)
 
 
-def _tcp_check(base: Base, required: bool, m: Measurement | None, host: str, port: str, purpose: str) -> Check:
+def _tcp_check(b: Base, required: bool, m: Measurement | None, host: str, port: Param, purpose: str) -> Check:
     if m is None or not m.ok:
-        return not_measured(base, "", m)
-    base = {**base, "evidence": [m.id], "method": m.method}
+        return not_measured(b, m)
+    b = {**b, "evidence": [m.id], "method": m.method}
     counts = m.values.get("counts") or {}
     assert isinstance(counts, dict)
     total = int(m.values.get("ports_total") or 0)  # type: ignore[arg-type]
     if total and counts.get("open", 0) == total:
         rtt = m.values.get("connect_median_ms")
-        return Check(**base, status=Status.PASS, measured="open",
-                     reason=f"TCP {port} to {host}: open (connect {rtt} ms)")
-    found = "; ".join(f"{state} {','.join(m.values[state])}" for state in counts if state != "open")  # type: ignore[arg-type]
-    return failed(base, required, f"TCP {port} to {host}: {found}",
-                  remedy("tcp_blocked", port=port, host=host, purpose=purpose, found=found), measured=found)
+        return check({**b, "measured_key": "state.open"}, Status.PASS, "reason.tcp_open",
+                     ms=Qty(float(rtt), "ms") if isinstance(rtt, int | float) else "?")
+    found: list[Item] = [msg("state_ports", state=msg(f"state.{state}"), ports=",".join(m.values[state]))  # type: ignore[arg-type]
+                          for state in counts if state != "open"]
+    return failed({**b, "measured_key": "measured.found"}, required, "reason.tcp_fail",
+                  remedy("tcp_blocked", port=port, host=host, purpose=purpose, found=found), found=found)

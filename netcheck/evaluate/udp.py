@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from netcheck.evaluate._core import REMEDIES, failed, not_measured, remedy, source
+from netcheck.evaluate._core import REMEDIES, Base, base, check, failed, msg, not_measured, remedy, source
 from netcheck.profile import Profile
-from netcheck.result import Check, Measurement, Site, Status
+from netcheck.result import Bound, Check, Item, Measurement, Msg, Op, Param, Qty, Site, Status
 
 REMEDIES.update({
     "udp_blocked": "Open UDP {ports} outbound to {host} ({purpose}) on the firewall, and let "
@@ -30,64 +30,60 @@ REMEDIES.update({
     "phone administration only from the LAN or the provider's handover point.",
 })
 
-NO_RESPONDER = ("UDP egress can only be proven with a netcheck responder at the far end "
-                "(a silent UDP port looks the same open or blocked); run with --responder "
-                "HOST and start it with --udp-ranges; not measured in this run")
 _MAX_SHOWN = 12
 
 
-def shown(ranges: list[str]) -> str:
+def shown(ranges: list[str]) -> Msg:
     """The first ranges, and how many more: a remediation line must stay readable."""
-    head = ", ".join(ranges[:_MAX_SHOWN])
     more = len(ranges) - _MAX_SHOWN
-    return f"{head} and {more} more ranges" if more > 0 else head
+    head = ", ".join(ranges[:_MAX_SHOWN])
+    return msg("list.more", items=head, more=more) if more > 0 else msg("list.all", items=head)
 
 
-def udp_row(base: dict[str, Any], required: bool, m: Measurement | None, host: str,
-            port: str, purpose: str) -> Check:
+def udp_row(b: Base, required: bool, m: Measurement | None, host: str, port: str, purpose: str) -> Check:
     """One UDP row of the port table from its ``udp_ports`` measurement."""
     if m is None:
-        return Check(**base, status=Status.NOT_MEASURED, reason=NO_RESPONDER)
+        return check(b, Status.NOT_MEASURED, "reason.udp_needs_responder")
     if not m.ok:
-        return not_measured(base, "", m)
-    base = {**base, "evidence": [m.id], "method": m.method}
+        return not_measured(b, m)
+    b = {**b, "evidence": [m.id], "method": m.method}
     v = m.values
     counts: dict[str, int] = v.get("counts") or {}  # type: ignore[assignment]
     total_v = v.get("ports_total")
     total, opened = (total_v if isinstance(total_v, int) else 0), counts.get("open", 0)
-    via = f"via responder {v.get('responder')} standing in for {host}"
+    via = msg("udp.via", responder=str(v.get("responder")), host=host)
     coverage = str(v.get("coverage") or "")
     if opened == 0 and coverage.startswith("unknown"):
-        return Check(**base, status=Status.NOT_MEASURED, remediation=remedy("udp_coverage", ports=port),
-                     reason=f"UDP {port}: no port answered and the responder's coverage is "
-                     f"{coverage}: either nothing serves these ports there or all are blocked")
+        return check(b, Status.NOT_MEASURED, "reason.udp_unknown_coverage", fix=remedy("udp_coverage", ports=port),
+                     ports=port, coverage=coverage)
     blocked: list[str] = v.get("blocked") or []  # type: ignore[assignment]
     if blocked:
-        return _blocked(base, required, v, blocked, host, port, purpose, via)
+        return _blocked(b, required, v, blocked, host, port, purpose, via)
     uncovered: list[str] = v.get("not_covered") or []  # type: ignore[assignment]
     if uncovered or opened < total:
-        return Check(**base, status=Status.NOT_MEASURED, measured=f"{opened}/{total} open",
-                     remediation=remedy("udp_coverage", ports=port),
-                     reason=f"UDP {port}: {opened} of {total} ports open {via}; not covered by "
-                     f"the responder: {shown(uncovered)}")
-    return Check(**base, status=Status.PASS, measured=f"{opened}/{total} open",
-                 reason=f"UDP {port}: every one of {total} ports answered {via} "
-                 f"(median RTT {v.get('rtt_median_ms')} ms)")
+        return check({**b, "measured_key": "measured.n_of_total_open"}, Status.NOT_MEASURED,
+                     "reason.udp_not_covered", fix=remedy("udp_coverage", ports=port), ports=port, n=opened,
+                     total=total, via=via, uncovered=shown(uncovered))
+    rtt = v.get("rtt_median_ms")
+    return check({**b, "measured_key": "measured.n_of_total_open"}, Status.PASS, "reason.udp_open", ports=port,
+                 n=opened, total=total, via=via, rtt=Qty(float(rtt), "ms") if isinstance(rtt, int | float) else "?")
 
 
-def _blocked(base: dict[str, Any], required: bool, v: dict[str, Any], blocked: list[str],
-             host: str, port: str, purpose: str, via: str) -> Check:
+def _blocked(b: Base, required: bool, v: dict[str, Any], blocked: list[str], host: str, port: str,
+             purpose: str, via: Msg) -> Check:
     counts = v.get("counts") or {}
     n = counts.get("rejected", 0) + counts.get("no_answer", 0)
-    parts = []
+    parts: list[Item] = []
     if v.get("rejected"):
-        parts.append(f"rejected (ICMP) {shown(v['rejected'])}")
+        parts.append(msg("udp.rejected", ports=shown(v["rejected"])))
     if v.get("no_answer"):
-        parts.append(f"no answer after {v.get('rounds')} tries {shown(v['no_answer'])}")
-    reason = (f"UDP {port}: blocked {shown(blocked)} ({n} of {v.get('ports_total')} ports; "
-              f"{'; '.join(parts)}) {via}")
+        rounds = v.get("rounds")
+        parts.append(msg("udp.no_answer", rounds=rounds if isinstance(rounds, int) else 0,
+                         ports=shown(v["no_answer"])))
+    total = v.get("ports_total")
     fix = remedy("udp_blocked", ports=port, host=host, purpose=purpose, blocked=shown(blocked))
-    return failed(base, required, reason, fix, measured=f"blocked: {shown(blocked)}")
+    return failed({**b, "measured_key": "measured.blocked"}, required, "reason.udp_blocked", fix, ports=port,
+                  blocked=shown(blocked), n=n, total=total if isinstance(total, int) else 0, parts=parts, via=via)
 
 
 def checks(profile: Profile, by_id: dict[str, Measurement], site: Site) -> Iterator[Check]:
@@ -99,47 +95,40 @@ def checks(profile: Profile, by_id: dict[str, Measurement], site: Site) -> Itera
 
 
 def _dscp(profile: Profile, want: int, required: bool, m: Measurement | None) -> Check:
-    base: dict[str, Any] = dict(id="qos.dscp", title=f"voice keeps DSCP {want} (EF) on the way",
-                                required=required, group="qos",
-                                source=source(profile, profile.qos.source if profile.qos else None))
+    b = base("qos.dscp", "title.qos.dscp", required=required, group="qos",
+             source=source(profile, profile.qos.source if profile.qos else None), dscp=want)
     if m is None:
-        return Check(**base, status=Status.NOT_MEASURED, reason="DSCP read-back needs a netcheck "
-                     "responder serving a UDP media range (--responder, --udp-ranges); not run")
+        return check(b, Status.NOT_MEASURED, "reason.dscp_needs_responder")
     if not m.ok or m.values.get("up_dscp") is None:
-        return not_measured(base, "no marked packet came back", m)
-    base = {**base, "evidence": [m.id], "method": m.method, "limit": str(want)}
+        return not_measured(b, m, msg("reason.dscp_nothing_back"))
+    b = {**b, "evidence": [m.id], "method": m.method, "bound": Bound(op=Op.EQ, value=want)}
     up, down = m.values.get("up_dscp"), m.values.get("down_dscp")
-    text = f"sent DSCP {want}: arrived at the responder as {up}, back at the site as {down}"
+    seen: dict[str, Param] = dict(up=up if isinstance(up, int) else "?", down=down if isinstance(down, int) else "?")
     if up != want:
-        host = m.values.get("responder")
-        return failed(base, required, f"{text}: re-marked on the way out", measured=up,
-                      fix=remedy("dscp_bleached", sent=want, received=up, host=host))
+        host = str(m.values.get("responder"))
+        return failed(b, required, "reason.dscp_remarked_out", measured=up,
+                      fix=remedy("dscp_bleached", sent=want, received=seen["up"], host=host), params=seen)
     if down != want:
-        return Check(**base, status=Status.WARN, measured=up, reason=f"{text}: kept on the way "
-                     "out; the way in re-marks (the provider's/ISP's side, informational)")
-    return Check(**base, status=Status.PASS, measured=up, reason=f"{text}: kept both ways")
+        return check(b, Status.WARN, "reason.dscp_remarked_in", measured=up, params=seen)
+    return check(b, Status.PASS, "reason.dscp_kept", measured=up, params=seen)
 
 
 def _exposure(profile: Profile, m: Measurement | None) -> Check:
     lan = profile.lan
-    base: dict[str, Any] = dict(id="lan.exposure", title="phones' admin ports not reachable from "
-                                "the internet", required=True, group="lan",
-                                source=source(profile, lan.source if lan else None))
+    b = base("lan.exposure", "title.lan.exposure", required=True, group="lan",
+             source=source(profile, lan.source if lan else None))
     if m is None:
-        return Check(**base, status=Status.NOT_MEASURED, reason="the connect-back test needs a "
-                     "netcheck responder outside the site (--responder HOST); not run")
+        return check(b, Status.NOT_MEASURED, "reason.exposure_needs_responder")
     if not m.ok:
-        return not_measured(base, "", m)
-    base = {**base, "evidence": [m.id], "method": m.method}
+        return not_measured(b, m)
+    b = {**b, "evidence": [m.id], "method": m.method}
     states: dict[str, str] = m.values.get("ports") or {}  # type: ignore[assignment]
-    address = m.values.get("seen_as")
+    address = str(m.values.get("seen_as"))
     opened = [p for p, s in states.items() if s == "open"]
     if opened:
         ports = ", ".join(opened)
-        return failed(base, True, f"reachable from outside at {address}: TCP {ports}",
-                      remedy("admin_exposed", ports=ports, address=address),
-                      measured=f"open: {ports}")
-    summary = ", ".join(f"{p} {s}" for p, s in states.items())
-    return Check(**base, status=Status.PASS, measured="none open",
-                 reason=f"the responder reached none of TCP {', '.join(states)} at {address} "
-                 f"({summary})")
+        return failed({**b, "measured_key": "measured.open_ports"}, True, "reason.exposure_open",
+                      remedy("admin_exposed", ports=ports, address=address), ports=ports, address=address)
+    summary: list[Item] = [msg("port_state", port=p, state=msg(f"state.{s}")) for p, s in states.items()]
+    return check({**b, "measured_key": "measured.none_open"}, Status.PASS, "reason.exposure_closed",
+                 ports=", ".join(states), address=address, states=summary)

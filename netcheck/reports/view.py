@@ -13,13 +13,14 @@ SVG builder escapes them (:func:`netcheck.reports.svg.esc`), Markdown neutralise
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from netcheck.reports import checktext, integrity, svg
 from netcheck.reports.i18n import Catalogue
-from netcheck.result import Check, Measurement, RunResult, Status, Value
+from netcheck.result import Check, Measurement, Msg, RunResult, Status, Value
 
 #: Area order in the requirements table; unknown groups follow in document order.
 GROUP_ORDER = (
@@ -120,7 +121,8 @@ def build(result: RunResult, lang: str = "en") -> Report:
         t=cat,
         verdict=result.verdict.value,
         verdict_word=cat.t(f"verdict.{result.verdict.value}"),
-        verdict_text=cat.t(f"verdict_text.{result.verdict.value}"),
+        verdict_text=cat.t(f"verdict_text.{result.verdict.value}")
+        + ("" if all(c.typed for c in result.checks) else " " + cat.t("doc.legacy_text")),
         facts=_facts(result, cat),
         summary=[
             (s.value, cat.t(f"status.{s.value}"), result.summary.get(s.value, 0))
@@ -157,23 +159,14 @@ def _row(c: Check, by_id: dict[str, Measurement], cat: Catalogue) -> Row:
         status_word=cat.t(f"status.{c.status.value}"),
         title=checktext.title(c, cat),
         required=c.required,
-        measured=measured(c, cat),
-        limit=_limit_text(c, cat),
+        measured=checktext.measured(c, cat) or measured(c, cat),
+        limit=checktext.limit(c, cat) or cat.t("field.none"),
         method=_label(cat, "method", method) if method else cat.t("field.none"),
         confidence=_label(cat, "confidence", m.confidence) if m else cat.t("field.none"),
         reason=checktext.reason(c, cat),
         fix=checktext.fix(c.remediation, cat),
         source=c.source,
     )
-
-
-def _limit_text(c: Check, cat: Catalogue) -> str:
-    """The profile limit; a firewall row's requirement is the state "open"."""
-    if c.limit:
-        return cat.decimals_in(c.limit)
-    if _PORT_ID.match(c.id):
-        return cat.t("state.open")
-    return cat.t("field.none")
 
 
 def measured(c: Check, cat: Catalogue) -> str:
@@ -187,12 +180,13 @@ def value_text(value: Value, cat: Catalogue, unit: str | None = None) -> str:
     if isinstance(value, bool):
         return cat.t("label.yes" if value else "label.no")
     if isinstance(value, int | float):
-        return cat.num(value) + (f" {unit}" if unit else "")
+        return cat.param_qty(float(value), unit or "") if isinstance(value, float) else \
+            f"{value} {unit or ''}".strip()
     if isinstance(value, list):
         return ", ".join(value_text(v, cat) for v in value) or cat.t("field.none")
     if isinstance(value, dict):
         return ", ".join(f"{k}: {value_text(v, cat)}" for k, v in value.items())
-    return checktext.states(str(value), cat) if cat.lang != "en" else str(value)
+    return str(value)
 
 
 def _label(cat: Catalogue, kind: str, raw: str) -> str:
@@ -323,12 +317,6 @@ def _check_for(checks: list[Check], m: Measurement, metric: str) -> Check | None
     return next((c for c in checks if m.id in c.evidence and f".{metric}@" in c.id), None)
 
 
-def limit_number(limit: str | None) -> tuple[float, str] | None:
-    """``"< 1 %"`` -> (1.0, "<"); None when the limit text carries no single number."""
-    match = re.match(r"^\s*(<=|>=|<|>|=)?\s*(-?\d+(?:\.\d+)?)", limit or "")
-    return (float(match[2]), match[1] or "<=") if match else None
-
-
 def _path_charts(m: Measurement, checks: list[Check], cat: Catalogue) -> list[Chart]:
     out = []
     target = str(m.values.get("address") or m.target)
@@ -342,7 +330,7 @@ def _path_charts(m: Measurement, checks: list[Check], cat: Catalogue) -> list[Ch
     jitter = m.series.get("jitter_ms") or m.series.get("ipdv_ms")
     if jitter:
         interval = _interval(m, len(jitter))
-        lim = _limit_of(_check_for(checks, m, "jitter_ms"))
+        lim = _limit_of(_check_for(checks, m, "jitter_ms"), cat)
         out.append(
             Chart(
                 cat.t("chart.jitter", target=target),
@@ -366,15 +354,19 @@ def _path_charts(m: Measurement, checks: list[Check], cat: Catalogue) -> list[Ch
 
 
 def _interval(m: Measurement, n: int) -> float:
-    given = m.values.get("interval_s")
+    """Seconds between samples: the stream's packet interval (``interval_ms``), else the
+    run's duration spread over the samples."""
+    given = m.values.get("interval_ms")
     if isinstance(given, int | float) and given > 0:
-        return float(given)
+        return float(given) / 1000.0
     return m.duration_s / n if n and m.duration_s > 0 else 1.0
 
 
-def _limit_of(check: Check | None) -> tuple[float, str] | None:
-    parsed = limit_number(check.limit if check else None)
-    return (parsed[0], check.limit or "") if parsed and check else None
+def _limit_of(check: Check | None, cat: Catalogue) -> tuple[float, str] | None:
+    """The check's bound as (number, label) for a chart's limit line."""
+    if check is None or check.bound is None:
+        return None
+    return check.bound.value, checktext.bound(check.bound, cat)
 
 
 def _delay_chart(
@@ -382,7 +374,7 @@ def _delay_chart(
 ) -> Chart:
     interval = _interval(m, len(samples))
     rtt_check = _check_for(checks, m, "rtt_ms") if "rtt_ms" in m.series else None
-    lim = _limit_of(rtt_check)
+    lim = _limit_of(rtt_check, cat)
     got = sorted(v for v in samples if v is not None)
     median = got[len(got) // 2] if got else None
     title = cat.t("chart.delay", target=target)
@@ -401,7 +393,7 @@ def _delay_chart(
         x_unit=cat.t("axis.seconds"),
         fmt=_fmt(cat),
         limit=lim[0] if lim else None,
-        limit_label=cat.decimals_in(lim[1]) if lim else "",
+        limit_label=lim[1] if lim else "",
     )
     return Chart(title, chart, caption)
 
@@ -413,14 +405,12 @@ def _loss_chart(m: Measurement, checks: list[Check], target: str, cat: Catalogue
         return None
     numbers = [float(w) for w in windows if isinstance(w, int | float)]
     check = _check_for(checks, m, "loss_pct")
-    parsed = limit_number(check.limit if check else None)
-    label_text = cat.decimals_in(check.limit) if check and check.limit else ""
+    bound = check.bound if check else None
+    label_text = checktext.bound(bound, cat) if bound else ""
+    parsed = (bound.value, bound.op) if bound else None
 
     def fails(v: float) -> bool:
-        if not parsed:
-            return False
-        lim, op = parsed
-        return v >= lim if op == "<" else v > lim
+        return bound is not None and not bound.op.holds(v, bound.value)
 
     title = cat.t("chart.loss", seconds=cat.num(float(window_s)), target=target)
     chart = svg.window_bars(
@@ -437,7 +427,6 @@ def _loss_chart(m: Measurement, checks: list[Check], target: str, cat: Catalogue
 
 
 _PORT_ID = re.compile(r"^port\.(?P<transport>tcp|udp)\.(?P<port>[^@]+)@(?P<dest>.+)$")
-_HOST_IN_TITLE = re.compile(r" to (?P<host>\S+) \(")
 
 
 def _ports_chart(checks: list[Check], cat: Catalogue) -> Chart | None:
@@ -447,8 +436,8 @@ def _ports_chart(checks: list[Check], cat: Catalogue) -> Chart | None:
         match = _PORT_ID.match(c.id)
         if not match:
             continue
-        host = _HOST_IN_TITLE.search(c.title)
-        dest = host["host"] if host else match["dest"]
+        host = c.params.get("host")
+        dest = host if isinstance(host, str) else match["dest"]
         state, text = _port_state(c, cat)
         rows.setdefault(dest, []).append(
             svg.Cell(f"{match['transport'].upper()} {match['port']}", state, text)
@@ -473,9 +462,10 @@ def _port_state(c: Check, cat: Catalogue) -> tuple[str, str]:
         return "open", cat.t("state.open")
     if c.status in (Status.NOT_MEASURED, Status.SKIPPED):
         return "not_measured", cat.t(f"status.{c.status.value}").lower()
-    word = str(c.measured or "").split(" ", 1)[0] or "blocked"
-    key = f"state.{word}"
-    return "blocked", cat.t(key) if cat.has(key) else word
+    found = c.params.get("found")
+    first = found[0] if isinstance(found, list) and found else None
+    state = first.params.get("state") if isinstance(first, Msg) else None
+    return "blocked", cat.msg(state) if isinstance(state, Msg) else cat.t("state.blocked")
 
 
 def _num(values: dict[str, Value], *keys: str) -> float | None:
@@ -511,12 +501,20 @@ def _pse_total(m: Measurement) -> tuple[str, float, float] | None:
     return str(name or m.target), float(sum(used)), float(sum(budget))
 
 
-def _capacity(measurements: list[Measurement]) -> tuple[float, float | None, str] | None:
+def _capacity(measurements: list[Measurement]) -> tuple[int, int | None, str] | None:
+    """(calls carried within the limits both ways, calls the site needs, codec) from the
+    call-load ramp (probe ``capacity``: ``calls_up_max``/``calls_down_max``, and
+    ``required_*_kbps`` / ``call_kbps`` for the need)."""
     for m in measurements:
-        supported = _num(m.values, "supported_calls", "calls_supported")
-        if supported is not None:
-            needed = _num(m.values, "needed_calls", "calls_needed")
-            return supported, needed, str(m.values.get("codec") or "G.711")
+        if m.probe != "capacity" or not m.ok:
+            continue
+        up, down = _num(m.values, "calls_up_max"), _num(m.values, "calls_down_max")
+        if up is None or down is None:
+            continue
+        per_call = _num(m.values, "call_kbps")
+        need = [x for x in (_num(m.values, "required_up_kbps"), _num(m.values, "required_down_kbps")) if x]
+        needed = math.ceil(max(need) / per_call - 1e-9) if need and per_call else None
+        return int(min(up, down)), needed, str(m.values.get("codec") or "G.711")
     return None
 
 
@@ -550,11 +548,7 @@ def capacity_statement(result: RunResult, cat: Catalogue) -> list[str]:
     if not cap:
         return []
     supported, needed, codec = cap
-    out = [cat.t("capacity.statement", supported=cat.num(supported), codec=codec)]
+    out = [cat.t("capacity.statement", supported=str(supported), codec=codec)]
     if needed is not None and result.site.extensions is not None:
-        out.append(
-            cat.t(
-                "capacity.need", extensions=cat.num(result.site.extensions), needed=cat.num(needed)
-            )
-        )
+        out.append(cat.t("capacity.need", extensions=str(result.site.extensions), needed=str(needed)))
     return out

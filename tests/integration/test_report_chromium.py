@@ -21,7 +21,7 @@ import pytest
 from netcheck.reports import html
 from netcheck.result import from_json
 
-RESULTS = Path(__file__).resolve().parents[1] / "data" / "results"
+RESULTS = Path(__file__).resolve().parents[1] / "data" / "results" / "v1"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed (apt chromium)")
 

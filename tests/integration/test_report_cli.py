@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from netcheck.cli import cli
 
-RESULTS = Path(__file__).resolve().parents[1] / "data" / "results"
+RESULTS = Path(__file__).resolve().parents[1] / "data" / "results" / "v1"
 
 
 def test_report_renders_html_in_german(tmp_path: Path) -> None:

@@ -15,9 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from netcheck.result import from_json
+from netcheck.result import RunResult, from_json
+from tests import docgen
 
-RESULTS = Path(__file__).resolve().parents[1] / "data" / "results"
+RESULTS = Path(__file__).resolve().parents[1] / "data" / "results" / "v1"
 pytest.importorskip("weasyprint", reason="PDF needs WeasyPrint (pip install weasyprint)")
 if not (shutil.which("pdftotext") and shutil.which("pdftoppm") and shutil.which("pdfinfo")):
     pytest.skip("poppler-utils (pdftotext/pdftoppm/pdfinfo) not installed", allow_module_level=True)
@@ -26,20 +27,27 @@ from netcheck.reports import integrity, pdf  # noqa: E402
 
 # (fixture, lang) -> strings pdftotext must find: verdict, customer, key values
 EXPECT = {
-    ("no-go-lab", "en"): ["NO-GO", "Praxis Dr. Özdemir", "Measured 82.1 ms", "5.33 %"],
+    ("no-go-lab", "en"): ["NO-GO", "Praxis Dr. Özdemir", "Measured 82.06 ms", "5.333 %"],
     ("no-go-lab", "de"): [
         "NO-GO",
         "Praxis Dr. Özdemir",
-        "Gemessen 82,1 ms",
-        "5,33 %",
+        "Gemessen 82,06 ms",
+        "5,333 %",
         "Blockierende Befunde",
     ],
     ("go", "en"): ["GO", "Müller & Söhne GmbH", "No blocking findings."],
     ("go", "de"): ["GO", "Müller & Söhne GmbH", "Keine blockierenden Befunde."],
     ("incomplete", "en"): ["INCOMPLETE", "Stadtwerke Beispielstadt", "Open items"],
     ("incomplete", "de"): ["UNVOLLSTÄNDIG", "Stadtwerke Beispielstadt", "Offene Punkte"],
-    ("no-go", "de"): ["NO-GO", "Bäckerei Schmidt KG", "abgewiesen 8443"],
+    ("no-go", "de"): ["NO-GO", "Bäckerei Schmidt KG", "refused 8443"],  # schema 1: stored English
+    ("stimme-no-go", "de"): ["NO-GO", "Bäckerei Schmidt KG", "abgewiesen"],
 }
+
+
+def _load(name: str) -> RunResult:
+    """A stored schema-1 document (v1/NAME.json) or one made by today's code (PROFILE-KIND)."""
+    path = RESULTS / f"{name}.json"
+    return from_json(path.read_bytes()) if path.exists() else docgen.named(name)
 
 
 def _text(path: Path, *args: str) -> str:
@@ -68,7 +76,7 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, str], 
     paths = {}
     for name, lang in EXPECT:
         path = out / f"{name}.{lang}.pdf"
-        path.write_bytes(pdf.render(from_json((RESULTS / f"{name}.json").read_bytes()), lang))
+        path.write_bytes(pdf.render(_load(name), lang))
         paths[(name, lang)] = path
     return paths
 

@@ -9,14 +9,12 @@ import time
 from pathlib import Path
 
 from netcheck import store as st
-from netcheck.result import from_json
-
-RESULTS = Path(__file__).parents[1] / "data" / "results"
+from tests import docgen
 
 
 def _store(path: Path) -> None:
     """Three completed runs an hour apart (the GO fixture) and one failed run."""
-    go = from_json((RESULTS / "go.json").read_bytes())
+    go = docgen.document("demo", "go")
     now = time.time()
     with st.Store(path) as store:
         for hours_ago in (3, 2, 1):

@@ -122,9 +122,9 @@ def test_bandwidth_pass_fail_and_open() -> None:
     )
     assert short.status is Status.FAIL and short.remediation is not None
     assert (
-        short.remediation.key == "bandwidth_upgrade" and "2500 kbit/s up" in short.remediation.text
+        short.remediation.key == "bandwidth_upgrade" and "2,500 kbit/s up" in short.remediation.text
     )
-    assert "up 1840 kbit/s (23 calls) for 2500 needed" in short.reason
+    assert "up 1,840 kbit/s (23 calls) for 2,500 kbit/s needed" in short.reason
     open_ = _check(
         "bandwidth.per_extension",
         _m("capacity", "capacity", _cap_values(40, 23, "at_least", "at_least")),
@@ -134,9 +134,9 @@ def test_bandwidth_pass_fail_and_open() -> None:
 
 def test_bandwidth_without_responder_is_not_measured() -> None:
     c = _check("bandwidth.per_extension")
-    assert c.status is Status.NOT_MEASURED and c.limit == ">= 2500 up / 2500 down kbit/s"
+    assert c.status is Status.NOT_MEASURED and c.limit == "≥ 2,500 kbit/s up / 2,500 kbit/s down"
     stimme = _check("bandwidth.per_extension", site=Site(extensions=10), name="stimme")
-    assert stimme.status is Status.NOT_MEASURED and stimme.limit == ">= 800 up / 800 down kbit/s"
+    assert stimme.status is Status.NOT_MEASURED and stimme.limit == "≥ 800 kbit/s up / 800 kbit/s down"
     assert not stimme.required  # stimme names package rates, not a free-bandwidth prerequisite
 
 
@@ -163,7 +163,7 @@ def test_qos_priority() -> None:
     assert good.status is Status.PASS
     bad = _check("qos.priority", _m("qos", "qos", _qos_values(False, 76.8)))
     assert bad.status is Status.FAIL and bad.remediation and bad.remediation.key == "qos_priority"
-    assert "loss 76.8 %" in bad.reason and "without load: loss 0.0 %" in bad.reason
+    assert "loss 76.8 %" in bad.reason and "without load: loss 0 %" in bad.reason
     idle = _check("qos.priority", _m("qos", "qos", _qos_values(True, 0.0, saturated=False)))
     assert idle.status is Status.NOT_MEASURED and "did not congest" in idle.reason
     none = _check("qos.priority")

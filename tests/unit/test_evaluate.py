@@ -128,4 +128,4 @@ def test_bandwidth_needs_extensions() -> None:
     skipped = next(c for c in evaluate.evaluate(p, []) if c.id == "bandwidth.per_extension")
     assert skipped.status is Status.SKIPPED and skipped.required
     needed = next(c for c in evaluate.evaluate(p, [], Site(extensions=25)) if c.id == "bandwidth.per_extension")
-    assert needed.status is Status.NOT_MEASURED and needed.limit == ">= 2500 up / 2500 down kbit/s"
+    assert needed.status is Status.NOT_MEASURED and needed.limit == "≥ 2,500 kbit/s up / 2,500 kbit/s down"

@@ -1,7 +1,8 @@
-"""The stored result documents still parse with today's schema (a schema change that
-breaks old documents shows up here, not in a customer's report).
+"""Report fixtures cannot go stale: the typed documents report tests render are made by
+today's plan and evaluator (tests/docgen.py, in memory), and the schema-1 documents agents
+stored before typed check text (tests/data/results/v1/) still parse with today's schema.
 
-Provenance of tests/data/results/ (recorded with this repository's own pipeline):
+Provenance of tests/data/results/v1/ (recorded with this repository's own pipeline, schema 1):
 - go.json: ``netcheck run --profile demo`` (loopback peers), customer "Müller & Söhne GmbH".
 - no-go.json: ``netcheck run --profile stimme`` with every target overridden to 127.0.0.1
   (nothing listens: TCP rows refused -> FAIL; UDP rows NOT_MEASURED).
@@ -21,24 +22,31 @@ from pathlib import Path
 
 import pytest
 
-from netcheck.result import Verdict, from_json
+from netcheck.result import SCHEMA_VERSION, Verdict, from_json
+from tests import docgen
 
-RESULTS = Path(__file__).resolve().parents[1] / "data" / "results"
-EXPECTED = {
+V1 = Path(__file__).resolve().parents[1] / "data" / "results" / "v1"
+EXPECTED_V1 = {
     "go": Verdict.GO,
     "no-go": Verdict.NO_GO,
     "incomplete": Verdict.INCOMPLETE,
     "no-go-lab": Verdict.NO_GO,
     "malicious": Verdict.NO_GO,
 }
+VERDICTS = {"go": Verdict.GO, "no-go": Verdict.NO_GO, "incomplete": Verdict.INCOMPLETE}
 
 
-@pytest.mark.parametrize("name", sorted(EXPECTED))
-def test_fixture_parses_with_current_schema(name: str) -> None:
-    result = from_json((RESULTS / f"{name}.json").read_bytes())
-    assert result.verdict is EXPECTED[name]
+@pytest.mark.parametrize("name", sorted(EXPECTED_V1))
+def test_stored_schema_1_document_parses_with_current_schema(name: str) -> None:
+    result = from_json((V1 / f"{name}.json").read_bytes())
+    assert result.schema_version == 1 and result.verdict is EXPECTED_V1[name]
     assert result.checks and result.measurements
+    assert not any(c.typed for c in result.checks)  # reports fall back to the stored English
 
 
-def test_every_fixture_is_listed() -> None:
-    assert {p.stem for p in RESULTS.glob("*.json")} == set(EXPECTED)
+@pytest.mark.parametrize("kind", docgen.KINDS)
+def test_every_shipped_profile_has_its_typical_verdict(kind: str) -> None:
+    for pid in docgen.shipped_ids():
+        doc = docgen.document(pid, kind)
+        assert doc.schema_version == SCHEMA_VERSION and doc.verdict is VERDICTS[kind], pid
+        assert all(c.typed for c in doc.checks)

@@ -10,8 +10,9 @@ import pytest
 
 from netcheck.reports import html, markdown, text, view
 from netcheck.result import from_json
+from tests import docgen
 
-RESULTS = Path(__file__).resolve().parents[1] / "data" / "results"
+RESULTS = Path(__file__).resolve().parents[1] / "data" / "results" / "v1"
 CUSTOMERS = {
     "go": "Müller &amp; Söhne GmbH",
     "no-go": "Bäckerei Schmidt KG",
@@ -32,7 +33,10 @@ SVG_NS = 'xmlns="http://www.w3.org/2000/svg"'
 
 
 def _load(name: str):  # type: ignore[no-untyped-def]
-    return from_json((RESULTS / f"{name}.json").read_bytes())
+    """A stored schema-1 document (v1/NAME.json) or one made by today's code (PROFILE-KIND)."""
+    if (RESULTS / f"{name}.json").exists():
+        return from_json((RESULTS / f"{name}.json").read_bytes())
+    return docgen.named(name)
 
 
 def _html(name: str, lang: str) -> str:
@@ -112,15 +116,17 @@ def test_markdown_neutralises_hostile_strings() -> None:
 
 
 def test_findings_come_first_with_measured_limit_and_fix() -> None:
-    page = _html("no-go-lab", "en")
+    page = _html("managed-com-business-no-go", "en")
     assert page.index('id="findings"') < page.index('id="requirements"') < page.index('id="charts"')
-    assert "Measured 82.1 ms · required ≤ 50 ms" in page
-    assert "Measured 6 % · required &lt; 1 %" in page
-    assert "Measured refused 443 · required open" in page
-    assert "Fix:</b> Allow outbound TCP 443 to 198.18.0.2 (provisioning)" in page
-    de = _html("no-go-lab", "de")
-    assert "Gemessen 82,1 ms · gefordert ≤ 50 ms" in de
-    assert "Maßnahme:</b> Ausgehend TCP 443 zu 198.18.0.2 (provisioning)" in de
+    assert "Measured 131.5 ms · required ≤ 50 ms" in page
+    assert "Measured 6.7 % · required &lt; 1 %" in page
+    assert "Fix:</b> Reduce delay to handover point (sip.managed-com.de)" in page
+    de = _html("managed-com-business-no-go", "de")
+    assert "Gemessen 131,5 ms · gefordert ≤ 50 ms" in de
+    rows = {r.id: r for _, group in view.build(_load("managed-com-business-no-go"), "de").groups for r in group}
+    port = rows["port.tcp.5060@handover"]  # optional row: a WARN with its fix
+    assert (port.measured, port.limit) == ("abgewiesen 5060", "offen")
+    assert port.fix and port.fix.startswith("Ausgehend TCP 5060 zu sip.managed-com.de („SIP signalling")
 
 
 def test_requirements_table_has_method_and_confidence() -> None:
@@ -133,21 +139,22 @@ def test_requirements_table_has_method_and_confidence() -> None:
 
 
 def test_incomplete_lists_open_items() -> None:
-    report = view.build(_load("incomplete"), "de")
+    report = view.build(_load("managed-com-business-incomplete"), "de")
     titles = [r.title for r in report.open_items]
     assert "PoE (802.3af) an jedem Telefon-Port" in titles
-    assert "kein SIP-ALG auf dem Weg" in titles
+    assert "Sprache vor anderem Verkehr priorisiert" in titles
     assert not report.findings
 
 
 def test_loss_chart_marks_failing_windows_and_limit() -> None:
-    """no-go-lab: loss_windows_pct [6, 4, 6] against "< 1 %": three red bars, dashed limit."""
-    charts = {c.title: c.svg for c in view.build(_load("no-go-lab"), "de").charts}
-    loss = charts["Paketverlust je 10-s-Intervall zu 198.18.0.2"]
-    assert loss.count('fill="#c62828"/>') == 3
-    assert "6 %" in loss and "4 %" in loss and "stroke-dasharray" in loss and "&lt; 1 %" in loss
-    delay = charts["Umlaufzeit zu 198.18.0.2"]
-    assert delay.count("<rect") == 8  # 150 sent, 142 received: 8 lost probes marked
+    """managed-com-business NO-GO: loss_windows_pct [0.4, 6.7, 0.2] against "< 1 %": one red
+    bar, a dashed limit line; lost packets (100 of 1500) marked on the delay chart."""
+    charts = view.build(_load("managed-com-business-no-go"), "de").charts
+    loss = next(c.svg for c in charts if c.title.startswith("Paketverlust"))
+    assert loss.count('fill="#c62828"/>') == 1
+    assert "6,7 %" in loss and "0,4 %" in loss and "stroke-dasharray" in loss and "&lt; 1 %" in loss
+    delay = next(c.svg for c in charts if c.title.startswith("Umlaufzeit") and "handover" in c.title)
+    assert delay.count("<rect") == 100
     assert "≤ 50 ms" in delay
 
 

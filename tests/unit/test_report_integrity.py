@@ -11,7 +11,7 @@ import pytest
 from netcheck.reports import html, integrity, markdown
 from netcheck.result import from_json
 
-RESULTS = Path(__file__).resolve().parents[1] / "data" / "results"
+RESULTS = Path(__file__).resolve().parents[1] / "data" / "results" / "v1"
 
 
 @pytest.mark.parametrize("name", ["go", "no-go", "incomplete", "no-go-lab"])

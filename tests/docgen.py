@@ -1,0 +1,274 @@
+"""Typical result documents of every shipped profile, made by today's plan and evaluator.
+
+Report tests render these instead of stored JSON, so a report test can never pass on a
+document older code wrote (issue 13: the i18n test once passed only on stale fixtures).
+Tests make them in memory; ``python -m tests.docgen`` writes them to tests/data/results/
+(git-ignored) for people to look at or to render by hand.
+
+How a document is made: :func:`netcheck.plan.build` lists the probe runs a real run of the
+profile would make (with a responder, a switch audit and the LAN probes for ``go`` and
+``no-go``; without them for ``incomplete``); each run gets the values its probe writes
+(key names as in netcheck/probes/*.py), good ones for ``go``, a few broken ones for ``no-go``
+(a lossy, jittery path, a refused TCP port, a SIP ALG that rewrites Contact, DSCP
+re-marked to 0); ``incomplete`` has the path measurement time out. Then
+:func:`netcheck.evaluate.evaluate` judges them. The switch audit is the hand-made Cisco
+recording (tests/data/snmp/cisco-voice-handmade.snmprec), decoded by the real decoder.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from netcheck import evaluate, lan_model, plan, profile
+from netcheck.plan import ProbeRun
+from netcheck.probes.snmp_switch import SnmpTarget
+from netcheck.profile import Profile
+from netcheck.result import (
+    SCHEMA_VERSION,
+    Environment,
+    ErrorKind,
+    Interface,
+    Measurement,
+    ProbeError,
+    ProfileRef,
+    RunResult,
+    Site,
+    Value,
+    to_json,
+)
+from tests import snmprec
+
+OUT = Path(__file__).resolve().parent / "data" / "results"
+KINDS = ("go", "no-go", "incomplete")
+RESPONDER = "198.51.100.7"  # RFC 5737 documentation address: never contacted
+GATEWAY = "192.168.10.1"
+SWITCH = "cisco-voice-handmade"
+STARTED = "2026-11-24T09:12:05.000Z"
+#: Hosts for targets a profile leaves to the user (``--target NAME=HOST``).
+USER_HOSTS = {"handover": "sip.example.net", "sip_trunk": "trunk.example.net"}
+SITES = {
+    "go": Site(customer="Müller & Söhne GmbH", site="Hauptsitz Köln", technician="A. Becker", extensions=12),
+    "no-go": Site(customer="Bäckerei Schmidt KG", site="Filiale Altstadt", technician="J. Weber", extensions=12),
+    "incomplete": Site(customer="Praxis Dr. Özdemir", site="Ehrenfeld, 2. OG", technician="M. Fischer",
+                       extensions=8),
+}
+
+
+def shipped_ids() -> list[str]:
+    return sorted(p.stem for p in profile.shipped())
+
+
+def document(profile_id: str, kind: str) -> RunResult:
+    """The typical ``kind`` document of a shipped profile."""
+    p = _profile(profile_id)
+    site = SITES[kind]
+    full = kind != "incomplete"
+    options = plan.Options(
+        gateway=GATEWAY, extensions=site.extensions, responder=RESPONDER if full else None,
+        switches=(SnmpTarget(host=SWITCH),) if full and p.lan else (), capacity=full,
+    )
+    runs = plan.build(p, options)
+    measurements = [_measure(r, kind) for r in runs]
+    checks = evaluate.evaluate(p, measurements, site)
+    return RunResult(
+        schema_version=SCHEMA_VERSION, verdict=evaluate.verdict(checks),
+        profile=ProfileRef(id=p.id, name=p.name, path=f"profiles/{profile_id}.yaml", sources=p.sources),
+        site=site, environment=_environment(), measurements=measurements, checks=checks,
+        summary=evaluate.summary(checks),
+    )
+
+
+def _profile(profile_id: str) -> Profile:
+    p = profile.load(profile_id)
+    missing = {name: USER_HOSTS.get(name, f"{name}.example.net") for name, t in p.targets.items() if not t.host}
+    return plan.with_targets(p, missing) if missing else p
+
+
+def _environment() -> Environment:
+    return Environment(
+        netcheck_version="0.0.0+docgen", python="3.11.9", os="Linux 6.1 (Debian 12)", hostname="techniker-laptop",
+        started_utc=STARTED, finished_utc="2026-11-24T09:14:41.000Z", duration_s=156.0,
+        privileges={"raw_sockets": True, "root": True},
+        interfaces=[Interface(name="eth0", addresses=["192.168.10.23/24", "fe80::1e:2aff:fe3b:4c5d/64"],
+                              mac="1e:2a:3b:4c:5d:6e", is_up=True, speed_mbps=1000, duplex="full", mtu=1500)],
+        default_gateway=GATEWAY,
+    )
+
+
+# ------------------------------------------------------------------ per probe
+
+
+def _measure(run: ProbeRun, kind: str) -> Measurement:
+    maker = _MAKERS.get(run.probe)
+    if maker is None:
+        raise KeyError(f"tests/docgen.py has no values for probe {run.probe!r} (run {run.id}): add them")
+    values, series, method = maker(run, kind)
+    error = None
+    if kind == "incomplete" and run.probe == "stream" and not run.id.endswith(":gateway"):
+        error, values, series = ProbeError(kind=ErrorKind.TIMEOUT, detail="no reply within 12 s"), {}, {}
+    return Measurement(id=run.id, probe=run.probe, target=run.title, method=method, started_utc=STARTED,
+                       duration_s=1.0 if run.probe != "stream" else 30.0, values=values, series=series,
+                       error=error, confidence="high")
+
+
+Made = tuple[dict[str, Value], dict[str, list[float | None]], str]
+
+
+def _dns(run: ProbeRun, kind: str) -> Made:
+    return {"addresses": ["203.0.113.20", "2001:db8::20"], "resolve_ms": 18.4}, {}, "getaddrinfo"
+
+
+def _stream(run: ProbeRun, kind: str) -> Made:
+    if run.id.endswith(":gateway"):
+        return _lan_stream(run)
+    bad = kind == "no-go"
+    n = 1500
+    rtt = [(38.0 if not bad else 96.0) + ((i * 7919) % 23) / (10.0 if not bad else 0.9) for i in range(n)]
+    if bad:
+        for i in range(600, 700):
+            rtt[i] = None  # type: ignore[call-overload]
+    jitter = [((i * 104729) % 17) / (40.0 if not bad else 1.2) for i in range(n)]
+    windows = [0.0, 0.0, 0.0] if not bad else [0.4, 6.7, 0.2]
+    values: dict[str, Value] = {
+        "address": "203.0.113.20", "port": 862, "codec": "G.711", "interval_ms": 20.0, "packet_bytes": 172,
+        "sent": n, "received": n if not bad else n - 100,
+        "rtt_median_ms": 49.2 if not bad else 131.5, "one_way_delay_ms": 24.6 if not bad else 65.8,
+        "one_way_delay_estimated": True, "jitter_ms": 0.42 if not bad else 14.1,
+        "loss_pct": 0.0 if not bad else 6.67, "loss_window_s": 10.0, "loss_windows_pct": windows,
+        "loss_worst_window_pct": max(windows), "loss_worst_window_index": windows.index(max(windows)),
+        "burst_loss_pct": 0.0 if not bad else 6.7, "reorder_pct": 0.0, "mos": 4.39 if not bad else 3.1,
+        "r_factor": 92.6 if not bad else 58.3,
+    }
+    return values, {"rtt_ms": rtt, "jitter_ms": jitter}, str(getattr(run.spec, "method", "stamp"))  # type: ignore[dict-item]
+
+
+def _lan_stream(run: ProbeRun) -> Made:
+    """The gateway one switch away: sub-millisecond, no loss."""
+    n = 500
+    rtt: list[float | None] = [0.31 + ((i * 7919) % 13) / 200.0 for i in range(n)]
+    values: dict[str, Value] = {
+        "address": GATEWAY, "codec": "G.711", "interval_ms": 20.0, "sent": n, "received": n,
+        "rtt_median_ms": 0.36, "one_way_delay_ms": 0.18, "one_way_delay_estimated": True, "jitter_ms": 0.021,
+        "loss_pct": 0.0, "loss_window_s": 10.0, "loss_windows_pct": [0.0], "loss_worst_window_pct": 0.0,
+        "loss_worst_window_index": 0, "burst_loss_pct": 0.0, "reorder_pct": 0.0, "mos": 4.41,
+    }
+    return values, {"rtt_ms": rtt}, str(getattr(run.spec, "method", "icmp"))
+
+
+def _tcp(run: ProbeRun, kind: str) -> Made:
+    spec = run.spec
+    ports = [str(p) for p in getattr(spec, "ports", [])] or ["443"]
+    shown = ports[0] if len(ports) == 1 else f"{ports[0]}-{ports[-1]}"
+    if kind == "no-go" and run.id == "tcp:0":
+        return {"refused": [shown], "counts": {"refused": len(ports)}, "ports_total": len(ports),
+                "address": "203.0.113.20"}, {}, "tcp-connect"
+    return {"open": [shown], "counts": {"open": len(ports)}, "ports_total": len(ports),
+            "connect_median_ms": 21.3, "address": "203.0.113.20"}, {}, "tcp-connect"
+
+
+def _udp(run: ProbeRun, kind: str) -> Made:
+    ports = list(getattr(run.spec, "ports", [])) or [5060]
+    shown = str(ports[0]) if len(ports) == 1 else f"{ports[0]}-{ports[-1]}"
+    return {"open": [shown], "counts": {"open": len(ports)}, "ports_total": len(ports), "responder": RESPONDER,
+            "coverage": "served", "blocked": [], "rtt_median_ms": 41.0, "rounds": 3}, {}, "udp-echo"
+
+
+def _stun(run: ProbeRun, kind: str) -> Made:
+    if run.id.startswith("stun:lifetime:"):
+        return {"lifetime_min_s": 120.0, "lifetime_max_s": 180.0}, {}, "stun-binding-idle"
+    return {"reachable": True, "rtt_ms": 31.2, "mapped_address": "198.51.100.77:40312", "behind_nat": True,
+            "rfc5780": True, "mapping": "endpoint-independent", "filtering": "address-dependent"}, {}, "stun"
+
+
+def _tls(run: ProbeRun, kind: str) -> Made:
+    return {"verified": True, "issuer_o": "DigiCert Inc", "tls_version": "TLSv1.3"}, {}, "tls-handshake"
+
+
+def _sip_alg(run: ProbeRun, kind: str) -> Made:
+    rewrites: list[Any] = [{"field": "Contact"}] if kind == "no-go" else []
+    return {"rewrites": rewrites, "large_message_ok": True}, {}, "sip-mirror"
+
+
+def _dscp(run: ProbeRun, kind: str) -> Made:
+    up = 0 if kind == "no-go" else 46
+    return {"up_dscp": up, "down_dscp": 46, "responder": RESPONDER}, {}, "dscp-readback"
+
+
+def _exposure(run: ProbeRun, kind: str) -> Made:
+    return {"ports": {"80": "closed", "443": "filtered", "5060": "closed"}, "seen_as": "198.51.100.77"}, {}, \
+        "connect-back"
+
+
+def _capacity(run: ProbeRun, kind: str) -> Made:
+    spec = run.spec
+    up = float(getattr(spec, "required_up_kbps", 960.0) or 960.0)
+    down = float(getattr(spec, "required_down_kbps", 960.0) or 960.0)
+    per_call = 87.2
+    calls = int(max(up, down) / per_call) + 6
+    return {"codec": "G.711", "call_kbps": per_call, "required_up_kbps": up, "required_down_kbps": down,
+            "calls_up_max": calls, "calls_down_max": calls, "calls_up_failed_at": None,
+            "calls_down_failed_at": None, "calls_up_bound": "target", "calls_down_bound": "target",
+            "capacity_up_kbps": round(calls * per_call, 3), "capacity_down_kbps": round(calls * per_call, 3),
+            "requirement_basis": list(getattr(spec, "requirement_basis", ()))}, {}, "call-ramp"
+
+
+def _qos(run: ProbeRun, kind: str) -> Made:
+    v: dict[str, Value] = {"saturated": True, "bulk_kbps": 40000, "voice_served_first": True,
+                           "voice_delay_increase_ms": 1.2, "canary_delay_increase_ms": 48.0}
+    for prefix, loss, jit, rtt, mos in (("base", 0.0, 0.4, 49.0, 4.39), ("load", 0.0, 0.9, 51.0, 4.38)):
+        v.update({f"{prefix}_voice_loss_pct": loss, f"{prefix}_voice_jitter_ms": jit,
+                  f"{prefix}_voice_rtt_ms": rtt, f"{prefix}_voice_mos": mos})
+    return v, {}, "call-under-load"
+
+
+def _snmp(run: ProbeRun, kind: str) -> Made:
+    system, tables = snmprec.tables(snmprec.recording(SWITCH))
+    return lan_model.decode(system, tables, SWITCH), {}, "snmpv2c-getbulk"
+
+
+def _link(run: ProbeRun, kind: str) -> Made:
+    return {"speed_mbps": 1000, "duplex": "full", "mtu": 1500}, {}, "ethtool"
+
+
+def _lldp(run: ProbeRun, kind: str) -> Made:
+    policy = {"vlan": 20, "tagged": True, "priority": 5, "dscp": 46}
+    return {"med_voice_policy": policy, "system_name": "access-sw-1", "port_id": "Gi1/0/7",
+            "protocols": ["LLDP"], "wait_s": 30.0}, {}, "lldp-listen"
+
+
+def _dhcp(run: ProbeRun, kind: str) -> Made:
+    offer = {"server_id": "192.168.10.1", "yiaddr": "192.168.10.57", "dns": ["192.168.10.1"], "options": [1, 3, 6]}
+    return {"offers": [offer], "servers": ["192.168.10.1"], "wait_s": 3.0}, {}, "dhcp-discover"
+
+
+_MAKERS: dict[str, Callable[[ProbeRun, str], Made]] = {
+    "dns": _dns, "stream": _stream, "tcp_ports": _tcp, "udp_ports": _udp, "stun": _stun, "tls": _tls,
+    "sip_alg": _sip_alg, "dscp": _dscp, "exposure": _exposure, "capacity": _capacity, "qos": _qos,
+    "snmp_switch": _snmp, "link": _link, "lldp": _lldp, "dhcp": _dhcp,
+}
+
+
+def named(name: str) -> RunResult:
+    """``"stimme-no-go"`` -> the ``no-go`` document of profile ``stimme``."""
+    for kind in sorted(KINDS, key=len, reverse=True):  # "no-go" before "go"
+        if name.endswith(f"-{kind}"):
+            return document(name[: -len(kind) - 1], kind)
+    raise KeyError(name)
+
+
+def all_documents() -> dict[str, RunResult]:
+    return {f"{pid}-{kind}": document(pid, kind) for pid in shipped_ids() for kind in KINDS}
+
+
+def main() -> None:
+    OUT.mkdir(parents=True, exist_ok=True)
+    for name, doc in all_documents().items():
+        (OUT / f"{name}.json").write_bytes(to_json(doc))
+        print(f"{OUT / name}.json {doc.verdict.value}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
