@@ -11,7 +11,10 @@ Safety rules every handler lives under (enforced here, not in the handlers):
 - per-source token bucket: at most ``rate_pps`` requests per second (burst ``burst``) from
   one source address; the rest are dropped unanswered;
 - a key configured means authenticated mode only (RFC 8762 4.4, HMAC-SHA-256): requests
-  without a valid HMAC are dropped;
+  without a valid HMAC are dropped, and so are replays (timestamp window, per-session
+  sequence window, each HMAC answered once: :mod:`netcheck.responder_services.replay`);
+- bounded state: the STAMP session table (:class:`SessionTable`) and the rate limiter's
+  buckets have fixed caps, so a flood from spoofed sources costs bounded memory;
 - garbage never stops the server: a request that fails to parse is dropped and counted.
 
 The reflector is stateful (RFC 8762 4.2): each session, keyed by source address, port and
@@ -25,10 +28,12 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import selectors
 import socket
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,8 +42,19 @@ from typing import Final, Protocol
 from netcheck.probes._stream_engine import IP_RECVTTL, clock_sync, enable_rx_timestamps, kernel_rx_ns
 from netcheck.probes._stream_sessions import error_estimate
 from netcheck.responder_services.control import open_side
+from netcheck.responder_services.replay import DEFAULT_WINDOW_S, ReplayGuard, SeqWindow
 from netcheck.responder_services.sip_mirror import SipMirror
-from netcheck.wire.stamp import ErrorEstimate, StampError, ntp_from_ns, parse_sender, reflect
+from netcheck.wire.stamp import (
+    HMAC_LEN,
+    HMAC_OFFSET,
+    ErrorEstimate,
+    SenderPacket,
+    StampError,
+    ns_from_timestamp,
+    ntp_from_ns,
+    parse_sender,
+    reflect,
+)
 from netcheck.wire.stamp_fast import reflect_unauth, request_ssid
 
 log = logging.getLogger("netcheck.responder")
@@ -46,6 +62,15 @@ log = logging.getLogger("netcheck.responder")
 DEFAULT_PORT: Final = 862  # RFC 8762 4.1
 _BUF: Final = 65535
 _ANC: Final = socket.CMSG_SPACE(16) + socket.CMSG_SPACE(4) * 2
+#: STAMP session table bounds (docs/responder.md, "Safety"): a capacity ramp runs up to 400
+#: calls (one session each) from one site address, so 1,024 per source leaves room; 16,384
+#: sessions in all keep the table to a few MB whatever a spoofed flood sends.
+MAX_SESSIONS: Final = 16_384
+MAX_SESSIONS_PER_SOURCE: Final = 1_024
+#: Per-source token buckets kept at most (the oldest is forgotten beyond that).
+MAX_RATE_SOURCES: Final = 10_000
+#: Sessions shorter than this end without their own log line (one summary line instead).
+_LOG_MIN_PACKETS: Final = 10
 
 
 class KeyFileError(ValueError):
@@ -75,6 +100,9 @@ class Config:
     rate_pps: float = 1000.0
     burst: float = 1000.0
     session_idle_s: float = 60.0
+    max_sessions: int = MAX_SESSIONS
+    max_sessions_per_source: int = MAX_SESSIONS_PER_SOURCE
+    replay_window_s: float = DEFAULT_WINDOW_S  # keyed mode: accepted request timestamp skew
     udp_ranges: tuple[tuple[int, int], ...] = ()  # UDP range echo (responder_services.udp_ranges)
     udp_mode: str = "auto"  # auto | sockets | redirect
     udp_rate_pps: float = 5000.0  # per source, range echo only (a sweep needs thousands/s)
@@ -90,6 +118,7 @@ class Counters:
     garbage: int = 0
     rate_limited: int = 0
     oversized_replies: int = 0
+    handler_errors: int = 0  # a handler bug (not garbage input): must stay 0
     sessions: int = 0
 
 
@@ -112,24 +141,96 @@ class Handler(Protocol):
 # --------------------------------------------------------------------------------------
 
 
-@dataclass
+@dataclass(slots=True)
 class _StampSession:
     next_seq: int = 0
     first_mono: float = 0.0
     last_mono: float = 0.0
+    window: SeqWindow | None = None  # authenticated mode: the sender's sequence numbers seen
+
+
+SessionKey = tuple[str, int, int]  # (source address, source port, SSID)
+
+
+class SessionTable:
+    """The reflector's per-session state, bounded (issue 21): at most ``max_sessions`` in
+    all and ``per_source`` per source address, least recently used evicted first.
+
+    Unauthenticated requests can come from any spoofed address, so an unbounded table is
+    a memory leak on demand. Evicting a live session only restarts its reflector sequence
+    counter (the sender then sees a jump in the backward-loss split), never a wrong echo.
+    """
+
+    def __init__(self, max_sessions: int, per_source: int) -> None:
+        self.max_sessions, self.per_source = max_sessions, per_source
+        self._lru: OrderedDict[SessionKey, _StampSession] = OrderedDict()
+        self._per_source: dict[str, int] = {}
+        self.created = self.evicted = 0
+
+    def get(self, sid: SessionKey, now: float) -> _StampSession:
+        state = self._lru.get(sid)
+        if state is not None:
+            self._lru.move_to_end(sid)
+            return state
+        if self._per_source.get(sid[0], 0) >= self.per_source:
+            self._evict(next(k for k in self._lru if k[0] == sid[0]))
+        elif len(self._lru) >= self.max_sessions:
+            self._evict(next(iter(self._lru)))
+        state = self._lru[sid] = _StampSession(first_mono=now, last_mono=now)
+        self._per_source[sid[0]] = self._per_source.get(sid[0], 0) + 1
+        self.created += 1
+        return state
+
+    def _evict(self, sid: SessionKey) -> None:
+        self.evicted += 1
+        self.pop(sid)
+
+    def pop(self, sid: SessionKey) -> _StampSession:
+        state = self._lru.pop(sid)
+        left = self._per_source[sid[0]] - 1
+        if left:
+            self._per_source[sid[0]] = left
+        else:
+            del self._per_source[sid[0]]
+        return state
+
+    def idle(self, now: float, idle_s: float) -> list[SessionKey]:
+        """Sessions quiet for ``idle_s`` (oldest first; the LRU order is by last use)."""
+        out = []
+        for sid, state in self._lru.items():
+            if now - state.last_mono < idle_s:
+                break
+            out.append(sid)
+        return out
+
+    def items(self) -> list[tuple[SessionKey, _StampSession]]:
+        return list(self._lru.items())
+
+    def __len__(self) -> int:
+        return len(self._lru)
 
 
 class StampReflector:
-    """Stateful RFC 8762 Session-Reflector (unauthenticated, or authenticated with ``key``)."""
+    """Stateful RFC 8762 Session-Reflector (unauthenticated, or authenticated with ``key``).
+
+    Authenticated mode also refuses replays (:mod:`netcheck.responder_services.replay`):
+    the request's timestamp must be within the window, its sequence number new in its
+    session, and its HMAC not answered before (from whatever source)."""
 
     name = "stamp"
 
     def __init__(self, config: Config) -> None:
         self.key = config.key
-        self.sessions: dict[tuple[str, int, int], _StampSession] = {}
-        self.total_sessions = 0
+        self.sessions = SessionTable(config.max_sessions, config.max_sessions_per_source)
+        self.replay = ReplayGuard(config.replay_window_s) if config.key else None
+        self.replays = 0
+        self.short_sessions = 0
         sync = clock_sync()
         self.estimate: ErrorEstimate = error_estimate(sync.synchronized, sync.error_s)
+
+    @property
+    def total_sessions(self) -> int:
+        return self.sessions.created
 
     def handle(self, data: bytes, peer: tuple[str, int], rx_real_ns: int, ttl: int) -> bytes | None:
         try:  # unauthenticated: fixed-offset fast path, same octets (wire.stamp_fast)
@@ -138,11 +239,9 @@ class StampReflector:
         except StampError as exc:
             raise ValueError(str(exc)) from None
         now = time.monotonic()
-        sid = (peer[0], peer[1], ssid)
-        state = self.sessions.get(sid)
-        if state is None:
-            state = self.sessions[sid] = _StampSession(first_mono=now)
-            self.total_sessions += 1
+        state = self.sessions.get((peer[0], peer[1], ssid), now)
+        if request is not None and not self._fresh(request, data, state):
+            return None
         state.last_mono = now
         seq = state.next_seq & 0xFFFF_FFFF
         state.next_seq += 1
@@ -154,18 +253,39 @@ class StampReflector:
                         error_estimate=self.estimate)
         return reply.to_bytes(self.key)
 
+    def _fresh(self, request: SenderPacket, data: bytes, state: _StampSession) -> bool:
+        """Authenticated mode: timestamp window, per-session sequence, MAC seen once."""
+        assert self.replay is not None
+        if state.window is None:
+            state.window = SeqWindow()
+        why = self.replay.check(ns_from_timestamp(request.timestamp, request.error_estimate),
+                                data[HMAC_OFFSET:HMAC_OFFSET + HMAC_LEN])
+        if why is None and not state.window.accept(request.seq):
+            why = f"sequence number {request.seq} already seen in this session"
+        if why is not None:
+            self.replays += 1
+            log.debug("stamp: refused authenticated request: %s", why)
+            return False
+        return True
+
     def expire(self, now_mono: float, idle_s: float) -> None:
-        for sid, state in list(self.sessions.items()):
-            if now_mono - state.last_mono >= idle_s:
-                self._log_end(sid, state)
-                del self.sessions[sid]
+        for sid in self.sessions.idle(now_mono, idle_s):
+            self._log_end(sid, self.sessions.pop(sid))
 
     def close(self) -> None:
         for sid, state in self.sessions.items():
             self._log_end(sid, state)
-        self.sessions.clear()
+        if self.short_sessions:
+            log.info("stamp: %d sessions of fewer than %d packets ended (not logged one by one)",
+                     self.short_sessions, _LOG_MIN_PACKETS)
+        if self.sessions.evicted:
+            log.info("stamp: %d sessions evicted from the full session table (cap %d, %d per source)",
+                     self.sessions.evicted, self.sessions.max_sessions, self.sessions.per_source)
 
-    def _log_end(self, sid: tuple[str, int, int], state: _StampSession) -> None:
+    def _log_end(self, sid: SessionKey, state: _StampSession) -> None:
+        if state.next_seq < _LOG_MIN_PACKETS:  # a flood of one-packet sessions: one summary line
+            self.short_sessions += 1
+            return
         mode = "authenticated" if self.key else "unauthenticated"
         log.info(
             "stamp session %s:%d ssid %d (%s): %d packets reflected in %.1f s",
@@ -183,26 +303,39 @@ HANDLERS: dict[str, Callable[[Config], Handler]] = {"stamp": StampReflector, "si
 
 
 class RateLimiter:
-    """Token bucket per source address: ``rate`` tokens/s up to ``burst``; one per request."""
+    """Token bucket per source address: ``rate`` tokens/s up to ``burst``; one per request.
 
-    def __init__(self, rate: float, burst: float, max_sources: int = 10_000) -> None:
+    At most ``max_sources`` buckets: beyond that, buckets that are full again (quiet
+    sources) are dropped, then the least recently used, so a flood from spoofed addresses
+    costs bounded memory. A forgotten source starts again with a full bucket."""
+
+    def __init__(self, rate: float, burst: float, max_sources: int = MAX_RATE_SOURCES) -> None:
+        if not (math.isfinite(rate) and rate > 0 and math.isfinite(burst)):
+            raise ValueError(f"rate must be a finite number > 0 (got {rate}, burst {burst})")
         self.rate, self.burst, self.max_sources = rate, max(burst, 1.0), max_sources
-        self._buckets: dict[str, tuple[float, float]] = {}
+        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
 
     def allow(self, source: str, now: float) -> bool:
         tokens, last = self._buckets.get(source, (self.burst, now))
         tokens = min(self.burst, tokens + (now - last) * self.rate)
         allowed = tokens >= 1.0
         self._buckets[source] = (tokens - 1.0 if allowed else tokens, now)
+        self._buckets.move_to_end(source)
         if len(self._buckets) > self.max_sources:
             self._prune(now)
         return allowed
 
     def _prune(self, now: float) -> None:
-        """Forget sources whose bucket is full again (they have been quiet)."""
+        """Forget sources whose bucket is full again (they have been quiet), then the
+        least recently seen ones down to 90 % of the cap."""
         full = [s for s, (t, last) in self._buckets.items() if t + (now - last) * self.rate >= self.burst]
         for s in full:
             del self._buckets[s]
+        while len(self._buckets) > self.max_sources * 9 // 10:
+            self._buckets.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._buckets)
 
 
 # --------------------------------------------------------------------------------------
@@ -309,8 +442,14 @@ class Responder:
             return
         try:
             reply = handler.handle(data, (peer[0], peer[1]), rx_real_ns, ttl)
-        except Exception:  # garbage must never stop the server
+        except ValueError:  # garbage (the handlers' contract): dropped, counted
             c.garbage += 1
+            return
+        except Exception:  # a handler bug: still never stops the server, but logged
+            c.handler_errors += 1
+            if c.handler_errors <= 10:  # a flood must not turn into a log flood
+                    log.exception("%s handler failed on a %d-octet datagram from %s", handler.name,
+                              len(data), peer[0])
             return
         if reply is None:
             return
@@ -331,8 +470,9 @@ class Responder:
             key.fileobj.close()  # type: ignore[union-attr]
         self._sel.close()
         c = self.counters
-        log.info("responder stopped: %d received, %d replied, %d garbage, %d rate-limited, %d sessions",
-                 c.received, c.replied, c.garbage, c.rate_limited, c.sessions)
+        log.info("responder stopped: %d received, %d replied, %d garbage, %d rate-limited, %d sessions, "
+                 "%d handler errors", c.received, c.replied, c.garbage, c.rate_limited, c.sessions,
+                 c.handler_errors)
 
 
 @contextlib.contextmanager

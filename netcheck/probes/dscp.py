@@ -59,7 +59,8 @@ async def run(spec: Spec, ctx: Context) -> Measurement:
 def exchange(address: str, spec: Spec, deadline: float) -> tuple[list[int], list[int]]:
     """Blocking: send the marked packets; (upstream DS octets, downstream DS octets)."""
     token, tos = secrets.randbits(64), (spec.dscp << 2) & 0xFC
-    request = portecho.Echo(portecho.Kind.REQUEST, spec.port, token, tos_reply=tos).to_bytes(spec.key)
+    # encoded per send: in keyed mode each request carries its own send time (replay rule)
+    request = portecho.Echo(portecho.Kind.REQUEST, spec.port, token, tos_reply=tos)
     up: list[int] = []
     down: list[int] = []
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
@@ -70,7 +71,7 @@ def exchange(address: str, spec: Spec, deadline: float) -> tuple[list[int], list
         next_send, sent = time.monotonic(), 0
         while time.monotonic() < deadline and len(up) < spec.count:
             if sent < spec.count and time.monotonic() >= next_send:
-                _send(sock, request)
+                _send(sock, request.to_bytes(spec.key))
                 sent, next_send = sent + 1, next_send + spec.interval_s
             elif sent >= spec.count and time.monotonic() > next_send + 1.0:
                 break  # 1 s after the last packet: the rest is lost

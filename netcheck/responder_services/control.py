@@ -15,7 +15,16 @@ Why TCP: the handshake proves the source address, so the connect-back can only e
 the requester itself (a UDP request could be spoofed and turn the responder into a port
 scanner for hire). The target is never taken from the request. At most ``MAX_PORTS`` ports,
 one exposure test per source address per ``EXPOSURE_INTERVAL_S``. With a key, every
-request carries ``"mac"``: HMAC-SHA-256 (hex) over ``op`` and the port list (:func:`mac`).
+request carries ``"ts"`` (its send time, Unix seconds), a random ``"nonce"`` and ``"mac"``:
+HMAC-SHA-256 (hex) over op, port list, ts and nonce (:func:`mac`); a request outside the
+timestamp window or whose MAC was answered before is refused (no replays).
+
+Hostile input: a request that is not one JSON object (garbage, ``[]``, ``"x"``, deep
+nesting, over 4 KiB) is answered with a one-line error ``{"error": "<code>"}``, and like
+every error reply it is never larger than the request that caused it (when the request is
+shorter than the error line the connection is closed without one). Only the documented
+answers (coverage, exposure) may be larger than their request. At most
+``MAX_CONNECTIONS`` requests are served at once; further connections are closed at once.
 """
 
 from __future__ import annotations
@@ -25,6 +34,9 @@ import errno
 import hashlib
 import hmac
 import json
+import logging
+import math
+import secrets
 import selectors
 import socket
 import threading
@@ -33,6 +45,8 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Final
 
+from netcheck.responder_services.replay import DEFAULT_WINDOW_S, ReplayGuard
+
 #: Phone admin and SIP ports that must not be reachable from the internet (VSE NET):
 #: HTTP/HTTPS web admin, SSH, Telnet, alternative HTTP(S), SIP, SIPS.
 DEFAULT_EXPOSURE_PORTS: Final = (80, 443, 22, 23, 8080, 8443, 5060, 5061)
@@ -40,12 +54,29 @@ MAX_PORTS: Final = 32
 EXPOSURE_INTERVAL_S: Final = 10.0
 CONNECT_TIMEOUT_S: Final = 1.5
 _MAX_REQUEST: Final = 4096
+MAX_CONNECTIONS: Final = 64
+_MAX_SOURCES: Final = 10_000
 
 
-def mac(key: bytes, op: str, ports: list[int]) -> str:
-    """HMAC-SHA-256 over ``"op:port,port,..."`` (hex)."""
-    text = f"{op}:{','.join(str(p) for p in ports)}".encode()
+def mac(key: bytes, op: str, ports: list[int], ts: float = 0.0, nonce: str = "") -> str:
+    """HMAC-SHA-256 over ``"op:port,port,...:ts:nonce"`` (hex)."""
+    text = f"{op}:{','.join(str(p) for p in ports)}:{ts!r}:{nonce}".encode()
     return hmac.new(key, text, hashlib.sha256).hexdigest()
+
+
+class RequestError(ValueError):
+    """A control request refused; ``code`` is the short reason sent back."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+def error_line(code: str, budget: int) -> bytes:
+    """The one-line error reply, or b"" when it would be larger than the request
+    (``budget`` octets): an error answer never amplifies."""
+    line = json.dumps({"error": code}, separators=(",", ":")).encode() + b"\n"
+    return line if len(line) <= budget else b""
 
 
 def connect_state(address: str, port: int, timeout: float) -> str:
@@ -70,10 +101,16 @@ class Control:
 
     def __init__(self, sock: socket.socket, key: bytes | None,
                  coverage: Callable[[], dict[str, Any]],
-                 connect: Callable[[str, int, float], str] = connect_state) -> None:
+                 connect: Callable[[str, int, float], str] = connect_state,
+                 window_s: float = DEFAULT_WINDOW_S) -> None:
         self.sock, self.key, self.coverage, self.connect = sock, key, coverage, connect
+        self.replay = ReplayGuard(window_s) if key else None
         self.last_exposure: dict[str, float] = {}
         self.exposures = 0
+        self.errors = 0  # requests answered with (or closed for) an error
+        self.crashes = 0  # handler bugs: must stay 0
+        self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
+        self._lock = threading.Lock()
         self._stop = threading.Event()
 
     def stop(self) -> None:
@@ -85,52 +122,102 @@ class Control:
             sel.register(self.sock, selectors.EVENT_READ)
             while not self._stop.is_set():
                 if sel.select(0.2):
-                    with contextlib.suppress(BlockingIOError, InterruptedError):
+                    with contextlib.suppress(BlockingIOError, InterruptedError, ConnectionAbortedError):
                         conn, peer = self.sock.accept()
+                        if not self._slots.acquire(blocking=False):
+                            conn.close()  # connection flood: refuse, never queue threads
+                            continue
                         threading.Thread(target=self._one, args=(conn, peer[0]),
                                          daemon=True).start()
         self.sock.close()
 
     def _one(self, conn: socket.socket, source: str) -> None:
-        with conn:
-            conn.settimeout(3.0)
-            try:
-                line = _read_line(conn)
-                reply = self.handle(json.loads(line), source)
-            except (OSError, ValueError) as exc:
-                reply = {"error": f"bad request: {exc}"}
-            with contextlib.suppress(OSError):
-                conn.sendall(json.dumps(reply).encode() + b"\n")
+        try:
+            with conn:
+                conn.settimeout(3.0)
+                self._serve_one(conn, source)
+        finally:
+            self._slots.release()
+
+    def _serve_one(self, conn: socket.socket, source: str) -> None:
+        """Read one line, answer it; any failure becomes a short error line."""
+        raw = b""
+        try:
+            raw = _read_line(conn)
+            reply = json.dumps(self.handle(decode(raw), source)).encode() + b"\n"
+        except RequestError as exc:  # too_long: more than _MAX_REQUEST octets arrived
+            reply = self._error(exc.code, _MAX_REQUEST if exc.code == "too_long" else len(raw))
+        except OSError:
+            return  # the peer went away or was too slow: nothing to answer
+        except Exception:  # a bug must cost one request, never the service
+            self.crashes += 1
+            logging.getLogger("netcheck.responder").exception("control request from %s", source)
+            reply = self._error("internal", len(raw))
+        with contextlib.suppress(OSError):
+            if reply:
+                conn.sendall(reply)
+
+    def _error(self, code: str, request_len: int) -> bytes:
+        self.errors += 1
+        return error_line(code, request_len + 1)  # + the newline that ended the request
 
     def handle(self, request: dict[str, Any], source: str) -> dict[str, Any]:
-        """The answer to one request from ``source`` (the TCP peer address)."""
+        """The answer to one decoded request from ``source`` (the TCP peer address);
+        raises :class:`RequestError` for a request that is refused."""
         op = request.get("op")
         ports = request.get("ports") or []
-        if not isinstance(ports, list) or not all(isinstance(p, int) and 0 < p < 65536
-                                                  for p in ports):
-            return {"error": "ports must be a list of 1-65535"}
-        if self.key and not hmac.compare_digest(str(request.get("mac", "")),
-                                                mac(self.key, str(op), ports)):
-            return {"error": "authentication failed"}
+        if not isinstance(ports, list) or not all(type(p) is int and 0 < p < 65536 for p in ports):
+            raise RequestError("ports")
+        if self.key:
+            self._authenticate(request, str(op), ports)
         if op == "coverage":
             return {**self.coverage(), "seen_as": source}
         if op == "exposure":
             return self._exposure(source, ports or list(DEFAULT_EXPOSURE_PORTS))
-        return {"error": f"unknown op {op!r}"}
+        raise RequestError("op")
+
+    def _authenticate(self, request: dict[str, Any], op: str, ports: list[int]) -> None:
+        """HMAC over op, ports, ts and nonce; then the replay rules (window, seen once)."""
+        assert self.key is not None and self.replay is not None
+        ts, nonce, given = request.get("ts"), request.get("nonce"), request.get("mac")
+        if not (isinstance(ts, int | float) and not isinstance(ts, bool) and math.isfinite(ts)
+                and isinstance(nonce, str) and isinstance(given, str)):
+            raise RequestError("auth")
+        want = mac(self.key, op, ports, float(ts), nonce)
+        if not hmac.compare_digest(given.encode(errors="replace"), want.encode()):
+            raise RequestError("auth")
+        with self._lock:
+            if self.replay.check(int(ts * 1e9), bytes.fromhex(want)) is not None:
+                raise RequestError("replay")
 
     def _exposure(self, source: str, ports: list[int]) -> dict[str, Any]:
         if len(ports) > MAX_PORTS:
-            return {"error": f"at most {MAX_PORTS} ports"}
+            raise RequestError("ports")
         now = time.monotonic()
-        last = self.last_exposure.get(source)
-        if last is not None and now - last < EXPOSURE_INTERVAL_S:
-            return {"error": f"one exposure test per {EXPOSURE_INTERVAL_S:g} s per address"}
-        self.last_exposure[source] = now
-        self.exposures += 1
+        with self._lock:
+            last = self.last_exposure.get(source)
+            if last is not None and now - last < EXPOSURE_INTERVAL_S:
+                raise RequestError("rate")
+            if len(self.last_exposure) >= _MAX_SOURCES:  # forget addresses past their interval
+                self.last_exposure = {a: t for a, t in self.last_exposure.items()
+                                      if now - t < EXPOSURE_INTERVAL_S}
+            self.last_exposure[source] = now
+            self.exposures += 1
         with ThreadPoolExecutor(max_workers=len(ports)) as pool:
             states = list(pool.map(lambda p: self.connect(source, p, CONNECT_TIMEOUT_S), ports))
         return {"seen_as": source, "timeout_s": CONNECT_TIMEOUT_S,
                 "ports": {str(p): s for p, s in zip(ports, states, strict=True)}}
+
+
+def decode(line: bytes) -> dict[str, Any]:
+    """One request line -> its JSON object; RequestError for anything else."""
+    try:
+        request = json.loads(line)
+    except (ValueError, RecursionError):  # RecursionError: "[[[[..." nesting
+        raise RequestError("json") from None
+    if not isinstance(request, dict):
+        raise RequestError("not_object")
+    return request
 
 
 def _read_line(conn: socket.socket) -> bytes:
@@ -141,7 +228,7 @@ def _read_line(conn: socket.socket) -> bytes:
             break
         buf += chunk
         if len(buf) > _MAX_REQUEST:
-            raise ValueError("request too long")
+            raise RequestError("too_long")
     return buf.split(b"\n", 1)[0]
 
 
@@ -151,7 +238,8 @@ def request(host: str, port: int, op: str, ports: list[int], key: bytes | None,
     / ValueError for network trouble or garbage; the probes turn those into errors."""
     body: dict[str, Any] = {"op": op, "ports": ports}
     if key:
-        body["mac"] = mac(key, op, ports)
+        body["ts"], body["nonce"] = time.time(), secrets.token_hex(8)
+        body["mac"] = mac(key, op, ports, body["ts"], body["nonce"])
     with socket.create_connection((host, port), timeout=timeout) as conn:
         conn.settimeout(timeout)
         conn.sendall(json.dumps(body).encode() + b"\n")
@@ -172,15 +260,14 @@ def open_side(config: Any, port: int) -> list[Any]:
     caller before serving): the UDP range echo when ``config.udp_ranges`` is set, and this
     control service on TCP ``port`` when ``config.control`` (skipped with a log line when
     the TCP port is taken). Each has ``serve()`` (blocking) and ``stop()``."""
-    import logging
-
     from netcheck.responder_services.udp_ranges import RangeConfig, RangeEcho
 
     side: list[Any] = []
     echo = None
     if config.udp_ranges:
         echo = RangeEcho(RangeConfig(ranges=config.udp_ranges, bind=config.bind, key=config.key,
-                                     rate_pps=config.udp_rate_pps, mode=config.udp_mode))
+                                     rate_pps=config.udp_rate_pps, mode=config.udp_mode,
+                                     replay_window_s=config.replay_window_s))
         side.append(echo)
 
     def coverage() -> dict[str, Any]:
@@ -201,5 +288,5 @@ def open_side(config: Any, port: int) -> list[Any]:
             logging.getLogger("netcheck.responder").warning(
                 "control service (coverage, exposure) not started: TCP %d: %s", port, exc)
         else:
-            side.append(Control(sock, config.key, coverage))
+            side.append(Control(sock, config.key, coverage, window_s=config.replay_window_s))
     return side

@@ -21,8 +21,9 @@ Two ways to receive on 16,384+ ports, measured on the reference VM (bench/RESULT
 Every reply is the request's size (no amplification), at most one per request, and a
 per-source token bucket (``rate_pps``, explicit because a sweep legitimately needs a few
 thousand per second) bounds what one source gets. With a key, unauthenticated requests are
-dropped. The DS octet each request arrived with is returned (``IP_RECVTOS``), and the
-reply is sent with the DS octet the request asks for, so DSCP is read back both ways.
+dropped, and so are replays (stale send time, or an HMAC already answered). The DS octet
+each request arrived with is returned (``IP_RECVTOS``), and the reply is sent with the DS
+octet the request asks for, so DSCP is read back both ways.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Final
 
+from netcheck.responder_services.replay import DEFAULT_WINDOW_S, ReplayGuard
 from netcheck.wire import portecho
 
 log = logging.getLogger("netcheck.responder")
@@ -62,6 +64,7 @@ class RangeConfig:
     key: bytes | None = field(default=None, repr=False)
     rate_pps: float = DEFAULT_RATE_PPS
     mode: str = "auto"  # auto | sockets | redirect
+    replay_window_s: float = DEFAULT_WINDOW_S
 
     @property
     def port_count(self) -> int:
@@ -74,6 +77,7 @@ class RangeCounters:
     replied: int = 0
     garbage: int = 0
     rate_limited: int = 0
+    replayed: int = 0  # keyed mode: stale or already answered requests, dropped
 
 
 class RangeEcho:
@@ -85,6 +89,7 @@ class RangeEcho:
         self.cfg = cfg
         self.counters = RangeCounters()
         self.limiter = RateLimiter(cfg.rate_pps, cfg.rate_pps)
+        self.replay = ReplayGuard(cfg.replay_window_s) if cfg.key else None
         self.family = socket.AF_INET6 if ":" in cfg.bind else socket.AF_INET
         self.socks: dict[socket.socket, int] = {}  # socket -> port it serves (0 = redirect)
         self.coverage: list[tuple[int, int]] = []
@@ -195,6 +200,9 @@ class RangeEcho:
             return None
         if request.kind is not portecho.Kind.REQUEST:
             c.garbage += 1
+            return None
+        if self.replay is not None and self.replay.check(request.sent_ns, portecho.mac_of(data)):
+            c.replayed += 1
             return None
         reply = request.reply(rx_port, tos).to_bytes(self.cfg.key)
         if len(reply) > len(data):  # never amplify (cannot happen: same layout and key)

@@ -20,6 +20,8 @@ import struct
 from dataclasses import dataclass, field
 from typing import Final
 
+from netcheck.wire import WireError
+
 __all__ = [
     "DISCOVER",
     "OFFER",
@@ -48,7 +50,7 @@ _FIXED: Final = struct.Struct("!BBBBIHH4s4s4s4s16s64s128s")
 PHONE_PARAMS: Final = (1, 3, 6, 15, 28, 42, 43, 51, 54, 66, 120, 150)
 
 
-class DhcpError(ValueError):
+class DhcpError(WireError):
     """Bytes that are not a BOOTP/DHCP message (short, no magic cookie, bad option)."""
 
 

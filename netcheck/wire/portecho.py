@@ -5,13 +5,20 @@ reply of the *same size* from the port it arrived on (never amplifying). The req
 the port it was sent to and a per-run token, so a reply proves "a datagram to port P
 arrived and one from port P came back" (the probe also checks the reply's source port).
 
-Layout (big-endian, 20 octets; +16 octets HMAC-SHA-256/128 in keyed mode, RFC 4868 2.6)::
+Layout (big-endian, 20 octets; 44 in keyed mode)::
 
     0  magic "NCPE"           4   version (1)           5  kind (1 request, 2 reply)
     6  port: sent to (u16)    8   rx_port (u16): port the responder received on, 0 unknown
     10 tos_reply (u8): DS field the reply is to carry (request) / carried (reply)
     11 tos_rx (u8): DS field+ECN the responder received (reply; 0 in a request)
-    12 token (u64)            20  [HMAC over octets 0-19]
+    12 token (u64)
+    keyed mode only:
+    20 sent_ns (u64): the request's send time, Unix ns (the reply echoes it)
+    28 HMAC-SHA-256/128 over octets 0-27 (RFC 4868 2.6)
+
+The send time makes a keyed request usable once and only briefly: the responder refuses
+a request outside its timestamp window or whose HMAC it has answered before
+(:mod:`netcheck.responder_services.replay`), so a captured request cannot be replayed.
 
 ``tos_rx`` is the whole IPv4 TOS / IPv6 Traffic Class octet (RFC 2474 section 3: DSCP =
 octet >> 2), so a re-mark of EF (46, RFC 3246) to 0 on the way in is visible per packet.
@@ -23,14 +30,20 @@ import enum
 import hashlib
 import hmac
 import struct
+import time
 from dataclasses import dataclass
 from typing import Final
+
+from netcheck.wire import WireError
 
 MAGIC: Final = b"NCPE"
 VERSION: Final = 1
 SIZE: Final = 20
 MAC_LEN: Final = 16
+STAMP_LEN: Final = 8
+KEYED_SIZE: Final = SIZE + STAMP_LEN + MAC_LEN
 _FMT: Final = struct.Struct("!4sBBHHBBQ")
+_STAMP: Final = struct.Struct("!Q")
 
 
 class Kind(enum.IntEnum):
@@ -38,7 +51,7 @@ class Kind(enum.IntEnum):
     REPLY = 2
 
 
-class EchoError(ValueError):
+class EchoError(WireError):
     """A datagram that is not a (valid) port-echo message."""
 
 
@@ -52,20 +65,28 @@ class Echo:
     rx_port: int = 0
     tos_reply: int = 0
     tos_rx: int = 0
+    sent_ns: int = 0  # keyed mode: send time (0 = "now" when encoded)
 
     def to_bytes(self, key: bytes | None = None) -> bytes:
+        """Encode; keyed mode when ``key`` is given. A keyed request built without
+        ``sent_ns`` is stamped with the time of encoding, so every send (a retry too) is
+        a new, fresh request."""
         body = _FMT.pack(MAGIC, VERSION, self.kind, self.port, self.rx_port,
                          self.tos_reply, self.tos_rx, self.token)
-        return body + _mac(key, body) if key else body
+        if not key:
+            return body
+        body += _STAMP.pack(self.sent_ns or time.time_ns())
+        return body + _mac(key, body)
 
     def reply(self, rx_port: int, tos_rx: int) -> Echo:
-        """The responder's answer: same port and token, what it saw filled in."""
-        return Echo(Kind.REPLY, self.port, self.token, rx_port, self.tos_reply, tos_rx & 0xFF)
+        """The responder's answer: same port, token and send time, what it saw filled in."""
+        return Echo(Kind.REPLY, self.port, self.token, rx_port, self.tos_reply, tos_rx & 0xFF,
+                    self.sent_ns)
 
 
 def parse(data: bytes, key: bytes | None = None) -> Echo:
     """Parse and (with ``key``) authenticate; raises :class:`EchoError`."""
-    size = SIZE + (MAC_LEN if key else 0)
+    size = KEYED_SIZE if key else SIZE
     if len(data) < size:
         raise EchoError(f"too short: {len(data)} octets, need {size}")
     magic, version, kind, port, rx_port, tos_reply, tos_rx, token = _FMT.unpack_from(data)
@@ -73,9 +94,16 @@ def parse(data: bytes, key: bytes | None = None) -> Echo:
         raise EchoError("not a port-echo message (magic/version)")
     if kind not in (Kind.REQUEST, Kind.REPLY):
         raise EchoError(f"unknown kind {kind}")
-    if key and not hmac.compare_digest(data[SIZE:size], _mac(key, data[:SIZE])):
+    signed = SIZE + STAMP_LEN
+    if key and not hmac.compare_digest(data[signed:size], _mac(key, data[:signed])):
         raise EchoError("bad HMAC")
-    return Echo(Kind(kind), port, token, rx_port, tos_reply, tos_rx)
+    sent_ns = int(_STAMP.unpack_from(data, SIZE)[0]) if key else 0
+    return Echo(Kind(kind), port, token, rx_port, tos_reply, tos_rx, sent_ns)
+
+
+def mac_of(data: bytes) -> bytes:
+    """The HMAC field of a keyed message (what the responder remembers against replays)."""
+    return data[SIZE + STAMP_LEN : KEYED_SIZE]
 
 
 def _mac(key: bytes | None, body: bytes) -> bytes:

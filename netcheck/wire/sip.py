@@ -20,6 +20,8 @@ import re
 import secrets
 from dataclasses import dataclass
 
+from netcheck.wire import WireError
+
 __all__ = [
     "COMPACT",
     "Rewrite",
@@ -46,7 +48,7 @@ WATCHED = ("Via", "Contact", "From", "To", "Call-ID", "CSeq", "Content-Length")
 _SDP_WATCHED = ("c", "o", "m")
 
 
-class SipError(ValueError):
+class SipError(WireError):
     """Bytes that are not a SIP message; the text names the broken rule."""
 
 

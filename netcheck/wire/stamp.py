@@ -30,6 +30,8 @@ import struct
 from dataclasses import dataclass, field
 from typing import Final
 
+from netcheck.wire import WireError
+
 __all__ = [
     "AUTH_LEN",
     "UNAUTH_LEN",
@@ -71,7 +73,7 @@ class StampErrorKind(enum.Enum):
     BAD_ERROR_ESTIMATE = "bad_error_estimate"
 
 
-class StampError(Exception):
+class StampError(WireError):
     """A received STAMP packet is malformed; ``kind`` says how, ``detail`` where."""
 
     def __init__(self, kind: StampErrorKind, detail: str) -> None:

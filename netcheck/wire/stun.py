@@ -28,6 +28,8 @@ import zlib
 from dataclasses import dataclass, field
 from typing import Final
 
+from netcheck.wire import WireError
+
 __all__ = [
     "HEADER_LEN",
     "MAGIC_COOKIE",
@@ -90,7 +92,7 @@ CHANGE_PORT: Final = 0x02
 _FAMILY = {0x01: 4, 0x02: 6}
 
 
-class StunError(ValueError):
+class StunError(WireError):
     """Bytes that are not a valid STUN message; the text says which rule failed."""
 
 

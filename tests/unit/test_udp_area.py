@@ -34,18 +34,28 @@ def test_request_bytes_and_round_trip() -> None:
     assert pe.parse(REQUEST) == echo
 
 
-def test_keyed_request_carries_truncated_hmac_sha256() -> None:
-    data = pe.Echo(pe.Kind.REQUEST, 16384, 0x0123456789ABCDEF, tos_reply=0xB8).to_bytes(b"k")
-    assert data[20:] == hmac.new(b"k", REQUEST, hashlib.sha256).digest()[:16]  # RFC 4868 2.6
-    assert pe.parse(data, b"k").port == 16384
+def test_keyed_request_carries_send_time_and_truncated_hmac_sha256() -> None:
+    sent_ns = 1_790_000_000_123_456_789
+    data = pe.Echo(pe.Kind.REQUEST, 16384, 0x0123456789ABCDEF, tos_reply=0xB8,
+                   sent_ns=sent_ns).to_bytes(b"k")
+    stamped = REQUEST + sent_ns.to_bytes(8, "big")
+    assert data[:28] == stamped
+    assert data[28:] == hmac.new(b"k", stamped, hashlib.sha256).digest()[:16]  # RFC 4868 2.6
+    assert pe.parse(data, b"k").sent_ns == sent_ns
+
+
+def test_keyed_requests_are_stamped_at_encoding_so_each_send_is_new() -> None:
+    echo = pe.Echo(pe.Kind.REQUEST, 16384, 1)
+    assert echo.to_bytes(b"k") != echo.to_bytes(b"k")  # a retry is not a replay
+    assert echo.to_bytes() == echo.to_bytes()
 
 
 @pytest.mark.parametrize(("data", "key", "message"), [
     (REQUEST[:19], None, "too short: 19 octets, need 20"),
     (b"XXXX" + REQUEST[4:], None, "not a port-echo message (magic/version)"),
     (REQUEST[:5] + b"\x07" + REQUEST[6:], None, "unknown kind 7"),
-    (REQUEST, b"k", "too short: 20 octets, need 36"),
-    (REQUEST + bytes(16), b"k", "bad HMAC"),
+    (REQUEST, b"k", "too short: 20 octets, need 44"),
+    (REQUEST + bytes(24), b"k", "bad HMAC"),
 ])
 def test_corrupted_messages_rejected(data: bytes, key: bytes | None, message: str) -> None:
     with pytest.raises(pe.EchoError) as exc:
@@ -112,18 +122,26 @@ def test_control_exposure_connects_back_only_to_the_requester() -> None:
             answer = c.handle({"op": "exposure", "ports": [open_port, closed_port]}, "127.0.0.1")
             assert answer["seen_as"] == "127.0.0.1"
             assert answer["ports"] == {str(open_port): "open", str(closed_port): "closed"}
-            again = c.handle({"op": "exposure", "ports": [open_port]}, "127.0.0.1")
-            assert again == {"error": "one exposure test per 10 s per address"}
-            assert c.handle({"op": "exposure", "ports": list(range(1, 34))}, "127.0.0.2") == {
-                "error": "at most 32 ports"}
+            with pytest.raises(control.RequestError, match="^rate$"):  # one per 10 s per address
+                c.handle({"op": "exposure", "ports": [open_port]}, "127.0.0.1")
+            with pytest.raises(control.RequestError, match="^ports$"):  # at most 32 ports
+                c.handle({"op": "exposure", "ports": list(range(1, 34))}, "127.0.0.2")
 
 
 def test_control_key_required_when_configured() -> None:
     with socket.socket() as lsock:
         c = control.Control(lsock, b"k", lambda: {"ranges": [[1, 2]]})
-        assert c.handle({"op": "coverage"}, "127.0.0.1") == {"error": "authentication failed"}
-        good = {"op": "coverage", "mac": control.mac(b"k", "coverage", [])}
+        with pytest.raises(control.RequestError, match="^auth$"):
+            c.handle({"op": "coverage"}, "127.0.0.1")
+        ts = time.time()
+        good = {"op": "coverage", "ts": ts, "nonce": "n1", "mac": control.mac(b"k", "coverage", [], ts, "n1")}
         assert c.handle(good, "127.0.0.1") == {"ranges": [[1, 2]], "seen_as": "127.0.0.1"}
+        with pytest.raises(control.RequestError, match="^replay$"):  # the same request again
+            c.handle(dict(good), "127.0.0.1")
+        stale = {"op": "coverage", "ts": ts - 600, "nonce": "n2",
+                 "mac": control.mac(b"k", "coverage", [], ts - 600, "n2")}
+        with pytest.raises(control.RequestError, match="^replay$"):  # outside the 120 s window
+            c.handle(stale, "127.0.0.1")
 
 
 def _udp_measurement(row: int, answered: range, ports: range, icmp: dict[int, str] | None = None):  # type: ignore[no-untyped-def]

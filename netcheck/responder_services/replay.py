@@ -1,0 +1,109 @@
+"""Replay protection for the responder's keyed services (STAMP, port echo, control).
+
+An HMAC proves who built a request, not that it is new: a captured authenticated packet
+stays valid forever and can be sent again from any (spoofed) source. RFC 8762 section 4.4
+leaves replay to the session (sequence numbers, timestamps); this module gives every keyed
+service the same two rules:
+
+1. **Timestamp window.** The request's own (authenticated) send time must lie within
+   ``window_s`` of the responder's clock, either way. A capture is useless after that.
+2. **Seen once.** Inside the window, each request is answered once: the first 8 octets of
+   its MAC are remembered until its timestamp leaves the window. This catches a replay
+   from a *different* source address too, which a per-session sequence check cannot.
+
+Memory is bounded: at most ``capacity`` remembered MACs. When a burst of valid keyed
+traffic fills the table before entries age out, the oldest is evicted and its timestamp
+becomes a floor: nothing sent at or before the floor is accepted any more, so an evicted
+MAC can never be replayed (what is lost is only tolerance for very late packets).
+
+A per-session sequence check (RFC 4303 section 3.4.3's sliding window, 64 packets) is
+:class:`SeqWindow`; the STAMP reflector applies it per (source, port, SSID) session.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Final
+
+#: Default acceptance window either side of the responder's clock, seconds. Keyed mode
+#: therefore needs the site's clock within 2 minutes of the responder's (NTP does far
+#: better; one-way delay needs synchronised clocks anyway).
+DEFAULT_WINDOW_S: Final = 120.0
+#: Remembered MACs; ~100 octets each in CPython, so the table stays below ~13 MB.
+DEFAULT_CAPACITY: Final = 131_072
+#: Packets a session may arrive out of order and still be accepted (RFC 4303 3.4.3 uses 64).
+SEQ_WINDOW: Final = 64
+_NS: Final = 1_000_000_000
+
+
+class ReplayGuard:
+    """Accept each authenticated request once, and only while it is fresh."""
+
+    def __init__(self, window_s: float = DEFAULT_WINDOW_S, capacity: int = DEFAULT_CAPACITY,
+                 clock_ns: Callable[[], int] = time.time_ns) -> None:
+        if not window_s > 0 or capacity < 1:
+            raise ValueError(f"replay window must be > 0 s and capacity >= 1 (got {window_s}, {capacity})")
+        self.window_ns, self.capacity, self.clock_ns = int(window_s * _NS), capacity, clock_ns
+        self._seen: OrderedDict[int, int] = OrderedDict()  # MAC prefix -> its send time (ns)
+        self.floor_ns = 0
+        self.rejected = 0
+
+    def check(self, sent_ns: int, mac: bytes) -> str | None:
+        """None when the request is fresh (and remember it), else why it is refused."""
+        now = self.clock_ns()
+        reason = self._reason(sent_ns, int.from_bytes(mac[:8], "big"), now)
+        if reason is not None:
+            self.rejected += 1
+            return reason
+        self._seen[int.from_bytes(mac[:8], "big")] = sent_ns
+        self._expire(now)
+        return None
+
+    def _reason(self, sent_ns: int, ident: int, now: int) -> str | None:
+        if abs(now - sent_ns) > self.window_ns:
+            return (f"timestamp {(sent_ns - now) / _NS:+.0f} s from the responder's clock "
+                    f"(window ±{self.window_ns / _NS:g} s)")
+        if sent_ns <= self.floor_ns:
+            return "older than the replay table's floor"
+        if ident in self._seen:
+            return "replayed (already answered)"
+        return None
+
+    def _expire(self, now: int) -> None:
+        """Forget MACs whose timestamp left the window; evict the oldest beyond capacity."""
+        seen, oldest_ok = self._seen, now - self.window_ns
+        while seen:
+            ident, sent = next(iter(seen.items()))
+            if sent >= oldest_ok and len(seen) <= self.capacity:
+                break
+            del seen[ident]
+            if sent >= oldest_ok:  # evicted while still inside the window: raise the floor
+                self.floor_ns = max(self.floor_ns, sent)
+
+    def __len__(self) -> int:
+        return len(self._seen)
+
+
+class SeqWindow:
+    """RFC 4303 3.4.3 anti-replay window over one session's sequence numbers."""
+
+    __slots__ = ("bits", "top")
+
+    def __init__(self) -> None:
+        self.top = -1  # highest sequence number accepted so far
+        self.bits = 0  # bit i set: top - i was accepted
+
+    def accept(self, seq: int) -> bool:
+        """True (and record) for a number not seen and not older than the window."""
+        if seq > self.top:
+            shift = seq - self.top
+            self.bits = ((self.bits << shift) | 1) & ((1 << SEQ_WINDOW) - 1) if shift < SEQ_WINDOW else 1
+            self.top = seq
+            return True
+        back = self.top - seq
+        if back >= SEQ_WINDOW or self.bits >> back & 1:
+            return False
+        self.bits |= 1 << back
+        return True
