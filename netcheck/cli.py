@@ -7,6 +7,7 @@ and ``--version`` stay fast.
 
 from __future__ import annotations
 
+import math
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import click
 
 from netcheck import __version__
+from netcheck.textsafe import visible, visible_lines
 
 if TYPE_CHECKING:
     from netcheck.result import RunResult
@@ -22,13 +24,28 @@ EXIT_INPUT = 2
 EXIT_INTERNAL = 4
 
 
+class Finite(click.FloatRange):
+    """A FloatRange that refuses NaN and infinities: NaN passes every range comparison
+    (``--rate-pps nan`` would make a token bucket that never allows a packet)."""
+
+    name = "finite float range"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        result = super().convert(value, param, ctx)
+        if not math.isfinite(result):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        return result
+
+
 class InputError(click.ClickException):
     """Bad user input: printed as one ``error:`` line, exit code 2."""
 
     exit_code = EXIT_INPUT
 
     def show(self, file: Any = None) -> None:
-        click.echo(f"error: {self.format_message()}", err=True)
+        from netcheck.textsafe import visible
+
+        click.echo(f"error: {visible(self.format_message())}", err=True)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -117,7 +134,9 @@ def _host_port(item: str) -> tuple[str, int]:
         host, port = item.split(":")
     else:
         host, port = item, "161"
-    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+    from netcheck.profile import valid_host
+
+    if not host or not port.isdigit() or not 0 < int(port) < 65536 or not valid_host(host):
         raise InputError(f"--switch {item!r}: expected HOST[:PORT]")
     return host, int(port)
 
@@ -147,9 +166,9 @@ def _host_port(item: str) -> tuple[str, int]:
               help="A netcheck responder at the provider side: the call is measured with STAMP (port 862).")
 @click.option("--interface", metavar="IFACE",
               help="LAN probes (link, LLDP, DHCP): interface (default: the default route's).")
-@click.option("--lldp-wait", default=35.0, show_default=True, type=click.FloatRange(1, 300),
+@click.option("--lldp-wait", default=35.0, show_default=True, type=Finite(1, 300),
               help="Seconds to listen for LLDP/CDP (LLDP sends every 30 s by default).")
-@click.option("--dhcp-wait", default=3.0, show_default=True, type=click.FloatRange(0.5, 30),
+@click.option("--dhcp-wait", default=3.0, show_default=True, type=Finite(0.5, 30),
               help="Seconds to collect DHCP OFFERs (DISCOVER only; no lease is taken).")
 @click.option("--voice-vlan", type=click.IntRange(1, 4094),
               help="Also DISCOVER on the 802.1Q sub-interface IFACE.VLAN.")
@@ -162,7 +181,7 @@ def _host_port(item: str) -> tuple[str, int]:
               help="An iperf3 server: also measure raw TCP throughput up and down (iperf3's own figures).")
 @click.option("--package-mix", metavar="NAME=N,...",
               help="Users per profile package, e.g. video=10,desktop_sharing=5 (stimme).")
-@click.option("--concurrency", type=click.FloatRange(0, 1, min_open=True),
+@click.option("--concurrency", type=Finite(0, 1, min_open=True),
               help="Share of extensions in calls at once (default 1: every extension, the providers' rule).")
 @_snmp_options
 def run(profile_name: str, extensions: int | None, customer: str | None, site_name: str | None,
@@ -235,7 +254,7 @@ def _run_with_progress(request: Any, quiet: bool) -> RunResult:
                 progress.remove_task(tasks.pop(event.run.id))
                 m = event.measurement
                 state = "ok" if m.ok else f"{m.error.kind.value}: {m.error.detail}"
-                console.print(f"  {event.run.title}: {state}")
+                console.print(f"  {event.run.title}: {state}", markup=False, highlight=False)
 
         return assess.run(request, listener)
 
@@ -414,7 +433,7 @@ def inventory(result_file: Path | None, csv_file: Path | None, as_json: bool, **
         measurements = _audit(targets)
     failed = [m for m in measurements if m.probe == "snmp_switch" and m.error is not None]
     for m in failed:
-        click.echo(f"error: switch {m.target}: {m.error.kind.value}: {m.error.detail}", err=True)  # type: ignore[union-attr]
+        click.echo(visible(f"error: switch {m.target}: {m.error.kind.value}: {m.error.detail}"), err=True)  # type: ignore[union-attr]
     rows = inv.phones(measurements)
     if csv_file is not None and str(csv_file) == "-":
         sys.stdout.buffer.write(inv.to_csv(rows))
@@ -440,10 +459,11 @@ def _audit(targets: tuple[Any, ...]) -> list[Any]:
 def _print_inventory(rows: list[dict[str, Any]]) -> None:
     from netcheck.inventory import COLUMNS
 
-    widths = {c: max([len(c), *(len(str(r[c] if r[c] is not None else "-")) for r in rows)]) for c in COLUMNS}
+    rows = [{c: visible(r[c] if r[c] is not None else "-") for c in COLUMNS} for r in rows]  # SNMP data
+    widths = {c: max([len(c), *(len(r[c]) for r in rows)]) for c in COLUMNS}
     click.echo("  ".join(c.upper().ljust(widths[c]) for c in COLUMNS).rstrip())
     for r in rows:
-        click.echo("  ".join(str(r[c] if r[c] is not None else "-").ljust(widths[c]) for c in COLUMNS).rstrip())
+        click.echo("  ".join(r[c].ljust(widths[c]) for c in COLUMNS).rstrip())
     click.echo(f"{len(rows)} phone(s)")
 
 
@@ -463,9 +483,9 @@ def profiles_list() -> None:
     for path in prof.shipped():
         try:
             p = prof.load(str(path))
-            click.echo(f"{p.id:<24} {p.name}")
+            click.echo(visible(f"{p.id:<24} {p.name}"))
         except prof.ProfileError as exc:
-            click.echo(f"{path.stem:<24} INVALID: {exc}")
+            click.echo(visible(f"{path.stem:<24} INVALID: {exc}"))
 
 
 @profiles.command("show")
@@ -488,10 +508,10 @@ def profiles_validate(paths: tuple[str, ...]) -> None:
     for path in paths:
         try:
             p = prof.load(path)
-            click.echo(f"ok: {path} ({p.id})")
+            click.echo(visible(f"ok: {path} ({p.id})"))
         except prof.ProfileError as exc:
             bad += 1
-            click.echo(f"error: {exc}", err=True)
+            click.echo(visible(f"error: {exc}"), err=True)
     if bad:
         sys.exit(EXIT_INPUT)
 
@@ -516,7 +536,7 @@ def _load_profile(name: str) -> Any:
               help="UDP port of the STAMP reflector (RFC 8762: 862; 0 = any free port).")
 @click.option("--key-file", type=click.Path(dir_okay=False, path_type=Path),
               help="Shared key file: accept only authenticated STAMP (HMAC-SHA-256).")
-@click.option("--rate-pps", default=1000.0, show_default=True, type=click.FloatRange(min=1.0),
+@click.option("--rate-pps", default=1000.0, show_default=True, type=Finite(1.0, 1_000_000.0),
               help="Requests per second accepted from one source address (token bucket).")
 @click.option("--udp-ranges", default="", metavar="LO-HI,...",
               help="Echo on every port of these UDP ranges (the profile's media ports), e.g. "
@@ -524,7 +544,7 @@ def _load_profile(name: str) -> Any:
 @click.option("--udp-mode", type=click.Choice(["auto", "sockets", "redirect"]), default="auto",
               show_default=True, help="Range reception: one socket per port, or one socket + an "
               "nftables redirect (root, Linux).")
-@click.option("--udp-rate-pps", default=5000.0, show_default=True, type=click.FloatRange(min=1.0),
+@click.option("--udp-rate-pps", default=5000.0, show_default=True, type=Finite(1.0, 1_000_000.0),
               help="Range echo: requests per second accepted from one source address.")
 def responder(bind: str, port: int, key_file: Path | None, rate_pps: float, udp_ranges: str,
               udp_mode: str, udp_rate_pps: float) -> None:
@@ -598,15 +618,31 @@ _HINTS = {
 # --------------------------------------------------------------------------- agent / history
 
 
+#: Bounds of the agent's durations: a run period below 1 s would only measure the agent
+#: itself; above ten years is a typo.
+MIN_PERIOD_S = 1.0
+MAX_DURATION_S = 10 * 366 * 86400.0
+
+
 def _duration(_ctx: Any, param: click.Parameter, value: str | None) -> float | None:
     from netcheck.trends import parse_duration
 
     if value is None:
         return None
     try:
-        return parse_duration(value)
+        seconds = parse_duration(value)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param=param) from None
+    if seconds > MAX_DURATION_S:
+        raise click.BadParameter(f"at most 10 years (got {value!r})", param=param)
+    return seconds
+
+
+def _period(ctx: Any, param: click.Parameter, value: str | None) -> float | None:
+    seconds = _duration(ctx, param, value)
+    if seconds is not None and seconds < MIN_PERIOD_S:
+        raise click.BadParameter(f"must be at least {MIN_PERIOD_S:g} s (got {value!r})", param=param)
+    return seconds
 
 
 _STORE_OPTION = click.option(
@@ -616,14 +652,14 @@ _STORE_OPTION = click.option(
 
 @cli.command()
 @click.option("--profile", "profile_name", required=True, help="Shipped profile name or a YAML path.")
-@click.option("--every", default="15m", show_default=True, callback=_duration, help="Run period (90s, 15m, 1h).")
-@click.option("--full-every", callback=_duration,
+@click.option("--every", default="15m", show_default=True, callback=_period, help="Run period (90s, 15m, 1h).")
+@click.option("--full-every", callback=_period,
               help="Runs at --every are the monitor subset (stream, ports, DNS); a full run this often.")
 @click.option("--jitter", callback=_duration, help="Random start offset per run (default 10 % of --every, <= 5m).")
 @_STORE_OPTION
 @click.option("--metrics-port", type=click.IntRange(0, 65535), help="Serve Prometheus metrics on this port.")
 @click.option("--metrics-bind", default="127.0.0.1", show_default=True, help="Address for the metrics server.")
-@click.option("--deadline", default="10m", show_default=True, callback=_duration,
+@click.option("--deadline", default="10m", show_default=True, callback=_period,
               help="Hard limit per run; an overrunning run is abandoned and stored as such.")
 @click.option("--grace", default="20s", show_default=True, callback=_duration,
               help="On SIGTERM, how long the current run may still finish.")
@@ -700,8 +736,8 @@ def history(store_path: Path, since: float, as_csv: bool, report_fmt: str | None
 
                 if as_csv:
                     data = trend.history_csv(store.runs(until - since, until)).encode()
-                else:
-                    data = trend.history_table(store.history_cells(until - since, until)).encode()
+                else:  # stored host names and child error lines: shown, never obeyed
+                    data = visible_lines(trend.history_table(store.history_cells(until - since, until))).encode()
     except st.StoreError as exc:
         raise InputError(str(exc)) from None
     _emit(data, output)
@@ -746,7 +782,8 @@ def _trend_report(store: Any, since_ts: float, until_ts: float, fmt: str) -> byt
     notes = [f"{e.kind}: {e.detail}" for e in store.events(since_ts) if e.kind != "agent_start"]
     data = trends.build(rows, store.check_counts(since_ts, until_ts), since_ts=since_ts, until_ts=until_ts,
                         promise_pct=promise, notes=notes)
-    return trend.render(data, fmt)
+    out = trend.render(data, fmt)
+    return visible_lines(out.decode()).encode() if fmt in ("text", "markdown") else out
 
 
 # --------------------------------------------------------------------------- entry
@@ -771,7 +808,7 @@ def main() -> NoReturn:
     except Exception as exc:
         if debug:
             raise
-        click.echo(f"error: internal error: {type(exc).__name__}: {exc} (rerun with --debug)", err=True)
+        click.echo(visible(f"error: internal error: {type(exc).__name__}: {exc} (rerun with --debug)"), err=True)
         sys.exit(EXIT_INTERNAL)
     sys.exit(0)
 

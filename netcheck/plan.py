@@ -14,7 +14,7 @@ import msgspec
 from netcheck import capacity_plan, firewall_plan
 from netcheck.probes import dns, snmp_switch, stream, tcp_ports
 from netcheck.probes._common import is_ip_literal
-from netcheck.profile import Profile, Role
+from netcheck.profile import Profile, Role, valid_host
 
 
 @dataclass(frozen=True)
@@ -59,6 +59,8 @@ def with_targets(profile: Profile, overrides: dict[str, str]) -> Profile:
         if name not in targets:
             known = ", ".join(sorted(targets)) or "none"
             raise PlanError(f"--target {name}=...: profile {profile.id!r} has no target {name!r} (known: {known})")
+        if not valid_host(host):
+            raise PlanError(f"--target {name}={host!r}: not a host name or IP address")
         targets[name] = msgspec.structs.replace(targets[name], host=host)
     return msgspec.structs.replace(profile, targets=targets)
 
@@ -131,6 +133,8 @@ def parse_host_port(value: str, default_port: int = stream.STAMP_PORT) -> tuple[
         host, port = value, ""
     if not host:
         raise PlanError(f"--responder {value!r}: expected HOST[:PORT]")
+    if not valid_host(host):
+        raise PlanError(f"--responder {value!r}: not a host name or IP address")
     if not port:
         return host, default_port
     if not port.isdigit() or not 0 < int(port) < 65536:

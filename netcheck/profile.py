@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import enum
 import ipaddress
+import math
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -294,42 +295,100 @@ class _Doc:
     marks: dict[Path_, tuple[int, int]]
 
 
+#: Input limits (issue 21): a profile is a few KB, a few levels deep. Far above any real
+#: profile, far below what hurts: a YAML alias bomb ("billion laughs") expands a 1 KB file
+#: to 10^9 nodes, so the expanded size is counted while building, not after.
+MAX_PROFILE_BYTES = 1 << 20
+MAX_DEPTH = 64
+MAX_NODES = 100_000
+MAX_ALIASES = 1_000
+
+#: libyaml's parser and composer (C) when PyYAML was built with it, else the pure-Python
+#: ones: same nodes, same marks; about 15x faster (bench/bench_profile_load.py).
+_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def _compose(file: str, text: str) -> _Doc:
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        _check_shape(text)
+        node = yaml.compose(text, Loader=_LOADER)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (None, None)
         raise ProfileError(file, line, col, "", f"YAML syntax: {exc.problem}") from None
+    except _TooBig as exc:
+        raise ProfileError(file, exc.line, exc.col, "", str(exc)) from None
     except yaml.YAMLError as exc:
         raise ProfileError(file, None, None, "", f"YAML: {exc}") from None
     marks: dict[Path_, tuple[int, int]] = {}
-    data = _construct(file, node, (), marks) if node is not None else {}
+    builder = _Builder(file, marks)
+    data = builder.construct(node, ()) if node is not None else {}
     return _Doc(file, data, marks)
 
 
-def _construct(file: str, node: yaml.Node, path: Path_, marks: dict[Path_, tuple[int, int]]) -> Any:
-    marks[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
-    if isinstance(node, yaml.MappingNode):
+class _TooBig(Exception):
+    def __init__(self, msg: str, mark: Any) -> None:
+        super().__init__(msg)
+        self.line: int | None = mark.line + 1 if mark else None
+        self.col: int | None = mark.column + 1 if mark else None
+
+
+def _check_shape(text: str) -> None:
+    """Nesting depth and alias count from the event stream (flat, no recursion), before
+    the composer (recursive) sees a 20,000-deep list."""
+    depth = aliases = 0
+    for event in yaml.parse(text, Loader=_LOADER):
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise _TooBig(f"nested deeper than {MAX_DEPTH} levels", event.start_mark)
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+        elif isinstance(event, yaml.AliasEvent):
+            aliases += 1
+            if aliases > MAX_ALIASES:
+                raise _TooBig(f"more than {MAX_ALIASES} aliases", event.start_mark)
+
+
+class _Builder:
+    """Plain data from a node tree, recording marks, counting every node it builds (an
+    alias counts each time it is expanded) so an alias bomb stops at :data:`MAX_NODES`."""
+
+    def __init__(self, file: str, marks: dict[Path_, tuple[int, int]]) -> None:
+        self.file, self.marks, self.nodes = file, marks, 0
+        self.scalars = yaml.constructor.SafeConstructor()  # one for all scalars (issue 22)
+
+    def construct(self, node: yaml.Node, path: Path_) -> Any:
+        self.nodes += 1
+        if self.nodes > MAX_NODES:
+            raise ProfileError(self.file, node.start_mark.line + 1, node.start_mark.column + 1, "",
+                               f"more than {MAX_NODES} values after expanding aliases "
+                               "(an alias bomb?)")
+        self.marks[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
+        if isinstance(node, yaml.MappingNode):
+            return self._mapping(node, path)
+        if isinstance(node, yaml.SequenceNode):
+            return [self.construct(n, (*path, i)) for i, n in enumerate(node.value)]
+        return self.scalar(node)
+
+    def _mapping(self, node: yaml.MappingNode, path: Path_) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for key_node, value_node in node.value:
-            key = str(_scalar(key_node))
+            key = str(self.scalar(key_node))
+            where = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
             if key in out:
-                raise ProfileError(
-                    file, key_node.start_mark.line + 1, key_node.start_mark.column + 1,
-                    _dotted((*path, key)), "duplicate key",
-                )
-            out[key] = _construct(file, value_node, (*path, key), marks)
-            marks[(*path, key)] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+                raise ProfileError(self.file, *where, _dotted((*path, key)), "duplicate key")
+            out[key] = self.construct(value_node, (*path, key))
+            self.marks[(*path, key)] = where
         return out
-    if isinstance(node, yaml.SequenceNode):
-        return [_construct(file, n, (*path, i), marks) for i, n in enumerate(node.value)]
-    return _scalar(node)
 
-
-def _scalar(node: yaml.Node) -> Any:
-    """A scalar with YAML 1.1 safe typing (int, float, bool, null, str)."""
-    return yaml.SafeLoader("").construct_object(node)
+    def scalar(self, node: yaml.Node) -> Any:
+        """A scalar with YAML 1.1 safe typing (int, float, bool, null, str); a collection
+        used as a mapping key is refused."""
+        if not isinstance(node, yaml.ScalarNode):
+            raise ProfileError(self.file, node.start_mark.line + 1, node.start_mark.column + 1, "",
+                               "a mapping key must be a plain value")
+        return self.scalars.construct_object(node)
 
 
 def _dotted(path: Path_) -> str:
@@ -377,7 +436,7 @@ Origin = dict[Path_, tuple[str, int | None, int | None]]
 
 
 def _load_merged(path: Path, chain: tuple[Path, ...]) -> tuple[dict[str, Any], Origin]:
-    doc = _compose(str(path), path.read_text(encoding="utf-8"))
+    doc = _compose(str(path), _read(path))
     if not isinstance(doc.data, dict):
         raise ProfileError(doc.file, 1, 1, "", "a profile must be a YAML mapping")
     origin: Origin = {p: (doc.file, line, col) for p, (line, col) in doc.marks.items()}
@@ -394,6 +453,23 @@ def _load_merged(path: Path, chain: tuple[Path, ...]) -> tuple[dict[str, Any], O
         raise ProfileError(doc.file, line, col, "extends", f"parent profile {parent_name!r} not found")
     parent, parent_origin = _load_merged(parent_path, (*chain, path))
     return _merge(parent, doc.data), {**parent_origin, **origin}
+
+
+def _read(path: Path) -> str:
+    """The file as text: size-capped, UTF-8 (the error names the first bad byte)."""
+    try:
+        with path.open("rb") as fh:
+            raw = fh.read(MAX_PROFILE_BYTES + 1)
+    except OSError as exc:
+        raise ProfileError(str(path), None, None, "", f"cannot read: {exc.strerror or exc}") from None
+    if len(raw) > MAX_PROFILE_BYTES:
+        raise ProfileError(str(path), None, None, "", f"larger than {MAX_PROFILE_BYTES} bytes")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        col = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise ProfileError(str(path), line, col, "", f"not valid UTF-8 (byte 0x{raw[exc.start]:02x})") from None
 
 
 def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
@@ -441,6 +517,7 @@ Problem = tuple[str, str]
 
 
 def _cross_check(p: Profile) -> Iterator[Problem]:
+    yield from _check_finite(p)
     yield from _check_sources(p)
     for group in ("end_to_end", "handover", "layer2"):
         limits = getattr(p.limits, group)
@@ -467,6 +544,28 @@ def _cross_check(p: Profile) -> Iterator[Problem]:
     for i, variant in enumerate(p.lan.voice_vlan_variants if p.lan else []):
         if variant not in (1, 2):
             yield f"lan.voice_vlan_variants[{i}]", f"must be 1 or 2 (got {variant})"
+
+
+def _check_finite(p: Profile) -> Iterator[Problem]:
+    """NaN compares false with every bound (so ``max: .nan`` would pass every range rule
+    and then never fail a measurement), and infinity is no limit: refuse both, anywhere."""
+    for key, value in _all_numbers(p, ""):
+        if not math.isfinite(value):
+            yield key, f"must be a finite number (got {value})"
+
+
+def _all_numbers(obj: Any, key: str) -> Iterator[tuple[str, float]]:
+    if isinstance(obj, msgspec.Struct):
+        for name in obj.__struct_fields__:
+            yield from _all_numbers(getattr(obj, name), f"{key}.{name}" if key else name)
+    elif isinstance(obj, dict):
+        for k, v in obj.items():
+            yield from _all_numbers(v, f"{key}.{k}")
+    elif isinstance(obj, list | tuple):
+        for i, v in enumerate(obj):
+            yield from _all_numbers(v, f"{key}[{i}]")
+    elif isinstance(obj, float):
+        yield key, obj
 
 
 def _check_sources(p: Profile) -> Iterator[Problem]:
@@ -550,16 +649,27 @@ def _check_consistency(p: Profile) -> Iterator[Problem]:
 
 def _check_targets(p: Profile) -> Iterator[Problem]:
     for name, target in p.targets.items():
-        if target.host is not None and not _valid_host(target.host):
+        if target.host is not None and not valid_host(target.host):
             yield f"targets.{name}.host", f"not a host name or IP address (got {target.host!r})"
 
 
-def _valid_host(host: str) -> bool:
+_LABEL = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?")
+
+
+def valid_host(host: str) -> bool:
+    """A host name (RFC 1123 2.1 labels; ``_`` tolerated as in SRV names) or an IP literal
+    without a zone. Checked label by label: the former single regular expression nested
+    quantifiers and backtracked exponentially on a long invalid name (``"a" * 30 + "!"``)."""
     try:
-        ipaddress.ip_address(host)
-        return True
+        address = ipaddress.ip_address(host)
     except ValueError:
-        return bool(re.fullmatch(r"(?=.{1,253}$)([A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9])?\.?)+", host))
+        pass
+    else:
+        return not getattr(address, "scope_id", None)  # "%zone" could carry anything
+    name = host[:-1] if host.endswith(".") else host
+    if not 1 <= len(name) <= 253:
+        return False
+    return all(_LABEL.fullmatch(label) for label in name.split("."))
 
 
 def _check_ports(p: Profile) -> Iterator[Problem]:
@@ -568,7 +678,7 @@ def _check_ports(p: Profile) -> Iterator[Problem]:
             parse_port(rule.port)
         except ValueError as exc:
             yield f"ports[{i}].port", str(exc)
-        if rule.destination not in p.targets and not _valid_host(rule.destination):
+        if rule.destination not in p.targets and not valid_host(rule.destination):
             yield f"ports[{i}].destination", (
                 f"neither a target name nor a host (got {rule.destination!r})"
             )

@@ -13,6 +13,7 @@ import re
 from netcheck.reports import view
 from netcheck.reports.view import Report, Row
 from netcheck.result import RunResult
+from netcheck.textsafe import visible
 
 _SPECIAL = re.compile(r"([\\`*_\[\]|#!<>])")
 
@@ -20,14 +21,15 @@ _SPECIAL = re.compile(r"([\\`*_\[\]|#!<>])")
 def render(result: RunResult, lang: str = "en") -> bytes:
     r = view.build(result, lang)
     out = _cover(r) + _findings(r) + _requirements(r) + _footer(r)
-    return ("\n".join(out) + "\n").encode()
+    return ("\n".join(visible(line) for line in out) + "\n").encode()
 
 
 def esc(text: str) -> str:
     """Neutralise Markdown and inline HTML in a data string (one line): CommonMark
-    backslash escapes (so ``\\<script>`` is literal text, not a tag) and no line breaks."""
+    backslash escapes (so ``\\<script>`` is literal text, not a tag), no line breaks, and
+    other control characters (terminal escapes) shown as ``\\x1b`` (netcheck.textsafe)."""
     text = _SPECIAL.sub(r"\\\1", str(text))
-    return text.replace("\r", " ").replace("\n", " ")
+    return visible(text.replace("\r", " ").replace("\n", " "))
 
 
 def _cover(r: Report) -> list[str]:

@@ -9,12 +9,15 @@ from __future__ import annotations
 from netcheck.reports import view
 from netcheck.reports.view import Row
 from netcheck.result import RunResult
+from netcheck.textsafe import visible
 
 MARK = {"PASS": "PASS", "WARN": "WARN", "FAIL": "FAIL", "NOT_MEASURED": "N/M ", "SKIPPED": "SKIP"}
 
 
 def render(result: RunResult, lang: str = "en") -> bytes:
-    return "\n".join(lines(result, lang)).encode() + b"\n"
+    """The report; each line passes :func:`netcheck.textsafe.visible`, so a network or
+    user string with ESC or a newline in it is shown escaped, never obeyed."""
+    return "\n".join(visible(line) for line in lines(result, lang)).encode() + b"\n"
 
 
 def lines(result: RunResult, lang: str = "en") -> list[str]:
