@@ -16,7 +16,13 @@ Design (issue 9):
   run can be abandoned by killing the child, and heavy imports (scapy, pysnmp) never stay
   resident in the long-lived agent. Whatever happens, a run record is stored: completed
   (with its document), failed (the child died; its last error line) or abandoned
-  (deadline, shutdown).
+  (deadline, shutdown). A ``run_start`` note is committed before the child starts, so a
+  run cut short by the agent's own death (kill -9, crash, power loss) is stored as
+  abandoned at the next start.
+- **The child dies with the agent.** It runs in its own process group; on Linux the
+  kernel sends it SIGTERM when the agent dies (``PR_SET_PDEATHSIG``), everywhere a
+  watchdog thread polls its parent; either way it kills its whole process group (tools it
+  started included) at once. No orphan keeps probing.
 - **SIGTERM/SIGINT**: stop scheduling; let the current run finish for up to ``--grace``,
   else kill it and store it as abandoned; exit 0.
 - **Single instance** per store: :class:`netcheck.store.InstanceLock`.
@@ -143,13 +149,20 @@ class RunOutcome:
     error: str | None = None
 
 
+#: Environment variable telling the child its agent's pid (the parent-death check).
+PARENT_ENV = "NETCHECK_AGENT_PID"
+#: How often the child's watchdog checks that its agent is still alive.
+WATCHDOG_S = 0.5
+
+
 def run_child(spec: RunSpec, deadline_s: float, stop: threading.Event, grace_s: float,
               poll_s: float = 0.25) -> RunOutcome:
     """Run one assessment in a child process; kill it at the deadline, or ``grace_s`` after
     ``stop`` was set. A new session keeps a terminal's Ctrl-C away from the child."""
     proc = subprocess.Popen([sys.executable, "-m", "netcheck.agent", "--child"],
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, start_new_session=True)
+                            stderr=subprocess.PIPE, start_new_session=True,
+                            env={**os.environ, PARENT_ENV: str(os.getpid())})
     payload: bytes | None = json.dumps(asdict(spec)).encode()
     t_end, stop_at = clock() + deadline_s, None
     while True:
@@ -172,12 +185,20 @@ def run_child(spec: RunSpec, deadline_s: float, stop: threading.Event, grace_s: 
 
 
 def _kill(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM the child (its handler takes its process group down), SIGKILL after 3 s."""
     proc.terminate()
     try:
         proc.communicate(timeout=3)
     except subprocess.TimeoutExpired:
+        _kill_group(proc.pid)
         proc.kill()
         proc.communicate()
+
+
+def _kill_group(pgid: int) -> None:
+    if hasattr(os, "killpg"):
+        with contextlib.suppress(OSError):
+            os.killpg(pgid, signal.SIGKILL)
 
 
 def _decode_child(code: int, out: bytes, err: bytes) -> RunOutcome:
@@ -223,14 +244,39 @@ def child_main() -> int:
 
 
 def _die_with_parent() -> None:
-    """Linux: SIGKILL this child if the agent dies (kill -9), so no orphan keeps probing."""
-    if not sys.platform.startswith("linux"):
-        return
-    with contextlib.suppress(OSError, AttributeError):
-        import ctypes
+    """End this child, and every process it started, when the agent dies (kill -9 too).
 
-        pr_set_pdeathsig = 1
-        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
+    Linux: ``PR_SET_PDEATHSIG`` (prctl(2)) has the kernel send SIGTERM at the agent's
+    death. Portable fallback, and cover for the window before prctl ran: a daemon thread
+    polls the parent pid. Both end in :func:`_end_group`, which SIGKILLs the child's own
+    process group (``start_new_session``): a probe's helper tool dies with it."""
+    parent = int(os.environ.get(PARENT_ENV, "0") or 0) or os.getppid()
+    if hasattr(signal, "SIGTERM"):
+        signal.signal(signal.SIGTERM, lambda _s, _f: _end_group())
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            import ctypes
+
+            pr_set_pdeathsig = 1
+            ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, int(signal.SIGTERM))
+    if os.getppid() != parent:  # the agent died before prctl took effect
+        _end_group()
+    threading.Thread(target=_watch_parent, args=(parent,), name="netcheck-parent-watch",
+                     daemon=True).start()
+
+
+def _watch_parent(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(WATCHDOG_S)
+    _end_group()
+
+
+def _end_group() -> None:
+    """SIGKILL this process's group (itself included); plain exit where there are none."""
+    if hasattr(os, "killpg") and os.getpgrp() == os.getpid():
+        with contextlib.suppress(OSError):
+            os.killpg(os.getpgrp(), signal.SIGKILL)
+    os._exit(137)
 
 
 # --------------------------------------------------------------------------- alerts
@@ -332,8 +378,13 @@ class Agent:
     """Owns the store, the schedule, the metrics and the stop flag; one run at a time."""
 
     def __init__(self, cfg: Config, store: st.Store, metrics: Any = None,
-                 runner: Callable[..., RunOutcome] = run_child) -> None:
+                 runner: Callable[..., RunOutcome] = run_child,
+                 wall: Callable[[], float] = time.time, steady: Callable[[], float] = clock) -> None:
+        """``wall`` (timestamps of records) and ``steady`` (the schedule) are the two clock
+        sources; tests shift the wall clock through ``wall`` to prove a jump neither skips
+        nor doubles a run."""
         self.cfg, self.store, self.metrics, self.runner = cfg, store, metrics, runner
+        self.wall, self.steady = wall, steady
         self.stop = threading.Event()
         self.host = socket.gethostname()
         self.webhook = Webhook(cfg.webhook) if cfg.webhook else None
@@ -353,21 +404,21 @@ class Agent:
 
     def loop(self) -> None:
         cfg = self.cfg
-        sched = Scheduler(cfg.every_s, 0.0 if cfg.immediate else cfg.jitter_s, clock(),
+        sched = Scheduler(cfg.every_s, 0.0 if cfg.immediate else cfg.jitter_s, self.steady(),
                           seed=f"{self.host}:{cfg.store_path}")
-        watch = ClockWatch()
+        watch = ClockWatch(self.wall(), self.steady(), time.monotonic())
         while not self.stop.is_set():
-            for kind, detail in watch.check(time.time(), clock(), time.monotonic()):
+            for kind, detail in watch.check(self.wall(), self.steady(), time.monotonic()):
                 log.warning("%s", detail)
                 self.store.event(kind, detail)
-            wait = sched.due() - clock()
+            wait = sched.due() - self.steady()
             if wait > 0:
                 self.stop.wait(min(wait, TICK_S))
                 continue
             self.run_once()
             if cfg.max_runs is not None and self.runs_done >= cfg.max_runs:
                 break
-            skipped = sched.advance(clock())
+            skipped = sched.advance(self.steady())
             if skipped:
                 detail = f"{skipped} scheduled run(s) skipped (long run or suspend); ran once"
                 log.warning("%s", detail)
@@ -376,7 +427,7 @@ class Agent:
 
     def _kind(self) -> str:
         full_every = self.cfg.full_every_s
-        if full_every is None or self._last_full is None or clock() - self._last_full >= full_every:
+        if full_every is None or self._last_full is None or self.steady() - self._last_full >= full_every:
             return "full"
         return "monitor"
 
@@ -385,13 +436,16 @@ class Agent:
         spec = RunSpec(profile=cfg.profile, kind=kind, quick=cfg.quick, targets=cfg.targets,
                        site=cfg.site, responder=cfg.responder,
                        responder_key_file=cfg.responder_key_file)
-        started, t0 = time.time(), clock()
+        started, t0 = self.wall(), self.steady()
+        # committed before the child exists: if the agent dies during the run, the next
+        # start finds this note without a run and stores the run as abandoned
+        self.store.event("run_start", json.dumps({"kind": kind, "pid": os.getpid()}), ts=started)
         try:
             out = self.runner(spec, cfg.deadline_s, self.stop, cfg.grace_s)
         except Exception as exc:  # the agent outlives any run
             log.exception("run failed to start")
             out = RunOutcome(st.Outcome.FAILED, error=f"{type(exc).__name__}: {exc}")
-        finished = started + (clock() - t0)
+        finished = started + (self.steady() - t0)
         if kind == "full" and out.outcome is st.Outcome.COMPLETED:
             self._last_full = t0
         previous = self.store.last_run(completed=True, kind=kind)
@@ -407,6 +461,24 @@ class Agent:
             self.metrics.observe(record)
         self._alert(previous.verdict if previous else None, verdict, run_id, record)
         return run_id
+
+    def recover(self) -> int:
+        """Store every run the previous agent started but never stored (it was killed or
+        crashed mid-run) as abandoned; returns how many."""
+        lost = self.store.interrupted_runs()
+        for note in lost:
+            try:
+                kind = str(json.loads(note.detail).get("kind", "full"))
+            except (ValueError, AttributeError):
+                kind = "full"
+            self.store.put(st.RunRecord(
+                started_ts=note.ts, finished_ts=note.ts, kind=kind, outcome=st.Outcome.ABANDONED,
+                profile=self.cfg.profile_id, host=self.host,
+                error="interrupted: the agent stopped during this run (killed, crashed or power "
+                      "loss); found at the next start"))
+            log.warning("run started at %s was interrupted by the agent's end; stored as abandoned",
+                        time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(note.ts)))
+        return len(lost)
 
     def _alert(self, previous: str | None, current: str | None, run_id: int,
                record: st.RunRecord) -> None:
@@ -426,10 +498,10 @@ class Agent:
             })
 
     def _maybe_prune(self) -> None:
-        if clock() - self._last_prune < PRUNE_EVERY_S:
+        if self.steady() - self._last_prune < PRUNE_EVERY_S:
             return
-        self._last_prune = clock()
-        n = self.store.prune(time.time() - self.cfg.retention_s)
+        self._last_prune = self.steady()
+        n = self.store.prune(self.wall() - self.cfg.retention_s)
         if n:
             log.info("retention: deleted %d run(s) older than %g days", n,
                      self.cfg.retention_s / 86400)
@@ -443,6 +515,7 @@ def serve(cfg: Config) -> None:
     with st.InstanceLock(cfg.store_path), st.Store(cfg.store_path) as store:
         metrics = _start_metrics(cfg, store)
         agent = Agent(cfg, store, metrics)
+        agent.recover()
         agent.install_signal_handlers()
         for note in capability_notes(capabilities.privileges()):
             log.info("capabilities: %s", note)
@@ -451,7 +524,8 @@ def serve(cfg: Config) -> None:
         try:
             agent.loop()
         finally:
-            store.event("agent_stop", f"after {agent.runs_done} run(s)")
+            with contextlib.suppress(st.StoreError):  # a full disk: the error that stopped us wins
+                store.event("agent_stop", f"after {agent.runs_done} run(s)")
             if agent.webhook:
                 agent.webhook.drain(5.0)
             if metrics is not None:

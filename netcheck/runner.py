@@ -18,6 +18,7 @@ from netcheck import probes
 from netcheck.plan import ProbeRun
 from netcheck.probes._common import Context, Timer, error
 from netcheck.result import ErrorKind, Measurement
+from netcheck.wire import WireError
 
 log = logging.getLogger("netcheck.runner")
 GRACE_S = 2.0
@@ -70,11 +71,20 @@ async def run_one(run: ProbeRun, caps: dict[str, bool], listener: Listener) -> M
         extra = EXTRAS.get((exc.name or "").split(".")[0], "test")
         result = _failed(timer, run, ErrorKind.UNSUPPORTED,
                          f"needs the Python package {exc.name}: pip install 'netcheck[{extra}]'")
+    except WireError as exc:  # the far end's bytes, not a netcheck bug (issue 21)
+        log.debug("probe %s: invalid answer", run.id, exc_info=True)
+        result = _failed(timer, run, ErrorKind.MALFORMED, f"invalid answer from {far_end(run)}: {exc}")
     except Exception as exc:  # a probe bug must not lose the other results
         log.debug("probe %s failed", run.id, exc_info=True)
         result = _failed(timer, run, ErrorKind.INTERNAL, f"{type(exc).__name__}: {exc}")
     listener(Event("done", run, measurement=result))
     return result
+
+
+def far_end(run: ProbeRun) -> str:
+    """The host whose answer a probe was reading: the spec's ``host``, else the run title."""
+    host = getattr(run.spec, "host", None)
+    return str(host) if host else run.title
 
 
 def _failed(timer: Timer, run: ProbeRun, kind: ErrorKind, detail: str) -> Measurement:

@@ -179,7 +179,18 @@ class Store:
             self._configure(synchronous)
             self._migrate()
         except sqlite3.DatabaseError as exc:
-            raise StoreError(f"{self.path}: {exc}") from None
+            raise self._error(exc) from None
+
+    def _error(self, exc: sqlite3.Error) -> StoreError:
+        """One clear line for the errors a file system causes (issue 21)."""
+        code = getattr(exc, "sqlite_errorcode", None)
+        if code == sqlite3.SQLITE_FULL:
+            return StoreError(f"{self.path}: the file system is full; nothing was stored "
+                              "(free space, then restart)")
+        if code is not None and code & 0xFF == sqlite3.SQLITE_READONLY:
+            return StoreError(f"{self.path}: the store is read-only (file system or permissions); "
+                              "nothing was stored")
+        return StoreError(f"{self.path}: {exc}")
 
     def _configure(self, synchronous: str) -> None:
         # auto_vacuum must be set before the first table exists; it lets retention hand
@@ -217,14 +228,23 @@ class Store:
     @contextlib.contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """BEGIN IMMEDIATE ... COMMIT (ROLLBACK on error): the write lock is taken up front,
-        so a concurrent reader never makes the commit fail half way."""
-        self.db.execute("BEGIN IMMEDIATE")
+        so a concurrent reader never makes the commit fail half way. A full or read-only
+        file system surfaces as :class:`StoreError` after the rollback: all of the
+        transaction or nothing, never a partial row."""
+        try:
+            self.db.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise self._error(exc) from None
         try:
             yield self.db
-        except BaseException:
-            self.db.execute("ROLLBACK")
+            self.db.execute("COMMIT")
+        except BaseException as exc:
+            if self.db.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    self.db.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.Error):
+                raise self._error(exc) from None
             raise
-        self.db.execute("COMMIT")
 
     # ------------------------------------------------------------------ writing
 
@@ -270,6 +290,14 @@ class Store:
                         (title, check_id, title))
         row = self.db.execute("SELECT id FROM check_names WHERE check_id=?", (check_id,)).fetchone()
         return int(row[0])
+
+    def interrupted_runs(self) -> list[Event]:
+        """``run_start`` notes without a stored run of the same start time: runs that were
+        under way when the agent died (kill -9, crash, power loss)."""
+        rows = self.db.execute(
+            "SELECT ts, kind, detail FROM events e WHERE kind = 'run_start' AND NOT EXISTS"
+            " (SELECT 1 FROM runs r WHERE r.started_ts = e.ts) ORDER BY ts").fetchall()
+        return [Event(float(r[0]), str(r[1]), str(r[2])) for r in rows]
 
     def event(self, kind: str, detail: str, ts: float | None = None) -> None:
         """Note something about the agent itself (start, stop, clock jump, verdict change)."""
@@ -472,15 +500,20 @@ class InstanceLock:
 
     The kernel drops the lock when the process dies (even by kill -9), so a stale lock file
     never blocks a restart. POSIX: ``fcntl.flock``; Windows: ``msvcrt.locking`` on byte 0.
+    The store path is resolved first, so a second agent reaching the same file through a
+    symlink or another relative path meets the same lock.
     """
 
     def __init__(self, store_path: Path | str) -> None:
-        self.path = Path(f"{store_path}.lock")
+        self.path = Path(f"{Path(store_path).resolve()}.lock")
         self._fh: IO[str] | None = None
 
     def acquire(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fh = open(self.path, "a+")  # held until release()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fh = open(self.path, "a+")  # held until release()
+        except OSError as exc:
+            raise StoreError(f"{self.path}: cannot create the lock file: {exc.strerror or exc}") from None
         try:
             _lock_file(fh)
         except OSError:

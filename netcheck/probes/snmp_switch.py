@@ -134,7 +134,7 @@ class Session:
 
     def __init__(self, engine: Any, auth: Any, transport: Any, context: Any, label: str) -> None:
         self.engine, self.auth, self.transport, self.context = engine, auth, transport, context
-        self.label, self.requests = label, 0
+        self.label, self.requests, self.answered = label, 0, 0
 
     @classmethod
     async def open(cls, target: SnmpTarget, timeout_s: float, retries: int) -> Session:
@@ -168,7 +168,8 @@ class Session:
             *(hl.ObjectType(hl.ObjectIdentity(oids[n])) for n in names),
             lookupMib=False,
         )
-        _raise_for(ind, status, self.label)
+        _raise_for(ind, status, self.label, self.answered)
+        self.answered += 1
         return {n: to_python(v) for n, (_oid, v) in zip(names, binds, strict=False)}
 
     async def walk_all(self, columns: dict[str, str], ctx: Context) -> lan_model.Tables:
@@ -204,7 +205,8 @@ class Session:
             )
             if status and _status_name(status) == "noSuchName":  # v1-style agent: end of view
                 return rows
-            _raise_for(ind, status, self.label)
+            _raise_for(ind, status, self.label, self.answered)
+            self.answered += 1
             current, done = _collect(base, current, binds, rows)
             if done:
                 return rows
@@ -297,7 +299,14 @@ _INDICATIONS = {
 }
 
 
-def _raise_for(indication: Any, status: Any, agent: str) -> None:
+def _raise_for(indication: Any, status: Any, agent: str, answered: int = 0) -> None:
+    """``answered``: requests this agent already answered in the session. A timeout after
+    answers cannot be wrong credentials (the agent accepted them): it is an answer that
+    never arrived, e.g. one too large for a datagram (a long LLDP string in a bulk reply)."""
+    if indication and answered and type(indication).__name__ == "RequestTimedOut":
+        raise AuditError(ErrorKind.TIMEOUT, f"SNMP agent {agent} stopped answering mid-audit after "
+                         f"{answered} answers (credentials were accepted): a reply too large for "
+                         "one datagram, or an overloaded agent")
     if indication:
         kind, text = _INDICATIONS.get(
             type(indication).__name__, (ErrorKind.MALFORMED, "SNMP error from {agent}: {name}")

@@ -122,25 +122,25 @@ def test_control_exposure_connects_back_only_to_the_requester() -> None:
             answer = c.handle({"op": "exposure", "ports": [open_port, closed_port]}, "127.0.0.1")
             assert answer["seen_as"] == "127.0.0.1"
             assert answer["ports"] == {str(open_port): "open", str(closed_port): "closed"}
-            with pytest.raises(control.RequestError, match="^rate$"):  # one per 10 s per address
+            with pytest.raises(control.RequestError, match=r"^rate$"):  # one per 10 s per address
                 c.handle({"op": "exposure", "ports": [open_port]}, "127.0.0.1")
-            with pytest.raises(control.RequestError, match="^ports$"):  # at most 32 ports
+            with pytest.raises(control.RequestError, match=r"^ports$"):  # at most 32 ports
                 c.handle({"op": "exposure", "ports": list(range(1, 34))}, "127.0.0.2")
 
 
 def test_control_key_required_when_configured() -> None:
     with socket.socket() as lsock:
         c = control.Control(lsock, b"k", lambda: {"ranges": [[1, 2]]})
-        with pytest.raises(control.RequestError, match="^auth$"):
+        with pytest.raises(control.RequestError, match=r"^auth$"):
             c.handle({"op": "coverage"}, "127.0.0.1")
         ts = time.time()
         good = {"op": "coverage", "ts": ts, "nonce": "n1", "mac": control.mac(b"k", "coverage", [], ts, "n1")}
         assert c.handle(good, "127.0.0.1") == {"ranges": [[1, 2]], "seen_as": "127.0.0.1"}
-        with pytest.raises(control.RequestError, match="^replay$"):  # the same request again
+        with pytest.raises(control.RequestError, match=r"^replay$"):  # the same request again
             c.handle(dict(good), "127.0.0.1")
         stale = {"op": "coverage", "ts": ts - 600, "nonce": "n2",
                  "mac": control.mac(b"k", "coverage", [], ts - 600, "n2")}
-        with pytest.raises(control.RequestError, match="^replay$"):  # outside the 120 s window
+        with pytest.raises(control.RequestError, match=r"^replay$"):  # outside the 120 s window
             c.handle(stale, "127.0.0.1")
 
 
