@@ -184,10 +184,11 @@ class Store:
     def _error(self, exc: sqlite3.Error) -> StoreError:
         """One clear line for the errors a file system causes (issue 21)."""
         code = getattr(exc, "sqlite_errorcode", None)
-        if code == sqlite3.SQLITE_FULL:
+        if code == sqlite3.SQLITE_FULL or (code is not None and code & 0xFF == sqlite3.SQLITE_IOERR
+                                           and _no_space(self.path)):
             return StoreError(f"{self.path}: the file system is full; nothing was stored "
                               "(free space, then restart)")
-        if code is not None and code & 0xFF == sqlite3.SQLITE_READONLY:
+        if (code is not None and code & 0xFF == sqlite3.SQLITE_READONLY) or _read_only(self.path):
             return StoreError(f"{self.path}: the store is read-only (file system or permissions); "
                               "nothing was stored")
         return StoreError(f"{self.path}: {exc}")
@@ -486,6 +487,26 @@ def metric_rows(result: RunResult) -> Iterator[tuple[str, str, float]]:
 
 def _is_number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _no_space(path: Path) -> bool:
+    """The file system holding ``path`` has no block left for us (SQLite reports ENOSPC
+    while creating its ``-shm``/``-wal`` files as a plain I/O error)."""
+    try:
+        return os.statvfs(path.parent).f_bavail == 0
+    except (OSError, AttributeError):  # AttributeError: no statvfs (Windows)
+        return False
+
+
+def _read_only(path: Path) -> bool:
+    """The store's directory is on a read-only mount, or not writable for us (SQLite then
+    says "unable to open database file": WAL needs its ``-wal``/``-shm`` files there)."""
+    try:
+        if os.statvfs(path.parent).f_flag & os.ST_RDONLY:
+            return True
+    except (OSError, AttributeError):
+        pass
+    return path.parent.is_dir() and not os.access(path.parent, os.W_OK)
 
 
 # ---------------------------------------------------------------------- single instance
