@@ -238,6 +238,7 @@ def _run_with_progress(request: Any, quiet: bool) -> RunResult:
     if quiet or not sys.stderr.isatty():
         return assess.run(request)
     from rich.console import Console
+    from rich.markup import escape
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     console = Console(stderr=True)
@@ -249,12 +250,13 @@ def _run_with_progress(request: Any, quiet: bool) -> RunResult:
             if event.kind == "start":
                 tasks[event.run.id] = progress.add_task(event.run.title, total=None)
             elif event.kind == "progress":
-                progress.update(tasks[event.run.id], description=f"{event.run.title}: {event.text}")
+                progress.update(tasks[event.run.id],
+                                description=escape(visible(f"{event.run.title}: {event.text}")))
             elif event.kind == "done":
                 progress.remove_task(tasks.pop(event.run.id))
                 m = event.measurement
                 state = "ok" if m.ok else f"{m.error.kind.value}: {m.error.detail}"
-                console.print(f"  {event.run.title}: {state}", markup=False, highlight=False)
+                console.print(visible(f"  {event.run.title}: {state}"), markup=False, highlight=False)
 
         return assess.run(request, listener)
 
