@@ -301,53 +301,29 @@ class _Doc:
 MAX_PROFILE_BYTES = 1 << 20
 MAX_DEPTH = 64
 MAX_NODES = 100_000
-MAX_ALIASES = 1_000
 
 #: libyaml's parser and composer (C) when PyYAML was built with it, else the pure-Python
-#: ones: same nodes, same marks; about 15x faster (bench/bench_profile_load.py).
+#: ones: same nodes, same marks, several times faster (bench/profile_load.py). Aliases
+#: stay shared nodes in both (no expansion while composing); libyaml stops at 1,000
+#: nesting levels itself, the pure composer at Python's recursion limit.
 _LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def _compose(file: str, text: str) -> _Doc:
     try:
-        _check_shape(text)
         node = yaml.compose(text, Loader=_LOADER)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (None, None)
         raise ProfileError(file, line, col, "", f"YAML syntax: {exc.problem}") from None
-    except _TooBig as exc:
-        raise ProfileError(file, exc.line, exc.col, "", str(exc)) from None
     except yaml.YAMLError as exc:
         raise ProfileError(file, None, None, "", f"YAML: {exc}") from None
+    except RecursionError:  # the pure-Python composer on a deeply nested document
+        raise ProfileError(file, None, None, "", f"nested deeper than {MAX_DEPTH} levels") from None
     marks: dict[Path_, tuple[int, int]] = {}
     builder = _Builder(file, marks)
     data = builder.construct(node, ()) if node is not None else {}
     return _Doc(file, data, marks)
-
-
-class _TooBig(Exception):
-    def __init__(self, msg: str, mark: Any) -> None:
-        super().__init__(msg)
-        self.line: int | None = mark.line + 1 if mark else None
-        self.col: int | None = mark.column + 1 if mark else None
-
-
-def _check_shape(text: str) -> None:
-    """Nesting depth and alias count from the event stream (flat, no recursion), before
-    the composer (recursive) sees a 20,000-deep list."""
-    depth = aliases = 0
-    for event in yaml.parse(text, Loader=_LOADER):
-        if isinstance(event, yaml.CollectionStartEvent):
-            depth += 1
-            if depth > MAX_DEPTH:
-                raise _TooBig(f"nested deeper than {MAX_DEPTH} levels", event.start_mark)
-        elif isinstance(event, yaml.CollectionEndEvent):
-            depth -= 1
-        elif isinstance(event, yaml.AliasEvent):
-            aliases += 1
-            if aliases > MAX_ALIASES:
-                raise _TooBig(f"more than {MAX_ALIASES} aliases", event.start_mark)
 
 
 class _Builder:
@@ -360,6 +336,9 @@ class _Builder:
 
     def construct(self, node: yaml.Node, path: Path_) -> Any:
         self.nodes += 1
+        if len(path) > MAX_DEPTH:
+            raise ProfileError(self.file, node.start_mark.line + 1, node.start_mark.column + 1, "",
+                               f"nested deeper than {MAX_DEPTH} levels")
         if self.nodes > MAX_NODES:
             raise ProfileError(self.file, node.start_mark.line + 1, node.start_mark.column + 1, "",
                                f"more than {MAX_NODES} values after expanding aliases "
