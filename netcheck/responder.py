@@ -240,7 +240,7 @@ class StampReflector:
             raise ValueError(str(exc)) from None
         now = time.monotonic()
         state = self.sessions.get((peer[0], peer[1], ssid), now)
-        if request is not None and not self._fresh(request, data, state):
+        if request is not None and not self._fresh(request, data, state, peer[0]):
             return None
         state.last_mono = now
         seq = state.next_seq & 0xFFFF_FFFF
@@ -253,13 +253,13 @@ class StampReflector:
                         error_estimate=self.estimate)
         return reply.to_bytes(self.key)
 
-    def _fresh(self, request: SenderPacket, data: bytes, state: _StampSession) -> bool:
+    def _fresh(self, request: SenderPacket, data: bytes, state: _StampSession, source: str) -> bool:
         """Authenticated mode: timestamp window, per-session sequence, MAC seen once."""
         assert self.replay is not None
         if state.window is None:
             state.window = SeqWindow()
         why = self.replay.check(ns_from_timestamp(request.timestamp, request.error_estimate),
-                                data[HMAC_OFFSET:HMAC_OFFSET + HMAC_LEN])
+                                data[HMAC_OFFSET:HMAC_OFFSET + HMAC_LEN], source)
         if why is None and not state.window.accept(request.seq):
             why = f"sequence number {request.seq} already seen in this session"
         if why is not None:

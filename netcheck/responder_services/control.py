@@ -169,14 +169,14 @@ class Control:
         if not isinstance(ports, list) or not all(type(p) is int and 0 < p < 65536 for p in ports):
             raise RequestError("ports")
         if self.key:
-            self._authenticate(request, str(op), ports)
+            self._authenticate(request, str(op), ports, source)
         if op == "coverage":
             return {**self.coverage(), "seen_as": source}
         if op == "exposure":
             return self._exposure(source, ports or list(DEFAULT_EXPOSURE_PORTS))
         raise RequestError("op")
 
-    def _authenticate(self, request: dict[str, Any], op: str, ports: list[int]) -> None:
+    def _authenticate(self, request: dict[str, Any], op: str, ports: list[int], source: str) -> None:
         """HMAC over op, ports, ts and nonce; then the replay rules (window, seen once)."""
         assert self.key is not None and self.replay is not None
         ts, nonce, given = request.get("ts"), request.get("nonce"), request.get("mac")
@@ -187,7 +187,7 @@ class Control:
         if not hmac.compare_digest(given.encode(errors="replace"), want.encode()):
             raise RequestError("auth")
         with self._lock:
-            if self.replay.check(int(ts * 1e9), bytes.fromhex(want)) is not None:
+            if self.replay.check(int(ts * 1e9), bytes.fromhex(want), source) is not None:
                 raise RequestError("replay")
 
     def _exposure(self, source: str, ports: list[int]) -> dict[str, Any]:

@@ -11,13 +11,15 @@ service the same two rules:
    its MAC are remembered until its timestamp leaves the window. This catches a replay
    from a *different* source address too, which a per-session sequence check cannot.
 
-Memory is bounded: at most ``capacity`` remembered MACs. When a burst of valid keyed
-traffic fills the table before entries age out, the entry with the *earliest send time*
-is evicted and its timestamp becomes a floor: nothing sent at or before the floor is
-accepted any more, so an evicted MAC can never be replayed. Evicting by send time (a heap),
-not by arrival, keeps the floor below every sender's current clock: a busy site whose
-clock runs ahead cannot push the floor past the packets of a site whose clock is right.
-What is lost under such pressure is only tolerance for very late packets.
+Memory is bounded: at most ``capacity`` remembered MACs. When valid keyed traffic fills
+the table before entries age out (a keyed capacity ramp: 20,000 requests/s), the entry
+with the earliest send time is evicted and its send time becomes a *floor for the source
+address it came from*: nothing that source sends at or before its floor is accepted any
+more, so the evicted MAC cannot be replayed from there. The floor is per source because
+sites' clocks differ: a global floor raised by a busy site whose clock runs ahead would
+refuse every packet of a site whose clock is right (a false 100 % loss). The price, only
+while the table overflows: an evicted request could be replayed once from another
+(spoofed) source, a reply no larger than the request, as in unkeyed mode.
 
 A per-session sequence check (RFC 4303 section 3.4.3's sliding window, 64 packets) is
 :class:`SeqWindow`; the STAMP reflector applies it per (source, port, SSID) session.
@@ -40,6 +42,7 @@ DEFAULT_CAPACITY: Final = 65_536
 #: Packets a session may arrive out of order and still be accepted (RFC 4303 3.4.3 uses 64).
 SEQ_WINDOW: Final = 64
 _NS: Final = 1_000_000_000
+_MAX_FLOORS: Final = 1_024
 
 
 class ReplayGuard:
@@ -51,28 +54,29 @@ class ReplayGuard:
             raise ValueError(f"replay window must be > 0 s and capacity >= 1 (got {window_s}, {capacity})")
         self.window_ns, self.capacity, self.clock_ns = int(window_s * _NS), capacity, clock_ns
         self._seen: set[int] = set()  # first 8 octets of each remembered MAC
-        self._by_time: list[tuple[int, int]] = []  # heap of (send time ns, MAC prefix)
-        self.floor_ns = 0
+        self._by_time: list[tuple[int, int, str]] = []  # heap of (send time ns, MAC prefix, source)
+        self.floors: dict[str, int] = {}  # source -> latest send time evicted inside the window
         self.rejected = 0
 
-    def check(self, sent_ns: int, mac: bytes) -> str | None:
-        """None when the request is fresh (and remember it), else why it is refused."""
+    def check(self, sent_ns: int, mac: bytes, source: str = "") -> str | None:
+        """None when the request from ``source`` is fresh (and remember it), else why it
+        is refused."""
         now = self.clock_ns()
-        reason = self._reason(sent_ns, int.from_bytes(mac[:8], "big"), now)
+        reason = self._reason(sent_ns, int.from_bytes(mac[:8], "big"), source, now)
         if reason is not None:
             self.rejected += 1
             return reason
         ident = int.from_bytes(mac[:8], "big")
         self._seen.add(ident)
-        heapq.heappush(self._by_time, (sent_ns, ident))
+        heapq.heappush(self._by_time, (sent_ns, ident, source))
         self._expire(now)
         return None
 
-    def _reason(self, sent_ns: int, ident: int, now: int) -> str | None:
+    def _reason(self, sent_ns: int, ident: int, source: str, now: int) -> str | None:
         if abs(now - sent_ns) > self.window_ns:
             return (f"timestamp {(sent_ns - now) / _NS:+.0f} s from the responder's clock "
                     f"(window ±{self.window_ns / _NS:g} s)")
-        if sent_ns <= self.floor_ns:
+        if sent_ns <= self.floors.get(source, 0):
             return "older than the replay table's floor"
         if ident in self._seen:
             return "replayed (already answered)"
@@ -83,10 +87,12 @@ class ReplayGuard:
         sent and raise the floor to its send time."""
         heap, oldest_ok = self._by_time, now - self.window_ns
         while heap and (heap[0][0] < oldest_ok or len(heap) > self.capacity):
-            sent, ident = heapq.heappop(heap)
+            sent, ident, source = heapq.heappop(heap)
             self._seen.discard(ident)
             if sent >= oldest_ok:  # evicted while still inside the window
-                self.floor_ns = max(self.floor_ns, sent)
+                self.floors[source] = max(self.floors.get(source, 0), sent)
+        if len(self.floors) > _MAX_FLOORS:  # floors below the window protect nothing more
+            self.floors = {s: f for s, f in self.floors.items() if f >= oldest_ok}
 
     def __len__(self) -> int:
         return len(self._seen)

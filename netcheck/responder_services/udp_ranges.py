@@ -201,7 +201,7 @@ class RangeEcho:
         if request.kind is not portecho.Kind.REQUEST:
             c.garbage += 1
             return None
-        if self.replay is not None and self.replay.check(request.sent_ns, portecho.mac_of(data)):
+        if self.replay is not None and self.replay.check(request.sent_ns, portecho.mac_of(data), source):
             c.replayed += 1
             return None
         reply = request.reply(rx_port, tos).to_bytes(self.cfg.key)

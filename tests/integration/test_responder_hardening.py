@@ -126,9 +126,9 @@ def test_replay_guard_window_floor_and_capacity() -> None:
     guard = ReplayGuard(window_s=10, capacity=3, clock_ns=lambda: now[0])
     macs = [bytes([i]) * 16 for i in range(5)]
     for i in range(4):
-        assert guard.check(now[0] - (4 - i) * 10**9, macs[i]) is None
-    assert len(guard) == 3  # capacity: the oldest went, and raised the floor
-    assert guard.check(now[0] - 4 * 10**9, macs[0]) == "older than the replay table's floor"
+        assert guard.check(now[0] - (4 - i) * 10**9, macs[i], "198.51.100.1") is None
+    assert len(guard) == 3  # capacity: the earliest sent went, and raised its source's floor
+    assert guard.check(now[0] - 4 * 10**9, macs[0], "198.51.100.1") == "older than the replay table's floor"
     assert guard.check(now[0] - 10**9, macs[3]) == "replayed (already answered)"
     assert "window" in (guard.check(now[0] - 11 * 10**9, macs[4]) or "")
     now[0] += 30 * 10**9  # everything ages out of the window
@@ -139,9 +139,9 @@ def test_a_busy_sender_with_a_fast_clock_cannot_starve_one_with_the_right_time()
     now = 1_000 * 10**9
     guard = ReplayGuard(window_s=120, capacity=100, clock_ns=lambda: now)
     for i in range(500):  # site A, clock 60 s ahead, fills the table five times over
-        assert guard.check(now + 60 * 10**9 + i, i.to_bytes(16, "big")) is None
-    assert guard.check(now, b"B" * 16) is None  # site B, right clock: still answered
-    assert guard.floor_ns < now
+        assert guard.check(now + 60 * 10**9 + i, i.to_bytes(8, "big") * 2, "192.0.2.1") is None
+    assert guard.check(now, b"B" * 16, "203.0.113.9") is None  # site B, right clock: answered
+    assert guard.floors == {"192.0.2.1": now + 60 * 10**9 + 399}
 
 
 def test_sequence_window_accepts_reordering_refuses_repeats() -> None:
