@@ -141,7 +141,8 @@ def test_a_busy_sender_with_a_fast_clock_cannot_starve_one_with_the_right_time()
     for i in range(500):  # site A, clock 60 s ahead, fills the table five times over
         assert guard.check(now + 60 * 10**9 + i, i.to_bytes(8, "big") * 2, "192.0.2.1") is None
     assert guard.check(now, b"B" * 16, "203.0.113.9") is None  # site B, right clock: answered
-    assert guard.floors == {"192.0.2.1": now + 60 * 10**9 + 399}
+    assert guard.check(now + 1, b"C" * 16, "203.0.113.9") is None  # and its next packet
+    assert guard.floors["192.0.2.1"] == now + 60 * 10**9 + 399
 
 
 def test_sequence_window_accepts_reordering_refuses_repeats() -> None:
