@@ -299,3 +299,15 @@ def test_responder_cli_refuses_nan_rates() -> None:
                              capture_output=True, text=True, timeout=60, cwd=_flood.ROOT)
         assert res.returncode == 2
         assert f"Invalid value for '{option}': 'nan' is not a finite number" in res.stderr
+
+
+def test_ipv6_responder_reflects_and_refuses_replays_the_same_way() -> None:
+    with resp.running(resp.Config(bind="::1", port=0, key=KEY)) as r, \
+            socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as sock:
+        sock.settimeout(1.0)
+        request = _keyed_request(0)
+        sock.sendto(request, r.address)
+        assert stamp.parse_reflector(sock.recv(2048), KEY).sender_seq == 0
+        sock.sendto(request, r.address)
+        with pytest.raises(TimeoutError):
+            sock.recv(2048)
