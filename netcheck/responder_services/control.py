@@ -24,7 +24,8 @@ nesting, over 4 KiB) is answered with a one-line error ``{"error": "<code>"}``, 
 every error reply it is never larger than the request that caused it (when the request is
 shorter than the error line the connection is closed without one). Only the documented
 answers (coverage, exposure) may be larger than their request. At most
-``MAX_CONNECTIONS`` requests are served at once; further connections are closed at once.
+``MAX_CONNECTIONS`` requests are served at once, ``MAX_PER_SOURCE`` from one address (so one
+slow client cannot hold every slot); further connections are closed at once.
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ EXPOSURE_INTERVAL_S: Final = 10.0
 CONNECT_TIMEOUT_S: Final = 1.5
 _MAX_REQUEST: Final = 4096
 MAX_CONNECTIONS: Final = 64
+MAX_PER_SOURCE: Final = 8
 _MAX_SOURCES: Final = 10_000
 
 
@@ -110,6 +112,7 @@ class Control:
         self.errors = 0  # requests answered with (or closed for) an error
         self.crashes = 0  # handler bugs: must stay 0
         self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
+        self._per_source: dict[str, int] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
 
@@ -124,12 +127,21 @@ class Control:
                 if sel.select(0.2):
                     with contextlib.suppress(BlockingIOError, InterruptedError, ConnectionAbortedError):
                         conn, peer = self.sock.accept()
-                        if not self._slots.acquire(blocking=False):
+                        if not self._admit(peer[0]):
                             conn.close()  # connection flood: refuse, never queue threads
                             continue
                         threading.Thread(target=self._one, args=(conn, peer[0]),
                                          daemon=True).start()
         self.sock.close()
+
+    def _admit(self, source: str) -> bool:
+        with self._lock:
+            if self._per_source.get(source, 0) >= MAX_PER_SOURCE:
+                return False
+            if not self._slots.acquire(blocking=False):
+                return False
+            self._per_source[source] = self._per_source.get(source, 0) + 1
+            return True
 
     def _one(self, conn: socket.socket, source: str) -> None:
         try:
@@ -137,6 +149,10 @@ class Control:
                 conn.settimeout(3.0)
                 self._serve_one(conn, source)
         finally:
+            with self._lock:
+                left = self._per_source.pop(source) - 1
+                if left:
+                    self._per_source[source] = left
             self._slots.release()
 
     def _serve_one(self, conn: socket.socket, source: str) -> None:

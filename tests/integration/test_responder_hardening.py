@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import random
+import select
 import socket
 import struct
 import subprocess
@@ -311,3 +312,25 @@ def test_ipv6_responder_reflects_and_refuses_replays_the_same_way() -> None:
         sock.sendto(request, r.address)
         with pytest.raises(TimeoutError):
             sock.recv(2048)
+
+
+def test_one_address_cannot_hold_every_control_slot() -> None:
+    ctl, thread, port = _control_server()
+    idle = [socket.create_connection(("127.0.0.1", port), timeout=5)
+            for _ in range(control.MAX_PER_SOURCE + 4)]  # slow clients that never send
+    try:
+        time.sleep(0.5)  # well inside the server's 3 s read timeout
+        closed, _w, _x = select.select(idle, [], [], 0.5)  # EOF = refused at once
+        assert len(closed) == 4 and all(c.recv(1) == b"" for c in closed)
+        ts, nonce = time.time(), "other"
+        good = {"op": "coverage", "ports": [], "ts": ts, "nonce": nonce,
+                "mac": control.mac(KEY, "coverage", [], ts, nonce)}
+        with socket.create_connection(("127.0.0.1", port), timeout=5,
+                                      source_address=("127.0.0.2", 0)) as other:
+            other.sendall(json.dumps(good).encode() + b"\n")
+            assert json.loads(other.recv(4096))["seen_as"] == "127.0.0.2"  # another address is served
+    finally:
+        for conn in idle:
+            conn.close()
+        ctl.stop()
+        thread.join(5)
