@@ -781,7 +781,8 @@ def _trend_report(store: Any, since_ts: float, until_ts: float, fmt: str) -> byt
             promise = prof.load(pid).availability_pct
         except (prof.ProfileError, OSError):
             continue
-    notes = [f"{e.kind}: {e.detail}" for e in store.events(since_ts) if e.kind != "agent_start"]
+    notes = [f"{e.kind}: {e.detail}" for e in store.events(since_ts)
+             if e.kind not in ("agent_start", "run_start")]  # run_start: bookkeeping, one per run
     data = trends.build(rows, store.check_counts(since_ts, until_ts), since_ts=since_ts, until_ts=until_ts,
                         promise_pct=promise, notes=notes)
     out = trend.render(data, fmt)
