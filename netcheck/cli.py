@@ -43,8 +43,6 @@ class InputError(click.ClickException):
     exit_code = EXIT_INPUT
 
     def show(self, file: Any = None) -> None:
-        from netcheck.textsafe import visible
-
         click.echo(f"error: {visible(self.format_message())}", err=True)
 
 
