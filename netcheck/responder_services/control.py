@@ -55,6 +55,7 @@ MAX_PORTS: Final = 32
 EXPOSURE_INTERVAL_S: Final = 10.0
 CONNECT_TIMEOUT_S: Final = 1.5
 _MAX_REQUEST: Final = 4096
+_MAX_REPLY: Final = 1 << 20  # a coverage answer for 65,535 ports is ~400 KB
 MAX_CONNECTIONS: Final = 64
 MAX_PER_SOURCE: Final = 8
 _MAX_SOURCES: Final = 10_000
@@ -265,7 +266,12 @@ def request(host: str, port: int, op: str, ports: list[int], key: bytes | None,
             if not chunk:
                 break
             buf += chunk
-    answer = json.loads(buf.split(b"\n", 1)[0] or b"null")
+            if len(buf) > _MAX_REPLY:  # a hostile far end streaming forever
+                raise ValueError(f"control reply longer than {_MAX_REPLY} octets")
+    try:
+        answer = json.loads(buf.split(b"\n", 1)[0] or b"null")
+    except RecursionError:  # "[[[[..." from a hostile far end
+        raise ValueError("control reply nested too deeply") from None
     if not isinstance(answer, dict):
         raise ValueError("control reply is not a JSON object")
     return answer

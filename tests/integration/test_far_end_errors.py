@@ -6,6 +6,7 @@ family 0x07 does not exist)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import struct
 import threading
@@ -78,3 +79,25 @@ def test_an_snmp_answer_lost_mid_audit_is_not_called_wrong_credentials() -> None
         _raise_for(RequestTimedOut(), None, "sw1:161", answered=4)
     assert later.value.kind is ErrorKind.TIMEOUT
     assert "credentials were accepted" in str(later.value) and "community" not in str(later.value)
+
+
+@pytest.mark.parametrize(("reply", "message"), [
+    (b"[" * 100_000 + b"\n", "control reply nested too deeply"),
+    (b"x" * (2 << 20), "control reply longer than 1048576 octets"),
+    (b"[1, 2]\n", "control reply is not a JSON object"),
+])
+def test_hostile_control_replies_are_value_errors_the_probes_report(reply: bytes, message: str) -> None:
+    from netcheck.responder_services import control
+
+    with socket.create_server(("127.0.0.1", 0)) as srv:
+        def answer() -> None:
+            conn, _ = srv.accept()
+            with conn, contextlib.suppress(OSError):  # the client may hang up mid-reply
+                conn.recv(4096)
+                conn.sendall(reply)
+
+        thread = threading.Thread(target=answer, daemon=True)
+        thread.start()
+        with pytest.raises(ValueError, match=message):
+            control.request("127.0.0.1", srv.getsockname()[1], "coverage", [], None, timeout=5)
+        thread.join(5)
