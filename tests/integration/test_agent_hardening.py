@@ -32,7 +32,7 @@ from tests.integration.test_agent import ROOT, runs, wait_for, write_profile
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"),
                                 reason="process groups, /proc and tmpfs: Linux")
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="mounting a tmpfs needs root")
-GO = ROOT / "tests" / "data" / "results" / "go.json"
+GO = ROOT / "tests" / "data" / "results" / "v1" / "go.json"
 
 
 def _tagged_pids(tag: str) -> list[int]:
