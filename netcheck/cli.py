@@ -144,7 +144,7 @@ def _host_port(item: str) -> tuple[str, int]:
 
 @cli.command()
 @click.option("--profile", "profile_name", required=True, help="Shipped profile name or a YAML path.")
-@click.option("--extensions", type=click.IntRange(min=1), help="Extensions (phones) in use at the site.")
+@click.option("--extensions", type=click.IntRange(1, 100_000), help="Extensions (phones) in use at the site.")
 @click.option("--customer", help="Customer name for the report.")
 @click.option("--site", "site_name", help="Site name for the report.")
 @click.option("--technician", help="Who ran the test.")
@@ -671,7 +671,7 @@ _STORE_OPTION = click.option(
               help="Shared key file for authenticated STAMP.")
 @click.option("--customer", help="Customer name stored with every result.")
 @click.option("--site", "site_name", help="Site name stored with every result.")
-@click.option("--extensions", type=click.IntRange(min=1), help="Extensions (phones) in use at the site.")
+@click.option("--extensions", type=click.IntRange(1, 100_000), help="Extensions (phones) in use at the site.")
 @click.option("--quick", is_flag=True, help="The profile's quick durations for every run.")
 @click.option("--once", is_flag=True, help="One run now, stored, then exit (for cron / Task Scheduler).")
 @click.option("--max-runs", type=click.IntRange(min=1), hidden=True)

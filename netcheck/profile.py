@@ -663,6 +663,14 @@ def _check_ports(p: Profile) -> Iterator[Problem]:
             )
 
 
+#: Upper bounds of the emulated call: an hour-long call, one packet a second, a 2 s jitter
+#: buffer are already far outside any telephony setting (ITU-T G.114: 400 ms one way).
+_STREAM_MAX: Mapping[str, float] = {
+    "packet_interval_ms": 1000.0, "duration_s": 3600.0, "quick_duration_s": 3600.0,
+    "jitter_buffer_ms": 2000.0,
+}
+
+
 def _check_stream(p: Profile) -> Iterator[Problem]:
     CODEC_NAMES = codec_names()
     for i, codec in enumerate(p.codecs):
@@ -671,9 +679,11 @@ def _check_stream(p: Profile) -> Iterator[Problem]:
     s = p.stream
     if s.codec not in CODEC_NAMES:
         yield "stream.codec", f"unknown codec {s.codec!r} (known: {', '.join(CODEC_NAMES)})"
-    for key in ("packet_interval_ms", "duration_s", "quick_duration_s", "jitter_buffer_ms"):
+    for key, most in _STREAM_MAX.items():
         if getattr(s, key) <= 0:
             yield f"stream.{key}", f"must be > 0 (got {getattr(s, key):g})"
+        elif getattr(s, key) > most:  # a typo, not a call: a run that never ends
+            yield f"stream.{key}", f"must be <= {most:g} (got {getattr(s, key):g})"
     if not 0 <= s.dscp <= 63:
         yield "stream.dscp", f"DSCP must be 0-63 (got {s.dscp})"
     if s.quick_duration_s > s.duration_s:

@@ -7,6 +7,7 @@ never "internal error" (exit 4) and never a hang.
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -151,3 +152,19 @@ def test_cli_numbers_and_hosts_are_checked_with_the_option_named(args: list[str]
                          timeout=60, cwd=ROOT)
     assert res.returncode == 2, res.stderr
     assert message in res.stderr
+
+
+@pytest.mark.parametrize(("body", "message"), [
+    ("stream: {duration_s: 1.0e+9}", "stream.duration_s: must be <= 3600 (got 1e+09)"),
+    ("stream: {packet_interval_ms: 60000}", "stream.packet_interval_ms: must be <= 1000 (got 60000)"),
+])
+def test_absurd_stream_settings_are_refused(tmp_path: Path, body: str, message: str) -> None:
+    with pytest.raises(prof.ProfileError, match=re.escape(message)):
+        prof.load(str(_write(tmp_path, "absurd.yaml", f"id: absurd\nname: x\nextends: demo\n{body}\n")))
+
+
+def test_absurd_extension_count_is_refused() -> None:
+    res = subprocess.run([sys.executable, "-m", "netcheck", "run", "--profile", "demo", "--plan",
+                          "--extensions", "1000000000000"], capture_output=True, text=True, timeout=60,
+                         cwd=ROOT)
+    assert res.returncode == 2 and "Invalid value for '--extensions'" in res.stderr
