@@ -78,6 +78,7 @@ class RangeCounters:
     garbage: int = 0
     rate_limited: int = 0
     replayed: int = 0  # keyed mode: stale or already answered requests, dropped
+    handler_errors: int = 0  # bugs, not garbage: must stay 0
 
 
 class RangeEcho:
@@ -182,7 +183,13 @@ class RangeEcho:
                 return
             except OSError:
                 continue
-            reply = self.answer(data, peer[0], self.socks.get(sock, 0), _tos(anc))
+            try:
+                reply = self.answer(data, peer[0], self.socks.get(sock, 0), _tos(anc))
+            except Exception:  # a bug must cost one datagram, never the echo thread
+                self.counters.handler_errors += 1
+                if self.counters.handler_errors <= 10:
+                    log.exception("udp range echo failed on a %d-octet datagram", len(data))
+                continue
             if reply is not None:
                 self._send(sock, reply[0], reply[1], peer)
 
@@ -220,7 +227,8 @@ class RangeEcho:
         if self.socks:
             c = self.counters
             log.info("udp range echo stopped: %d received, %d replied, %d garbage, "
-                     "%d rate-limited", c.received, c.replied, c.garbage, c.rate_limited)
+                     "%d rate-limited, %d replayed, %d handler errors", c.received, c.replied,
+                     c.garbage, c.rate_limited, c.replayed, c.handler_errors)
         for sock in self.socks:
             sock.close()
         self.socks.clear()
