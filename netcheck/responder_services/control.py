@@ -126,14 +126,26 @@ class Control:
             sel.register(self.sock, selectors.EVENT_READ)
             while not self._stop.is_set():
                 if sel.select(0.2):
-                    with contextlib.suppress(BlockingIOError, InterruptedError, ConnectionAbortedError):
-                        conn, peer = self.sock.accept()
-                        if not self._admit(peer[0]):
-                            conn.close()  # connection flood: refuse, never queue threads
-                            continue
-                        threading.Thread(target=self._one, args=(conn, peer[0]),
-                                         daemon=True).start()
+                    self._accept()
         self.sock.close()
+
+    def _accept(self) -> None:
+        """One connection: admitted to a handler thread, or closed at once."""
+        try:
+            conn, peer = self.sock.accept()
+        except (BlockingIOError, InterruptedError, ConnectionAbortedError):
+            return
+        except OSError:  # e.g. EMFILE under a connection flood: pause, never die
+            time.sleep(0.05)
+            return
+        if not self._admit(peer[0]):
+            conn.close()  # connection flood: refuse, never queue threads
+            return
+        try:
+            threading.Thread(target=self._one, args=(conn, peer[0]), daemon=True).start()
+        except RuntimeError:  # no thread to be had: this connection goes, the service stays
+            conn.close()
+            self._release(peer[0])
 
     def _admit(self, source: str) -> bool:
         with self._lock:
@@ -150,11 +162,14 @@ class Control:
                 conn.settimeout(3.0)
                 self._serve_one(conn, source)
         finally:
-            with self._lock:
-                left = self._per_source.pop(source) - 1
-                if left:
-                    self._per_source[source] = left
-            self._slots.release()
+            self._release(source)
+
+    def _release(self, source: str) -> None:
+        with self._lock:
+            left = self._per_source.pop(source) - 1
+            if left:
+                self._per_source[source] = left
+        self._slots.release()
 
     def _serve_one(self, conn: socket.socket, source: str) -> None:
         """Read one line, answer it; any failure becomes a short error line."""
