@@ -51,6 +51,7 @@ from pathlib import Path
 from typing import Any
 
 from netcheck import store as st
+from netcheck.textsafe import visible
 
 log = logging.getLogger("netcheck.agent")
 
@@ -456,7 +457,7 @@ class Agent:
         self.runs_done += 1
         verdict = out.result.verdict.value if out.result is not None else None
         log.info("run %d (%s) %s%s in %.1f s; stored", run_id, kind, verdict or out.outcome.value,
-                 f": {out.error}" if out.error else "", finished - started)
+                 f": {visible(out.error)}" if out.error else "", finished - started)
         if self.metrics is not None:
             self.metrics.observe(record)
         self._alert(previous.verdict if previous else None, verdict, run_id, record)
