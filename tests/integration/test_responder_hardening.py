@@ -326,9 +326,14 @@ def test_one_address_cannot_hold_every_control_slot() -> None:
     idle = [socket.create_connection(("127.0.0.1", port), timeout=5)
             for _ in range(control.MAX_PER_SOURCE + 4)]  # slow clients that never send
     try:
-        time.sleep(0.5)  # well inside the server's 3 s read timeout
-        closed, _w, _x = select.select(idle, [], [], 0.5)  # EOF = refused at once
-        assert len(closed) == 4 and all(c.recv(1) == b"" for c in closed)
+        closed: set[socket.socket] = set()
+        end = time.monotonic() + 2.0  # inside the server's 3 s read timeout for the held ones
+        while len(closed) < 4 and time.monotonic() < end:
+            ready, _w, _x = select.select([c for c in idle if c not in closed], [], [], 0.1)
+            closed.update(ready)  # readable = EOF: refused at once
+        time.sleep(0.3)
+        ready, _w, _x = select.select([c for c in idle if c not in closed], [], [], 0)
+        assert len(closed) == 4 and not ready and all(c.recv(1) == b"" for c in closed)
         ts, nonce = time.time(), "other"
         good = {"op": "coverage", "ports": [], "ts": ts, "nonce": nonce,
                 "mac": control.mac(KEY, "coverage", [], ts, nonce)}
