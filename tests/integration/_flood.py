@@ -27,7 +27,8 @@ from pathlib import Path
 #: The tree whose responder is started (bench/responder_flood.py --tree runs an older one).
 ROOT = Path(os.environ.get("NETCHECK_FLOOD_TREE") or Path(__file__).resolve().parents[2])
 STAMP_UNAUTH_LEN = 44  # RFC 8762 4.2.1
-_QUEUE_HIGH = 256 * 1024  # octets waiting in the responder's socket before we pause
+_QUEUE_HIGH = 64 * 1024  # octets (skb truesize) queued at the responder before we pause
+_BURST = 100  # datagrams between two looks at the queue: < rmem_max (208 KiB default) in all
 
 
 @dataclass(frozen=True)
@@ -118,7 +119,7 @@ def flood(port: int, count: int, seed: int, max_s: float) -> tuple[int, float]:
             if rx_queue(port) > _QUEUE_HIGH:
                 time.sleep(0.002)
                 continue
-            for _ in range(min(500, count - sent)):
+            for _ in range(min(_BURST, count - sent)):
                 pkt = spoofed(source(sent), rng.randrange(1024, 65536), port, stamp_request(sent))
                 raw.sendto(pkt, ("127.0.0.1", 0))
                 sent += 1
