@@ -1,8 +1,12 @@
 """Prometheus exposition of the agent's latest results (read from the stored run records).
 
 A custom registry (no process/platform collectors: a fleet dashboard needs the network's
-numbers, not the agent's Python heap), served by prometheus_client's own HTTP server on
-127.0.0.1 unless ``--metrics-bind`` says otherwise. Label sets stay small and bounded:
+numbers, not the agent's Python heap), served by prometheus_client's WSGI app on
+127.0.0.1 unless ``--metrics-bind`` says otherwise. The server is prometheus_client's
+thread-per-connection one with two bounds it lacks (issue 21): at most
+``MAX_CONNECTIONS`` connections at once (more are closed at once) and ``TIMEOUT_S`` per
+connection, so idle or slow clients cannot pile up threads in an agent that runs for
+months. Label sets stay small and bounded:
 ``profile``, ``target`` (the profile's target name: ``platform``, ``gateway``), ``probe``,
 ``check`` (the check id). Grafana dashboard and alert rules: ``contrib/grafana``,
 ``contrib/prometheus``.
@@ -16,14 +20,18 @@ from __future__ import annotations
 
 import threading
 from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, make_server
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, start_http_server
+from prometheus_client import CollectorRegistry, Counter, Gauge, make_wsgi_app
+from prometheus_client.exposition import ThreadingWSGIServer
 
 from netcheck import store as st
 from netcheck.evaluate.path import PATH_PROBES
 from netcheck.result import RunResult, Status, Verdict
 
 VERDICT_VALUES = {v.value: v.exit_code for v in Verdict}
+MAX_CONNECTIONS = 32
+TIMEOUT_S = 5.0
 #: metric name -> (measurement value key, help)
 PATH_GAUGES = {
     "netcheck_delay_ms": ("one_way_delay_ms", "One-way delay to the target (ms); ICMP: RTT/2."),
@@ -115,7 +123,9 @@ class Exporter:
 
     def serve(self, bind: str, port: int) -> None:
         """Start the HTTP server thread; ``port`` 0 picks a free port (see ``self.port``)."""
-        server, _thread = start_http_server(port, addr=bind, registry=self.registry)
+        server = make_server(bind, port, make_wsgi_app(self.registry), _family_server(bind),
+                             handler_class=_QuietHandler)
+        threading.Thread(target=server.serve_forever, name="netcheck-metrics", daemon=True).start()
         self._server = server
         self.port = int(server.server_port)
 
@@ -124,3 +134,46 @@ class Exporter:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+
+
+class _QuietHandler(WSGIRequestHandler):
+    """No access log; a connection that sends nothing for TIMEOUT_S is closed."""
+
+    timeout = TIMEOUT_S
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+class _BoundedServer(ThreadingWSGIServer):
+    """At most MAX_CONNECTIONS handler threads; further connections are closed at once."""
+
+    request_queue_size = 128  # listen backlog: a burst is accepted (and refused) fast
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
+        super().__init__(*args, **kwargs)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self._slots.acquire(blocking=False):
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
+
+
+def _family_server(bind: str) -> type[_BoundedServer]:
+    import socket
+
+    family = socket.AF_INET6 if ":" in bind else socket.AF_INET
+    return type("_Server", (_BoundedServer,), {"address_family": family})
+

@@ -212,3 +212,47 @@ def test_wall_clock_jumps_neither_skip_nor_double_a_run(tmp_path: Path) -> None:
     assert events.count("clock_jump") == 2  # both jumps noticed and noted
     starts = [r.started_ts for r in sorted(stored, key=lambda r: r.id)]  # in run order
     assert starts[2] - starts[1] > 3000 and starts[4] - starts[3] < -7000  # records carry wall time
+
+
+# ------------------------------------------------------------------ /metrics under load
+
+
+def test_metrics_server_bounds_threads_and_drops_idle_clients(monkeypatch: pytest.MonkeyPatch) -> None:
+    """200 idle connections and 300 concurrent scrapes: the agent's threads stay bounded,
+    idle clients are cut after the timeout, and scraping works again afterwards."""
+    import socket
+    import urllib.request
+
+    from netcheck import metrics
+
+    monkeypatch.setattr(metrics._QuietHandler, "timeout", 0.5)
+    exporter = metrics.Exporter("load")
+    exporter.serve("127.0.0.1", 0)
+    url = f"http://127.0.0.1:{exporter.port}/metrics"
+    base = threading.active_count()
+    try:
+        idle = [socket.create_connection(("127.0.0.1", exporter.port), timeout=5) for _ in range(200)]
+        time.sleep(0.2)
+        assert threading.active_count() <= base + metrics.MAX_CONNECTIONS
+        results: list[bool] = []
+
+        def scrape() -> None:
+            try:
+                with urllib.request.urlopen(url, timeout=5) as resp:
+                    results.append(resp.status == 200)
+            except OSError:
+                results.append(False)  # refused while the slots are full: fine, never a crash
+
+        scrapers = [threading.Thread(target=scrape) for _ in range(300)]
+        for t in scrapers:
+            t.start()
+        for t in scrapers:
+            t.join(30)
+        assert len(results) == 300
+        wait_for(lambda: all(c.recv(1) == b"" for c in idle), 10, "idle clients to be cut")
+        for conn in idle:
+            conn.close()
+        with urllib.request.urlopen(url, timeout=5) as resp:  # the server lives on
+            assert resp.status == 200 and b"netcheck" in resp.read()
+    finally:
+        exporter.shutdown()
