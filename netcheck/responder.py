@@ -164,20 +164,24 @@ class SessionTable:
     def __init__(self, max_sessions: int, per_source: int) -> None:
         self.max_sessions, self.per_source = max_sessions, per_source
         self._lru: OrderedDict[SessionKey, _StampSession] = OrderedDict()
-        self._per_source: dict[str, int] = {}
+        # per source address its sessions in LRU order: the per-source eviction is O(1),
+        # not a scan of the whole table (a single source could otherwise make it O(n))
+        self._by_source: dict[str, OrderedDict[SessionKey, None]] = {}
         self.created = self.evicted = 0
 
     def get(self, sid: SessionKey, now: float) -> _StampSession:
         state = self._lru.get(sid)
         if state is not None:
             self._lru.move_to_end(sid)
+            self._by_source[sid[0]].move_to_end(sid)
             return state
-        if self._per_source.get(sid[0], 0) >= self.per_source:
-            self._evict(next(k for k in self._lru if k[0] == sid[0]))
+        mine = self._by_source.get(sid[0])
+        if mine is not None and len(mine) >= self.per_source:
+            self._evict(next(iter(mine)))
         elif len(self._lru) >= self.max_sessions:
             self._evict(next(iter(self._lru)))
         state = self._lru[sid] = _StampSession(first_mono=now, last_mono=now)
-        self._per_source[sid[0]] = self._per_source.get(sid[0], 0) + 1
+        self._by_source.setdefault(sid[0], OrderedDict())[sid] = None
         self.created += 1
         return state
 
@@ -187,11 +191,10 @@ class SessionTable:
 
     def pop(self, sid: SessionKey) -> _StampSession:
         state = self._lru.pop(sid)
-        left = self._per_source[sid[0]] - 1
-        if left:
-            self._per_source[sid[0]] = left
-        else:
-            del self._per_source[sid[0]]
+        mine = self._by_source[sid[0]]
+        del mine[sid]
+        if not mine:
+            del self._by_source[sid[0]]
         return state
 
     def idle(self, now: float, idle_s: float) -> list[SessionKey]:

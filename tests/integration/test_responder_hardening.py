@@ -346,3 +346,19 @@ def test_one_address_cannot_hold_every_control_slot() -> None:
             conn.close()
         ctl.stop()
         thread.join(5)
+
+
+def test_one_source_cycling_ports_evicts_only_its_own_sessions() -> None:
+    """20,000 new sessions from one source among 15,000 others: it keeps 1,024, every
+    other session stays (the per-source eviction takes that source's own LRU entry, from
+    its own list, without scanning the table)."""
+    table = resp.SessionTable(max_sessions=resp.MAX_SESSIONS, per_source=resp.MAX_SESSIONS_PER_SOURCE)
+    others = [(f"10.{i >> 16}.{(i >> 8) & 0xFF}.{i & 0xFF}", 1, 0) for i in range(15_000)]
+    for sid in others:
+        table.get(sid, 0.0)
+    for port in range(20_000):
+        table.get(("198.51.100.66", port, 0), 1.0)
+    kept = [k for k, _ in table.items() if k[0] == "198.51.100.66"]
+    assert [k[1] for k in kept] == list(range(20_000 - resp.MAX_SESSIONS_PER_SOURCE, 20_000))
+    assert len(table) == 15_000 + resp.MAX_SESSIONS_PER_SOURCE
+    assert table.evicted == 20_000 - resp.MAX_SESSIONS_PER_SOURCE
