@@ -130,7 +130,8 @@ def test_host_check_is_linear_on_long_invalid_names() -> None:
     t0 = time.perf_counter()
     assert not prof.valid_host("a" * 250 + "!")
     assert not prof.valid_host(("a" * 60 + ".") * 4 + "-")
-    assert time.perf_counter() - t0 < 0.05  # the old regular expression took minutes
+    # a hang guard, not a speed figure: the old regular expression backtracked for minutes
+    assert time.perf_counter() - t0 < 1.0
 
 
 @pytest.mark.parametrize(("args", "message"), [
