@@ -164,16 +164,19 @@ class SessionTable:
     def __init__(self, max_sessions: int, per_source: int) -> None:
         self.max_sessions, self.per_source = max_sessions, per_source
         self._lru: OrderedDict[SessionKey, _StampSession] = OrderedDict()
-        # per source address its sessions in LRU order: the per-source eviction is O(1),
-        # not a scan of the whole table (a single source could otherwise make it O(n))
-        self._by_source: dict[str, OrderedDict[SessionKey, None]] = {}
+        # per source address its sessions in LRU order (a plain dict keeps insertion order;
+        # re-inserting moves a key to the end): the per-source eviction is O(1), not a scan
+        # of the whole table, and a spoofed one-session source costs one small dict
+        self._by_source: dict[str, dict[SessionKey, None]] = {}
         self.created = self.evicted = 0
 
     def get(self, sid: SessionKey, now: float) -> _StampSession:
         state = self._lru.get(sid)
         if state is not None:
             self._lru.move_to_end(sid)
-            self._by_source[sid[0]].move_to_end(sid)
+            order = self._by_source[sid[0]]
+            del order[sid]
+            order[sid] = None
             return state
         mine = self._by_source.get(sid[0])
         if mine is not None and len(mine) >= self.per_source:
@@ -181,7 +184,7 @@ class SessionTable:
         elif len(self._lru) >= self.max_sessions:
             self._evict(next(iter(self._lru)))
         state = self._lru[sid] = _StampSession(first_mono=now, last_mono=now)
-        self._by_source.setdefault(sid[0], OrderedDict())[sid] = None
+        self._by_source.setdefault(sid[0], {})[sid] = None
         self.created += 1
         return state
 
