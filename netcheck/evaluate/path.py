@@ -15,6 +15,7 @@ from netcheck.evaluate._core import REMEDIES, base, bound_of, judge, msg, not_me
 from netcheck.profile import Limit, PathLimits, Profile, Role
 from netcheck.result import Check, Measurement, Msg, Param, Qty, Site, Value
 from netcheck.result import Role as TargetName
+from netcheck.stats import JITTER_STATISTIC
 
 REMEDIES.update({
     "path_delay": "Reduce delay to {target}: check the internet line's latency with the ISP, "
@@ -116,8 +117,10 @@ def _metric_value(name: str, metric: Metric, limits: PathLimits, m: Measurement 
     """The measured value for a metric, and a note on how it was obtained."""
     if m is None or not m.ok:
         return None, None
-    if name == "loss_pct" and limits.loss_window_s and m.values.get("loss_worst_window_pct") is not None:
-        return m.values["loss_worst_window_pct"], msg("note.worst_window", seconds=Qty(limits.loss_window_s, "s"))
+    if name == "loss_pct" and m.values.get("loss_pct") is not None:
+        return _loss_value(limits, m)
+    if name == "jitter_ms" and m.values.get("jitter_ms") is not None:
+        return m.values["jitter_ms"], _jitter_note(m)
     if name == "one_way_delay_ms" and m.probe == "icmp":
         return m.values.get(metric.key), msg("note.rtt_half")
     if name == "one_way_delay_ms" and m.values.get("one_way_delay_estimated"):
@@ -128,3 +131,70 @@ def _metric_value(name: str, metric: Metric, limits: PathLimits, m: Measurement 
     if m.values.get(metric.key) is None:
         return None, msg("reason.metric_not_measured", metric=msg(f"metric.{name}"), method=msg(f"method.{m.method}"))
     return m.values.get(metric.key), None
+
+
+#: The directions a stream names (``_stream_analysis``): catalogue ``note.dir.<name>``.
+DIRECTIONS = ("upstream", "downstream", "round_trip")
+
+
+def _direction(value: Value) -> Msg | None:
+    name = str(value).replace(" ", "_") if value else ""
+    return msg(f"note.dir.{name}") if name in DIRECTIONS else None
+
+
+def _joined(parts: list[Msg]) -> Msg | None:
+    """Several notes as one: "a; b; c" (``note.pair`` nested)."""
+    if not parts:
+        return None
+    out = parts[-1]
+    for part in reversed(parts[:-1]):
+        out = msg("note.pair", a=part, b=out)
+    return out
+
+
+def _num(value: Value) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _jitter_note(m: Measurement) -> Msg | None:
+    """Which jitter statistic was judged (the probe names it; RFC 3550 section 6.4.1), with
+    the running estimate's maximum and final value beside it."""
+    v = m.values
+    if v.get("jitter_statistic") == JITTER_STATISTIC:
+        parts = [msg("note.jitter_p95")]
+        direction = _direction(v.get("jitter_direction"))
+        if direction is not None and v.get("jitter_direction") != "round trip":
+            parts.append(direction)
+        top, final = _num(v.get("jitter_max_ms")), _num(v.get("jitter_final_ms"))
+        if top is not None and final is not None:
+            parts.append(msg("note.jitter_max_final", max=Qty(top, "ms"), final=Qty(final, "ms")))
+        return _joined(parts)
+    if v.get("jitter_statistic"):
+        return msg("note.jitter_mean_d")
+    return None
+
+
+def _loss_value(limits: PathLimits, m: Measurement) -> tuple[Value, Msg | None]:
+    """Loss on the worst sliding window when the profile gives one ("in a 10 s interval"),
+    else over the call; with where that window was, the jitter-buffer (late) loss beside the
+    network loss, and the MOS when the profile has no MOS limit to show it."""
+    v = m.values
+    value: Value = v.get("loss_pct")
+    parts: list[Msg] = []
+    if limits.loss_window_s and v.get("loss_worst_window_pct") is not None:
+        value = v["loss_worst_window_pct"]
+        parts.append(msg("note.worst_window", seconds=Qty(limits.loss_window_s, "s")))
+        start, end = _num(v.get("loss_worst_window_start_s")), _num(v.get("loss_worst_window_end_s"))
+        if start is not None and end is not None:
+            direction = _direction(v.get("loss_worst_window_direction"))
+            at = dict(start=Qty(start, "s"), end=Qty(end, "s"))
+            parts.append(msg("note.window_at_dir", dir=direction, **at) if direction else msg("note.window_at", **at))
+    late = _num(v.get("late_pct"))
+    if late is not None:
+        buffer = _num(v.get("jitter_buffer_ms"))
+        parts.append(msg("note.late", buffer=Qty(buffer, "ms"), pct=Qty(late, "%")) if buffer is not None
+                     else msg("note.late_buffer", pct=Qty(late, "%")))
+    mos = _num(v.get("mos"))
+    if limits.mos is None and mos is not None:
+        parts.append(msg("note.mos_info", mos=Qty(mos, "")))
+    return value, _joined(parts)

@@ -21,6 +21,9 @@ backward: per-direction loss needs a stateful reflector (``netcheck responder`` 
 
 Which figure is judged: each listener hears one direction, so ``loss_pct``, ``jitter_ms``
 and ``mos`` take the worse direction; ICMP (no per-direction view) uses the round trip.
+``jitter_ms`` is the whole-call statistic :data:`netcheck.stats.JITTER_STATISTIC` (named in
+the ``jitter_statistic`` value); ``loss_worst_window_pct`` the worst *sliding* window, with
+its start offset and direction.
 """
 
 from __future__ import annotations
@@ -33,7 +36,15 @@ from typing import Final
 from netcheck import emodel
 from netcheck.probes._stream_sessions import StampReply
 from netcheck.result import Value
-from netcheck.stats import PacketRecord, Percentiles, StreamStats, percentile, summarize_stream
+from netcheck.stats import (
+    JITTER_STATISTIC,
+    PacketRecord,
+    Percentiles,
+    StreamStats,
+    WindowLoss,
+    percentile,
+    summarize_stream,
+)
 
 MAX_SERIES: Final = 1500
 _MS: Final = 1_000_000.0
@@ -76,15 +87,18 @@ def first_replies(replies: Sequence[StampReply]) -> dict[int, StampReply]:
 
 
 def backward_lost(
-    sent: Sequence[int], replies: dict[int, StampReply]
+    sent: Sequence[int], replies: dict[int, StampReply], seen: set[int] | None = None
 ) -> tuple[set[int], list[tuple[int, int | None]]]:
     """(sender seqs lost on the way back; missing reflector seqs with an interpolated T3).
 
     Walk the answered requests in reflector order; between neighbours (s_a, r_a) and
     (s_b, r_b), ``r_b - r_a - 1`` reflector numbers are missing: that many of the requests
     missing between s_a and s_b reached the reflector. A fresh session starts at 0, so
-    numbers below the first answered one count too.
+    numbers below the first answered one count too. ``seen`` = every reflector number that
+    came back (also on later replies to a request the reflector received twice): such a
+    number belongs to an upstream duplicate, not to a lost reply.
     """
+    seen = seen if seen is not None else {r.reflector_seq for r in replies.values()}
     answered = sorted(replies.values(), key=lambda r: r.reflector_seq)
     sent_set = set(sent)
     lost_back: set[int] = set()
@@ -94,13 +108,15 @@ def backward_lost(
         r_lo = prev.reflector_seq if prev else -1
         s_lo = prev.sender_seq if prev else -1
         gap = [s for s in range(s_lo + 1, cur.sender_seq) if s in sent_set and s not in replies]
-        n_missing = max(0, cur.reflector_seq - r_lo - 1)
-        lost_back.update(gap[:n_missing])
-        for j in range(1, n_missing + 1):
+        span = cur.reflector_seq - r_lo - 1
+        absent = [r_lo + j for j in range(1, span + 1) if r_lo + j not in seen]
+        lost_back.update(gap[: len(absent)])
+        for seq in absent:
+            j = seq - r_lo
             t3 = None
             if prev is not None:
-                t3 = prev.t3_ns + (cur.t3_ns - prev.t3_ns) * j // (n_missing + 1)
-            missing.append((r_lo + j, t3 if t3 is not None else cur.t3_ns - j))
+                t3 = prev.t3_ns + (cur.t3_ns - prev.t3_ns) * j // (span + 1)
+            missing.append((seq, t3 if t3 is not None else cur.t3_ns - j))
         prev = cur
     return lost_back, missing
 
@@ -113,20 +129,24 @@ def stamp_records(
     """(round trip, forward, backward) packet records of one STAMP call.
 
     Round trip: recv = T4 - (T3 - T2) on our monotonic clock, so delay = network RTT.
-    Forward: (seq, T1, T2); requests lost on the way back are left out (they did arrive,
-    but their T2 never reached us). Backward: (reflector seq, T3, T4), missing reflector
-    numbers as lost with an interpolated T3.
+    Forward: (seq, T1, T2) once per reflector number that answered it: a request duplicated
+    on the way out reached the reflector twice and was numbered twice (RFC 8762 4.2), so
+    its extra arrivals are *upstream* duplicates; requests lost on the way back are left
+    out (they did arrive, but their T2 never reached us). Backward: (reflector seq, T3,
+    T4), a reply duplicated on the way back repeats its reflector number (a *downstream*
+    duplicate); missing reflector numbers are lost with an interpolated T3.
     """
     sent = [i for i, t in enumerate(t1_mono) if t is not None]
     first = first_replies(replies)
-    lost_back, missing = backward_lost(sent, first)
+    lost_back, missing = backward_lost(sent, first, {r.reflector_seq for r in replies})
     rt: list[PacketRecord] = []
     for r in replies:
         t1 = t1_mono[r.sender_seq]
         if t1 is not None:
             rt.append(PacketRecord(r.sender_seq, t1, r.t4_mono_ns - (r.t3_ns - r.t2_ns)))
     rt += [PacketRecord(i, t1, None) for i in sent if i not in first and (t1 := t1_mono[i])]
-    fwd = [PacketRecord(r.sender_seq, t1_real[r.sender_seq], r.t2_ns) for r in first.values()]
+    arrived = {r.reflector_seq: r for r in replies}
+    fwd = [PacketRecord(r.sender_seq, t1_real[r.sender_seq], r.t2_ns) for r in arrived.values()]
     fwd += [PacketRecord(i, t1_real[i], None) for i in sent if i not in first and i not in lost_back]
     bwd = [PacketRecord(r.reflector_seq, r.t3_ns, r.t4_real_ns) for r in replies]
     bwd += [PacketRecord(seq, t3, None) for seq, t3 in missing if t3 is not None]
@@ -173,9 +193,13 @@ def _direction_values(tag: str, s: StreamStats, synced: bool) -> dict[str, Value
         f"received_{tag}": s.received,
         f"loss_{tag}_pct": _r(s.loss_pct),
         f"jitter_{tag}_ms": _r(s.jitter_ms),
+        f"jitter_{tag}_max_ms": _r(s.jitter_max_ms),
+        f"jitter_{tag}_final_ms": _r(s.jitter_final_ms),
+        f"loss_{tag}_worst_window_pct": _r(s.worst_window.loss_pct) if s.worst_window else None,
         f"reorder_{tag}_pct": _r(s.reordered_pct),
         f"duplicates_{tag}": s.duplicates,
         f"late_{tag}": s.late,
+        f"late_{tag}_pct": _r(100.0 * s.late / s.sent) if s.sent else None,
         f"pdv_{tag}_p95_ms": _r(s.pdv_ms.p95) if s.pdv_ms else None,
     }
     ipdv = s.ipdv_ms
@@ -195,7 +219,8 @@ def _worse(a: StreamStats | None, b: StreamStats | None) -> StreamStats | None:
 
 def windows_pct(*stats: StreamStats | None) -> list[float | None]:
     """Loss per fixed window, the worse direction per window (windows follow send time;
-    a direction's windows start at its first packet)."""
+    a direction's windows start at its first packet). For charts; rules are judged on the
+    worst sliding window (:func:`worst_window_values`)."""
     lists = [[w.loss_pct for w in s.windows] for s in stats if s is not None]
     n = max((len(x) for x in lists), default=0)
     out: list[float | None] = []
@@ -203,6 +228,60 @@ def windows_pct(*stats: StreamStats | None) -> list[float | None]:
         vals = [v for x in lists if i < len(x) and (v := x[i]) is not None]
         out.append(_r(max(vals)) if vals else None)
     return out
+
+
+_DIRECTION_NAMES: Final = ("upstream", "downstream")
+
+
+def _named(judged: Sequence[StreamStats | None]) -> list[tuple[str, StreamStats]]:
+    """(direction name, stats) of the judged directions: forward = upstream (the site
+    sends), backward = downstream; a lone round trip is "round trip"."""
+    if len(judged) == 1:
+        return [("round trip", s) for s in judged if s is not None]
+    return [(n, s) for n, s in zip(_DIRECTION_NAMES, judged, strict=True) if s is not None]
+
+
+def _window_of(w: WindowLoss, prefix: str, direction: str) -> dict[str, Value]:
+    return {
+        f"{prefix}_pct": _r(w.loss_pct),
+        f"{prefix}_start_s": _r(w.start_s, 3),
+        f"{prefix}_end_s": _r(w.end_s, 3),
+        f"{prefix}_partial": w.partial,
+        f"{prefix}_direction": direction,
+    }
+
+
+def worst_window_values(judged: Sequence[StreamStats | None], prefix: str = "loss_worst_window",
+                        burst: bool = False) -> dict[str, Value]:
+    """The worst sliding loss window over the judged directions, and where it was (offset
+    from the first packet, in s) and in which direction. ``burst`` reads the burst window
+    (``worst_sliding_window``) instead of the loss window (``worst_window``)."""
+    best: tuple[float, str, WindowLoss] | None = None
+    for name, s in _named(judged):
+        w = s.worst_sliding_window if burst else s.worst_window
+        if w is None or w.loss_pct is None:
+            continue
+        if best is None or w.loss_pct > best[0]:
+            best = (w.loss_pct, name, w)
+    if best is None:
+        return {f"{prefix}_pct": None}
+    return _window_of(best[2], prefix, best[1])
+
+
+def jitter_values(judged: Sequence[StreamStats | None]) -> dict[str, Value]:
+    """The judged whole-call jitter (worse direction, :data:`netcheck.stats.JITTER_STATISTIC`),
+    with that direction's maximum and final value of the running estimate."""
+    known = [(n, s) for n, s in _named(judged) if s.jitter_ms is not None]
+    if not known:
+        return {"jitter_ms": None, "jitter_statistic": JITTER_STATISTIC}
+    name, s = max(known, key=lambda ns: ns[1].jitter_ms or 0.0)
+    return {
+        "jitter_ms": _r(s.jitter_ms),
+        "jitter_max_ms": _r(s.jitter_max_ms),
+        "jitter_final_ms": _r(s.jitter_final_ms),
+        "jitter_statistic": JITTER_STATISTIC,
+        "jitter_direction": name,
+    }
 
 
 def path_values(views: Views, cfg: StreamConfig) -> dict[str, Value]:
@@ -216,24 +295,34 @@ def path_values(views: Views, cfg: StreamConfig) -> dict[str, Value]:
     values.update({k: v for k, v in _dist("rtt", rtt).items()})
     per_dir = fwd is not None and bwd is not None
     judged = [fwd, bwd] if per_dir else [rt]
-    values["jitter_ms"] = _r(max((s.jitter_ms for s in judged if s and s.jitter_ms is not None), default=None))
+    values.update(jitter_values(judged))
     values["loss_pct"] = _r(max((s.loss_pct for s in judged if s and s.loss_pct is not None), default=None))
-    wins = windows_pct(*judged)
     values.update({
         "loss_window_s": cfg.window_s,
-        "loss_windows_pct": wins,
-        "loss_worst_window_pct": max((w for w in wins if w is not None), default=None),
+        "loss_windows_pct": windows_pct(*judged),
+        **worst_window_values(judged),
         "reorder_pct": _r(max((s.reordered_pct for s in judged if s and s.reordered_pct is not None),
                               default=None)),
     })
     if cfg.burst_window_ms:
-        worst = [s.worst_sliding_window.loss_pct for s in judged if s and s.worst_sliding_window]
         values["burst_window_ms"] = cfg.burst_window_ms
-        known = [w for w in worst if w is not None]
-        values["burst_loss_pct"] = _r(max(known)) if known else None
+        burst = worst_window_values(judged, "burst_window", burst=True)
+        values["burst_loss_pct"] = burst.pop("burst_window_pct")
+        values.update(burst)
     values.update(_one_way(views))
     values.update(_burst(_worse(*judged) if per_dir else rt))
+    values.update(_duplicates(judged))
     return values
+
+
+def _duplicates(judged: Sequence[StreamStats | None]) -> dict[str, Value]:
+    """Duplicates of the direction that had the most (RFC 7680 counts a packet once for
+    loss; the extra copies are reported per direction, each listener hears its own)."""
+    named = _named(judged)
+    if not named:
+        return {}
+    name, s = max(named, key=lambda ns: ns[1].duplicates)
+    return {"duplicates": s.duplicates, "duplicates_direction": name if s.duplicates else None}
 
 
 def _one_way(views: Views) -> dict[str, Value]:
@@ -269,7 +358,6 @@ def _burst(s: StreamStats | None) -> dict[str, Value]:
         "late": s.late,
         "late_pct": _r(100.0 * s.late / s.sent) if s.sent else None,
         "effective_loss_pct": _r(s.effective_loss_pct),
-        "duplicates": s.duplicates,
         "reordered": s.reordered,
     }
 

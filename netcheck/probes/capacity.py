@@ -26,7 +26,8 @@ A step is "within limits" in a direction when, over all its calls:
 - the queue does not grow: the median delay of the last quarter of the step exceeds that
   of the first quarter by less than ``max_queue_growth_ms`` (a shaper's bucket and buffer
   hide an overload for a while before it drops; a growing queue shows it early);
-- the worst call's RFC 3550 jitter is at most ``max_jitter_ms``;
+- the worst call's jitter (``stats.JITTER_STATISTIC``: the p95 of its running RFC 3550
+  estimate, the same whole-call statistic as the path check) is at most ``max_jitter_ms``;
 - the E-model MOS (G.107, random loss) is at least ``min_mos`` (when set).
 
 A step outside the limits is run once more; a direction fails only if it fails twice.
@@ -54,7 +55,13 @@ from netcheck.probes._callgen import run_calls
 from netcheck.probes._common import Context, Timer, error
 from netcheck.probes._stream_sessions import StampReply, stamp_packet_size
 from netcheck.result import ErrorKind, Measurement, ProbeError, Value
-from netcheck.stats import PacketRecord, rfc3550_jitter_series_ms
+from netcheck.stats import (
+    JITTER_STATISTIC,
+    JitterSummary,
+    PacketRecord,
+    jitter_summary,
+    rfc3550_jitter_series_ms,
+)
 
 STAMP_PORT = 862
 DEFAULT_MAX_CALLS = 400
@@ -157,6 +164,7 @@ class Direction:
     lost: int
     late: int
     loss_pct: float | None
+    jitter_ms: float | None
     jitter_max_ms: float | None
     jitter_mean_ms: float | None
     queue_growth_ms: float | None
@@ -173,8 +181,8 @@ class Direction:
             out.append(f"loss {self.loss_pct:.2f} % >= {lim.max_loss_pct:g} %")
         if self.queue_growth_ms is not None and self.queue_growth_ms >= lim.max_queue_growth_ms:
             out.append(f"queue grew {self.queue_growth_ms:.1f} ms")
-        if lim.max_jitter_ms is not None and (self.jitter_max_ms or 0.0) > lim.max_jitter_ms:
-            out.append(f"jitter {self.jitter_max_ms:.1f} ms > {lim.max_jitter_ms:g} ms")
+        if lim.max_jitter_ms is not None and (self.jitter_ms or 0.0) > lim.max_jitter_ms:
+            out.append(f"jitter {self.jitter_ms:.1f} ms ({JITTER_STATISTIC}) > {lim.max_jitter_ms:g} ms")
         if lim.min_mos is not None and self.mos is not None and self.mos < lim.min_mos:
             out.append(f"MOS {self.mos:.2f} < {lim.min_mos:g}")
         return out
@@ -207,6 +215,7 @@ class Step:
             "calls": self.calls, "seconds": round(self.seconds, 3),
             "up_ok": self.up_ok, "down_ok": self.down_ok,
             "loss_up_pct": _r(self.up.loss_pct), "loss_down_pct": _r(self.down.loss_pct),
+            "jitter_up_ms": _r(self.up.jitter_ms), "jitter_down_ms": _r(self.down.jitter_ms),
             "jitter_up_max_ms": _r(self.up.jitter_max_ms), "jitter_down_max_ms": _r(self.down.jitter_max_ms),
             "queue_growth_up_ms": _r(self.up.queue_growth_ms),
             "queue_growth_down_ms": _r(self.down.queue_growth_ms),
@@ -272,7 +281,7 @@ def direction(per_call: Sequence[Sequence[PacketRecord]], setup: CallSetup,
     delay exceeds its call's minimum by more than the jitter buffer (a fixed playout
     buffer, as in :func:`netcheck.probes._stream_analysis.mos_values`)."""
     sent = lost = late = 0
-    jitters: list[float] = []
+    jitters: list[JitterSummary] = []
     timeline: list[tuple[int, float]] = []  # (send_ns, delay above the call's minimum, ms)
     for recs in per_call:
         got = sorted((r for r in recs if r.recv_ns is not None), key=lambda r: r.recv_ns or 0)
@@ -285,14 +294,15 @@ def direction(per_call: Sequence[Sequence[PacketRecord]], setup: CallSetup,
             d = (r.recv_ns - r.send_ns - base) / _NS_PER_MS  # type: ignore[operator]
             late += d > setup.jitter_buffer_ms
             timeline.append((r.send_ns, d))
-        series = rfc3550_jitter_series_ms([(r.send_ns, r.recv_ns) for r in got])  # type: ignore[misc]
-        if series:
-            jitters.append(series[-1])
+        summary = jitter_summary(rfc3550_jitter_series_ms([(r.send_ns, r.recv_ns) for r in got]))  # type: ignore[misc]
+        if summary is not None:
+            jitters.append(summary)
     loss = 100.0 * (lost + late) / sent if sent else None
     return Direction(
         sent=sent, lost=lost, late=late, loss_pct=loss,
-        jitter_max_ms=max(jitters, default=None),
-        jitter_mean_ms=statistics.fmean(jitters) if jitters else None,
+        jitter_ms=max((j.judged_ms for j in jitters), default=None),
+        jitter_max_ms=max((j.max_ms for j in jitters), default=None),
+        jitter_mean_ms=statistics.fmean(j.judged_ms for j in jitters) if jitters else None,
         queue_growth_ms=queue_growth(timeline),
         delay_median_ms=statistics.median(d for _, d in timeline) if timeline else None,
         mos=_mos(setup, one_way_ms, loss),

@@ -19,6 +19,11 @@ from itertools import pairwise
 
 from netcheck.probes._common import Context, Timer, error, ms, percentile
 from netcheck.result import ErrorKind, Measurement, ProbeError, Value
+from netcheck.stats import worst_sliding_loss
+
+#: The jitter statistic of this probe, named in its values (a short ping series would leave
+#: RFC 3550's 1/16-gain estimator mostly in its start-up, so all |D| are averaged).
+JITTER_STATISTIC = "mean |D| of consecutive round trips (RFC 3550 6.4.1 D, averaged)"
 
 PERMISSION_HINT = (
     "ICMP needs raw sockets: run as root/Administrator, grant CAP_NET_RAW "
@@ -160,13 +165,14 @@ def summarize(
         "rtt_p95_ms": _r(percentile(rtts, 95)),
         "rtt_max_ms": max(rtts) if rtts else None,
         "jitter_ms": _r(sum(diffs) / len(diffs)) if diffs else None,
+        "jitter_statistic": JITTER_STATISTIC,
         "one_way_delay_ms": _r(median / 2) if median is not None else None,
     }
     if window_s:
         windows = loss_windows(echoes, window_s)
         values["loss_window_s"] = window_s
         values["loss_windows_pct"] = windows
-        values["loss_worst_window_pct"] = max(windows) if windows else None
+        values.update(worst_window(echoes, window_s))
     return values, {"rtt_ms": [e.rtt_ms for e in echoes]}
 
 
@@ -177,6 +183,21 @@ def loss_windows(echoes: list[Echo], window_s: float) -> list[float]:
     for e in echoes:
         buckets.setdefault(int(e.sent_s // window_s), []).append(e.rtt_ms is None)
     return [round(100.0 * sum(b) / len(b), 3) for _, b in sorted(buckets.items())]
+
+
+def worst_window(echoes: list[Echo], window_s: float) -> dict[str, Value]:
+    """The worst sliding window of ``window_s`` (``stats.worst_sliding_loss``: the rule
+    holds for any interval, not only for intervals counted from the start) and where it was."""
+    ordered = sorted(echoes, key=lambda e: e.sent_s)
+    w = worst_sliding_loss([round(e.sent_s * 1e9) for e in ordered], [e.rtt_ms is None for e in ordered], window_s)
+    if w is None:
+        return {"loss_worst_window_pct": None}
+    return {
+        "loss_worst_window_pct": _r(w.loss_pct),
+        "loss_worst_window_start_s": _r(w.start_s),
+        "loss_worst_window_end_s": _r(w.end_s),
+        "loss_worst_window_partial": w.partial,
+    }
 
 
 def _r(value: float | None) -> float | None:

@@ -255,13 +255,13 @@ async def run(spec: Spec, ctx: Context) -> Measurement:
 
 
 def _worse(a: Direction, b: Direction) -> Direction:
-    return max((a, b), key=lambda d: (d.loss_pct if d.loss_pct is not None else 101.0, d.jitter_max_ms or 0.0))
+    return max((a, b), key=lambda d: (d.loss_pct if d.loss_pct is not None else 101.0, d.jitter_ms or 0.0))
 
 
 def _figures(prefix: str, up: Direction, down: Direction, rtt: float | None) -> dict[str, Value]:
     """Loss (worse direction, lost + late), jitter (worse), MOS (lower), RTT median."""
     moses = [m for m in (up.mos, down.mos) if m is not None]
-    jit = [j for j in (up.jitter_max_ms, down.jitter_max_ms) if j is not None]
+    jit = [j for j in (up.jitter_ms, down.jitter_ms) if j is not None]
     return {
         f"{prefix}_loss_pct": _r(_worse(up, down).loss_pct),
         f"{prefix}_loss_up_pct": _r(up.loss_pct), f"{prefix}_loss_down_pct": _r(down.loss_pct),

@@ -17,6 +17,7 @@ def _dir(loss: float) -> Direction:
         lost=round(loss),
         late=0,
         loss_pct=loss,
+        jitter_ms=0.1,
         jitter_max_ms=0.1,
         jitter_mean_ms=0.1,
         queue_growth_ms=0.0,

@@ -160,9 +160,9 @@ class TestWindows:
         assert [w.sent for w in stats.windows] == [500, 500, 500]
         assert [w.lost for w in stats.windows] == [0, 6, 0]
         assert not any(w.partial for w in stats.windows)
-        worst = stats.worst_window
+        worst = stats.worst_window  # sliding: the first window holding all 6 starts at them
         assert worst is not None
-        assert (worst.start_s, worst.end_s) == (10.0, 20.0)
+        assert (worst.start_s, worst.end_s, worst.sent, worst.lost) == (12.0, 22.0, 500, 6)
         assert worst.loss_pct == pytest.approx(1.2)
 
     def test_partial_last_window(self) -> None:
@@ -172,20 +172,27 @@ class TestWindows:
 
     def test_sliding_window_finds_a_burst_split_by_fixed_windows(self) -> None:
         # 8 losses straddling the 10 s boundary: 4 in each fixed window (0.8 % each), but
-        # a 15 s window holding all 8 has 8/750 = 1.07 % (Teams "any 15 s interval").
+        # a 15 s window holding all 8 has 8/750 = 1.07 % (Teams "any 15 s interval") and
+        # a 10 s one 8/500 = 1.6 % (VSE NET "< 1 % in a 10 s interval": FAIL).
         delays: list[float | None] = [20.0] * 1500
         for i in range(496, 504):
             delays[i] = None
         stats = summarize_stream(stream(delays), window_s=10.0, sliding_window_s=15.0)
+        assert [w.loss_pct for w in stats.windows][:2] == pytest.approx([0.8, 0.8])
         assert stats.worst_window is not None
-        assert stats.worst_window.loss_pct == pytest.approx(0.8)
+        assert stats.worst_window.loss_pct == pytest.approx(1.6)
+        assert stats.worst_window.start_s == pytest.approx(496 * 0.02)
         sliding = stats.worst_sliding_window
         assert sliding is not None
         assert (sliding.sent, sliding.lost) == (750, 8)
         assert sliding.loss_pct == pytest.approx(800 / 750)
 
-    def test_sliding_window_none_when_stream_shorter(self) -> None:
-        assert summarize_stream(stream([20.0] * 100)).worst_sliding_window is None
+    def test_stream_shorter_than_window_is_one_partial_window(self) -> None:
+        delays: list[float | None] = [20.0] * 100  # 2 s against a 15 s window
+        delays[50] = None
+        w = summarize_stream(stream(delays)).worst_sliding_window
+        assert w is not None
+        assert (w.start_s, w.sent, w.lost, w.partial) == (0.0, 100, 1, True)
 
     def test_invalid_window(self) -> None:
         with pytest.raises(ValueError, match="window_s"):
