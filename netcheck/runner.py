@@ -3,7 +3,9 @@
 The runner owns time (STYLE.md §3): it turns each ``timeout_s`` into one monotonic
 deadline handed to the probe, and enforces it from outside with a small grace period. A
 probe that overruns or has a bug still yields a Measurement (TIMEOUT / INTERNAL), so one
-bad target never aborts the batch.
+bad target never aborts the batch. Names are resolved once per run and shared by every
+probe (:mod:`netcheck.probes._names`); one-off set-up (TLS trust stores) is done before
+any probe's timer starts.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from dataclasses import dataclass
 from netcheck import probes
 from netcheck.plan import ProbeRun
 from netcheck.probes._common import Context, Timer, error
+from netcheck.probes._names import Names
 from netcheck.result import ErrorKind, Measurement
 from netcheck.wire import WireError
 
@@ -47,19 +50,38 @@ async def run_all(plan: Sequence[ProbeRun], caps: dict[str, bool], listener: Lis
     error grows (ARCHITECTURE.md, "Timing-critical streams"), so they get the process to
     themselves, one after the other.
     """
+    names = Names()
+    names.prefetch([h for r in plan if isinstance(h := getattr(r.spec, "host", None), str)])
+    await _prepare(plan)
     shared = [i for i, r in enumerate(plan) if not r.exclusive]
     results: dict[int, Measurement] = dict(
-        zip(shared, await asyncio.gather(*(run_one(plan[i], caps, listener) for i in shared)), strict=True)
+        zip(shared, await asyncio.gather(*(run_one(plan[i], caps, listener, names) for i in shared)),
+            strict=True)
     )
     for i, r in enumerate(plan):
         if r.exclusive:
-            results[i] = await run_one(r, caps, listener)
+            results[i] = await run_one(r, caps, listener, names)
     return [results[i] for i in range(len(plan))]
 
 
-async def run_one(run: ProbeRun, caps: dict[str, bool], listener: Listener) -> Measurement:
+async def _prepare(plan: Sequence[ProbeRun]) -> None:
+    """One-off set-up per probe kind before any probe's timer starts (probes.prepare);
+    a failing set-up is left for the probe itself to report."""
+    by_probe: dict[str, list[object]] = {}
+    for r in plan:
+        by_probe.setdefault(r.probe, []).append(r.spec)
+    for name, specs in by_probe.items():
+        try:
+            await probes.prepare(name, specs)
+        except Exception:  # the probe meets the same error and reports it as data
+            log.debug("prepare %s failed", name, exc_info=True)
+
+
+async def run_one(run: ProbeRun, caps: dict[str, bool], listener: Listener,
+                  names: Names | None = None) -> Measurement:
     deadline = time.monotonic() + run.timeout_s
-    ctx = Context(deadline=deadline, caps=caps, progress=lambda text: listener(Event("progress", run, text)))
+    ctx = Context(deadline=deadline, caps=caps, progress=lambda text: listener(Event("progress", run, text)),
+                  names=names or Names())
     listener(Event("start", run))
     timer = Timer()
     try:

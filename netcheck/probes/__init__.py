@@ -13,7 +13,7 @@ from typing import Any
 from netcheck.probes._common import Context
 from netcheck.result import Measurement
 
-__all__ = ["PROBES", "Context", "ProbeFn", "get"]
+__all__ = ["PROBES", "Context", "ProbeFn", "get", "prepare"]
 
 ProbeFn = Callable[[Any, Context], Awaitable[Measurement]]
 
@@ -44,3 +44,12 @@ def get(name: str) -> ProbeFn:
     module = importlib.import_module(PROBES[name])
     fn: ProbeFn = module.run
     return fn
+
+
+async def prepare(name: str, specs: list[Any]) -> None:
+    """Let probe ``name`` do its one-off set-up for ``specs`` (e.g. TLS trust stores) before
+    the runner starts any timer: a module may define ``async def prepare(specs)``."""
+    module = importlib.import_module(PROBES[name])
+    hook = getattr(module, "prepare", None)
+    if hook is not None:
+        await hook(specs)

@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from netcheck.probes._names import Names, ResolveError
 from netcheck.result import ErrorKind, Measurement, ProbeError, Value
 
 log = logging.getLogger("netcheck.probes")
@@ -22,11 +23,13 @@ def utc_now() -> str:
 @dataclass(frozen=True)
 class Context:
     """What the runner hands every probe: one monotonic deadline (STYLE.md §3), a progress
-    callback, and what this machine allows (``caps``, from :mod:`netcheck.capabilities`)."""
+    callback, what this machine allows (``caps``, from :mod:`netcheck.capabilities`), and
+    the run's shared name cache (``names``: each name resolved once per run)."""
 
     deadline: float
     progress: Callable[[str], None] = lambda _msg: None
     caps: dict[str, bool] = field(default_factory=dict)
+    names: Names = field(default_factory=Names)
 
     def remaining(self) -> float:
         """Seconds left before the deadline (never negative)."""
@@ -71,6 +74,16 @@ class Timer:
             error=error,
             confidence=confidence,
         )
+
+
+async def resolve(ctx: Context, host: str, family: int = 0) -> tuple[tuple[int, str] | None, ProbeError | None]:
+    """(family, address) of ``host`` from the run's name cache (an IP literal without DNS),
+    or a DNS error; waits at most the probe's time left."""
+    try:
+        resolved = await ctx.names.resolve(host, wait_s=max(ctx.remaining(), 0.001))
+        return resolved.first(family), None
+    except ResolveError as exc:
+        return None, error(ErrorKind.DNS, exc.detail)
 
 
 def is_ip_literal(host: str) -> bool:

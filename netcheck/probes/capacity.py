@@ -53,6 +53,7 @@ from netcheck import bandwidth, emodel
 from netcheck.probes import _stream_analysis as an
 from netcheck.probes._callgen import run_calls
 from netcheck.probes._common import Context, Timer, error
+from netcheck.probes._common import resolve as resolve_shared
 from netcheck.probes._stream_sessions import StampReply, stamp_packet_size
 from netcheck.result import ErrorKind, Measurement, ProbeError, Value
 from netcheck.stats import (
@@ -418,7 +419,7 @@ async def run(spec: Spec, ctx: Context) -> Measurement:
     if spec.codec not in emodel.CODECS:
         bad = error(ErrorKind.UNSUPPORTED, f"unknown codec {spec.codec!r}")
         return timer.measurement(id=spec.id, probe="capacity", target=spec.host, method=method, error=bad)
-    addr, err = await resolve(spec.host, spec.port)
+    addr, err = await resolve(spec.host, ctx)
     if addr is None:
         return timer.measurement(id=spec.id, probe="capacity", target=spec.host, method=method,
                                  error=err, confidence="none")
@@ -443,15 +444,9 @@ async def run(spec: Spec, ctx: Context) -> Measurement:
                              values=values, series=series, error=err, confidence=conf)
 
 
-async def resolve(host: str, port: int) -> tuple[tuple[int, str] | None, ProbeError | None]:
-    """(family, address) of ``host`` (first address), or a DNS error."""
-    loop = asyncio.get_running_loop()
-    try:
-        infos = await loop.getaddrinfo(host, port, type=socket.SOCK_DGRAM)
-    except (socket.gaierror, UnicodeError):
-        return None, error(ErrorKind.DNS, f"cannot resolve {host!r}")
-    family, _, _, _, sockaddr = infos[0]
-    return (int(family), str(sockaddr[0])), None
+async def resolve(host: str, ctx: Context) -> tuple[tuple[int, str] | None, ProbeError | None]:
+    """(family, address) of ``host`` from the run's shared name cache, or a DNS error."""
+    return await resolve_shared(ctx, host)
 
 
 def _ramp(spec: Spec, setup: CallSetup, ramp: Ramp, stop_at: int, progress: Callable[[str], None]) -> None:

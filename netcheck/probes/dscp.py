@@ -20,7 +20,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 
-from netcheck.probes._common import Context, Timer, error
+from netcheck.probes._common import Context, Timer, error, resolve
 from netcheck.result import ErrorKind, Measurement, Value
 from netcheck.wire import portecho
 
@@ -42,13 +42,10 @@ class Spec:
 async def run(spec: Spec, ctx: Context) -> Measurement:
     timer = Timer()
     target = f"{spec.host} udp/{spec.port}"
-    try:
-        infos = await asyncio.wait_for(asyncio.get_running_loop().getaddrinfo(
-            spec.host, spec.port, family=socket.AF_INET, type=socket.SOCK_DGRAM), ctx.timeout(5.0))
-    except (TimeoutError, OSError, UnicodeError) as exc:
-        return timer.measurement(id=spec.id, probe="dscp", target=target, method="udp-echo-tos",
-                                 error=error(ErrorKind.DNS, f"cannot resolve {spec.host!r}: {exc}"))
-    address = str(infos[0][4][0])
+    addr, err = await resolve(ctx, spec.host, socket.AF_INET)
+    if addr is None:
+        return timer.measurement(id=spec.id, probe="dscp", target=target, method="udp-echo-tos", error=err)
+    address = addr[1]
     up, down = await asyncio.to_thread(exchange, address, spec, time.monotonic() + ctx.timeout(5.0))
     err = None if up else error(ErrorKind.TIMEOUT, f"no echo from {address} udp/{spec.port}: is "
                                 "the responder running with --udp-ranges covering this port?")

@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass
 from itertools import pairwise
 
-from netcheck.probes._common import Context, Timer, error, ms, percentile
+from netcheck.probes._common import Context, Timer, error, ms, percentile, resolve
 from netcheck.result import ErrorKind, Measurement, ProbeError, Value
 from netcheck.stats import worst_sliding_loss
 
@@ -59,7 +59,7 @@ async def run(spec: Spec, ctx: Context) -> Measurement:
     from icmplib import exceptions as icmp_exc
 
     timer = Timer()
-    address, err = await _resolve(spec.host)
+    address, err = await _resolve(spec.host, ctx)
     if err:
         return timer.measurement(id=spec.id, probe="icmp", target=spec.host, method="icmp", error=err)
     try:
@@ -79,14 +79,10 @@ async def run(spec: Spec, ctx: Context) -> Measurement:
     )
 
 
-async def _resolve(host: str) -> tuple[str, ProbeError | None]:
-    from icmplib import async_resolve
-    from icmplib import exceptions as icmp_exc
-
-    try:
-        return (await async_resolve(host))[0], None
-    except icmp_exc.NameLookupError:
-        return "", error(ErrorKind.DNS, f"cannot resolve {host!r}")
+async def _resolve(host: str, ctx: Context) -> tuple[str, ProbeError | None]:
+    """The run's shared lookup (an IP literal never goes to DNS)."""
+    addr, err = await resolve(ctx, host)
+    return (addr[1] if addr else ""), err
 
 
 async def _exchange(address: str, spec: Spec, ctx: Context) -> tuple[list[Echo], str]:

@@ -231,7 +231,7 @@ async def run(spec: Spec, ctx: Context) -> Measurement:
     if spec.codec not in emodel.CODECS:
         bad = error(ErrorKind.UNSUPPORTED, f"unknown codec {spec.codec!r}")
         return timer.measurement(id=spec.id, probe="qos", target=spec.host, method=method, error=bad)
-    addr, err = await resolve(spec.host, spec.port)
+    addr, err = await resolve(spec.host, ctx)
     if addr is None:
         return timer.measurement(id=spec.id, probe="qos", target=spec.host, method=method, error=err,
                                  confidence="none")

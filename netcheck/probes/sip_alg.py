@@ -25,7 +25,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from netcheck.probes._common import Context, Timer, error
+from netcheck.probes._common import Context, Timer, error, resolve
 from netcheck.responder_services.sip_mirror import unmask
 from netcheck.result import ErrorKind, Measurement, Value
 from netcheck.wire import sip
@@ -51,23 +51,14 @@ async def run(spec: Spec, ctx: Context) -> Measurement:
     label = f"{spec.host}:{spec.port}/{spec.transport}"
     method = f"sip-{spec.mode}-{spec.transport}"
     confidence = "high" if spec.mode == "mirror" else "low"
-    try:
-        address = await _resolve(spec.host, spec.port, ctx)
-    except (OSError, TimeoutError, UnicodeError) as exc:
-        return timer.measurement(id=spec.id, probe="sip_alg", target=label, method=method,
-                                 error=error(ErrorKind.DNS, f"cannot resolve {spec.host!r}: {exc}"))
+    addr, err = await resolve(ctx, spec.host, socket.AF_INET)
+    if addr is None:
+        return timer.measurement(id=spec.id, probe="sip_alg", target=label, method=method, error=err)
+    address = (addr[1], spec.port)
     test = _mirror if spec.mode == "mirror" else _options
     values, err = await test(address, spec, ctx)
     return timer.measurement(id=spec.id, probe="sip_alg", target=label, method=method,
                              values=values, error=err, confidence=confidence)
-
-
-async def _resolve(host: str, port: int, ctx: Context) -> tuple[str, int]:
-    loop = asyncio.get_running_loop()
-    infos = await asyncio.wait_for(
-        loop.getaddrinfo(host, port, family=socket.AF_INET), timeout=ctx.timeout(5.0)
-    )
-    return str(infos[0][4][0]), port
 
 
 # -- mirror mode --------------------------------------------------------------------------

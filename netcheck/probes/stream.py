@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 
 from netcheck import emodel
 from netcheck.probes import _stream_analysis as an
-from netcheck.probes._common import Context, Timer, error
+from netcheck.probes._common import Context, Timer, error, resolve
 from netcheck.probes._stream_engine import (
     CLOCK_KERNEL,
     CLOCK_MONOTONIC,
@@ -95,7 +95,7 @@ async def run(spec: Spec, ctx: Context) -> Measurement:
     if spec.codec not in emodel.CODECS:
         bad = error(ErrorKind.UNSUPPORTED, f"unknown codec {spec.codec!r}")
         return timer.measurement(id=spec.id, probe="stream", target=spec.host, method=method, error=bad)
-    addr, resolve_err = await _resolve(spec.host, spec.port)
+    addr, resolve_err = await _resolve(spec.host, ctx)
     err: ProbeError | None = resolve_err
     if err is None:
         try:
@@ -109,14 +109,9 @@ async def run(spec: Spec, ctx: Context) -> Measurement:
     )
 
 
-async def _resolve(host: str, port: int) -> tuple[tuple[int, str], ProbeError | None]:
-    loop = asyncio.get_running_loop()
-    try:
-        infos = await loop.getaddrinfo(host, port, type=socket.SOCK_DGRAM)
-    except (socket.gaierror, UnicodeError):
-        return (0, ""), error(ErrorKind.DNS, f"cannot resolve {host!r}")
-    family, _, _, _, sockaddr = infos[0]
-    return (int(family), str(sockaddr[0])), None
+async def _resolve(host: str, ctx: Context) -> tuple[tuple[int, str], ProbeError | None]:
+    addr, err = await resolve(ctx, host)
+    return (addr or (0, "")), err
 
 
 async def _measure(

@@ -33,7 +33,7 @@ import struct
 import time
 from dataclasses import dataclass
 
-from netcheck.probes._common import Context, Timer, error, ms, percentile
+from netcheck.probes._common import Context, Timer, error, ms, percentile, resolve
 from netcheck.result import ErrorKind, Measurement, ProbeError, Value
 from netcheck.wire import stun
 
@@ -83,15 +83,9 @@ async def run(spec: Spec, ctx: Context) -> Measurement:
 
 
 async def _resolve(host: str, port: int, ctx: Context) -> tuple[Address | None, ProbeError | None]:
-    loop = asyncio.get_running_loop()
-    try:
-        infos = await asyncio.wait_for(
-            loop.getaddrinfo(host, port, family=socket.AF_INET, type=socket.SOCK_DGRAM),
-            timeout=ctx.timeout(5.0),
-        )
-    except (TimeoutError, socket.gaierror, UnicodeError) as exc:
-        return None, error(ErrorKind.DNS, f"cannot resolve {host!r}: {exc}")
-    return (str(infos[0][4][0]), port), None
+    """The run's shared lookup (an IP literal never goes to DNS)."""
+    addr, err = await resolve(ctx, host, socket.AF_INET)
+    return ((addr[1], port) if addr else None), err
 
 
 # -- UDP ---------------------------------------------------------------------------------

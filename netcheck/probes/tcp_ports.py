@@ -16,8 +16,9 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from netcheck.probes._common import Context, Timer, compress_ranges, error, ms
-from netcheck.result import ErrorKind, Measurement, ProbeError, Value
+from netcheck.probes._common import Context, Timer, compress_ranges, ms, resolve
+from netcheck.probes._tcpinfo import handshake_rtt_ms
+from netcheck.result import Measurement, ProbeError, Value
 
 STATES = ("open", "refused", "filtered", "reset", "unreachable", "blocked_locally")
 
@@ -57,26 +58,22 @@ async def run(spec: Spec, ctx: Context) -> Measurement:
 
 
 async def _resolve(host: str, ctx: Context) -> tuple[str, int, ProbeError | None]:
-    loop = asyncio.get_running_loop()
-    try:
-        infos = await asyncio.wait_for(
-            loop.getaddrinfo(host, None, type=socket.SOCK_STREAM), timeout=ctx.timeout(5.0)
-        )
-    except (TimeoutError, socket.gaierror, UnicodeError) as exc:
-        return "", 0, error(ErrorKind.DNS, f"cannot resolve {host!r}: {exc}")
-    family, _, _, _, sockaddr = infos[0]
-    return str(sockaddr[0]), int(family), None
+    """The run's shared lookup (an IP literal never goes to DNS)."""
+    addr, err = await resolve(ctx, host)
+    return (addr[1], addr[0], None) if addr else ("", 0, err)
 
 
 async def connect(address: str, family: int, port: int, timeout: float) -> tuple[str, float | None]:
-    """One non-blocking connect; returns (state, connect time in ms or None)."""
+    """One non-blocking connect; returns (state, connect time in ms or None). The connect
+    time is the kernel's handshake RTT where the OS reports it (``_tcpinfo``), else the
+    time from starting the connect to the loop seeing it complete."""
     loop = asyncio.get_running_loop()
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setblocking(False)
     t0 = time.monotonic()
     try:
         await asyncio.wait_for(loop.sock_connect(sock, (address, port)), timeout=max(timeout, 0.001))
-        rtt = ms(time.monotonic() - t0)
+        rtt = handshake_rtt_ms(sock) or ms(time.monotonic() - t0)
         return await _after_connect(sock, loop), rtt
     except TimeoutError:
         return "filtered", None

@@ -35,8 +35,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from netcheck.probes._common import Context, Timer, compress_ranges, error
-from netcheck.result import ErrorKind, Measurement, Value
+from netcheck.probes._common import Context, Timer, compress_ranges, resolve
+from netcheck.result import Measurement, Value
 from netcheck.wire import portecho
 
 DEFAULT_RATE_PPS: Final = 3000.0
@@ -77,13 +77,10 @@ async def run(spec: Spec, ctx: Context) -> Measurement:
     """Resolve, ask coverage, sweep every port, summarise per state."""
     timer = Timer()
     label = f"{spec.host} udp/{','.join(f'{a}-{b}' if a != b else str(a) for a, b in spec.ranges)}"
-    try:
-        infos = await asyncio.wait_for(asyncio.get_running_loop().getaddrinfo(
-            spec.host, None, family=socket.AF_INET, type=socket.SOCK_DGRAM), ctx.timeout(5.0))
-        address = str(infos[0][4][0])
-    except (TimeoutError, OSError, UnicodeError) as exc:
-        return timer.measurement(id=spec.id, probe="udp_ports", target=label, method="udp-echo",
-                                 error=error(ErrorKind.DNS, f"cannot resolve {spec.host!r}: {exc}"))
+    addr, err = await resolve(ctx, spec.host, socket.AF_INET)
+    if addr is None:
+        return timer.measurement(id=spec.id, probe="udp_ports", target=label, method="udp-echo", error=err)
+    address = addr[1]
     coverage = await asyncio.to_thread(ask_coverage, address, spec.control_port, spec.key,
                                        ctx.timeout(3.0))
     served, cov_note, rate = _served(spec, coverage)
