@@ -15,7 +15,20 @@ from netcheck import __version__, capabilities, demo, evaluate, plan, runner
 from netcheck.probes._common import utc_now
 from netcheck.probes.snmp_switch import SnmpTarget
 from netcheck.profile import Profile
-from netcheck.result import SCHEMA_VERSION, Environment, ProfileRef, RunResult, Site
+from netcheck.result import (
+    SCHEMA_VERSION,
+    Check,
+    Environment,
+    ErrorKind,
+    Measurement,
+    ProbeError,
+    ProfileRef,
+    Remedy,
+    RunResult,
+    Site,
+    Status,
+    Verdict,
+)
 
 
 @dataclass(frozen=True)
@@ -51,8 +64,10 @@ async def run_async(request: Request, listener: runner.Listener) -> RunResult:
                                iperf3=request.iperf3,
                                switches=request.switches)
         runs = plan.build(request.profile, options)
-        measurements = await runner.run_all(runs, caps, listener)
+        measurements, interrupted = await _measure(runs, caps, listener)
     checks = evaluate.evaluate(request.profile, measurements, request.site)
+    if interrupted:
+        checks.append(_interrupted_check(measurements, round(time.monotonic() - t0, 1)))
     env = Environment(
         netcheck_version=__version__, python=sys.version.split()[0], os=capabilities.describe_os(),
         hostname=socket.gethostname(), started_utc=started_utc, finished_utc=utc_now(),
@@ -61,11 +76,52 @@ async def run_async(request: Request, listener: runner.Listener) -> RunResult:
     )
     p = request.profile
     return RunResult(
-        schema_version=SCHEMA_VERSION, verdict=evaluate.verdict(checks),
+        schema_version=SCHEMA_VERSION, verdict=Verdict.INCOMPLETE if interrupted else evaluate.verdict(checks),
         profile=ProfileRef(id=p.id, name=p.name, path=p.path, sources=p.sources),
         site=request.site, environment=env, measurements=measurements, checks=checks,
         summary=evaluate.summary(checks),
     )
+
+
+#: Id of the check that marks a run stopped before its plan was done (Ctrl-C).
+INTERRUPTED_CHECK = "run.complete"
+
+
+async def _measure(runs: list[plan.ProbeRun], caps: dict[str, bool],
+                   listener: runner.Listener) -> tuple[list[Measurement], bool]:
+    """All measurements, and whether the run was interrupted. On Ctrl-C (the event loop
+    cancels this task) what finished is kept and every unfinished run becomes a typed
+    "interrupted" measurement, so the result can still be written (partial results are
+    never lost)."""
+    done: dict[str, Measurement] = {}
+
+    def collect(event: runner.Event) -> None:
+        if event.kind == "done" and event.measurement is not None:
+            done[event.run.id] = event.measurement
+        listener(event)
+
+    try:
+        return await runner.run_all(runs, caps, collect), False
+    except asyncio.CancelledError:
+        task = asyncio.current_task()
+        if task is not None:
+            task.uncancel()
+        return [done.get(r.id) or _not_run(r) for r in runs], True
+
+
+def _not_run(run: plan.ProbeRun) -> Measurement:
+    return Measurement(id=run.id, probe=run.probe, target=run.title, method="n/a", started_utc=utc_now(),
+                       duration_s=0.0, confidence="none",
+                       error=ProbeError(kind=ErrorKind.INTERNAL, detail="interrupted before it finished"))
+
+
+def _interrupted_check(measurements: list[Measurement], after_s: float) -> Check:
+    finished = sum(m.error is None or "interrupted" not in m.error.detail for m in measurements)
+    return Check(id=INTERRUPTED_CHECK, title="the whole plan was measured", status=Status.NOT_MEASURED,
+                 required=True, group="run",
+                 reason=f"interrupted (Ctrl-C) after {after_s:g} s: {finished} of {len(measurements)} "
+                 "measurements finished; this result holds what was measured",
+                 remediation=Remedy(key="run_interrupted", text="Run the assessment again to completion."))
 
 
 @contextlib.asynccontextmanager

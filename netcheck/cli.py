@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import sys
+import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -208,16 +209,51 @@ def run(profile_name: str, extensions: int | None, customer: str | None, site_na
     lan = dict(interface=interface, lldp_wait_s=lldp_wait, dhcp_wait_s=dhcp_wait, voice_vlan=voice_vlan)
     request = assess.Request(profile=profile, site=site, quick=quick, lan=lan, responder=responder,
                              responder_key=key, switches=_snmp_targets(snmp), **load)
+    _check_writable(out_dir)
     result = _run_with_progress(request, quiet=as_json)
-    written = _write_outputs(result, out_dir, list(formats) or ["json", "html"], reports, write_atomic,
-                             lang)
+    interrupted = any(c.id == assess.INTERRUPTED_CHECK for c in result.checks)
+    written = _save(result, out_dir, list(formats) or ["json", "html"], reports, write_atomic, lang)
     if as_json:
         sys.stdout.buffer.write(reports.get("json")(result))
     else:
         sys.stdout.buffer.write(reports.get("text")(result, lang))
         for path in written:
             click.echo(f"wrote {path}")
-    sys.exit(result.verdict.exit_code)
+    if interrupted:
+        click.echo("interrupted: the result above holds what was measured (INCOMPLETE)", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    sys.exit(result.verdict.exit_code if written else EXIT_INPUT)
+
+
+#: Exit code of a run stopped with Ctrl-C (128 + SIGINT, the shell convention).
+EXIT_INTERRUPTED = 130
+#: Where a result goes when ``--out`` cannot be written after measuring (stated in the message).
+FALLBACK_DIR = Path(tempfile.gettempdir()) / "netcheck-results"
+
+
+def _check_writable(out_dir: Path) -> None:
+    """Fail before measuring, not after: ``--out`` must be a directory we can create a file in."""
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out_dir):
+            pass
+    except OSError as exc:
+        raise InputError(f"--out {out_dir}: cannot write there: {exc.strerror or exc}") from None
+
+
+def _save(result: RunResult, out_dir: Path, formats: list[str], reports: Any, write_atomic: Any,
+          lang: str) -> list[Path]:
+    """Write to ``--out``; if that fails now (disk full, removed), to :data:`FALLBACK_DIR`,
+    saying so: a measurement is never thrown away because a directory went bad."""
+    try:
+        return _write_outputs(result, out_dir, formats, reports, write_atomic, lang)
+    except InputError as exc:
+        click.echo(f"error: {exc.message}; saving to {FALLBACK_DIR} instead", err=True)
+    try:
+        return _write_outputs(result, FALLBACK_DIR, formats, reports, write_atomic, lang)
+    except InputError as exc:
+        click.echo(f"error: {exc.message}: the result could not be saved", err=True)
+        return []
 
 
 def _parse_targets(items: tuple[str, ...]) -> dict[str, str]:
@@ -800,12 +836,13 @@ def main() -> NoReturn:
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code if isinstance(exc, InputError) else EXIT_INPUT)
-    except click.exceptions.Abort:
-        click.echo("error: aborted", err=True)
-        sys.exit(EXIT_INPUT)
+    except click.exceptions.Abort as exc:  # click turns Ctrl-C into Abort
+        interrupted = isinstance(exc.__cause__, KeyboardInterrupt)
+        click.echo("error: interrupted" if interrupted else "error: aborted", err=True)
+        sys.exit(EXIT_INTERRUPTED if interrupted else EXIT_INPUT)
     except KeyboardInterrupt:
         click.echo("error: interrupted", err=True)
-        sys.exit(130)
+        sys.exit(EXIT_INTERRUPTED)
     except Exception as exc:
         if debug:
             raise
