@@ -167,8 +167,9 @@ def _host_port(item: str) -> tuple[str, int]:
               help="LAN probes (link, LLDP, DHCP): interface (default: the default route's).")
 @click.option("--lldp-wait", default=35.0, show_default=True, type=Finite(1, 300),
               help="Seconds to listen for LLDP/CDP (LLDP sends every 30 s by default).")
-@click.option("--dhcp-wait", default=3.0, show_default=True, type=Finite(0.5, 30),
-              help="Seconds to collect DHCP OFFERs (DISCOVER only; no lease is taken).")
+@click.option("--dhcp-wait", default=6.0, show_default=True, type=Finite(0.5, 30),
+              help="Seconds to collect DHCP OFFERs (DISCOVER only; no lease is taken). Servers that "
+              "ping an address before offering it (dnsmasq: 3 s) need more than 3 s.")
 @click.option("--voice-vlan", type=click.IntRange(1, 4094),
               help="Also DISCOVER on the 802.1Q sub-interface IFACE.VLAN.")
 @click.option("--responder-key-file", type=click.Path(dir_okay=False, path_type=Path),

@@ -38,7 +38,7 @@ class Options:
     responder_key: bytes | None = field(default=None, repr=False)  # HMAC key: authenticated STAMP
     interface: str | None = None  # LAN probes (link, lldp, dhcp): None = default-route interface
     lldp_wait_s: float = 35.0  # one 30 s LLDP interval (IEEE 802.1AB default) + margin
-    dhcp_wait_s: float = 3.0
+    dhcp_wait_s: float = 6.0  # probes.dhcp.DEFAULT_WAIT_S (RFC 2131 4.1 timing, dnsmasq ping check)
     voice_vlan: int | None = None  # also DISCOVER tagged on <interface>.<vlan>
     switches: tuple[snmp_switch.SnmpTarget, ...] = ()  # SNMP switch audit (credentials inside)
     extensions: int | None = None  # capacity: the requirement needs the site's extensions

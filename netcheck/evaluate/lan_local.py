@@ -5,8 +5,10 @@
   ``dns_required``, and none of ``forbidden_options`` (VSE NET: "DHCP server with private IP
   addresses, DNS server, and without DHCP options", REQUIREMENTS.md §2). No OFFER within the
   wait is a FAIL: the requirement is that a DHCP server serves the phones' segment, and
-  silence for 3 s (two DISCOVERs) means it does not. A probe that could not run (no raw
-  sockets) gives SKIPPED with the privilege to grant, never PASS.
+  silence for the wait (6 s, two DISCOVERs) means it does not, unless this machine holds a
+  DHCP lease on that interface (then NOT_MEASURED: a server exists, its offer came late).
+  A probe that could not run (no raw sockets) gives SKIPPED with the privilege to grant,
+  never PASS.
 - ``lan.dhcp_servers`` (informative): more than one server answering one DISCOVER is a
   rogue or forgotten DHCP server: phones then get a random gateway/DNS.
 - ``lan.med_voice_policy`` (informative): the LLDP-MED voice network policy the switch port
@@ -88,10 +90,7 @@ def _dhcp(profile: Profile, runs: list[Measurement], src: str | None) -> Check:
     offers = [o for m in ok_runs for o in _offers(m)]
     b["method"] = "dhcp-discover"
     if not offers:
-        where: list[Item] = [msg("dhcp.where", interface=m.target, wait=Qty(_float(m.values.get("wait_s")), "s"))
-                              for m in ok_runs]
-        return failed(b, True, "reason.dhcp_no_offer",
-                      remedy("dhcp_missing", interface=", ".join(m.target for m in ok_runs)), measured=0, where=where)
+        return _no_offer(b, ok_runs)
     problems: list[Item] = [
         p
         for o in offers
@@ -107,6 +106,27 @@ def _dhcp(profile: Profile, runs: list[Measurement], src: str | None) -> Check:
                                 dns=", ".join(o.get("dns") or [])) for o in offers]
     key = "reason.dhcp_ok" if forbidden else "reason.dhcp_ok_no_rules"
     return check(b, Status.PASS, key, measured=servers, offers=summary, forbidden=forbidden)
+
+
+def _no_offer(b: Base, runs: list[Measurement]) -> Check:
+    """No OFFER within the wait. If this machine holds a DHCP lease on that interface for an
+    address it still has, a DHCP server serves this LAN (it answered too late, e.g. after
+    dnsmasq's 3 s ping check): the offer could not be judged, which is NOT_MEASURED, never
+    "no DHCP server". Without a lease it is a FAIL; where leases cannot be read, it says so."""
+    where: list[Item] = [msg("dhcp.where", interface=m.target, wait=Qty(_float(m.values.get("wait_s")), "s"))
+                         for m in runs]
+    leased = [(m, lease) for m in runs if isinstance(lease := m.values.get("lease"), dict)]
+    if leased:
+        m, lease = leased[0]
+        return check(b, Status.NOT_MEASURED, "reason.dhcp_no_offer_lease", where=where, interface=m.target,
+                     address=str(lease.get("address")), server=str(lease.get("server") or "?"),
+                     source=str(lease.get("source")), fix=remedy("dhcp_late", interface=m.target))
+    unknown = [m.target for m in runs if m.values.get("lease_known") is False]
+    notes = (msg("note.dhcp_lease_unknown", interface=", ".join(unknown)),) if unknown else ()
+    fix = remedy("dhcp_missing", interface=", ".join(m.target for m in runs))
+    if notes:
+        return check(b, Status.FAIL, "reason.dhcp_no_offer", fix=fix, measured=0, where=where, notes=notes)
+    return failed(b, True, "reason.dhcp_no_offer", fix, measured=0, where=where)
 
 
 def _float(value: object) -> float:

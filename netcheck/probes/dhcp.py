@@ -14,8 +14,11 @@ How, and why so:
 - the Ethernet source stays the NIC's own MAC (a random source MAC could trip switch
   port-security), and the broadcast flag makes servers broadcast the OFFER, since it is
   addressed to a ``chaddr`` the NIC would not accept;
-- the wait is bounded (3 s by default): every OFFER within it is kept, one per server id;
-  the DISCOVER is sent twice (at 0 and at half the wait, same xid) against a lost frame;
+- the wait is bounded (6 s by default, :data:`DEFAULT_WAIT_S`): every OFFER within it is
+  kept, one per server id; the DISCOVER is sent twice (at 0 and, as RFC 2131 4.1 retransmits,
+  after 4 s or half a shorter wait; same xid) against a lost frame;
+- the machine's own lease on the interface (``_dhcp_lease``) is reported beside the offers:
+  evidence that a server serves this LAN even when its OFFER came too late;
 - the parameter request list asks for what a desk phone asks for, including 43/66/120/150,
   because servers commonly send only requested options.
 
@@ -27,11 +30,12 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import socket
 import time
 from dataclasses import dataclass
 from typing import Any
 
-from netcheck.probes import _rawl2
+from netcheck.probes import _dhcp_lease, _rawl2
 from netcheck.probes._common import Context, Timer, ms
 from netcheck.result import ErrorKind, Measurement, ProbeError, Value
 from netcheck.wire import dhcp as wire
@@ -40,12 +44,22 @@ from netcheck.wire import dhcp as wire
 _SHOWN = {1: "ip", 3: "ip", 6: "ip", 54: "ip", 150: "ip", 66: "text", 43: "hex", 120: "hex"}
 
 
+#: RFC 2131 section 4.1: a client retransmits its DISCOVER after 4 s (then 8, 16 ... s).
+RFC2131_FIRST_RETRANSMIT_S = 4.0
+#: Default OFFER wait. Servers that check an address is free before offering it answer
+#: late: dnsmasq pings the candidate address and waits 3 s for a reply (its default; OpenWrt,
+#: Pi-hole, many ISP routers), Windows Server's conflict detection likewise. A 3 s wait
+#: missed every such OFFER; 6 s covers the ping, the RFC 2131 retransmission at 4 s and
+#: the OFFER to it.
+DEFAULT_WAIT_S = 6.0
+
+
 @dataclass(frozen=True)
 class Spec:
     id: str = "dhcp"
     interface: str | None = None  # None: the interface of the default route
     vlan: int | None = None  # probe tagged on the sub-interface <interface>.<vlan>
-    wait_s: float = 3.0
+    wait_s: float = DEFAULT_WAIT_S
 
 
 async def run(spec: Spec, ctx: Context) -> Measurement:
@@ -71,7 +85,23 @@ async def run(spec: Spec, ctx: Context) -> Measurement:
             err = ProbeError(kind=ErrorKind.NO_TARGET, detail=f"{err.detail}; create it: {hint}")
         return timer.measurement(id=spec.id, probe="dhcp", target=iface, method=method, error=err)
     values["vlan"] = spec.vlan
+    values.update(lease_values(iface))
     return timer.measurement(id=spec.id, probe="dhcp", target=iface, method=method, values=values)
+
+
+def lease_values(iface: str) -> dict[str, Value]:
+    """The DHCP lease this machine holds on ``iface`` for an address it has now (evidence
+    that a DHCP server serves this LAN even if no OFFER came within the wait)."""
+    import psutil
+
+    addrs = {a.address for a in psutil.net_if_addrs().get(iface, []) if a.family == socket.AF_INET}
+    found = _dhcp_lease.find_lease(iface, addrs)
+    lease = found.lease
+    return {
+        "lease_known": found.known,
+        "lease": None if lease is None else {"address": lease.address, "server": lease.server,
+                                             "source": lease.source},
+    }
 
 
 def random_chaddr() -> bytes:
@@ -90,7 +120,7 @@ def _exchange(iface: str, wait_s: float) -> dict[str, Value]:
         t0 = time.monotonic()
         offers: dict[str, dict[str, Value]] = {}
         sent = 0
-        for deadline in (t0 + wait_s / 2, t0 + wait_s):
+        for deadline in (t0 + retransmit_after_s(wait_s), t0 + wait_s):
             sock.send(frame)
             sent += 1
             _rawl2.receive(
@@ -110,6 +140,15 @@ def _exchange(iface: str, wait_s: float) -> dict[str, Value]:
         "offers": [offers[k] for k in sorted(offers)],
         "first_offer_ms": min(firsts, default=None),
     }
+
+
+def retransmit_after_s(wait_s: float) -> float:
+    """When to send the second DISCOVER: RFC 2131 section 4.1's first retransmission after
+    4 s (a client's own timing, so servers are built for it) when the wait leaves at least
+    a second for its answer, else half the wait."""
+    if wait_s >= RFC2131_FIRST_RETRANSMIT_S + 1.0:
+        return RFC2131_FIRST_RETRANSMIT_S
+    return wait_s / 2
 
 
 def _own_mac(sock: Any, iface: str) -> bytes:

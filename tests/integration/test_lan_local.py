@@ -68,6 +68,21 @@ def test_dhcp_clean_server_passes(netlab_l2: L2Lab, dnsmasq_dhcp: Callable[..., 
     assert checks["lan.dhcp_servers"].status is Status.PASS
 
 
+def test_dhcp_against_dnsmasq_with_its_default_ping_check_passes(
+    netlab_l2: L2Lab, dnsmasq_dhcp: Callable[..., Any]
+) -> None:
+    """dnsmasq (as shipped, no --no-ping) pings an address and waits 3 s before it offers
+    it; the default wait (RFC 2131 4.1: a client retransmits after 4 s) must still hear it."""
+    dnsmasq_dhcp(options={6: GW}, ping=True)
+    m = probe(netlab_l2.ns.lan, dhcp, dhcp.Spec(interface="eth0"), budget_s=dhcp.DEFAULT_WAIT_S + 5.0)
+    assert m.ok, m.error
+    assert m.values["wait_s"] >= 6.0 and m.values["servers"] == [GW]
+    first = m.values["first_offer_ms"]
+    assert isinstance(first, float) and first >= 2_900.0  # the ping check's 3 s really happened
+    check = judged(m)["lan.dhcp"]
+    assert check.status is Status.PASS, check.reason
+
+
 def test_dhcp_forbidden_options_fail_naming_them(
     netlab_l2: L2Lab, dnsmasq_dhcp: Callable[..., Any]
 ) -> None:

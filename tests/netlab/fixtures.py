@@ -99,7 +99,7 @@ def dnsmasq_dhcp(netlab_l2: L2Lab) -> Callable[..., Peer]:
     DHCP server (pool .100-.150, router = gw); ``dnsmasq_dhcp(rogue=True)`` a second one
     on the rogue host (pool .200-.220, router = rogue)."""
 
-    def start(options: dict[int, str] | None = None, *, rogue: bool = False) -> Peer:
+    def start(options: dict[int, str] | None = None, *, rogue: bool = False, ping: bool = False) -> Peer:
         lab = netlab_l2
         if rogue:
             return peers.start_dnsmasq(
@@ -117,6 +117,7 @@ def dnsmasq_dhcp(netlab_l2: L2Lab) -> Callable[..., Peer]:
             pool=("192.168.77.100", "192.168.77.150"),
             options=options or {},
             router=lab.addr.gw,
+            ping=ping,
         )
 
     return start

@@ -206,9 +206,12 @@ def start_dnsmasq(
     options: Mapping[int, str] = {},
     router: str | None = None,
     lease: str = "10m",
+    ping: bool = False,
 ) -> Peer:
     """dnsmasq as a DHCP server only (DNS off) on ``iface``; ``options`` are raw dnsmasq
-    ``--dhcp-option`` values keyed by option number."""
+    ``--dhcp-option`` values keyed by option number. ``ping`` keeps dnsmasq's default check
+    that an address is unused before offering it (an ICMP echo and a 3 s wait), which the
+    lab otherwise turns off for speed (``--no-ping``)."""
     dnsmasq = need("dnsmasq", "the Debian package dnsmasq")
     tag = secrets.token_hex(2)
     argv = [
@@ -222,7 +225,7 @@ def start_dnsmasq(
         f"--dhcp-leasefile={lab.workdir / f'leases-{tag}'}",
         f"--pid-file={lab.workdir / f'dnsmasq-{tag}.pid'}",
         "--user=root",
-        "--log-dhcp", "--no-ping",
+        "--log-dhcp", *([] if ping else ["--no-ping"]),
         "--log-facility=-",
         "--dhcp-authoritative",
     ]
