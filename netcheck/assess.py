@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from netcheck import __version__, capabilities, demo, evaluate, plan, runner
+from netcheck import __version__, capabilities, demo, evaluate, firewall_plan, plan, runner
 from netcheck.probes._common import utc_now
 from netcheck.probes.snmp_switch import SnmpTarget
 from netcheck.profile import Profile
@@ -48,6 +48,50 @@ class Request:
     concurrency: float | None = None  # share of extensions active at once (planning input)
 
 
+def options_for(request: Request, gateway: str | None, remap: dict[int, int],
+                responder: str | None) -> plan.Options:
+    """The plan options of a request: the one place both ``run`` and ``--plan`` get them."""
+    return plan.Options(quick=request.quick, gateway=gateway, port_remap=remap, **request.lan,
+                        responder=responder, responder_key=request.responder_key,
+                        extensions=request.site.extensions, package_mix=dict(request.package_mix),
+                        concurrency=request.concurrency, capacity=request.capacity,
+                        iperf3=request.iperf3, switches=request.switches)
+
+
+@dataclass(frozen=True)
+class PlanView:
+    """What ``run`` will do with a request: its probe runs, an upper bound of its duration
+    (shared runs together, then each exclusive run alone: :func:`runner.run_all`), and the
+    checks it will not measure with the evaluator's own reason."""
+
+    runs: list[plan.ProbeRun]
+    total_s: float
+    not_measured: list[Check]
+    notes: list[str]
+
+
+_PLANNED = "planned; not run yet"
+
+
+def plan_for(request: Request) -> PlanView:
+    """The plan ``run`` would execute, built by the same code (:func:`options_for`,
+    ``plan.build``); the demo's local peers get their real ports only when they start, so
+    the plan stands in the profile's own ports for them."""
+    p = request.profile
+    remap = demo.planned_remap(p) if p.demo else {}
+    responder = request.responder or ("127.0.0.1" if p.demo else None)
+    options = options_for(request, capabilities.default_gateway(), remap, responder)
+    runs = plan.build(p, options)
+    shared = [r.timeout_s for r in runs if not r.exclusive]
+    total = max(shared, default=0.0) + sum(r.timeout_s for r in runs if r.exclusive)
+    placeholders = [Measurement(id=r.id, probe=r.probe, target=r.title, method="planned", started_utc="",
+                                duration_s=0.0, error=ProbeError(kind=ErrorKind.INTERNAL, detail=_PLANNED))
+                    for r in runs]
+    checks = evaluate.evaluate(p, placeholders, request.site)
+    skipped = [c for c in checks if c.status in (Status.NOT_MEASURED, Status.SKIPPED) and _PLANNED not in c.reason]
+    return PlanView(runs=runs, total_s=total, not_measured=skipped, notes=firewall_plan.notes(p, options))
+
+
 def run(request: Request, listener: runner.Listener = lambda _e: None) -> RunResult:
     return asyncio.run(run_async(request, listener))
 
@@ -57,13 +101,7 @@ async def run_async(request: Request, listener: runner.Listener) -> RunResult:
     caps = capabilities.privileges()
     gateway = capabilities.default_gateway()
     async with _peers(request.profile) as remap, _responder(request) as responder:
-        options = plan.Options(quick=request.quick, gateway=gateway, port_remap=remap, **request.lan,
-                               responder=responder, responder_key=request.responder_key,
-                               extensions=request.site.extensions, package_mix=dict(request.package_mix),
-                               concurrency=request.concurrency, capacity=request.capacity,
-                               iperf3=request.iperf3,
-                               switches=request.switches)
-        runs = plan.build(request.profile, options)
+        runs = plan.build(request.profile, options_for(request, gateway, remap, responder))
         measurements, interrupted = await _measure(runs, caps, listener)
     checks = evaluate.evaluate(request.profile, measurements, request.site)
     if interrupted:

@@ -202,14 +202,18 @@ def run(profile_name: str, extensions: int | None, customer: str | None, site_na
             plan.parse_host_port(responder)
     except plan.PlanError as exc:
         raise InputError(str(exc)) from None
+    missing = plan.missing_required_targets(profile)
+    if missing:
+        raise InputError(f"profile {profile.id!r} needs a host for its target(s) {', '.join(missing)}: "
+                         + " ".join(f"--target {n}=HOST" for n in missing))
     load = _capacity_inputs(profile, package_mix, concurrency, capacity, iperf3_server)
-    if plan_only:
-        _print_plan(profile, quick, responder, extensions=extensions, **load)
-        return
     site = Site(customer=customer, site=site_name, technician=technician, extensions=extensions)
     lan = dict(interface=interface, lldp_wait_s=lldp_wait, dhcp_wait_s=dhcp_wait, voice_vlan=voice_vlan)
     request = assess.Request(profile=profile, site=site, quick=quick, lan=lan, responder=responder,
                              responder_key=key, switches=_snmp_targets(snmp), **load)
+    if plan_only:
+        _print_plan(assess.plan_for(request), profile)
+        return
     _check_writable(out_dir)
     result = _run_with_progress(request, quiet=as_json)
     interrupted = any(c.id == assess.INTERRUPTED_CHECK for c in result.checks)
@@ -345,13 +349,25 @@ def _capacity_inputs(profile: Any, package_mix: str | None, concurrency: float |
     return dict(package_mix=mix, concurrency=concurrency, capacity=capacity, iperf3=iperf3_server)
 
 
-def _print_plan(profile: Any, quick: bool, responder: str | None = None, **load: Any) -> None:
-    from netcheck import capabilities, plan
-
-    options = plan.Options(quick=quick, gateway=capabilities.default_gateway(), responder=responder, **load)
+def _print_plan(view: Any, profile: Any) -> None:
+    """What ``run`` will do with the same inputs (``assess.plan_for``: the same plan code),
+    how long it takes at most, and what it will not measure, with the reason."""
     click.echo(f"plan for profile {profile.id} ({profile.name}):")
-    for r in plan.build(profile, options):
-        click.echo(f"  {r.id:<28} {r.probe:<10} {r.title}  (up to {r.timeout_s:g} s)")
+    for r in view.runs:
+        mode = " alone" if r.exclusive else ""
+        click.echo(f"  {r.id:<28} {r.probe:<11} {r.title}  (up to {r.timeout_s:g} s{mode})")
+    if not view.runs:
+        click.echo("  nothing to measure with these inputs")
+    minutes = view.total_s / 60.0
+    click.echo(f"total: up to {view.total_s:g} s ({minutes:.1f} min): shared probes run together, "
+               "calls and sweeps one at a time")
+    if view.not_measured or view.notes:
+        click.echo("not measured:")
+        for c in view.not_measured:
+            need = "required" if c.required else "optional"
+            click.echo(f"  {c.id} ({need}): {c.reason}")
+        for note in view.notes:
+            click.echo(f"  {note}")
 
 
 # --------------------------------------------------------------------------- report

@@ -19,6 +19,13 @@ from netcheck.profile import Profile
 STUN_PORT = 3478  # RFC 8489 section 9: the default STUN port, remapped like the TCP ports
 
 
+def planned_remap(profile: Profile) -> dict[int, int]:
+    """The ports :func:`peers` will remap (to free ports chosen when they start): what the
+    plan shows before anything is started."""
+    tcp = [p for r in profile.ports if "tcp" in r.transports for p in range(r.range[0], r.range[1] + 1)]
+    return {port: port for port in [STUN_PORT, *tcp]}
+
+
 @asynccontextmanager
 async def peers(profile: Profile) -> AsyncIterator[dict[int, int]]:
     """Start one listener per TCP port of the profile and a STUN server; yield profile

@@ -40,13 +40,41 @@ def _stun(profile: Profile, options: Any, run_cls: Any) -> list[Any]:
             rid = f"stun:{transport}:{name}"
             spec = stun.Spec(id=rid, host=target.host, transport=transport, port=port)
             out.append(run_cls(rid, "stun", spec, 20.0, f"STUN {transport.upper()} {target.host}"))
-        if not options.quick and not options.port_remap:
+        checkpoints = lifetime_checkpoints(profile)
+        if not options.quick and not options.port_remap and checkpoints:
             rid = f"stun:lifetime:{name}"
-            spec = stun.Spec(id=rid, host=target.host,
-                             lifetime_checkpoints_s=LIFETIME_CHECKPOINTS_S)
-            out.append(run_cls(rid, "stun", spec, LIFETIME_CHECKPOINTS_S[-1] + 10.0,
+            spec = stun.Spec(id=rid, host=target.host, lifetime_checkpoints_s=checkpoints)
+            out.append(run_cls(rid, "stun", spec, checkpoints[-1] + 10.0,
                                f"NAT UDP binding lifetime via {target.host}"))
     return out
+
+
+def lifetime_interval(profile: Profile) -> float | None:
+    """The interval the NAT binding must outlive (SIP keep-alive, else registration), the
+    same rule :func:`netcheck.evaluate.firewall._lifetime` judges by; None: nothing to judge."""
+    sip = profile.sip
+    if sip is None:
+        return None
+    return sip.keepalive_s or sip.registration_s
+
+
+def lifetime_checkpoints(profile: Profile) -> tuple[float, ...]:
+    """Idle times worth probing: up to the first one beyond the interval (a longer search
+    cannot change the verdict); none when the profile gives no interval — a minutes-long
+    search whose result could only be SKIPPED is not run."""
+    interval = lifetime_interval(profile)
+    if interval is None:
+        return ()
+    upto = next((i for i, c in enumerate(LIFETIME_CHECKPOINTS_S) if c > interval), None)
+    return LIFETIME_CHECKPOINTS_S if upto is None else LIFETIME_CHECKPOINTS_S[: upto + 1]
+
+
+def notes(profile: Profile, options: Any) -> list[str]:
+    """What the firewall area deliberately does not run, and why (for ``--plan``)."""
+    if profile.targets_with_role(Role.STUN) and not lifetime_checkpoints(profile) and not options.quick:
+        return ["NAT UDP binding lifetime: not searched: the profile names no SIP keep-alive or "
+                "registration interval to judge it against"]
+    return []
 
 
 def _tls(profile: Profile, run_cls: Any) -> list[Any]:

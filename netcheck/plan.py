@@ -65,6 +65,20 @@ def with_targets(profile: Profile, overrides: dict[str, str]) -> Profile:
     return msgspec.structs.replace(profile, targets=targets)
 
 
+def missing_required_targets(profile: Profile) -> list[str]:
+    """Targets a required check is measured against that have no host (an input error:
+    the run could only end INCOMPLETE, and the user can fix it with ``--target``)."""
+    names: set[str] = set()
+    groups = [g for g in (profile.limits.end_to_end, profile.limits.handover) if g is not None and g.required]
+    if groups:
+        names |= {n for n, t in profile.targets_with_role(Role.HANDOVER) if not t.host}
+    for rule in profile.ports:
+        target = profile.targets.get(rule.destination)
+        if rule.required and target is not None and not target.host:
+            names.add(rule.destination)
+    return sorted(names)
+
+
 def build(profile: Profile, options: Options) -> list[ProbeRun]:
     runs: list[ProbeRun] = []
     runs += _dns_runs(profile)

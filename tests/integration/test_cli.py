@@ -76,6 +76,21 @@ def test_plan_sends_nothing_and_lists_probes() -> None:
     proc = run("run", "--profile", "stimme", "--plan")
     assert proc.returncode == 0
     assert "tcp_ports" in proc.stdout and "46.189.64.189" in proc.stdout
+    assert "total: up to " in proc.stdout
+    not_measured = proc.stdout.split("not measured:", 1)[1]
+    assert "port.udp.16384-32767@platform (required)" in not_measured and "--responder" in not_measured
+    assert "NAT UDP binding lifetime: not searched" in not_measured
+
+
+def test_plan_shows_exactly_what_run_measures(tmp_path: Path) -> None:
+    """Same inputs, same plan code: the ids --plan lists are the measurements run makes."""
+    planned = run("run", "--profile", "demo", "--quick", "--plan")
+    assert planned.returncode == 0
+    rows = planned.stdout.split("total:", 1)[0].splitlines()[1:]
+    ids = {line.split()[0] for line in rows}
+    proc = run("run", "--profile", "demo", "--quick", "--json", "--out", str(tmp_path))
+    measured = {m["id"] for m in json.loads(proc.stdout)["measurements"]}
+    assert ids == measured
 
 
 @pytest.mark.parametrize(("args", "fragment"), [
@@ -84,6 +99,8 @@ def test_plan_sends_nothing_and_lists_probes() -> None:
      "negative-limit.yaml:6:17: limits.end_to_end.jitter_ms.max: must be > 0 (got -5)"),
     (["run", "--profile", "stimme", "--target", "nope=1.2.3.4"], "has no target 'nope'"),
     (["run", "--profile", "stimme", "--target", "platform"], "expected NAME=HOST"),
+    (["run", "--profile", "generic-voip"], "--target handover=HOST"),
+    (["run", "--profile", "generic-voip", "--plan"], "--target handover=HOST"),
     (["report", "pyproject.toml"], "not a netcheck result document"),
     (["report", "missing.json"], "missing.json"),
     (["profiles", "validate", "tests/data/profiles/invalid/yaml-syntax.yaml"], "YAML syntax"),

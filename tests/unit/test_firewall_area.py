@@ -24,14 +24,22 @@ def _by_id(checks: list, cid: str):  # type: ignore[no-untyped-def,type-arg]
     return next(c for c in checks if c.id == cid)
 
 
-def test_stimme_plan_has_stun_lifetime_and_tls_rows() -> None:
+def test_stimme_plan_has_stun_and_tls_rows_but_no_lifetime_search_it_cannot_judge() -> None:
     runs = {r.id: r for r in plan.build(prof.load("stimme"), plan.Options())}
     assert runs["stun:udp:stun"].spec.host == "46.189.64.249"
     assert runs["stun:tcp:stun"].spec.transport == "tcp"
-    assert runs["stun:lifetime:stun"].spec.lifetime_checkpoints_s[-1] == 180.0
+    # stimme names no SIP keep-alive/registration interval: a 190 s search could only end SKIPPED
+    assert "stun:lifetime:stun" not in runs
     tls_ports = sorted(r.spec.port for k, r in runs.items() if k.startswith("tls:"))
     assert tls_ports == [443, 636, 1300, 4443, 8443, 8636]  # 5061 has no host (sip_trunk)
-    quick = {r.id for r in plan.build(prof.load("stimme"), plan.Options(quick=True))}
+
+
+def test_lifetime_search_stops_at_the_first_idle_time_beyond_the_keepalive() -> None:
+    p = msgspec.structs.replace(prof.load("stimme"), sip=prof.Sip(keepalive_s=30))
+    runs = {r.id: r for r in plan.build(p, plan.Options())}
+    assert runs["stun:lifetime:stun"].spec.lifetime_checkpoints_s == (15.0, 30.0, 45.0)
+    assert runs["stun:lifetime:stun"].timeout_s == 55.0
+    quick = {r.id for r in plan.build(p, plan.Options(quick=True))}
     assert "stun:lifetime:stun" not in quick and "stun:udp:stun" in quick
 
 
