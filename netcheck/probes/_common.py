@@ -61,7 +61,10 @@ class Timer:
         series: dict[str, list[float | None]] | None = None,
         error: ProbeError | None = None,
         confidence: str = "high",
+        confidence_reason: str | None = None,
     ) -> Measurement:
+        """``confidence_reason`` (why the confidence is not higher, and what to do) is kept
+        in the values, so the document carries it beside the level."""
         return Measurement(
             id=id,
             probe=probe,
@@ -69,7 +72,7 @@ class Timer:
             method=method,
             started_utc=self.started_utc,
             duration_s=self.elapsed_s(),
-            values=values or {},
+            values={**(values or {}), **({"confidence_reason": confidence_reason} if confidence_reason else {})},
             series=series or {},
             error=error,
             confidence=confidence,

@@ -434,14 +434,28 @@ async def run(spec: Spec, ctx: Context) -> Measurement:
         err = error(ErrorKind.UNREACHABLE, f"{spec.host}: {exc.strerror or exc}")
     values = summarise(spec, ramp, budget)
     err = err or _ramp_error(spec, ramp)
-    conf = "none" if err else ("low" if values.get("stopped_by_deadline") else "high")
+    conf, conf_reason = _confidence(ramp, values, err)
     series: dict[str, list[float | None]] = {
         "step_calls": [float(s.calls) for s in ramp.steps],
         "step_loss_up_pct": [_r(s.up.loss_pct) for s in ramp.steps],
         "step_loss_down_pct": [_r(s.down.loss_pct) for s in ramp.steps],
     }
     return timer.measurement(id=spec.id, probe="capacity", target=spec.host, method=method,
-                             values=values, series=series, error=err, confidence=conf)
+                             values=values, series=series, error=err, confidence=conf,
+                             confidence_reason=conf_reason)
+
+
+def _confidence(ramp: Ramp, values: dict[str, Value], err: ProbeError | None) -> tuple[str, str | None]:
+    """low when the ramp was cut by its deadline or the sender missed its schedule (p99 send
+    error > 1 ms in a step: the calls then measure this machine's load, not the line)."""
+    if err is not None:
+        return "none", err.detail
+    if values.get("stopped_by_deadline"):
+        return "low", "the ramp was stopped by its deadline before both directions were decided"
+    late = max((s.send_error_p99_ms for s in ramp.steps if s.send_error_p99_ms is not None), default=None)
+    if late is not None and late > 1.0:
+        return "low", f"sender up to {late:g} ms late (p99 of a step): repeat on an idle machine"
+    return "high", None
 
 
 async def resolve(host: str, ctx: Context) -> tuple[tuple[int, str] | None, ProbeError | None]:

@@ -76,6 +76,7 @@ async def run(spec: Spec, ctx: Context) -> Measurement:
     return timer.measurement(
         id=spec.id, probe="icmp", target=spec.host, method=method, values=values,
         series=series, error=err, confidence="estimate" if not err else "none",
+        confidence_reason="ICMP echo: round trip only, one-way delay as RTT/2" if not err else None,
     )
 
 

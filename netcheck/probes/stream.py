@@ -132,10 +132,10 @@ async def _measure(
         session.sock.close()
     values, series, err = _summarise(spec, session, report, address, sync.synchronized)
     values.update(_context_values(spec, session, report, address, method))
-    confidence = _confidence(values, err)
+    confidence, confidence_reason = _confidence(values, err)
     return timer.measurement(
         id=spec.id, probe="stream", target=spec.host, method=method, values=values, series=series,
-        error=err, confidence=confidence,
+        error=err, confidence=confidence, confidence_reason=confidence_reason,
     )
 
 
@@ -314,12 +314,22 @@ def _context_values(
     }
 
 
-def _confidence(values: dict[str, Value], err: ProbeError | None) -> str:
-    """high: measured one-way with kernel timestamps; medium: delay estimated; low: the
-    sender missed its schedule (p99 send error > 1 ms) or stopped early."""
+#: A sender later than this at its p99 distorts the call it emulates (a 20 ms packet
+#: interval; the IPDV/jitter then partly measure this machine, not the network).
+SEND_ERROR_LOW_MS = 1.0
+
+
+def _confidence(values: dict[str, Value], err: ProbeError | None) -> tuple[str, str | None]:
+    """(level, reason). high: on schedule, one-way measured; medium: one-way delay estimated
+    as RTT/2; low: the sender missed its schedule (p99 send error > 1 ms) or stopped early.
+    The reason says what lowered it and what to do."""
     if err is not None:
-        return "none"
-    late = (values.get("send_error_p99_ms") or 0.0) > 1.0  # type: ignore[operator]
-    if late or values.get("stopped_early"):
-        return "low"
-    return "medium" if values.get("one_way_delay_estimated") else "high"
+        return "none", err.detail
+    p99 = values.get("send_error_p99_ms")
+    if isinstance(p99, int | float) and p99 > SEND_ERROR_LOW_MS:
+        return "low", f"sender up to {p99:g} ms late (p99): repeat on an idle machine"
+    if values.get("stopped_early"):
+        return "low", "the call stopped before its planned end (deadline): repeat it"
+    if values.get("one_way_delay_estimated"):
+        return "medium", "one-way delay estimated as RTT/2: the clocks are not known to be synchronised"
+    return "high", None

@@ -33,6 +33,7 @@ def lines(result: RunResult, lang: str = "en") -> list[str]:
         "",
         f"{t('field.verdict').upper()}: {r.verdict_word}   "
         + "  ".join(f"{word}={n}" for _, word, n in r.summary),
+        *([note] if (note := view.confidence_note(result, r.t)) else []),
         "",
     ]
     if r.findings:

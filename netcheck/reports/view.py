@@ -121,8 +121,10 @@ def build(result: RunResult, lang: str = "en") -> Report:
         t=cat,
         verdict=result.verdict.value,
         verdict_word=cat.t(f"verdict.{result.verdict.value}"),
-        verdict_text=cat.t(f"verdict_text.{result.verdict.value}")
-        + ("" if all(c.typed for c in result.checks) else " " + cat.t("doc.legacy_text")),
+        verdict_text=" ".join(filter(None, (
+            cat.t(f"verdict_text.{result.verdict.value}")
+            + ("" if all(c.typed for c in result.checks) else " " + cat.t("doc.legacy_text")),
+            confidence_note(result, cat)))),
         facts=_facts(result, cat),
         summary=[
             (s.value, cat.t(f"status.{s.value}"), result.summary.get(s.value, 0))
@@ -162,11 +164,48 @@ def _row(c: Check, by_id: dict[str, Measurement], cat: Catalogue) -> Row:
         measured=checktext.measured(c, cat) or measured(c, cat),
         limit=checktext.limit(c, cat) or cat.t("field.none"),
         method=_label(cat, "method", method) if method else cat.t("field.none"),
-        confidence=_label(cat, "confidence", m.confidence) if m else cat.t("field.none"),
+        confidence=_confidence(c, by_id, cat),
         reason=checktext.reason(c, cat),
         fix=checktext.fix(c.remediation, cat),
         source=c.source,
     )
+
+
+#: Confidence levels, lowest first ("estimate": bound to its method, e.g. RTT/2).
+CONFIDENCE_ORDER = ("none", "low", "estimate", "medium", "high")
+
+
+def weakest(c: Check, by_id: dict[str, Measurement]) -> Measurement | None:
+    """The least confident measurement a check was judged on: the check is no surer."""
+    evidence = [by_id[e] for e in c.evidence if e in by_id]
+    rank = {level: i for i, level in enumerate(CONFIDENCE_ORDER)}
+    return min(evidence, key=lambda m: rank.get(m.confidence, len(rank)), default=None)
+
+
+def _reason_of(m: Measurement) -> str | None:
+    why = m.values.get("confidence_reason")
+    return why if isinstance(why, str) else None
+
+
+def _confidence(c: Check, by_id: dict[str, Measurement], cat: Catalogue) -> str:
+    """The check's confidence with the reason the probe gave, e.g. "low (sender up to 1.6 ms
+    late (p99): repeat on an idle machine)"."""
+    m = weakest(c, by_id)
+    if m is None:
+        return cat.t("field.none")
+    word, why = _label(cat, "confidence", m.confidence), _reason_of(m)
+    return f"{word} ({why})" if why else word
+
+
+def confidence_note(result: RunResult, cat: Catalogue) -> str:
+    """The headline's warning when judged required checks rest on low-confidence data."""
+    by_id = {m.id: m for m in result.measurements}
+    low = [(c, m) for c in result.checks if c.required and c.status in (Status.PASS, Status.WARN, Status.FAIL)
+           and (m := weakest(c, by_id)) is not None and m.confidence == "low"]
+    if not low:
+        return ""
+    reasons = "; ".join(dict.fromkeys(r for _, m in low if (r := _reason_of(m))))
+    return cat.t("verdict_note.low_confidence", checks=", ".join(c.id for c, _ in low), reasons=reasons)
 
 
 def measured(c: Check, cat: Catalogue) -> str:
