@@ -111,7 +111,8 @@ def _basis(need: bandwidth.Requirement) -> Msg:
 
 
 def _direction(m: Measurement, tag: str, need_kbps: float) -> tuple[str, Msg]:
-    """("pass"|"fail"|"open", phrase) for one direction."""
+    """("pass"|"fail"|"quality"|"open", phrase) for one direction; "quality": not even the
+    first step stayed within the call-quality limits, so no bandwidth figure exists."""
     v = m.values
     have = _num(v.get(f"capacity_{tag}_kbps"))
     calls = v.get(f"calls_{tag}_max")
@@ -119,12 +120,32 @@ def _direction(m: Measurement, tag: str, need_kbps: float) -> tuple[str, Msg]:
                                   calls=calls if isinstance(calls, int) else 0, need=Qty(need_kbps, "kbit/s"))
     if have >= need_kbps:
         return "pass", msg("capacity.direction", **text)
+    first = first_step(m)
+    if calls == 0 and first is not None and first.get(f"problems_{tag}"):
+        return "quality", _first_step_figures(first, tag)
     if v.get(f"calls_{tag}_bound") == "exact":
         failed_at = v.get(f"calls_{tag}_failed_at")
         return "fail", msg("capacity.direction_failed", failed_at=failed_at if isinstance(failed_at, int) else 0,
                            **text)
     why = "up_first" if tag == "down" and v.get("calls_up_bound") == "exact" else "time"
     return "open", msg("capacity.direction_open", why=msg(f"capacity.open_{why}"), **text)
+
+
+def first_step(m: Measurement) -> dict[str, Value] | None:
+    """The ramp's first step (``capacity.Step.as_value``), None without steps."""
+    steps = m.values.get("steps")
+    if not isinstance(steps, list) or not steps or not isinstance(steps[0], dict):
+        return None
+    return steps[0]
+
+
+def _first_step_figures(step: dict[str, Value], tag: str) -> Msg:
+    """What the first step measured in direction ``tag``: loss, jitter (the whole-call
+    statistic of its worst call), MOS."""
+    calls = step.get("calls")
+    return msg("capacity.first_step", direction=msg(f"direction.{tag}"), calls=calls if isinstance(calls, int) else 0,
+               loss=Qty(_num(step.get(f"loss_{tag}_pct")), "%"), jitter=Qty(_num(step.get(f"jitter_{tag}_ms")), "ms"),
+               mos=Qty(_num(step.get(f"mos_{tag}")), ""))
 
 
 def _num(value: Value) -> float:
@@ -139,6 +160,11 @@ def _judge_bandwidth(b: Base, need: bandwidth.Requirement, m: Measurement) -> Ch
                                     per_call=Qty(_num(per_call), "kbit/s"))
     measured: Value = min(_num(m.values.get("capacity_up_kbps")), _num(m.values.get("capacity_down_kbps")))
     states = {up[0], down[0]}
+    if "quality" in states:
+        first = [text for state, text in (up, down) if state == "quality"]
+        fix = remedy("capacity_quality", figures=first)
+        return failed(b, bool(b["required"]), "reason.bandwidth_quality_first", fix, measured=measured,
+                      params={**params, "first": first})
     if "fail" in states:
         fix = remedy("bandwidth_upgrade", need=msg("capacity.need_both", up=Qty(need.up_kbps, "kbit/s"),
                                                    down=Qty(need.down_kbps, "kbit/s")))

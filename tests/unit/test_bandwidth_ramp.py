@@ -169,3 +169,20 @@ def test_qos_priority() -> None:
     assert idle.status is Status.NOT_MEASURED and "did not congest" in idle.reason
     none = _check("qos.priority")
     assert none.status is Status.NOT_MEASURED and "--responder" in none.reason
+
+
+def test_first_step_failing_on_quality_points_at_quality_not_the_line() -> None:
+    """The ramp's first step (2 calls) already broke the jitter limit (stimme/VSE NET 20 ms):
+    no bandwidth was carried within the limits, so "upgrade the line" would be wrong; the
+    check says the quality fails first and points at the path findings."""
+    lim = Limits(max_jitter_ms=20.0)
+    jittery = Direction(sent=300, lost=0, late=0, loss_pct=0.0, jitter_ms=27.7, jitter_max_ms=31.0,
+                        jitter_mean_ms=27.7, queue_growth_ms=0.0, delay_median_ms=5.0, mos=4.1)
+    step = Step(calls=2, seconds=3.0, up=jittery, down=_dir(0.0), rtt_median_ms=10.0, send_error_p99_ms=0.1,
+                problems_up=tuple(jittery.problems(lim)), problems_down=())
+    values = {**_cap_values(0, 40, "exact", "at_least"), "steps": [step.as_value()]}
+    check = _check("bandwidth.per_extension", _m("capacity", "capacity", values))
+    assert check.status is Status.FAIL and check.remediation is not None
+    assert check.remediation.key == "capacity_quality"
+    assert "up: first step of 2 calls: loss 0 %, jitter 27.7 ms" in check.remediation.text
+    assert "quality fails first" in check.reason and "upgrade" not in check.reason
