@@ -86,12 +86,12 @@ def netcheck_rows(r: dict[str, Any]) -> list[str]:
     rows = []
     for tag, t in (("fwd", r["truth_up"]), ("bwd", r["truth_down"])):
         d_err = v[f"owd_{tag}_mean_ms"] - t.owd_mean_ms
-        j_err = v[f"jitter_{tag}_ms"] - t.jitter_ms
+        j_err = v[f"jitter_{tag}_final_ms"] - t.jitter_ms
         l_err = v[f"loss_{tag}_pct"] - t.loss_pct
         ok = abs(d_err) <= 0.5 and abs(j_err) <= jitter_tolerance_ms(t.jitter_ms) and abs(l_err) <= 0.2
         rows.append(
             f"| {r['name']} | {tag} | {_f(t.owd_mean_ms)} | {_f(v[f'owd_{tag}_mean_ms'])} | {d_err:+.3f} | "
-            f"{_f(t.jitter_ms)} | {_f(v[f'jitter_{tag}_ms'])} | {j_err:+.3f} | {_f(t.loss_pct, 2)} | "
+            f"{_f(t.jitter_ms)} | {_f(v[f'jitter_{tag}_final_ms'])} | {j_err:+.3f} | {_f(t.loss_pct, 2)} | "
             f"{_f(v[f'loss_{tag}_pct'], 2)} | {l_err:+.2f} | {'yes' if ok else '**no**'} |"
         )
     return rows
@@ -122,8 +122,8 @@ def report(results: list[dict[str, Any]], seconds: int) -> str:
     clean = results[0]["netcheck"]
     lines += [
         "",
-        f"Noise floor (clean link): netcheck jitter fwd {_f(clean['jitter_fwd_ms'], 4)} ms, "
-        f"bwd {_f(clean['jitter_bwd_ms'], 4)} ms (truth {_f(results[0]['truth_up'].jitter_ms, 4)} / "
+        f"Noise floor (clean link): netcheck jitter fwd {_f(clean['jitter_fwd_final_ms'], 4)} ms, "
+        f"bwd {_f(clean['jitter_bwd_final_ms'], 4)} ms (truth {_f(results[0]['truth_up'].jitter_ms, 4)} / "
         f"{_f(results[0]['truth_down'].jitter_ms, 4)} ms); sender send-time error p50/p99/max "
         f"{clean['send_error_p50_ms']} / {clean['send_error_p99_ms']} / {clean['send_error_max_ms']} ms.",
         "",

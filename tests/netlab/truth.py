@@ -78,12 +78,28 @@ def owd_s(r: Record) -> float | None:
 
 def rfc3550_jitter(transits_s: Sequence[float]) -> float | None:
     """RFC 3550 6.4.1 interarrival jitter (s) of transit times in reception order."""
-    if len(transits_s) < 2:
-        return None
+    series = rfc3550_jitter_series(transits_s)
+    return series[-1] if series else None
+
+
+def rfc3550_jitter_series(transits_s: Sequence[float]) -> list[float]:
+    """The running RFC 3550 6.4.1 estimate (s), one value per arrival after the first."""
+    out: list[float] = []
     j = 0.0
     for prev, cur in itertools.pairwise(transits_s):
         j += (abs(cur - prev) - j) / 16
-    return j
+        out.append(j)
+    return out
+
+
+def p95(values: Sequence[float]) -> float | None:
+    """95th percentile, linear interpolation between closest ranks (numpy's default)."""
+    if not values:
+        return None
+    s = sorted(values)
+    h = (len(s) - 1) * 0.95
+    lo = int(h)
+    return s[lo] + (h - lo) * (s[min(lo + 1, len(s) - 1)] - s[lo])
 
 
 def count_reordered(seqs_in_tx_order: Sequence[int]) -> int:
@@ -114,6 +130,7 @@ class TruthStats:
     jitter_ms: float | None
     sched_err_mean_us: float | None
     sched_err_max_us: float | None
+    jitter_p95_ms: float | None = None  # p95 of the running RFC 3550 estimate over the call
 
 
 def _ms(x: float | None) -> float | None:
@@ -130,7 +147,8 @@ def stats(records: Iterable[Record]) -> TruthStats:
     owds = [owd_s(r) for r in sent_orig]
     owd = [x for x in owds if x is not None]
     errs = [(r["t_tx_ns"] - r["t_arr_ns"] - r["delay_ns"]) / 1e3 for r in sent_orig]
-    jit = rfc3550_jitter([owd_s(r) or 0.0 for r in by_tx])
+    series = rfc3550_jitter_series([owd_s(r) or 0.0 for r in by_tx])
+    jit = series[-1] if series else None
     return TruthStats(
         sent=len(orig),
         delivered=len(sent_orig),
@@ -146,6 +164,7 @@ def stats(records: Iterable[Record]) -> TruthStats:
         jitter_ms=_ms(jit),
         sched_err_mean_us=statistics.fmean(errs) if errs else None,
         sched_err_max_us=max(errs) if errs else None,
+        jitter_p95_ms=_ms(p95(series)),
     )
 
 
