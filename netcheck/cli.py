@@ -202,10 +202,7 @@ def run(profile_name: str, extensions: int | None, customer: str | None, site_na
             plan.parse_host_port(responder)
     except plan.PlanError as exc:
         raise InputError(str(exc)) from None
-    missing = plan.missing_required_targets(profile)
-    if missing:
-        raise InputError(f"profile {profile.id!r} needs a host for its target(s) {', '.join(missing)}: "
-                         + " ".join(f"--target {n}=HOST" for n in missing))
+    _require_targets(profile)
     load = _capacity_inputs(profile, package_mix, concurrency, capacity, iperf3_server)
     site = Site(customer=customer, site=site_name, technician=technician, extensions=extensions)
     lan = dict(interface=interface, lldp_wait_s=lldp_wait, dhcp_wait_s=dhcp_wait, voice_vlan=voice_vlan)
@@ -259,6 +256,16 @@ def _save(result: RunResult, out_dir: Path, formats: list[str], reports: Any, wr
     except InputError as exc:
         click.echo(f"error: {exc.message}: the result could not be saved", err=True)
         return []
+
+
+def _require_targets(profile: Any) -> None:
+    """A required check's target without a host is an input error naming ``--target``."""
+    from netcheck import plan
+
+    missing = plan.missing_required_targets(profile)
+    if missing:
+        raise InputError(f"profile {profile.id!r} needs a host for its target(s) {', '.join(missing)}: "
+                         + " ".join(f"--target {n}=HOST" for n in missing))
 
 
 def _parse_targets(items: tuple[str, ...]) -> dict[str, str]:
@@ -743,7 +750,7 @@ def agent(profile_name: str, every: float, full_every: float | None, jitter: flo
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     profile = _load_profile(profile_name)
     try:
-        plan.with_targets(profile, _parse_targets(targets))
+        _require_targets(plan.with_targets(profile, _parse_targets(targets)))
     except plan.PlanError as exc:
         raise InputError(str(exc)) from None
     site = {"customer": customer, "site": site_name, "extensions": extensions}
