@@ -29,9 +29,10 @@ LOOKUP_TIMEOUT_S: Final = 12.0
 class ResolveError(Exception):
     """The name could not be resolved (``detail`` is one line for the Measurement)."""
 
-    def __init__(self, detail: str) -> None:
+    def __init__(self, detail: str, *, timeout: bool = False) -> None:
         super().__init__(detail)
         self.detail = detail
+        self.timeout = timeout  # no answer in time (else: the resolver said no)
 
 
 @dataclass(frozen=True)
@@ -86,7 +87,7 @@ class Names:
         try:
             return await asyncio.wait_for(asyncio.shield(task), timeout=wait_s)
         except TimeoutError:
-            raise ResolveError(f"cannot resolve {host!r}: no answer within {wait_s:g} s") from None
+            raise ResolveError(f"cannot resolve {host!r}: no answer within {wait_s:g} s", timeout=True) from None
 
     def _task(self, host: str) -> asyncio.Task[Resolved]:
         task = self._tasks.get(host)
@@ -104,9 +105,11 @@ class Names:
                 loop.getaddrinfo(host, None, type=socket.SOCK_STREAM), timeout=self._timeout_s
             )
         except TimeoutError:
-            raise ResolveError(f"cannot resolve {host!r}: no answer within {self._timeout_s:g} s") from None
+            raise ResolveError(f"cannot resolve {host!r}: no answer within {self._timeout_s:g} s",
+                               timeout=True) from None
         except (OSError, UnicodeError) as exc:
-            raise ResolveError(f"cannot resolve {host!r}: {exc}") from None
+            why = exc.args[1] if isinstance(exc, socket.gaierror) and len(exc.args) > 1 else str(exc)
+            raise ResolveError(f"cannot resolve {host!r}: {why}") from None
         seen: dict[tuple[int, str], None] = {}
         for family, _, _, _, sockaddr in infos:
             seen[(int(family), str(sockaddr[0]))] = None

@@ -3,16 +3,18 @@
 The handover point of a hosted PBX is often defined as "what the SIP host name resolves to"
 (REQUIREMENTS.md §2), so a name that fails to resolve is a failed requirement, and the
 resolver's latency delays every call set-up.
+
+The lookup is the run's shared one (``_names``): the DNS check reports the very answer
+every other probe of the run used, and ``resolve_ms`` is that lookup's own duration.
 """
 
 from __future__ import annotations
 
-import asyncio
 import socket
-import time
 from dataclasses import dataclass
 
 from netcheck.probes._common import Context, Timer, error, is_ip_literal, ms
+from netcheck.probes._names import ResolveError
 from netcheck.result import ErrorKind, Measurement
 
 
@@ -31,23 +33,17 @@ async def run(spec: Spec, ctx: Context) -> Measurement:
             id=spec.id, probe="dns", target=spec.host, method="literal",
             values={"addresses": [spec.host], "resolve_ms": 0.0},
         )
-    loop = asyncio.get_running_loop()
-    t0 = time.monotonic()
     try:
-        infos = await asyncio.wait_for(
-            loop.getaddrinfo(spec.host, None, type=socket.SOCK_STREAM),
-            timeout=ctx.timeout(spec.timeout_s),
-        )
-    except TimeoutError:
-        err = error(ErrorKind.TIMEOUT, f"resolver did not answer for {spec.host!r} in time")
-        return timer.measurement(id=spec.id, probe="dns", target=spec.host, method="getaddrinfo", error=err)
-    except (socket.gaierror, UnicodeError) as exc:
-        err = error(ErrorKind.DNS, f"cannot resolve {spec.host!r}: {_reason(exc)}")
-        return timer.measurement(id=spec.id, probe="dns", target=spec.host, method="getaddrinfo", error=err)
-    addresses = sorted({str(info[4][0]) for info in infos})
+        resolved = await ctx.names.resolve(spec.host, wait_s=max(ctx.timeout(spec.timeout_s), 0.001))
+    except ResolveError as exc:
+        kind = ErrorKind.TIMEOUT if exc.timeout else ErrorKind.DNS
+        detail = f"resolver did not answer for {spec.host!r} in time" if exc.timeout else exc.detail
+        return timer.measurement(id=spec.id, probe="dns", target=spec.host, method="getaddrinfo",
+                                 error=error(kind, detail))
+    addresses = sorted({addr for _, addr in resolved.addresses})
     return timer.measurement(
         id=spec.id, probe="dns", target=spec.host, method="getaddrinfo",
-        values={"addresses": addresses, "resolve_ms": ms(time.monotonic() - t0)},
+        values={"addresses": addresses, "resolve_ms": ms(resolved.elapsed_s)},
     )
 
 

@@ -125,3 +125,24 @@ def test_kernel_handshake_rtt_on_a_loopback_connect() -> None:
         assert rtt is not None and 0.0 < rtt < 1.0
     else:
         assert rtt is None
+
+
+def test_the_dns_check_and_the_probes_of_a_run_share_one_lookup(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The DNS check reports the very lookup the other probes used: it cannot pass while
+    they fail to resolve (issue 14), and the resolver is asked once."""
+    from netcheck import runner
+    from netcheck.plan import ProbeRun
+    from netcheck.probes import dns
+
+    async def main() -> tuple[list[str], list[Any]]:
+        counting = _CountingLoop(monkeypatch, delay_s=0.02)
+        plan = [ProbeRun("dns:pbx", "dns", dns.Spec(id="dns:pbx", host="pbx.example"), 5.0, "dns"),
+                *(ProbeRun(f"tcp:{i}", "tcp_ports", tcp_ports.Spec(id=f"tcp:{i}", host="pbx.example",
+                                                                   ports=(9,), timeout_s=0.2), 5.0, "tcp")
+                  for i in range(3))]
+        return counting.calls, await runner.run_all(plan, {}, lambda _e: None)
+
+    calls, ms = asyncio.run(main())
+    assert calls == ["pbx.example"]
+    assert ms[0].ok and ms[0].values["addresses"] == ["127.0.0.1"]
+    assert all(m.values.get("address") == "127.0.0.1" for m in ms[1:])
