@@ -454,7 +454,7 @@ def _confidence(ramp: Ramp, values: dict[str, Value], err: ProbeError | None) ->
         return "low", "the ramp was stopped by its deadline before both directions were decided"
     late = max((s.send_error_p99_ms for s in ramp.steps if s.send_error_p99_ms is not None), default=None)
     if late is not None and late > 1.0:
-        return "low", f"sender up to {late:g} ms late (p99 of a step): repeat on an idle machine"
+        return "low", f"sender up to {late:.1f} ms late (p99 of a step): repeat on an idle machine"
     return "high", None
 
 

@@ -327,7 +327,7 @@ def _confidence(values: dict[str, Value], err: ProbeError | None) -> tuple[str, 
         return "none", err.detail
     p99 = values.get("send_error_p99_ms")
     if isinstance(p99, int | float) and p99 > SEND_ERROR_LOW_MS:
-        return "low", f"sender up to {p99:g} ms late (p99): repeat on an idle machine"
+        return "low", f"sender up to {p99:.1f} ms late (p99): repeat on an idle machine"
     if values.get("stopped_early"):
         return "low", "the call stopped before its planned end (deadline): repeat it"
     if values.get("one_way_delay_estimated"):

@@ -169,3 +169,24 @@ def test_upstream_duplicate_does_not_hide_a_forward_loss_as_backward() -> None:
     assert [r.seq for r in fwd if r.recv_ns is None] == [2]
     assert all(r.recv_ns is not None for r in bwd)
     assert summarize_stream(fwd).duplicates == 1
+
+
+def test_the_notes_are_translated_in_german_reports() -> None:
+    """The window position, late loss and MOS notes come out in the report's language."""
+    from netcheck.reports import checktext
+    from netcheck.reports.i18n import Catalogue
+
+    delays: list[float | None] = [0.0] * (30 * PPS)
+    for i in range(496, 504):
+        delays[i] = None
+    cfg = an.StreamConfig("G.711", 20.0, 60.0, 10.0, None)
+    views = an.Views(an.summarize(_call(delays), cfg), None, None, False)
+    values = {**an.path_values(views, cfg), **an.mos_values(views, cfg), "jitter_buffer_ms": 60.0}
+    m = Measurement(id="stream:handover", probe="stream", target="t", method="icmp-50pps",
+                    started_utc="2026-01-01T00:00:00Z", duration_s=30.0, values=values)
+    checks = {c.id: c for c in evaluate.evaluate(prof.load("managed-com-business"), [m])}
+    de = checktext.reason(checks["handover.loss_pct@handover"], Catalogue("de"))
+    assert "schlechtestes Intervall von 10 s; von 9,92 s bis 19,92 s nach Gesprächsbeginn, Hin- und Rückweg" in de
+    assert "vom Jitterpuffer mit 60 ms verworfen" in de
+    jitter = checktext.reason(checks["handover.jitter_ms@handover"], Catalogue("de"))
+    assert "p95 des laufenden RFC-3550-Jitters" in jitter and "Endwert" in jitter
