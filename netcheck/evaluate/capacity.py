@@ -161,7 +161,7 @@ def _judge_bandwidth(b: Base, need: bandwidth.Requirement, m: Measurement) -> Ch
     measured: Value = min(_num(m.values.get("capacity_up_kbps")), _num(m.values.get("capacity_down_kbps")))
     states = {up[0], down[0]}
     if "quality" in states:
-        first = [text for state, text in (up, down) if state == "quality"]
+        first: list[Item] = [text for state, text in (up, down) if state == "quality"]
         fix = remedy("capacity_quality", figures=first)
         return failed(b, bool(b["required"]), "reason.bandwidth_quality_first", fix, measured=measured,
                       params={**params, "first": first})
