@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from netcheck import __version__, capabilities, demo, evaluate, firewall_plan, plan, runner
+from netcheck.evaluate import _core
 from netcheck.probes._common import utc_now
 from netcheck.probes.snmp_switch import SnmpTarget
 from netcheck.profile import Profile
@@ -23,7 +24,7 @@ from netcheck.result import (
     Measurement,
     ProbeError,
     ProfileRef,
-    Remedy,
+    Qty,
     RunResult,
     Site,
     Status,
@@ -154,12 +155,12 @@ def _not_run(run: plan.ProbeRun) -> Measurement:
 
 
 def _interrupted_check(measurements: list[Measurement], after_s: float) -> Check:
+    """A required NOT_MEASURED row that says the run was stopped, after how long and how
+    much of it had finished (it also keeps the verdict from reading GO)."""
     finished = sum(m.error is None or "interrupted" not in m.error.detail for m in measurements)
-    return Check(id=INTERRUPTED_CHECK, title="the whole plan was measured", status=Status.NOT_MEASURED,
-                 required=True, group="run",
-                 reason=f"interrupted (Ctrl-C) after {after_s:g} s: {finished} of {len(measurements)} "
-                 "measurements finished; this result holds what was measured",
-                 remediation=Remedy(key="run_interrupted", text="Run the assessment again to completion."))
+    b = _core.base(INTERRUPTED_CHECK, "title.run_complete", required=True, group="general")
+    return _core.check(b, Status.NOT_MEASURED, "reason.run_interrupted", fix=_core.remedy("run_interrupted"),
+                       after=Qty(after_s, "s"), finished=finished, total=len(measurements))
 
 
 @contextlib.asynccontextmanager

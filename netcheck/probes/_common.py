@@ -40,6 +40,24 @@ class Context:
         return min(cap_s, self.remaining())
 
 
+@dataclass(frozen=True)
+class Why:
+    """Why a measurement's confidence is not higher: catalogue key ``confidence_reason.<key>``
+    and its millisecond params (reports translate it; the English text is kept beside it
+    for readers of the JSON)."""
+
+    key: str
+    ms: dict[str, float] = field(default_factory=dict)
+
+    def values(self) -> dict[str, Value]:
+        from netcheck.i18n import Catalogue
+
+        en = Catalogue("en")
+        text = en.t(f"confidence_reason.{self.key}", **{k: en.param_qty(v, "ms") for k, v in self.ms.items()})
+        return {"confidence_reason": text, "confidence_reason_key": self.key,
+                "confidence_reason_ms": dict(self.ms)}
+
+
 class Timer:
     """Start time (UTC text + monotonic) of one probe run, to stamp its Measurement."""
 
@@ -61,7 +79,7 @@ class Timer:
         series: dict[str, list[float | None]] | None = None,
         error: ProbeError | None = None,
         confidence: str = "high",
-        confidence_reason: str | None = None,
+        confidence_reason: Why | None = None,
     ) -> Measurement:
         """``confidence_reason`` (why the confidence is not higher, and what to do) is kept
         in the values, so the document carries it beside the level."""
@@ -72,7 +90,7 @@ class Timer:
             method=method,
             started_utc=self.started_utc,
             duration_s=self.elapsed_s(),
-            values={**(values or {}), **({"confidence_reason": confidence_reason} if confidence_reason else {})},
+            values={**(values or {}), **(confidence_reason.values() if confidence_reason else {})},
             series=series or {},
             error=error,
             confidence=confidence,

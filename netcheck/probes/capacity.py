@@ -52,7 +52,7 @@ from typing import Protocol
 from netcheck import bandwidth, emodel
 from netcheck.probes import _stream_analysis as an
 from netcheck.probes._callgen import run_calls
-from netcheck.probes._common import Context, Timer, error
+from netcheck.probes._common import Context, Timer, Why, error
 from netcheck.probes._common import resolve as resolve_shared
 from netcheck.probes._stream_sessions import StampReply, stamp_packet_size
 from netcheck.result import ErrorKind, Measurement, ProbeError, Value
@@ -445,16 +445,16 @@ async def run(spec: Spec, ctx: Context) -> Measurement:
                              confidence_reason=conf_reason)
 
 
-def _confidence(ramp: Ramp, values: dict[str, Value], err: ProbeError | None) -> tuple[str, str | None]:
+def _confidence(ramp: Ramp, values: dict[str, Value], err: ProbeError | None) -> tuple[str, Why | None]:
     """low when the ramp was cut by its deadline or the sender missed its schedule (p99 send
     error > 1 ms in a step: the calls then measure this machine's load, not the line)."""
     if err is not None:
-        return "none", err.detail
+        return "none", None
     if values.get("stopped_by_deadline"):
-        return "low", "the ramp was stopped by its deadline before both directions were decided"
+        return "low", Why("ramp_deadline")
     late = max((s.send_error_p99_ms for s in ramp.steps if s.send_error_p99_ms is not None), default=None)
     if late is not None and late > 1.0:
-        return "low", f"sender up to {late:.1f} ms late (p99 of a step): repeat on an idle machine"
+        return "low", Why("sender_late_step", {"late": round(late, 1)})
     return "high", None
 
 

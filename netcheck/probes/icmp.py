@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass
 from itertools import pairwise
 
-from netcheck.probes._common import Context, Timer, error, ms, percentile, resolve
+from netcheck.probes._common import Context, Timer, Why, error, ms, percentile, resolve
 from netcheck.result import ErrorKind, Measurement, ProbeError, Value
 from netcheck.stats import worst_sliding_loss
 
@@ -76,7 +76,7 @@ async def run(spec: Spec, ctx: Context) -> Measurement:
     return timer.measurement(
         id=spec.id, probe="icmp", target=spec.host, method=method, values=values,
         series=series, error=err, confidence="estimate" if not err else "none",
-        confidence_reason="ICMP echo: round trip only, one-way delay as RTT/2" if not err else None,
+        confidence_reason=Why("icmp_rtt_half") if not err else None,
     )
 
 

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 
 from netcheck import emodel
 from netcheck.probes import _stream_analysis as an
-from netcheck.probes._common import Context, Timer, error, resolve
+from netcheck.probes._common import Context, Timer, Why, error, resolve
 from netcheck.probes._stream_engine import (
     CLOCK_KERNEL,
     CLOCK_MONOTONIC,
@@ -319,17 +319,17 @@ def _context_values(
 SEND_ERROR_LOW_MS = 1.0
 
 
-def _confidence(values: dict[str, Value], err: ProbeError | None) -> tuple[str, str | None]:
+def _confidence(values: dict[str, Value], err: ProbeError | None) -> tuple[str, Why | None]:
     """(level, reason). high: on schedule, one-way measured; medium: one-way delay estimated
     as RTT/2; low: the sender missed its schedule (p99 send error > 1 ms) or stopped early.
-    The reason says what lowered it and what to do."""
+    The reason says what lowered it and what to do (none: the error says why)."""
     if err is not None:
-        return "none", err.detail
+        return "none", None
     p99 = values.get("send_error_p99_ms")
     if isinstance(p99, int | float) and p99 > SEND_ERROR_LOW_MS:
-        return "low", f"sender up to {p99:.1f} ms late (p99): repeat on an idle machine"
+        return "low", Why("sender_late", {"late": round(float(p99), 1)})
     if values.get("stopped_early"):
-        return "low", "the call stopped before its planned end (deadline): repeat it"
+        return "low", Why("stopped_early")
     if values.get("one_way_delay_estimated"):
-        return "medium", "one-way delay estimated as RTT/2: the clocks are not known to be synchronised"
+        return "medium", Why("owd_estimated")
     return "high", None

@@ -182,7 +182,14 @@ def weakest(c: Check, by_id: dict[str, Measurement]) -> Measurement | None:
     return min(evidence, key=lambda m: rank.get(m.confidence, len(rank)), default=None)
 
 
-def _reason_of(m: Measurement) -> str | None:
+def _reason_of(m: Measurement, cat: Catalogue) -> str | None:
+    """Why the measurement is not more confident, in the report's language (the probe's
+    catalogue key and ms params; the stored English text for documents without them)."""
+    key, params = m.values.get("confidence_reason_key"), m.values.get("confidence_reason_ms")
+    if isinstance(key, str) and cat.has(f"confidence_reason.{key}"):
+        shown = {k: cat.param_qty(float(v), "ms") for k, v in (params or {}).items()  # type: ignore[union-attr]
+                 if isinstance(v, int | float)}
+        return cat.t(f"confidence_reason.{key}", **shown)
     why = m.values.get("confidence_reason")
     return why if isinstance(why, str) else None
 
@@ -193,7 +200,7 @@ def _confidence(c: Check, by_id: dict[str, Measurement], cat: Catalogue) -> str:
     m = weakest(c, by_id)
     if m is None:
         return cat.t("field.none")
-    word, why = _label(cat, "confidence", m.confidence), _reason_of(m)
+    word, why = _label(cat, "confidence", m.confidence), _reason_of(m, cat)
     return f"{word} ({why})" if why else word
 
 
@@ -204,7 +211,7 @@ def confidence_note(result: RunResult, cat: Catalogue) -> str:
            and (m := weakest(c, by_id)) is not None and m.confidence == "low"]
     if not low:
         return ""
-    reasons = "; ".join(dict.fromkeys(r for _, m in low if (r := _reason_of(m))))
+    reasons = "; ".join(dict.fromkeys(r for _, m in low if (r := _reason_of(m, cat))))
     return cat.t("verdict_note.low_confidence", checks=", ".join(c.id for c, _ in low), reasons=reasons)
 
 

@@ -9,14 +9,16 @@ from __future__ import annotations
 from netcheck import evaluate
 from netcheck import profile as prof
 from netcheck.probes import stream
+from netcheck.probes._common import Why
 from netcheck.reports import text, view
-from netcheck.reports.i18n import Catalogue
+from netcheck.i18n import Catalogue
 from netcheck.result import SCHEMA_VERSION, Environment, Measurement, ProfileRef, RunResult, Site
 
 
 def test_stream_confidence_names_the_late_sender() -> None:
-    level, why = stream._confidence({"send_error_p99_ms": 1.6, "one_way_delay_estimated": True}, None)
-    assert (level, why) == ("low", "sender up to 1.6 ms late (p99): repeat on an idle machine")
+    level, why = stream._confidence({"send_error_p99_ms": 1.63, "one_way_delay_estimated": True}, None)
+    assert level == "low" and why is not None
+    assert why.values()["confidence_reason"] == "sender up to 1.6 ms late (p99): repeat on an idle machine"
     assert stream._confidence({"send_error_p99_ms": 0.2, "one_way_delay_estimated": True}, None)[0] == "medium"
     assert stream._confidence({"send_error_p99_ms": 0.2, "one_way_delay_estimated": False}, None) == ("high", None)
 
@@ -25,7 +27,7 @@ def _stimme_result(confidence: str, reason: str | None) -> RunResult:
     m = Measurement(id="stream:platform", probe="stream", target="t", method="stamp",
                     started_utc="2026-01-01T00:00:00Z", duration_s=30.0, confidence=confidence,
                     values={"one_way_delay_ms": 10.0, "jitter_ms": 1.0, "loss_pct": 0.0, "received": 1500,
-                            **({"confidence_reason": reason} if reason else {})})
+                            **(Why("sender_late", {"late": 1.6}).values() if reason else {})})
     p = prof.load("stimme")
     checks = evaluate.evaluate(p, [m])
     env = Environment(netcheck_version="0", python="3", os="linux", hostname="h",
@@ -46,7 +48,8 @@ def test_checks_carry_their_evidence_confidence_and_the_headline_says_so() -> No
     en = view.build(result, "en")
     assert "Low confidence: end_to_end.one_way_delay_ms@platform" in en.verdict_text and why in en.verdict_text
     assert any(line.startswith("Low confidence:") for line in text.lines(result, "en"))
-    assert "Geringe Aussagekraft" in view.build(result, "de").verdict_text
+    de = view.build(result, "de").verdict_text
+    assert "Geringe Aussagekraft" in de and "Sender bis zu 1,6 ms verspätet (p99)" in de
     row = next(r for _, rows in en.groups for r in rows if r.id == "end_to_end.jitter_ms@platform")
     assert row.confidence == f"low ({why})"
 
