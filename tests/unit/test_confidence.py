@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from netcheck import evaluate
 from netcheck import profile as prof
+from netcheck.i18n import Catalogue
 from netcheck.probes import stream
 from netcheck.probes._common import Why
 from netcheck.reports import text, view
-from netcheck.i18n import Catalogue
 from netcheck.result import SCHEMA_VERSION, Environment, Measurement, ProfileRef, RunResult, Site
 
 
