@@ -97,7 +97,11 @@ def test_key_families_built_at_run_time_are_complete() -> None:
         "duplex": ["full", "half", "unknown"],
         "direction": ["up", "down"],
         "capacity": ["open_up_first", "open_time"],
-        "confidence": ["high", "estimate", "low", "none"],
+        "confidence": ["high", "estimate", "medium", "low", "none"],
+        "note.dir": list(path.DIRECTIONS),
+        # probes' Why(key) (netcheck.probes._common): stream, capacity, icmp
+        "confidence_reason": ["sender_late", "sender_late_step", "stopped_early", "owd_estimated",
+                              "ramp_deadline", "icmp_rtt_half"],
     }
     for lang in ("en", "de"):
         have = keys(lang)
