@@ -277,6 +277,7 @@ def jitter_values(judged: Sequence[StreamStats | None]) -> dict[str, Value]:
     name, s = max(known, key=lambda ns: ns[1].jitter_ms or 0.0)
     return {
         "jitter_ms": _r(s.jitter_ms),
+        "jitter_p95_ms": _r(s.jitter_ms),  # the judged statistic, under its own name too
         "jitter_max_ms": _r(s.jitter_max_ms),
         "jitter_final_ms": _r(s.jitter_final_ms),
         "jitter_statistic": JITTER_STATISTIC,
