@@ -362,11 +362,11 @@ def _print_plan(view: Any, profile: Any) -> None:
     click.echo(f"plan for profile {profile.id} ({profile.name}):")
     for r in view.runs:
         mode = " alone" if r.exclusive else ""
-        click.echo(f"  {r.id:<28} {r.probe:<11} {r.title}  (up to {r.timeout_s:g} s{mode})")
+        click.echo(f"  {r.id:<28} {r.probe:<11} {r.title}  (up to {r.timeout_s:.0f} s{mode})")
     if not view.runs:
         click.echo("  nothing to measure with these inputs")
     minutes = view.total_s / 60.0
-    click.echo(f"total: up to {view.total_s:g} s ({minutes:.1f} min): shared probes run together, "
+    click.echo(f"total: up to {view.total_s:.0f} s ({minutes:.1f} min): shared probes run together, "
                "calls and sweeps one at a time")
     if view.not_measured or view.notes:
         click.echo("not measured:")
