@@ -58,12 +58,12 @@ def test_jittery_call_that_calms_down_at_the_end_fails(netlab_impaired) -> None:
 def test_clean_call_with_a_jittery_last_second_passes(netlab_impaired) -> None:  # type: ignore[no-untyped-def]
     lab = netlab_impaired(CLEAN, seed=15)
     _, port = start_responder(lab)
-    # 40 s = 2000 packets: a p95 above 20 ms needs > 100 + 22 jittery packets (> 2.4 s); the
-    # switch leaves at most 1.8 s, minus the bridge restart, and at least the 22 packets
-    # (0.44 s) the estimate needs to climb above 20 ms
-    m = _call_with_switch(lab, port, 40.0, 38.2, JITTERY)
+    # 45 s = 2250 packets: a p95 above 20 ms needs > 112 + 22 jittery packets (> 2.68 s); the
+    # switch leaves at most 2.5 s, minus the bridge restart (up to ~2 s on a loaded machine),
+    # and the estimate needs 22 packets (0.44 s) to climb above 20 ms
+    m = _call_with_switch(lab, port, 45.0, 42.5, JITTERY)
     assert m.ok, m.error
     status, reason = _jitter_check(m)
     assert status is Status.PASS, reason
     v = m.values
-    assert v["jitter_ms"] < 20.0 < v["jitter_final_ms"]  # type: ignore[operator]
+    assert v["jitter_ms"] < 20.0 < v["jitter_final_ms"], v  # type: ignore[operator]
