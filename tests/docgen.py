@@ -39,6 +39,7 @@ from netcheck.result import (
     Value,
     to_json,
 )
+from netcheck.stats import JITTER_STATISTIC
 from tests import snmprec
 
 OUT = Path(__file__).resolve().parent / "data" / "results"
@@ -141,6 +142,12 @@ def _stream(run: ProbeRun, kind: str) -> Made:
         "loss_worst_window_pct": max(windows), "loss_worst_window_index": windows.index(max(windows)),
         "burst_loss_pct": 0.0 if not bad else 6.7, "reorder_pct": 0.0, "mos": 4.39 if not bad else 3.1,
         "r_factor": 92.6 if not bad else 58.3,
+        # the whole-call jitter statistic and where the worst sliding loss window was (issue 14)
+        "jitter_statistic": JITTER_STATISTIC, "jitter_direction": "upstream",
+        "jitter_p95_ms": 0.42 if not bad else 14.1, "jitter_max_ms": 0.61 if not bad else 22.3,
+        "jitter_final_ms": 0.18 if not bad else 3.2,
+        "loss_worst_window_start_s": 0.0 if not bad else 11.96, "loss_worst_window_end_s": 10.0 if not bad else 21.96,
+        "loss_worst_window_direction": "upstream", "late_pct": 0.0 if not bad else 1.07, "jitter_buffer_ms": 60.0,
     }
     return values, {"rtt_ms": rtt, "jitter_ms": jitter}, str(getattr(run.spec, "method", "stamp"))  # type: ignore[dict-item]
 
@@ -154,6 +161,9 @@ def _lan_stream(run: ProbeRun) -> Made:
         "rtt_median_ms": 0.36, "one_way_delay_ms": 0.18, "one_way_delay_estimated": True, "jitter_ms": 0.021,
         "loss_pct": 0.0, "loss_window_s": 10.0, "loss_windows_pct": [0.0], "loss_worst_window_pct": 0.0,
         "loss_worst_window_index": 0, "burst_loss_pct": 0.0, "reorder_pct": 0.0, "mos": 4.41,
+        "jitter_statistic": JITTER_STATISTIC, "jitter_direction": "round trip", "jitter_max_ms": 0.05,
+        "jitter_final_ms": 0.02, "loss_worst_window_start_s": 0.0, "loss_worst_window_end_s": 10.0,
+        "loss_worst_window_direction": "round trip", "late_pct": 0.0, "jitter_buffer_ms": 60.0,
     }
     return values, {"rtt_ms": rtt}, str(getattr(run.spec, "method", "icmp"))
 

@@ -91,7 +91,8 @@ def test_german_texts_of_a_typed_no_go() -> None:
     assert checktext.fix(rtt.remediation, de).startswith("Laufzeit zu Übergabepunkt (sip.managed-com.de) senken")
     loss = next(c for c in result.checks if c.id.startswith("handover.loss_pct@"))
     assert checktext.reason(loss, de) == (
-        "Paketverlust 6,7 % (schlechtestes Intervall von 10 s), Grenzwert < 1 %"
+        "Paketverlust 6,7 % (schlechtestes Intervall von 10 s; von 11,96 s bis 21,96 s nach Gesprächsbeginn, "
+        "Senderichtung; dazu verspätet (vom Jitterpuffer mit 60 ms verworfen) 1,07 %), Grenzwert < 1 %"
     )
     port = next(c for c in result.checks if c.id.startswith("port.tcp.5060@"))
     assert checktext.fix(port.remediation, de).endswith("festgestellt: abgewiesen 5060.")
