@@ -58,12 +58,16 @@ def test_jittery_call_that_calms_down_at_the_end_fails(netlab_impaired) -> None:
 def test_clean_call_with_a_jittery_last_second_passes(netlab_impaired) -> None:  # type: ignore[no-untyped-def]
     lab = netlab_impaired(CLEAN, seed=15)
     _, port = start_responder(lab)
-    # 45 s = 2250 packets: a p95 above 20 ms needs > 112 + 22 jittery packets (> 2.68 s); the
-    # switch leaves at most 2.5 s, minus the bridge restart (up to ~2 s on a loaded machine),
+    # 60 s = 3000 packets: a p95 above 20 ms needs > 150 + 22 jittery packets (> 3.44 s); the
+    # switch leaves at most 3.4 s, minus the bridge restart (0.3-2.5 s on a loaded machine),
     # and the estimate needs 22 packets (0.44 s) to climb above 20 ms
-    m = _call_with_switch(lab, port, 45.0, 42.5, JITTERY)
+    m = _call_with_switch(lab, port, 60.0, 56.6, JITTERY)
     assert m.ok, m.error
     status, reason = _jitter_check(m)
     assert status is Status.PASS, reason
     v = m.values
-    assert v["jitter_ms"] < 20.0 < v["jitter_final_ms"], v  # type: ignore[operator]
+    assert v["jitter_ms"] < 20.0 < v["jitter_max_ms"], v  # type: ignore[operator]
+    # the jittery part was the end of the call: judged on its last seconds (the final value
+    # or the maximum) the call would have failed
+    tail = [x for x in m.series["jitter_ms"][-100:] if x is not None]
+    assert max(tail) > 20.0, tail
