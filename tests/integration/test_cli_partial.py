@@ -31,7 +31,7 @@ def _netcheck(*args: str) -> subprocess.Popen[bytes]:
 def test_ctrl_c_saves_what_was_measured_as_incomplete(tmp_path: Path) -> None:
     proc = _netcheck("run", "--profile", "demo", "--out", str(tmp_path), "--format", "json")
     try:
-        time.sleep(4.0)  # the shared probes are done, the 10 s call is running
+        time.sleep(7.0)  # the shared probes are done, the first 10 s call is running
         proc.send_signal(signal.SIGINT)
         _out, err = proc.communicate(timeout=60)
     finally:
