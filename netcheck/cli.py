@@ -595,7 +595,8 @@ def _load_profile(name: str) -> Any:
 @click.option("--port", default=862, show_default=True, type=click.IntRange(0, 65535),
               help="UDP port of the STAMP reflector (RFC 8762: 862; 0 = any free port).")
 @click.option("--key-file", type=click.Path(dir_okay=False, path_type=Path),
-              help="Shared key file: accept only authenticated STAMP (HMAC-SHA-256).")
+              help="Shared key file: accept only authenticated requests (HMAC-SHA-256): STAMP, "
+              "range echo, SIP mirror, control.")
 @click.option("--rate-pps", default=1000.0, show_default=True, type=Finite(1.0, 1_000_000.0),
               help="Requests per second accepted from one source address (token bucket).")
 @click.option("--udp-ranges", default="", metavar="LO-HI,...",
@@ -606,9 +607,14 @@ def _load_profile(name: str) -> Any:
               "nftables redirect (root, Linux).")
 @click.option("--udp-rate-pps", default=5000.0, show_default=True, type=Finite(1.0, 1_000_000.0),
               help="Range echo: requests per second accepted from one source address.")
+@click.option("--sip-ports", default="5060", show_default=True, metavar="PORT|LO-HI,...",
+              help="SIP mirror (SIP ALG detection) on UDP and TCP on these ports; add the "
+              "profile's SIP ports, e.g. 5060,5090 for RingCentral; 'none' turns it off. With "
+              "--key-file only authenticated requests are mirrored.")
 def responder(bind: str, port: int, key_file: Path | None, rate_pps: float, udp_ranges: str,
-              udp_mode: str, udp_rate_pps: float) -> None:
-    """Run the far end: STAMP reflector, UDP range echo, TCP control (coverage, exposure)."""
+              udp_mode: str, udp_rate_pps: float, sip_ports: str) -> None:
+    """Run the far end: STAMP reflector, UDP range echo, SIP mirror, TCP control (coverage,
+    exposure). See docs/responder.md."""
     import logging
     import signal
 
@@ -621,9 +627,10 @@ def responder(bind: str, port: int, key_file: Path | None, rate_pps: float, udp_
         ranges = parse_ranges(udp_ranges)
     except ValueError as exc:
         raise InputError(f"--udp-ranges: {exc}") from None
+    sip = _sip_ports(sip_ports)
     config = resp.Config(bind=bind, port=port, key=_responder_key(key_file), rate_pps=rate_pps,
                          burst=rate_pps, udp_ranges=ranges, udp_mode=udp_mode,
-                         udp_rate_pps=udp_rate_pps, control=True)
+                         udp_rate_pps=udp_rate_pps, control=True, sip_ports=sip)
     try:
         server = resp.Responder(config)
     except RangeSetupError as exc:
@@ -634,6 +641,24 @@ def responder(bind: str, port: int, key_file: Path | None, rate_pps: float, udp_
         signal.signal(sig, lambda _s, _f: server.stop())
     click.echo(f"listening on {server.address[0]}:{server.address[1]}", err=True)
     server.serve()
+
+
+def _sip_ports(text: str) -> tuple[int, ...]:
+    """``--sip-ports``: ``none`` or a list of ports and ranges, at most MAX_PORTS in all."""
+    from netcheck.responder_services.sip_mirror import MAX_PORTS
+    from netcheck.wire.portecho import parse_ranges
+
+    if text.strip().lower() in ("none", "off", ""):
+        return ()
+    try:
+        ranges = parse_ranges(text)
+    except ValueError as exc:
+        raise InputError(f"--sip-ports: {exc}") from None
+    ports = sorted({p for lo, hi in ranges for p in range(lo, hi + 1)})
+    if len(ports) > MAX_PORTS:
+        raise InputError(f"--sip-ports: at most {MAX_PORTS} ports (got {len(ports)}); the "
+                         "probe tests the first port of each SIP row of the profile")
+    return tuple(ports)
 
 
 # --------------------------------------------------------------------------- doctor

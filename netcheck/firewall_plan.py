@@ -2,7 +2,7 @@
 
 Kept beside :mod:`netcheck.plan` so that the plan's own module only gains one line; the
 measurement ids (``stun:udp:<target>``, ``stun:tcp:<target>``, ``stun:lifetime:<target>``,
-``tls:<port-row-index>``, ``sip_alg:udp`` / ``sip_alg:tcp``) are what
+``tls:<port-row-index>``, ``sip_alg:<udp|tcp>:<port>``, ``sip_alg:options``) are what
 :mod:`netcheck.evaluate.firewall` reads.
 """
 
@@ -89,25 +89,56 @@ def _tls(profile: Profile, run_cls: Any) -> list[Any]:
     return out
 
 
+def sip_legs(profile: Profile) -> list[tuple[int, str]]:
+    """(port, transport) pairs the SIP ALG test covers: the first port of every plain SIP
+    row of the port table (SIPS is TLS, opaque to an ALG) over each transport the row
+    allows, plus 5060 (RFC 3261 section 18.1, where most ALGs listen whatever the profile
+    says) over every transport the profile's SIP rows allow (UDP and TCP when none)."""
+    rows = [r for r in profile.ports if r.protocol.upper() == "SIP" and not r.tls]
+    legs = {(r.range[0], t) for r in rows for t in r.transports if t in ("udp", "tcp")}
+    allowed = {t for _, t in legs} or {"udp", "tcp"}
+    legs |= {(SIP_PORT, t) for t in allowed}
+    return sorted(legs, key=lambda leg: (leg[0], leg[1] != "udp"))
+
+
 def _sip_alg(profile: Profile, options: Any, run_cls: Any) -> list[Any]:
-    """With a responder: the SIP mirror on its host, UDP and TCP 5060 (high confidence).
-    Without: OPTIONS to the SIP / handover host (low confidence)."""
+    """With a responder: the SIP mirror on its host, on every leg of :func:`sip_legs`
+    (``sip_alg:<transport>:<port>``, high confidence). With a SIP / handover host in the
+    profile, also OPTIONS with RFC 3581 to it (``sip_alg:options``, medium confidence): the
+    verdict without a responder, and the fallback when the mirror does not answer."""
+    from netcheck.plan import parse_host_port
     from netcheck.probes import sip_alg
 
     if not profile.sip or profile.sip.alg_allowed:
         return []
+    out = []
     if options.responder:
-        host = options.responder.rsplit(":", 1)[0] if options.responder.count(":") == 1 else (
-            options.responder)
-        return [run_cls(f"sip_alg:{t}", "sip_alg", sip_alg.Spec(id=f"sip_alg:{t}", host=host,
-                        port=SIP_PORT, transport=t), 10.0, f"SIP ALG ({t.upper()}) via responder")
-                for t in ("udp", "tcp")]
+        host, control_port = parse_host_port(options.responder)
+        for port, t in sip_legs(profile):
+            rid = f"sip_alg:{t}:{port}"
+            spec = sip_alg.Spec(id=rid, host=host, port=port, transport=t,
+                                key=options.responder_key, control_port=control_port)
+            out.append(run_cls(rid, "sip_alg", spec, 15.0,
+                               f"SIP ALG {t.upper()} {port} via responder mirror {host}"))
+    sbc = _sip_server(profile)
+    if sbc is not None:
+        stun_host = next((t.host for _, t in profile.targets_with_role(Role.STUN) if t.host), None)
+        spec = sip_alg.Spec(id="sip_alg:options", host=sbc[0], port=sbc[1], mode="options",
+                            stun_host=stun_host)
+        out.append(run_cls("sip_alg:options", "sip_alg", spec, 10.0,
+                           f"SIP ALG: OPTIONS with rport (RFC 3581) to {sbc[0]}:{sbc[1]}"))
+    return out
+
+
+def _sip_server(profile: Profile) -> tuple[str, int] | None:
+    """The provider's SIP server (role sip, else handover) and its first SIP UDP port."""
     named = [*profile.targets_with_role(Role.SIP), *profile.targets_with_role(Role.HANDOVER)]
-    host = next((t.host for _, t in named if t.host), None)
-    if host is None:
-        return []
-    spec = sip_alg.Spec(id="sip_alg:udp", host=host, port=SIP_PORT, mode="options")
-    return [run_cls("sip_alg:udp", "sip_alg", spec, 8.0, f"SIP ALG heuristic (OPTIONS) {host}")]
+    for name, target in named:
+        if target.host:
+            ports = [r.range[0] for r in profile.ports if r.protocol.upper() == "SIP"
+                     and not r.tls and "udp" in r.transports and r.destination == name]
+            return target.host, (ports[0] if ports else SIP_PORT)
+    return None
 
 
 def udp_runs(profile: Profile, options: Any, run_cls: Any) -> list[Any]:

@@ -43,7 +43,6 @@ from netcheck.probes._stream_engine import IP_RECVTTL, clock_sync, enable_rx_tim
 from netcheck.probes._stream_sessions import error_estimate
 from netcheck.responder_services.control import open_side
 from netcheck.responder_services.replay import DEFAULT_WINDOW_S, ReplayGuard, SeqWindow
-from netcheck.responder_services.sip_mirror import SipMirror
 from netcheck.wire.stamp import (
     HMAC_LEN,
     HMAC_OFFSET,
@@ -107,6 +106,7 @@ class Config:
     udp_mode: str = "auto"  # auto | sockets | redirect
     udp_rate_pps: float = 5000.0  # per source, range echo only (a sweep needs thousands/s)
     control: bool = False  # TCP control service on the same port (coverage, exposure); CLI: on
+    sip_ports: tuple[int, ...] = ()  # SIP mirror, UDP + TCP (responder_services.sip_mirror); CLI: 5060
 
 
 @dataclass
@@ -300,7 +300,7 @@ class StampReflector:
 
 
 #: Service name -> handler factory. Future far-end services register here.
-HANDLERS: dict[str, Callable[[Config], Handler]] = {"stamp": StampReflector, "sip_mirror": SipMirror}
+HANDLERS: dict[str, Callable[[Config], Handler]] = {"stamp": StampReflector}
 
 
 # --------------------------------------------------------------------------------------

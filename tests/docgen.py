@@ -198,8 +198,22 @@ def _tls(run: ProbeRun, kind: str) -> Made:
 
 
 def _sip_alg(run: ProbeRun, kind: str) -> Made:
-    rewrites: list[Any] = [{"field": "Contact"}] if kind == "no-go" else []
-    return {"rewrites": rewrites, "large_message_ok": True}, {}, "sip-mirror"
+    if run.id == "sip_alg:options":  # OPTIONS with rport (RFC 3581) to the provider's server
+        detail = "nat_unknown" if kind == "incomplete" else "public_received"
+        return {"server": f"{run.spec.host}:{run.spec.port}", "server_answered": True,
+                "local_address": "192.168.10.23:40312",
+                "mapped_address": None if kind == "incomplete" else "198.51.100.77:40312",
+                "via_sent_by": "192.168.10.23:40312", "via_returned_sent_by": "192.168.10.23:40312",
+                "received": "198.51.100.77", "rport": "40312",
+                "evidence": "inconclusive" if kind == "incomplete" else "public_received",
+                "evidence_detail": detail}, {}, "sip-options-udp"
+    alg = kind == "no-go" and run.id.startswith("sip_alg:udp:")
+    rewrites: list[Any] = [{"field": "Contact", "sent": "<sip:netcheck@192.168.10.23:40312>",
+                            "received": "<sip:netcheck@198.51.100.77:40312>"}] if alg else []
+    findings = ["rewrites_headers", "rewrites_registrations"] if alg else []
+    return {"mirror_served": True, "mirror_reachable": True, "findings": findings,
+            "rewrites": rewrites, "register_rewrites": rewrites, "large_rewrites": [],
+            "large_message_ok": not alg, "alg_detected": alg}, {}, "sip-mirror"
 
 
 def _dscp(run: ProbeRun, kind: str) -> Made:

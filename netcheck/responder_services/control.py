@@ -4,8 +4,10 @@ exposure.
 One JSON object per line in, one per line out, then the connection closes:
 
 - ``{"op": "coverage"}`` -> ``{"ranges": [[lo, hi], ...], "mode": "sockets", "rate_pps": N,
-  "seen_as": "198.18.0.1"}``: which UDP ports the range echo really serves, so the probe
-  never calls an unserved port "blocked";
+  "sip_mirror": {"udp": [5060], "tcp": [5060]}, "time_s": 1764480000.123, "seen_as":
+  "198.18.0.1"}``: which UDP ports the range echo and which ports the SIP mirror really
+  serve, so the probe never calls an unserved port "blocked"; ``time_s`` (the responder's
+  clock) lets a keyed SIP probe stamp its requests in the mirror's time;
 - ``{"op": "exposure", "ports": [80, 443, ...]}`` -> ``{"seen_as": ADDR, "ports": {"80":
   "open", "443": "closed", ...}}``: the responder connects back to the *requesting*
   address (as it sees it: the site's public address) on those ports, VSE NET's "no
@@ -292,26 +294,57 @@ def request(host: str, port: int, op: str, ports: list[int], key: bytes | None,
     return answer
 
 
+def without_ports(ranges: tuple[tuple[int, int], ...], ports: list[int]
+                  ) -> tuple[tuple[int, int], ...]:
+    """``ranges`` minus ``ports``: a UDP port the SIP mirror serves is not also echoed (one
+    socket per port, and a redirect would steal the mirror's datagrams); the echo's
+    coverage then says so and the sweep calls it "not covered", never "blocked"."""
+    out: list[tuple[int, int]] = []
+    for lo, hi in ranges:
+        start = lo
+        for p in sorted(q for q in set(ports) if lo <= q <= hi):
+            if p > start:
+                out.append((start, p - 1))
+            start = p + 1
+        if start <= hi:
+            out.append((start, hi))
+    return tuple(out)
+
+
 def open_side(config: Any, port: int) -> list[Any]:
     """The services that run beside the STAMP socket, opened now (so setup errors reach the
-    caller before serving): the UDP range echo when ``config.udp_ranges`` is set, and this
+    caller before serving): the SIP mirror on ``config.sip_ports`` (UDP and TCP), the UDP range
+    echo on ``config.udp_ranges`` minus the mirror's ports, and this
     control service on TCP ``port`` when ``config.control`` (skipped with a log line when
     the TCP port is taken). Each has ``serve()`` (blocking) and ``stop()``."""
+    from netcheck.responder_services.sip_mirror import MirrorServer
     from netcheck.responder_services.udp_ranges import RangeConfig, RangeEcho
 
     side: list[Any] = []
+    mirror = (MirrorServer(config.bind, config.sip_ports, config.key,
+                           window_s=config.replay_window_s) if config.sip_ports else None)
+    if mirror is not None:
+        side.append(mirror)
     echo = None
-    if config.udp_ranges:
-        echo = RangeEcho(RangeConfig(ranges=config.udp_ranges, bind=config.bind, key=config.key,
-                                     rate_pps=config.udp_rate_pps, mode=config.udp_mode,
-                                     replay_window_s=config.replay_window_s))
+    ranges = without_ports(config.udp_ranges, mirror.served["udp"] if mirror else [])
+    if ranges:
+        try:
+            echo = RangeEcho(RangeConfig(ranges=ranges, bind=config.bind, key=config.key,
+                                         rate_pps=config.udp_rate_pps, mode=config.udp_mode,
+                                         replay_window_s=config.replay_window_s))
+        except BaseException:
+            if mirror is not None:
+                mirror.close()
+            raise
         side.append(echo)
 
     def coverage() -> dict[str, Any]:
+        sip_ports = mirror.served if mirror is not None else {"udp": [], "tcp": []}
+        sip_info = {"sip_mirror": sip_ports, "time_s": round(time.time(), 3)}
         if echo is None:
-            return {"ranges": [], "mode": None, "rate_pps": None}
+            return {"ranges": [], "mode": None, "rate_pps": None, **sip_info}
         return {"ranges": [list(r) for r in echo.coverage], "mode": echo.mode,
-                "rate_pps": echo.cfg.rate_pps}
+                "rate_pps": echo.cfg.rate_pps, **sip_info}
 
     if config.control:
         family = socket.AF_INET6 if ":" in config.bind else socket.AF_INET

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from netcheck import evaluate
-from netcheck.evaluate import path
+from netcheck.evaluate import firewall, path
 from netcheck.i18n import Catalogue, keys
 from netcheck.probes import tcp_ports
 from netcheck.result import Check, ErrorKind, Msg, Param
@@ -102,6 +102,9 @@ def test_key_families_built_at_run_time_are_complete() -> None:
         # probes' Why(key) (netcheck.probes._common): stream, capacity, icmp
         "confidence_reason": ["sender_late", "sender_late_step", "stopped_early", "owd_estimated",
                               "ramp_deadline", "icmp_rtt_half"],
+        "sip.finding": list(firewall.SIP_FINDINGS),  # SIP ALG: what the path did
+        "sip.leg": list(firewall.SIP_LEG_GAPS),
+        "sip.options": list(firewall.SIP_OPTIONS_EVIDENCE),
     }
     for lang in ("en", "de"):
         have = keys(lang)

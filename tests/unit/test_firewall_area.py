@@ -43,14 +43,25 @@ def test_lifetime_search_stops_at_the_first_idle_time_beyond_the_keepalive() -> 
     assert "stun:lifetime:stun" not in quick and "stun:udp:stun" in quick
 
 
-def test_sip_alg_plan_mirror_with_responder_heuristic_without() -> None:
-    p = prof.load("managed-com-business")
-    without = {r.id: r for r in plan.build(p, plan.Options())}
-    assert without["sip_alg:udp"].spec.mode == "options"
-    assert without["sip_alg:udp"].spec.host == "sip.managed-com.de"
-    with_r = {r.id: r for r in plan.build(p, plan.Options(responder="198.18.0.2:862"))}
-    assert {with_r[k].spec.mode for k in ("sip_alg:udp", "sip_alg:tcp")} == {"mirror"}
-    assert with_r["sip_alg:tcp"].spec.host == "198.18.0.2"
+def test_sip_alg_plan_mirror_with_responder_options_always() -> None:
+    p = prof.load("managed-com-business")  # SIP tcp+udp 5060 to the handover host
+    without = {r.id: r for r in plan.build(p, plan.Options()) if r.id.startswith("sip_alg")}
+    assert list(without) == ["sip_alg:options"]
+    assert (without["sip_alg:options"].spec.mode, without["sip_alg:options"].spec.host,
+            without["sip_alg:options"].spec.port) == ("options", "sip.managed-com.de", 5060)
+    with_r = {r.id: r for r in plan.build(p, plan.Options(responder="198.18.0.2:862"))
+              if r.id.startswith("sip_alg")}
+    assert sorted(with_r) == ["sip_alg:options", "sip_alg:tcp:5060", "sip_alg:udp:5060"]
+    tcp = with_r["sip_alg:tcp:5060"].spec
+    assert (tcp.mode, tcp.host, tcp.port, tcp.control_port) == ("mirror", "198.18.0.2", 5060, 862)
+
+
+def test_sip_alg_plan_ringcentral_probes_its_own_port_too() -> None:
+    p = prof.load("ringcentral")  # SIP tcp+udp 5090-5099 (rc-qos)
+    ids = sorted(r.id for r in plan.build(p, plan.Options(responder="198.18.0.2"))
+                 if r.id.startswith("sip_alg:"))
+    assert ids == ["sip_alg:options", "sip_alg:tcp:5060", "sip_alg:tcp:5090", "sip_alg:udp:5060",
+                   "sip_alg:udp:5090"]
 
 
 def test_sip_alg_not_measured_without_any_measurement() -> None:
@@ -60,29 +71,55 @@ def test_sip_alg_not_measured_without_any_measurement() -> None:
     assert sum(1 for x in checks if x.id == "sip.alg") == 1  # the placeholder is gone
 
 
+CLEAN = {"mirror_reachable": True, "mirror_served": True, "findings": [], "rewrites": [],
+         "register_rewrites": [], "large_message_ok": True}
+
+
 def test_sip_alg_detected_by_mirror_fails_with_remedy() -> None:
     rewrite = {"field": "Via", "sent": "SIP/2.0/UDP 10.77.1.2:5060", "received":
                "SIP/2.0/UDP 198.18.0.1:5060"}
-    ms = [_m("sip_alg:udp", "sip_alg", {"alg_detected": True, "rewrites": [rewrite]}),
-          _m("sip_alg:tcp", "sip_alg", {"alg_detected": False, "rewrites": [],
-                                        "large_message_ok": True})]
+    ms = [_m("sip_alg:udp:5060", "sip_alg", {**CLEAN, "findings": ["rewrites_headers"],
+                                              "rewrites": [rewrite]}),
+          _m("sip_alg:tcp:5060", "sip_alg", CLEAN)]
     checks = evaluate.evaluate(prof.load("managed-com-business"), ms)
     c = _by_id(checks, "sip.alg")
-    assert c.status is Status.FAIL and "Via (UDP)" in c.reason
+    assert c.status is Status.FAIL
+    assert c.reason == ("SIP ALG found: on UDP 5060 the path rewrites SIP headers (Via) "
+                        "(answered: UDP 5060, TCP 5060)")
     assert c.remediation is not None and "SIP ALG" in c.remediation.text
     assert evaluate.verdict(checks).value == "NO-GO"
 
 
-def test_sip_alg_clean_mirror_passes_heuristic_never_passes() -> None:
+def test_sip_alg_pass_needs_every_leg() -> None:
     p = prof.load("managed-com-business")
-    clean = {"alg_detected": False, "rewrites": [], "large_message_ok": True}
-    checks = evaluate.evaluate(p, [_m("sip_alg:udp", "sip_alg", clean),
-                                   _m("sip_alg:tcp", "sip_alg", clean)])
-    assert _by_id(checks, "sip.alg").status is Status.PASS
-    heur = _m("sip_alg:udp", "sip_alg", {"alg_suspected": False, "server_answered": True},
-              confidence="low")
-    c = _by_id(evaluate.evaluate(p, [heur]), "sip.alg")
-    assert c.status is Status.NOT_MEASURED and "low confidence" in c.reason
+    both = evaluate.evaluate(p, [_m("sip_alg:udp:5060", "sip_alg", CLEAN),
+                                 _m("sip_alg:tcp:5060", "sip_alg", CLEAN)])
+    assert _by_id(both, "sip.alg").status is Status.PASS
+    silent = {"mirror_reachable": False, "mirror_served": True, "findings": []}
+    one = _by_id(evaluate.evaluate(p, [_m("sip_alg:udp:5060", "sip_alg", silent),
+                                       _m("sip_alg:tcp:5060", "sip_alg", CLEAN)]), "sip.alg")
+    assert one.status is Status.WARN
+    assert one.reason.startswith("TCP 5060 clean, UDP 5060 not measured (UDP 5060: no answer")
+    unserved = {"mirror_reachable": False, "mirror_served": False, "findings": []}
+    c = _by_id(evaluate.evaluate(p, [_m("sip_alg:udp:5060", "sip_alg", unserved),
+                                     _m("sip_alg:tcp:5060", "sip_alg", CLEAN)]), "sip.alg")
+    assert c.status is Status.NOT_MEASURED and "netcheck responder --sip-ports 5060" in c.reason
+
+
+def test_sip_alg_options_rfc3581_evidence() -> None:
+    p = prof.load("managed-com-business")
+    for evidence, status in (("private_received", Status.FAIL), ("via_rewritten", Status.FAIL),
+                             ("public_received", Status.PASS),
+                             ("inconclusive", Status.NOT_MEASURED)):
+        m = _m("sip_alg:options", "sip_alg", {"server_answered": True, "evidence": evidence,
+                                              "note": "why"}, confidence="medium")
+        c = _by_id(evaluate.evaluate(p, [m]), "sip.alg")
+        assert c.status is status, evidence
+    # the mirror legs were planned but did not answer: OPTIONS decides, the gap is named
+    silent = _m("sip_alg:udp:5060", "sip_alg", {"mirror_reachable": False, "findings": []})
+    m = _m("sip_alg:options", "sip_alg", {"evidence": "public_received", "note": "n"})
+    c = _by_id(evaluate.evaluate(p, [silent, m]), "sip.alg")
+    assert c.status is Status.PASS and "(SIP mirror: UDP 5060: no answer from the mirror)" in c.reason
 
 
 def test_stun_tls_and_lifetime_checks() -> None:
@@ -107,3 +144,30 @@ def test_stun_tls_and_lifetime_checks() -> None:
     assert "keep-alive interval of 30 s" in lifetime.reason
     tls = _by_id(checks, "tls.443@platform")
     assert tls.status is Status.WARN and "Example Proxy Vendor" in tls.reason
+
+
+def test_sip_alg_options_without_answer_names_the_server_not_icmp() -> None:
+    from netcheck.result import ErrorKind, ProbeError
+
+    m = Measurement(id="sip_alg:options", probe="sip_alg", target="sip.managed-com.de:5060/udp",
+                    method="sip-options-udp", started_utc="2024-01-01T00:00:00.000Z",
+                    duration_s=2.0, values={"server_answered": False},
+                    error=ProbeError(kind=ErrorKind.TIMEOUT,
+                                     detail="no answer to SIP OPTIONS from 192.0.2.10:5060/udp"))
+    c = _by_id(evaluate.evaluate(prof.load("managed-com-business"), [m]), "sip.alg")
+    assert c.status is Status.NOT_MEASURED and c.remediation is None
+    assert c.reason.startswith("SIP OPTIONS (RFC 3581) not measured: no answer to SIP OPTIONS "
+                               "from 192.0.2.10:5060/udp")
+
+
+def test_sip_alg_options_rewrite_outweighs_a_clean_mirror() -> None:
+    """An ALG that acts only towards the provider's SIP server leaves the mirror clean."""
+    p = prof.load("managed-com-business")
+    options = _m("sip_alg:options", "sip_alg", {"server_answered": True, "evidence": "private_received",
+                                                "evidence_detail": "private_received",
+                                                "received": "10.77.1.2", "server": "sbc:5060"})
+    checks = evaluate.evaluate(p, [_m("sip_alg:udp:5060", "sip_alg", CLEAN),
+                                   _m("sip_alg:tcp:5060", "sip_alg", CLEAN), options])
+    c = _by_id(checks, "sip.alg")
+    assert c.status is Status.FAIL and "received=10.77.1.2" in c.reason
+    assert "saw no rewrite on UDP 5060, TCP 5060" in c.reason

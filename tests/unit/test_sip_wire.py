@@ -62,9 +62,53 @@ def test_alg_rewrite_is_listed_field_by_field() -> None:
 
 def test_truncated_body_and_garbage_after_transit() -> None:
     sent = sip.probe_invite("10.77.1.2", 5060, "198.18.0.2")
-    assert sip.compare(sent, sent[:-10])[0].field == "message"
-    assert "exceeds" in (sip.compare(sent, sent[:-10])[0].received or "")
+    body = len(sent.partition(b"\r\n\r\n")[2])
+    assert sip.compare(sent, sent[:-10]) == [
+        Rewrite("framing", f"Content-Length {body} = body",
+                f"Content-Length {body}, body {body - 10} octets")]
+    with pytest.raises(SipError, match="exceeds"):
+        sip.parse(sent[:-10])
     assert sip.compare(sent, b"\x00garbage")[0].field == "message"
+
+
+def test_rewrite_that_leaves_content_length_stale() -> None:
+    """10.77.1.2 -> 198.18.0.1 lengthens each SDP address by one octet; an ALG that forgets
+    the header leaves Content-Length 2 octets short (two addresses, o= and c=)."""
+    sent = sip.probe_invite("10.77.1.2", 5060, "198.18.0.2")
+    head, _, body = sent.partition(b"\r\n\r\n")
+    alg = head + b"\r\n\r\n" + body.replace(b"10.77.1.2", b"198.18.0.1")
+    out = sip.compare(sent, alg)
+    assert [r.field for r in out] == ["sdp c=", "sdp o=", "framing"]
+    assert out[-1].received == f"Content-Length {len(body)}, body {len(body) + 2} octets"
+    assert sip.content_length_mismatch(sip.parse_lenient(alg)) == (len(body), len(body) + 2)
+
+
+def test_every_probe_message_is_fresh() -> None:
+    """Fresh Call-ID, branch (RFC 3261 8.1.1.7 magic cookie), tag and even RTP port."""
+    msgs = [sip.parse(sip.probe_invite("10.77.1.2", 5060, "198.18.0.2")) for _ in range(50)]
+    for name in ("Call-ID", "Via", "From"):
+        assert len({m.get(name) for m in msgs}) == 50, name
+    ports = [int(sip.sdp_lines(m.body, ("m",))[0].split()[1]) for m in msgs]
+    assert all(p % 2 == 0 and sip.RTP_PORTS[0] <= p <= sip.RTP_PORTS[1] for p in ports)
+    assert len(set(ports)) == 50  # never a port this process offered recently
+    assert all(";branch=z9hG4bK" in (m.get("Via") or "") for m in msgs)
+
+
+def test_register_and_canary() -> None:
+    reg = sip.parse(sip.probe_register("10.77.1.2", 40000, "198.18.0.2", expires_s=300))
+    assert reg.start_line == "REGISTER sip:198.18.0.2 SIP/2.0"
+    assert reg.get("Contact") == "<sip:netcheck@10.77.1.2:40000;transport=udp>"
+    assert reg.get("Expires") == "300" and reg.get("CSeq") == "1 REGISTER"
+    assert reg.get("To") == "<sip:netcheck@198.18.0.2>"
+    canary = sip.parse(sip.probe_invite("10.77.1.2", 40000, "198.18.0.2", cseq="x"))
+    assert canary.get("CSeq") == "x INVITE"
+
+
+def test_via_params() -> None:
+    via = "SIP/2.0/UDP 10.77.1.2:52727;branch=z9hG4bKba71;rport=52727;received=10.77.1.2"
+    assert sip.via_params(via) == ("10.77.1.2:52727", {"branch": "z9hG4bKba71",
+                                                      "rport": "52727", "received": "10.77.1.2"})
+    assert sip.via_params("SIP/2.0/TCP h:5;rport, SIP/2.0/UDP other:1") == ("h:5", {"rport": ""})
 
 
 def test_stream_framing_by_content_length() -> None:
@@ -92,3 +136,16 @@ def test_options_carries_rport() -> None:
     msg = sip.parse(sip.probe_options("10.77.1.2", 40000, "sip.example.net"))
     assert msg.get("Via").endswith(";rport")  # type: ignore[union-attr]
     assert msg.get("CSeq") == "1 OPTIONS"
+
+
+def test_any_header_added_or_changed_is_named() -> None:
+    """A middlebox acting as a proxy decrements Max-Forwards (RFC 3261 16.6 step 3) and may
+    add Record-Route (step 4): both are named, not only the address-carrying fields."""
+    sent = sip.probe_invite("10.77.1.2", 5060, "198.18.0.2")
+    proxied = sent.replace(b"Max-Forwards: 70", b"Max-Forwards: 69").replace(
+        b"User-Agent: netcheck\r\n", b"User-Agent: netcheck\r\nRecord-Route: <sip:198.18.0.1;lr>\r\n")
+    assert sip.compare(sent, proxied) == [Rewrite("Max-Forwards", "70", "69"),
+                                          Rewrite("Record-Route", None, "<sip:198.18.0.1;lr>")]
+    reordered = sent.replace(b"Max-Forwards: 70\r\n", b"").replace(
+        b"User-Agent: netcheck\r\n", b"User-Agent: netcheck\r\nMax-Forwards: 70\r\n")
+    assert [r.field for r in sip.compare(sent, reordered)] == ["headers"]

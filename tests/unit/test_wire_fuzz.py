@@ -18,8 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from netcheck import responder as resp
-from netcheck.responder_services import control
-from netcheck.responder_services.sip_mirror import SipMirror
+from netcheck.responder_services import control, sip_mirror
 from netcheck.wire import WireError, dhcp, lldp, portecho, sip, stamp, stamp_fast, stun
 
 KEY = b"fuzz key"
@@ -133,7 +132,7 @@ def _reflectors() -> list[resp.StampReflector]:
 
 
 REFLECTORS = _reflectors()
-MIRROR = SipMirror()
+MIRROR_AUTH = sip_mirror.Authenticator(KEY)
 
 
 @FUZZ
@@ -141,12 +140,16 @@ MIRROR = SipMirror()
 def test_udp_handlers_answer_or_drop_never_crash_never_amplify(data: bytes, port: int, ttl: int) -> None:
     """The Handler contract (netcheck/responder.py): a reply no larger than the request,
     or None, or ValueError for garbage; anything else would be a handler crash."""
-    for handler in (*REFLECTORS, MIRROR):
+    for handler in REFLECTORS:
         try:
             reply = handler.handle(data, ("127.0.0.1", port), time.time_ns(), ttl)
         except ValueError:
             continue
         assert reply is None or len(reply) <= len(data)
+    # the SIP mirror (UDP and TCP share this decision): never raises, never amplifies
+    MIRROR_AUTH.allow(data, f"127.0.0.1:{port}", time.time())
+    mirrored = sip_mirror.answer(data, ("127.0.0.1", port))
+    assert mirrored is None or len(mirrored) <= len(data)
 
 
 @FUZZ
