@@ -140,6 +140,55 @@ def _host_port(item: str) -> tuple[str, int]:
     return host, int(port)
 
 
+# --------------------------------------------------------------------------- report options
+
+
+def _report_options(fn: Any) -> Any:
+    """Options every report-writing command takes (issue 18): appendix, privacy,
+    integrator block, time zone, Ed25519 signature."""
+    options = [
+        click.option("--appendix/--no-appendix", default=None,
+                     help="Raw measurements in an appendix (default: in HTML, not in PDF offers)."),
+        click.option("--private", is_flag=True,
+                     help="Leave this machine's host name, MAC and interface addresses out of the report."),
+        click.option("--integrator", "integrator_file", type=click.Path(dir_okay=False, path_type=Path),
+                     help="TOML file with [integrator] name, contact, logo, signoff for the report's header."),
+        click.option("--timezone", metavar="ZONE",
+                     help="Time zone of the report's times (IANA name, e.g. Europe/Berlin; default: this machine's)."),
+        click.option("--sign-key", type=click.Path(dir_okay=False, path_type=Path),
+                     help="Ed25519 private key (PEM): write FILE.sig next to every file written."),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+def _render_options(appendix: bool | None, private: bool, integrator_file: Path | None,
+                    timezone: str | None) -> Any:
+    from netcheck.i18n import zone
+    from netcheck.reports.options import OptionsError, RenderOptions, load_integrator
+
+    try:
+        integrator = load_integrator(integrator_file) if integrator_file else None
+        if timezone:
+            zone(timezone)
+    except (OptionsError, ValueError) as exc:
+        raise InputError(str(exc)) from None
+    return RenderOptions(appendix=appendix, private=private, integrator=integrator, timezone=timezone)
+
+
+def _sign(paths: list[Path], key: Path | None) -> None:
+    if key is None:
+        return
+    from netcheck.reports.signing import SigningError, sign_file
+
+    for path in paths:
+        try:
+            click.echo(f"signed {sign_file(path, key)}")
+        except SigningError as exc:
+            raise InputError(str(exc)) from None
+
+
 # --------------------------------------------------------------------------- run
 
 
@@ -184,16 +233,20 @@ def _host_port(item: str) -> tuple[str, int]:
 @click.option("--concurrency", type=Finite(0, 1, min_open=True),
               help="Share of extensions in calls at once (default 1: every extension, the providers' rule).")
 @_snmp_options
+@_report_options
 def run(profile_name: str, extensions: int | None, customer: str | None, site_name: str | None,
         technician: str | None, targets: tuple[str, ...], out_dir: Path, formats: tuple[str, ...],
         quick: bool, plan_only: bool, as_json: bool, interface: str | None, lldp_wait: float, dhcp_wait: float,
         voice_vlan: int | None, responder: str | None,
         responder_key_file: Path | None, lang: str, capacity: bool = True, iperf3_server: str | None = None,
-        package_mix: str | None = None, concurrency: float | None = None, **snmp: Any) -> None:
+        package_mix: str | None = None, concurrency: float | None = None, appendix: bool | None = None,
+        private: bool = False, integrator_file: Path | None = None, timezone: str | None = None,
+        sign_key: Path | None = None, **snmp: Any) -> None:
     """Measure the site against a provider profile and write the verdict."""
     from netcheck import assess, plan, reports
     from netcheck.result import Site, write_atomic
 
+    render_options = _render_options(appendix, private, integrator_file, timezone)
     profile = _load_profile(profile_name)
     key = _responder_key(responder_key_file)
     try:
@@ -214,7 +267,8 @@ def run(profile_name: str, extensions: int | None, customer: str | None, site_na
     _check_writable(out_dir)
     result = _run_with_progress(request, quiet=as_json)
     interrupted = any(c.id == assess.INTERRUPTED_CHECK for c in result.checks)
-    written = _save(result, out_dir, list(formats) or ["json", "html"], reports, write_atomic, lang)
+    written = _save(result, out_dir, list(formats) or ["json", "html"], reports, write_atomic, lang, render_options)
+    _sign(written, sign_key)
     if as_json:
         sys.stdout.buffer.write(reports.get("json")(result))
     else:
@@ -244,15 +298,15 @@ def _check_writable(out_dir: Path) -> None:
 
 
 def _save(result: RunResult, out_dir: Path, formats: list[str], reports: Any, write_atomic: Any,
-          lang: str) -> list[Path]:
+          lang: str, options: Any = None) -> list[Path]:
     """Write to ``--out``; if that fails now (disk full, removed), to :data:`FALLBACK_DIR`,
     saying so: a measurement is never thrown away because a directory went bad."""
     try:
-        return _write_outputs(result, out_dir, formats, reports, write_atomic, lang)
+        return _write_outputs(result, out_dir, formats, reports, write_atomic, lang, options)
     except InputError as exc:
         click.echo(f"error: {exc.message}; saving to {FALLBACK_DIR} instead", err=True)
     try:
-        return _write_outputs(result, FALLBACK_DIR, formats, reports, write_atomic, lang)
+        return _write_outputs(result, FALLBACK_DIR, formats, reports, write_atomic, lang, options)
     except InputError as exc:
         click.echo(f"error: {exc.message}: the result could not be saved", err=True)
         return []
@@ -308,12 +362,12 @@ def _run_with_progress(request: Any, quiet: bool) -> RunResult:
 
 
 def _write_outputs(result: RunResult, out_dir: Path, formats: list[str], reports: Any,
-                   write_atomic: Any, lang: str = "en") -> list[Path]:
+                   write_atomic: Any, lang: str = "en", options: Any = None) -> list[Path]:
     stamp = result.environment.started_utc.replace(":", "").replace("-", "").split(".")[0]
     stem = f"netcheck-{result.profile.id}-{stamp}Z"
     written = []
     wanted = ["json", *dict.fromkeys(f for f in formats if f != "json")]
-    for fmt, data in reports.render_all(result, wanted, lang).items():
+    for fmt, data in reports.render_all(result, wanted, lang, options).items():
         if isinstance(data, Exception):
             click.echo(f"error: {fmt} report failed: {data}", err=True)
             continue
@@ -399,7 +453,8 @@ def report() -> None:
 
     \b
     netcheck report RESULT.json --format html|pdf|markdown|text|json --lang de|en [-o FILE]
-    netcheck report verify RESULT.json REPORT.pdf
+    netcheck report verify RESULT.json REPORT.pdf [--public-key KEY.pem]
+    netcheck report keygen PRIVATE.pem PUBLIC.pem
     netcheck report --since 7d --format html|pdf|markdown|text [--store F] [-o FILE]
     """
 
@@ -411,18 +466,27 @@ def report() -> None:
 @click.option("--lang", type=click.Choice(["en", "de"]), default="en", show_default=True,
               help="Language of the report.")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write here instead of stdout.")
-def report_render(result_file: Path, fmt: str, lang: str, output: Path | None) -> None:
+@_report_options
+def report_render(result_file: Path, fmt: str, lang: str, output: Path | None, appendix: bool | None,
+                  private: bool, integrator_file: Path | None, timezone: str | None, sign_key: Path | None) -> None:
     """Render a report from a result document (RESULT.json); the default subcommand."""
     from netcheck import reports
+    from netcheck.reports.view import TamperedError
 
+    options = _render_options(appendix, private, integrator_file, timezone)
     result = _load_result(result_file)
     try:
-        data = reports.get(fmt)(result, lang)
+        data = reports.get(fmt)(result, lang, options)
     except ImportError as exc:
         raise InputError(f"{fmt} report needs {exc.name or 'an extra package'}: "
                          "pip install 'netcheck[report]' (PDF also needs Debian's "
                          "libpango-1.0-0 libpangoft2-1.0-0)") from None
+    except TamperedError as exc:
+        raise InputError(f"{result_file}: {exc}") from None
+    if sign_key and not output:
+        raise InputError("--sign-key needs --output FILE (the signature is written next to it)")
     _emit(data, output)
+    _sign([output] if output else [], sign_key)
 
 
 def _emit(data: bytes, output: Path | None) -> None:
@@ -439,17 +503,54 @@ def _emit(data: bytes, output: Path | None) -> None:
 @report.command("verify")
 @click.argument("result_file", type=click.Path(dir_okay=False, path_type=Path))
 @click.argument("report_file", type=click.Path(dir_okay=False, path_type=Path))
-def report_verify(result_file: Path, report_file: Path) -> None:
-    """Does REPORT (pdf/html/md/txt) state the SHA-256 of RESULT? Exit 0 match, 1 mismatch."""
-    from netcheck.reports import integrity
+@click.option("--public-key", type=click.Path(dir_okay=False, path_type=Path),
+              help="Ed25519 public key (PEM): also check RESULT.sig and REPORT.sig.")
+def report_verify(result_file: Path, report_file: Path, public_key: Path | None) -> None:
+    """Was REPORT (pdf/html/md/txt) rendered from RESULT, unchanged? Checks the SHA-256 the
+    report states, then renders the report again from RESULT and compares the content,
+    naming every difference. Exit 0 match, 1 mismatch."""
+    from netcheck.reports import verify
+    from netcheck.reports.signing import SigningError, verify_file
+    from netcheck.reports.view import TamperedError
 
     try:
         result_bytes, report_bytes = result_file.read_bytes(), report_file.read_bytes()
     except OSError as exc:
         raise InputError(f"{exc.filename}: {exc.strerror or exc}") from None
-    outcome = integrity.verify(result_bytes, report_bytes)
+    try:
+        outcome = verify.verify(result_bytes, report_bytes)
+    except verify.VerifyError as exc:
+        raise InputError(str(exc)) from None
+    except TamperedError as exc:
+        click.echo(f"mismatch: {result_file}: {exc}")
+        sys.exit(1)
     click.echo(outcome.message)
-    sys.exit(0 if outcome.ok else 1)
+    ok = outcome.ok
+    if public_key is not None:
+        try:
+            for path in (result_file, report_file):
+                check = verify_file(path, public_key)
+                click.echo(check.message)
+                ok = ok and check.ok
+        except SigningError as exc:
+            raise InputError(str(exc)) from None
+    sys.exit(0 if ok else 1)
+
+
+@report.command("keygen")
+@click.argument("private_key", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("public_key", type=click.Path(dir_okay=False, path_type=Path))
+def report_keygen(private_key: Path, public_key: Path) -> None:
+    """Make an Ed25519 key pair (PEM) for --sign-key / --public-key."""
+    from netcheck.reports.signing import keygen
+
+    try:
+        keygen(private_key, public_key)
+    except FileExistsError:
+        raise InputError(f"{private_key} exists; not overwritten") from None
+    except OSError as exc:
+        raise InputError(f"{exc.filename}: {exc.strerror or exc}") from None
+    click.echo(f"wrote {private_key} (keep secret) and {public_key}")
 
 
 def _load_result(path: Path) -> RunResult:

@@ -265,6 +265,23 @@ class RunResult(msgspec.Struct, frozen=True, kw_only=True):
     summary: dict[str, int] = {}
 
 
+def verdict_of(checks: list[Check]) -> Verdict:
+    """The verdict the checks give (ARCHITECTURE.md, Contracts): any FAIL -> NO-GO; else GO
+    only if every required check is PASS or WARN; else INCOMPLETE. It lives here, next to
+    the document, so that the evaluator and the renderers (which re-check a stored
+    document before printing it) apply the same rule."""
+    if any(c.status is Status.FAIL for c in checks):
+        return Verdict.NO_GO
+    if all(c.status in (Status.PASS, Status.WARN) for c in checks if c.required):
+        return Verdict.GO
+    return Verdict.INCOMPLETE
+
+
+def summary_of(checks: list[Check]) -> dict[str, int]:
+    """How many checks have each status."""
+    return {s.value: sum(1 for c in checks if c.status is s) for s in Status}
+
+
 class _CheckV1(msgspec.Struct, frozen=True, kw_only=True):
     """A check as schema 1 wrote it (English text only), so that a stored schema-1 document
     re-serialises to its own bytes and keeps its SHA-256 (reports state it)."""

@@ -134,12 +134,12 @@ def _stream(run: ProbeRun, kind: str) -> Made:
     jitter = [((i * 104729) % 17) / (40.0 if not bad else 1.2) for i in range(n)]
     windows = [0.0, 0.0, 0.0] if not bad else [0.4, 6.7, 0.2]
     values: dict[str, Value] = {
-        "address": "203.0.113.20", "port": 862, "codec": "G.711", "interval_ms": 20.0, "packet_bytes": 172,
+        "address": _host(run), "port": 862, "codec": "G.711", "interval_ms": 20.0, "packet_bytes": 172,
         "sent": n, "received": n if not bad else n - 100,
         "rtt_median_ms": 49.2 if not bad else 131.5, "one_way_delay_ms": 24.6 if not bad else 65.8,
         "one_way_delay_estimated": True, "jitter_ms": 0.42 if not bad else 14.1,
         "loss_pct": 0.0 if not bad else 6.67, "loss_window_s": 10.0, "loss_windows_pct": windows,
-        "loss_worst_window_pct": max(windows), "loss_worst_window_index": windows.index(max(windows)),
+        "loss_worst_window_pct": max(windows),
         "burst_loss_pct": 0.0 if not bad else 6.7, "reorder_pct": 0.0, "mos": 4.39 if not bad else 3.1,
         "r_factor": 92.6 if not bad else 58.3,
         # the whole-call jitter statistic and where the worst sliding loss window was (issue 14)
@@ -152,6 +152,11 @@ def _stream(run: ProbeRun, kind: str) -> Made:
     return values, {"rtt_ms": rtt, "jitter_ms": jitter}, str(getattr(run.spec, "method", "stamp"))  # type: ignore[dict-item]
 
 
+def _host(run: ProbeRun) -> str:
+    """The address a run measures (its spec's host), as the probe records it."""
+    return str(getattr(run.spec, "host", "") or "203.0.113.20")
+
+
 def _lan_stream(run: ProbeRun) -> Made:
     """The gateway one switch away: sub-millisecond, no loss."""
     n = 500
@@ -160,7 +165,7 @@ def _lan_stream(run: ProbeRun) -> Made:
         "address": GATEWAY, "codec": "G.711", "interval_ms": 20.0, "sent": n, "received": n,
         "rtt_median_ms": 0.36, "one_way_delay_ms": 0.18, "one_way_delay_estimated": True, "jitter_ms": 0.021,
         "loss_pct": 0.0, "loss_window_s": 10.0, "loss_windows_pct": [0.0], "loss_worst_window_pct": 0.0,
-        "loss_worst_window_index": 0, "burst_loss_pct": 0.0, "reorder_pct": 0.0, "mos": 4.41,
+        "burst_loss_pct": 0.0, "reorder_pct": 0.0, "mos": 4.41,
         "jitter_statistic": JITTER_STATISTIC, "jitter_direction": "round trip", "jitter_max_ms": 0.05,
         "jitter_final_ms": 0.02, "loss_worst_window_start_s": 0.0, "loss_worst_window_end_s": 10.0,
         "loss_worst_window_direction": "round trip", "late_pct": 0.0, "jitter_buffer_ms": 60.0,
@@ -188,9 +193,11 @@ def _udp(run: ProbeRun, kind: str) -> Made:
 
 def _stun(run: ProbeRun, kind: str) -> Made:
     if run.id.startswith("stun:lifetime:"):
-        return {"lifetime_min_s": 120.0, "lifetime_max_s": 180.0}, {}, "stun-binding-idle"
-    return {"reachable": True, "rtt_ms": 31.2, "mapped_address": "198.51.100.77:40312", "behind_nat": True,
-            "rfc5780": True, "mapping": "endpoint-independent", "filtering": "address-dependent"}, {}, "stun"
+        return {"lifetime_min_s": 120.0, "lifetime_max_s": 180.0}, {}, "stun-lifetime"
+    values: dict[str, Value] = {
+        "reachable": True, "rtt_ms": 31.2, "mapped_address": "198.51.100.77:40312", "behind_nat": True,
+        "rfc5780": True, "mapping": "endpoint-independent", "filtering": "address-dependent"}
+    return values, {}, f"stun-{run.id.split(':')[1]}"
 
 
 def _tls(run: ProbeRun, kind: str) -> Made:
@@ -218,7 +225,7 @@ def _sip_alg(run: ProbeRun, kind: str) -> Made:
 
 def _dscp(run: ProbeRun, kind: str) -> Made:
     up = 0 if kind == "no-go" else 46
-    return {"up_dscp": up, "down_dscp": 46, "responder": RESPONDER}, {}, "dscp-readback"
+    return {"up_dscp": up, "down_dscp": 46, "responder": RESPONDER}, {}, "udp-echo-tos"
 
 
 def _exposure(run: ProbeRun, kind: str) -> Made:
@@ -236,7 +243,7 @@ def _capacity(run: ProbeRun, kind: str) -> Made:
             "calls_up_max": calls, "calls_down_max": calls, "calls_up_failed_at": None,
             "calls_down_failed_at": None, "calls_up_bound": "target", "calls_down_bound": "target",
             "capacity_up_kbps": round(calls * per_call, 3), "capacity_down_kbps": round(calls * per_call, 3),
-            "requirement_basis": list(getattr(spec, "requirement_basis", ()))}, {}, "call-ramp"
+            "requirement_basis": list(getattr(spec, "requirement_basis", ()))}, {}, "stamp-load"
 
 
 def _qos(run: ProbeRun, kind: str) -> Made:
@@ -245,7 +252,7 @@ def _qos(run: ProbeRun, kind: str) -> Made:
     for prefix, loss, jit, rtt, mos in (("base", 0.0, 0.4, 49.0, 4.39), ("load", 0.0, 0.9, 51.0, 4.38)):
         v.update({f"{prefix}_voice_loss_pct": loss, f"{prefix}_voice_jitter_ms": jit,
                   f"{prefix}_voice_rtt_ms": rtt, f"{prefix}_voice_mos": mos})
-    return v, {}, "call-under-load"
+    return v, {}, "stamp-ef-vs-be-under-bulk"
 
 
 def _snmp(run: ProbeRun, kind: str) -> Made:
@@ -254,13 +261,13 @@ def _snmp(run: ProbeRun, kind: str) -> Made:
 
 
 def _link(run: ProbeRun, kind: str) -> Made:
-    return {"speed_mbps": 1000, "duplex": "full", "mtu": 1500}, {}, "ethtool"
+    return {"speed_mbps": 1000, "duplex": "full", "mtu": 1500}, {}, "psutil"
 
 
 def _lldp(run: ProbeRun, kind: str) -> Made:
     policy = {"vlan": 20, "tagged": True, "priority": 5, "dscp": 46}
     return {"med_voice_policy": policy, "system_name": "access-sw-1", "port_id": "Gi1/0/7",
-            "protocols": ["LLDP"], "wait_s": 30.0}, {}, "lldp-listen"
+            "protocols": ["LLDP"], "wait_s": 30.0}, {}, "lldp/cdp listen"
 
 
 def _dhcp(run: ProbeRun, kind: str) -> Made:

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable
 from netcheck.evaluate import capacity, dns, firewall, lan, lan_local, path, pending, ports, udp
 from netcheck.evaluate._core import REMEDIES, remedy
 from netcheck.profile import Profile
-from netcheck.result import Check, Measurement, Site, Status, Verdict
+from netcheck.result import Check, Measurement, Site, Verdict, summary_of, verdict_of
 
 __all__ = ["AREAS", "REMEDIES", "evaluate", "remedy", "summary", "verdict"]
 
@@ -34,12 +34,10 @@ def evaluate(profile: Profile, measurements: list[Measurement], site: Site | Non
 
 
 def verdict(checks: list[Check]) -> Verdict:
-    if any(c.status is Status.FAIL for c in checks):
-        return Verdict.NO_GO
-    if all(c.status in (Status.PASS, Status.WARN) for c in checks if c.required):
-        return Verdict.GO
-    return Verdict.INCOMPLETE
+    """The run's verdict (the rule is :func:`netcheck.result.verdict_of`, shared with the
+    renderers, which refuse a document whose stored verdict disagrees with its checks)."""
+    return verdict_of(checks)
 
 
 def summary(checks: list[Check]) -> dict[str, int]:
-    return {s.value: sum(1 for c in checks if c.status is s) for s in Status}
+    return summary_of(checks)

@@ -21,9 +21,10 @@ import json
 import math
 import re
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from importlib import resources
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from netcheck.result import Msg, Param, Qty, Role
 
@@ -47,12 +48,13 @@ def keys(lang: str) -> set[str]:
 class Catalogue:
     """Strings and number/date formatting for one language."""
 
-    def __init__(self, lang: str = DEFAULT) -> None:
+    def __init__(self, lang: str = DEFAULT, timezone: str | None = None) -> None:
         if lang not in LANGUAGES:
             raise ValueError(
                 f"unknown report language {lang!r}; choose one of {', '.join(LANGUAGES)}"
             )
         self.lang = lang
+        self.zone = zone(timezone)
         self._own = _load(lang)
         self._en = _load(DEFAULT)
 
@@ -138,18 +140,25 @@ class Catalogue:
     # ------------------------------------------------------------------ dates
 
     def datetime(self, iso_utc: str | None) -> str:
-        """``2026-11-21T15:44:14.380Z`` -> ``21 Nov 2026, 15:44 UTC`` (en) or
-        ``21.11.2026, 15:44 UTC`` (de)."""
+        """Local time with its zone: ``2026-11-21T15:44:14.380Z`` in Europe/Berlin ->
+        ``21 Nov 2026, 16:44 CET (UTC+01:00)`` (en) or ``21.11.2026, 16:44 Uhr CET
+        (UTC+01:00)`` (de); the zone is the renderer's ``timezone`` (see :func:`zone`)."""
         when = parse_utc(iso_utc)
         if when is None:
             return iso_utc or self.t("field.none")
+        local = when.astimezone(self.zone)
+        offset = local.strftime("%z")
+        utc = f"UTC{offset[:3]}:{offset[3:]}" if offset not in ("+0000", "") else "UTC"
+        name = local.tzname() or ""
+        zone_text = utc if name in ("", "UTC") or name.startswith(("+", "-", "UTC")) else f"{name} ({utc})"
         if self.lang == "de":
-            return f"{when:%d.%m.%Y, %H:%M} UTC"
-        return f"{when.day} {_MONTHS_EN[when.month - 1]} {when.year}, {when:%H:%M} UTC"
+            return f"{local:%d.%m.%Y, %H:%M} Uhr {zone_text}"
+        return f"{local.day} {_MONTHS_EN[local.month - 1]} {local.year}, {local:%H:%M} {zone_text}"
 
     def date(self, iso_utc: str | None) -> str:
-        """The date alone (page headers)."""
+        """The date alone (page headers), in the report's time zone."""
         when = parse_utc(iso_utc)
+        when = when.astimezone(self.zone) if when else None
         if when is None:
             return iso_utc or ""
         if self.lang == "de":
@@ -163,6 +172,31 @@ class Catalogue:
             return f"{self.num(round(seconds, 1), 1)} s"
         minutes, rest = divmod(round(seconds), 60)
         return f"{minutes} min {rest} s"
+
+
+def zone(name: str | None) -> tzinfo:
+    """The report's time zone: an IANA name (``Europe/Berlin``), ``UTC``, a fixed offset
+    ``+01:00``, or None for this machine's local zone."""
+    if not name:
+        local = datetime.now().astimezone().tzinfo
+        return local or UTC
+    if re.fullmatch(r"[+-]\d{2}:\d{2}", name):
+        sign = 1 if name[0] == "+" else -1
+        return timezone(sign * timedelta(hours=int(name[1:3]), minutes=int(name[4:6])))
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {name!r}; give an IANA name such as Europe/Berlin") from None
+
+
+def zone_token(tz: tzinfo, when: datetime) -> str:
+    """A name for ``tz`` that :func:`zone` reads back: the IANA key, else the UTC offset at
+    ``when`` (so a re-render on another machine prints the same times)."""
+    key = getattr(tz, "key", None)
+    if isinstance(key, str):
+        return key
+    offset = when.astimezone(tz).strftime("%z") or "+0000"
+    return f"{offset[:3]}:{offset[3:]}"
 
 
 def parse_utc(iso: str | None) -> datetime | None:

@@ -9,6 +9,7 @@ import importlib
 import logging
 from collections.abc import Callable
 
+from netcheck.reports.options import RenderOptions
 from netcheck.result import RunResult
 
 #: format -> (module, file extension)
@@ -23,7 +24,7 @@ FORMATS: dict[str, tuple[str, str]] = {
 LANGUAGES = ("en", "de")
 
 log = logging.getLogger("netcheck.reports")
-Renderer = Callable[..., bytes]  # render(result: RunResult, lang: str = "en") -> bytes
+Renderer = Callable[..., bytes]  # render(result, lang="en", options: RenderOptions | None = None) -> bytes
 
 
 def get(fmt: str) -> Renderer:
@@ -32,11 +33,12 @@ def get(fmt: str) -> Renderer:
     return fn
 
 
-def render_all(result: RunResult, formats: list[str], lang: str = "en") -> dict[str, bytes | Exception]:
+def render_all(result: RunResult, formats: list[str], lang: str = "en",
+               options: RenderOptions | None = None) -> dict[str, bytes | Exception]:
     out: dict[str, bytes | Exception] = {}
     for fmt in formats:
         try:
-            out[fmt] = get(fmt)(result, lang)
+            out[fmt] = get(fmt)(result, lang, options)
         except Exception as exc:  # one broken renderer must not cost the others
             log.debug("renderer %s failed", fmt, exc_info=True)
             out[fmt] = exc

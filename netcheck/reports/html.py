@@ -19,6 +19,7 @@ import re
 from typing import Any
 
 from netcheck.reports import integrity, view
+from netcheck.reports.options import RenderOptions
 from netcheck.result import RunResult
 
 
@@ -47,21 +48,21 @@ def css_string(text: str) -> Any:
     return Markup(f'"{body}"')
 
 
-def render(result: RunResult, lang: str = "en") -> bytes:
-    return render_text(result, lang).encode("utf-8")
+def render(result: RunResult, lang: str = "en", options: RenderOptions | None = None) -> bytes:
+    return render_text(result, lang, options).encode("utf-8")
 
 
-def render_text(result: RunResult, lang: str = "en") -> str:
+def render_text(result: RunResult, lang: str = "en", options: RenderOptions | None = None, fmt: str = "html") -> str:
     from markupsafe import Markup
 
-    report = view.build(result, lang)
+    report = view.build(result, lang, options, fmt)
     charts = [{"title": c.title, "svg": Markup(c.svg), "caption": c.caption} for c in report.charts]
     template = _environment().get_template("report.html.j2")  # type: ignore[attr-defined]
     text: str = template.render(
         r=report,
         t=report.t.t,
         charts=charts,
-        keyword=integrity.keyword(report.sha256),
+        keyword=f"{integrity.keyword(report.sha256)} {integrity.SPEC_MARKER}{report.spec}",
         page_label=report.t.t("label.page"),
     )
     return text

@@ -20,6 +20,9 @@ from dataclasses import dataclass
 from netcheck.result import RunResult, from_json, to_json
 
 MARKER = "sha256:"
+#: Prefix of the render-options token (:func:`netcheck.reports.options.spec`) in a report.
+SPEC_MARKER = "netcheck-render:"
+_SPEC = re.compile(rb"netcheck-render:([A-Za-z0-9_-]+)")
 _DIGEST = re.compile(rb"netcheck-result-sha256[:=]\s*([0-9a-f]{64})|sha256:([0-9a-f]{64})")
 _STREAM = re.compile(rb"stream\r?\n(.*?)\r?\nendstream", re.DOTALL)
 
@@ -52,6 +55,18 @@ def digests_in(report: bytes) -> set[str]:
             except zlib.error:
                 continue
             found |= {(a or b).decode() for a, b in _DIGEST.findall(text)}
+    return found
+
+
+def specs_in(report: bytes) -> set[str]:
+    """Every render-options token a report states (PDF: also in decompressed streams)."""
+    found = {m.decode() for m in _SPEC.findall(report)}
+    if report.startswith(b"%PDF"):
+        for raw in _STREAM.findall(report):
+            try:
+                found |= {m.decode() for m in _SPEC.findall(zlib.decompress(raw))}
+            except zlib.error:
+                continue
     return found
 
 

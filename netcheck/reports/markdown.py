@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import re
 
-from netcheck.reports import view
+from netcheck.reports import integrity, view
+from netcheck.reports.options import RenderOptions
 from netcheck.reports.view import Report, Row
 from netcheck.result import RunResult
 from netcheck.textsafe import visible
@@ -18,8 +19,8 @@ from netcheck.textsafe import visible
 _SPECIAL = re.compile(r"([\\`*_\[\]|#!<>])")
 
 
-def render(result: RunResult, lang: str = "en") -> bytes:
-    r = view.build(result, lang)
+def render(result: RunResult, lang: str = "en", options: RenderOptions | None = None) -> bytes:
+    r = view.build(result, lang, options, "markdown")
     out = _cover(r) + _findings(r) + _requirements(r) + _footer(r)
     return ("\n".join(visible(line) for line in out) + "\n").encode()
 
@@ -122,5 +123,6 @@ def _footer(r: Report) -> list[str]:
         "---",
         "",
         f"{esc(t('label.sha256'))}: `sha256:{r.sha256}`  ",
-        esc(t("label.generated_by", version=r.version)),
+        esc(t("label.generated_by", version=r.version)) + "  ",
+        f"`{integrity.SPEC_MARKER}{r.spec}`",
     ]

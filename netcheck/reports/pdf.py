@@ -15,6 +15,7 @@ import logging
 from typing import Any
 
 from netcheck.reports import html
+from netcheck.reports.options import RenderOptions
 from netcheck.result import RunResult
 
 log = logging.getLogger("netcheck.reports.pdf")
@@ -35,6 +36,8 @@ def refusing_fetcher() -> Any:
             self.refused: list[str] = []
 
         def fetch(self, url: str, headers: Any = None) -> Any:
+            if url.startswith("data:"):  # the integrator's inlined logo: no network involved
+                return super().fetch(url, headers)
             self.refused.append(url)
             log.warning("refused to fetch %s while rendering the PDF", url[:200])
             raise ValueError(f"netcheck reports load nothing: refused {url[:200]}")
@@ -42,8 +45,8 @@ def refusing_fetcher() -> Any:
     return RefusingFetcher()
 
 
-def render(result: RunResult, lang: str = "en") -> bytes:
-    return render_html(html.render_text(result, lang))
+def render(result: RunResult, lang: str = "en", options: RenderOptions | None = None) -> bytes:
+    return render_html(html.render_text(result, lang, options, fmt="pdf"))
 
 
 def render_html(document: str, fetcher: Any = None) -> bytes:

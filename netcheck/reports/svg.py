@@ -129,10 +129,19 @@ def time_series(
     limit: float | None = None,
     limit_label: str = "",
     colour: str = BLUE,
+    mark: tuple[float, float, str] | None = None,
+    off_scale: str = "",
 ) -> str:
-    """Samples over time; ``None`` (a lost probe) is a red tick on the time axis."""
+    """Samples over time; ``None`` (a lost packet) is a red tick on the time axis.
+
+    The y scale fits the data (a 0.02 ms jitter series is not drawn on a 30 ms axis): the
+    limit line is drawn when it lies within 3x the data's maximum, else it is named in the
+    corner (``off_scale``, e.g. "limit ≤ 20 ms, above the scale"). ``mark`` shades a time
+    span (start s, end s, label), e.g. the worst 10 s loss window."""
     values = [v for v in samples if v is not None]
-    top = max([*values, limit or 0.0, 0.0]) * 1.1
+    peak = max([*values, 0.0])
+    show_limit = limit is not None and ((peak == 0 and limit <= 1.0) or limit <= 3 * peak)
+    top = max(peak, limit if show_limit and limit is not None else 0.0) * 1.15 or 1.0
     yt = nice_ticks(top)
     frame = Frame(xmax=max(interval_s * max(len(samples) - 1, 1), 1e-9), ymax=yt[-1])
     parts = [
@@ -140,6 +149,8 @@ def time_series(
         *_y_axis(frame, yt, fmt, unit),
         *_x_axis(frame, nice_ticks(frame.xmax, 6), fmt, x_unit),
     ]
+    if mark is not None:
+        parts.append(_band(frame, *mark))
     parts += _trace(samples, interval_s, frame, colour)
     base = frame.height - BOTTOM
     parts += [
@@ -148,9 +159,21 @@ def time_series(
         for i, v in enumerate(samples)
         if v is None
     ]
-    if limit is not None:
+    if limit is not None and show_limit:
         parts.append(_limit_line(frame, limit, limit_label))
+    elif limit is not None and off_scale:
+        parts.append(f'<text x="{frame.width - RIGHT}" y="{TOP - 8}" text-anchor="end" fill="{RED}">'
+                     f"{esc(off_scale)}</text>")
     return "".join(parts) + "</svg>"
+
+
+def _band(frame: Frame, start: float, end: float, text: str) -> str:
+    """A shaded time span with its label above the plot (the worst window)."""
+    x0, x1 = frame.x(max(0.0, start)), frame.x(min(frame.xmax, end))
+    top, base = frame.y(frame.ymax), frame.height - BOTTOM
+    return (f'<rect x="{x0}" y="{top}" width="{round(max(x1 - x0, 1.0), 1)}" height="{round(base - top, 1)}" '
+            f'fill="{RED}" fill-opacity="0.10" stroke="{RED}" stroke-opacity="0.5" stroke-dasharray="3 3"/>'
+            f'<text x="{x0}" y="{top - 4}" fill="{RED}">{esc(text)}</text>')
 
 
 def _trace(

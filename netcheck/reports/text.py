@@ -6,7 +6,8 @@ in English it prints the result document's own sentences.
 
 from __future__ import annotations
 
-from netcheck.reports import view
+from netcheck.reports import integrity, view
+from netcheck.reports.options import RenderOptions
 from netcheck.reports.view import Row
 from netcheck.result import RunResult
 from netcheck.textsafe import visible
@@ -14,14 +15,14 @@ from netcheck.textsafe import visible
 MARK = {"PASS": "PASS", "WARN": "WARN", "FAIL": "FAIL", "NOT_MEASURED": "N/M ", "SKIPPED": "SKIP"}
 
 
-def render(result: RunResult, lang: str = "en") -> bytes:
+def render(result: RunResult, lang: str = "en", options: RenderOptions | None = None) -> bytes:
     """The report; each line passes :func:`netcheck.textsafe.visible`, so a network or
     user string with ESC or a newline in it is shown escaped, never obeyed."""
-    return "\n".join(visible(line) for line in lines(result, lang)).encode() + b"\n"
+    return "\n".join(visible(line) for line in lines(result, lang, options)).encode() + b"\n"
 
 
-def lines(result: RunResult, lang: str = "en") -> list[str]:
-    r = view.build(result, lang)
+def lines(result: RunResult, lang: str = "en", options: RenderOptions | None = None) -> list[str]:
+    r = view.build(result, lang, options, "text")
     t = r.t.t
     tested, duration = t("field.tested"), t("field.duration")
     facts = "   ".join(f"{label}: {value}" for label, value in r.facts[:4] if label not in (tested, duration))
@@ -45,7 +46,7 @@ def lines(result: RunResult, lang: str = "en") -> list[str]:
         out.append("")
     out.append(f"{t('section.requirements')}:")
     out += [_row(row, t("label.optional")) for _, rows in r.groups for row in rows]
-    out += ["", f"sha256:{r.sha256}"]
+    out += ["", f"sha256:{r.sha256}", f"{integrity.SPEC_MARKER}{r.spec}"]
     return out
 
 

@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+from netcheck.i18n import Catalogue, parse_utc, zone_token
 from netcheck.reports import checktext, integrity, svg
-from netcheck.reports.i18n import Catalogue
-from netcheck.result import Check, Measurement, Msg, RunResult, Status, Value
+from netcheck.reports.options import Integrator, RenderOptions, spec
+from netcheck.result import Check, Measurement, Msg, RunResult, Status, Value, summary_of, verdict_of
 
 #: Area order in the requirements table; unknown groups follow in document order.
 GROUP_ORDER = (
@@ -42,6 +43,8 @@ SECRET_KEY = re.compile(
     re.IGNORECASE,
 )
 REDACTED = "[redacted]"
+#: Value keys that describe this machine (left out with ``--private``).
+PRIVATE_KEY = re.compile(r"mac|hostname|local_addr|source_addr|src_addr|interface_addr", re.IGNORECASE)
 INVENTORY_COLUMNS = ("mac", "vendor", "model", "ip", "switch", "port", "vlan", "poe_class")
 
 
@@ -61,6 +64,7 @@ class Row:
     reason: str
     fix: str | None
     source: str | None
+    confidence_low: bool = False  # anything but "high": the table says so (legend explains)
 
 
 @dataclass(frozen=True)
@@ -109,14 +113,72 @@ class Report:
     date: str
     version: str
     title: str = ""
+    key_figures: list[Figure] = field(default_factory=list)
+    blockers: list[Row] = field(default_factory=list)
+    scope: ScopeView | None = None
+    integrator: Integrator | None = None
+    appendix: bool = True
+    spec: str = ""
+    tested: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def build(result: RunResult, lang: str = "en") -> Report:
-    cat = Catalogue(lang)
+@dataclass(frozen=True)
+class Figure:
+    """One number that matters on page 1: delay, jitter, loss or MOS towards a target."""
+
+    label: str
+    target: str
+    measured: str
+    limit: str
+    status: str
+    status_word: str
+
+
+@dataclass(frozen=True)
+class ScopeView:
+    """What the run measured and what it did not (page 1)."""
+
+    measured: list[str]
+    not_measured: list[str]
+    not_proven: list[str]
+
+
+class TamperedError(ValueError):
+    """The document contradicts itself (stored verdict or counts differ from its checks):
+    it was edited after the run, and no report is rendered from it."""
+
+
+def check_consistent(result: RunResult) -> None:
+    """Refuse a document whose stored verdict or status counts disagree with its checks."""
+    derived = verdict_of(result.checks)
+    if result.verdict is not derived:
+        counts = ", ".join(f"{k} {v}" for k, v in summary_of(result.checks).items() if v)
+        raise TamperedError(f"the document says {result.verdict.value} but its checks give {derived.value} "
+                            f"({counts}): it was changed after the run; no report rendered")
+    if result.summary and result.summary != summary_of(result.checks):
+        raise TamperedError("the document's status counts differ from its checks: it was changed after the run; "
+                            "no report rendered")
+
+
+def build(result: RunResult, lang: str = "en", options: RenderOptions | None = None, fmt: str = "html") -> Report:
+    check_consistent(result)
+    options = (options or RenderOptions()).with_format_default(fmt)
+    cat = Catalogue(lang, options.timezone)
+    when = parse_utc(result.environment.started_utc)
+    options = replace(options, timezone=zone_token(cat.zone, when) if when else options.timezone)
     by_id = {m.id: m for m in result.measurements}
     rows = [_row(c, by_id, cat) for c in result.checks]
+    findings = [r for r in rows if r.status == Status.FAIL.value]
+    open_items = [r for r in rows if r.status == Status.NOT_MEASURED.value and r.required]
     return Report(
+        key_figures=key_figures(result, cat),
+        blockers=findings or open_items,
+        scope=scope(result, cat),
+        integrator=options.integrator,
+        appendix=bool(options.appendix),
+        spec=spec(lang, fmt, options),
+        tested=cat.datetime(result.environment.started_utc),
         lang=lang,
         t=cat,
         verdict=result.verdict.value,
@@ -125,20 +187,20 @@ def build(result: RunResult, lang: str = "en") -> Report:
             cat.t(f"verdict_text.{result.verdict.value}")
             + ("" if all(c.typed for c in result.checks) else " " + cat.t("doc.legacy_text")),
             confidence_note(result, cat)))),
-        facts=_facts(result, cat),
+        facts=_facts(result, cat, options),
         summary=[
             (s.value, cat.t(f"status.{s.value}"), result.summary.get(s.value, 0))
             for s in Status
             if result.summary.get(s.value)
         ],
-        findings=[r for r in rows if r.status == Status.FAIL.value],
-        open_items=[r for r in rows if r.status == Status.NOT_MEASURED.value and r.required],
+        findings=findings,
+        open_items=open_items,
         warnings=[r for r in rows if r.status == Status.WARN.value],
         groups=_groups(result.checks, rows, cat),
         charts=charts(result, cat),
         capacity=capacity_statement(result, cat),
-        environment=_environment(result, cat),
-        raw=[_raw(m, cat) for m in result.measurements],
+        environment=_environment(result, cat, options.private),
+        raw=[_raw(m, cat, options.private) for m in result.measurements] if options.appendix else [],
         inventory=_inventory(result.measurements),
         sources=sorted(result.profile.sources.items()),
         sha256=integrity.digest(result),
@@ -168,6 +230,7 @@ def _row(c: Check, by_id: dict[str, Measurement], cat: Catalogue) -> Row:
         reason=checktext.reason(c, cat),
         fix=checktext.fix(c.remediation, cat),
         source=c.source,
+        confidence_low=m is not None and m.confidence != "high",
     )
 
 
@@ -251,7 +314,7 @@ def _groups(checks: list[Check], rows: list[Row], cat: Catalogue) -> list[tuple[
 # ------------------------------------------------------------------ cover facts
 
 
-def _facts(result: RunResult, cat: Catalogue) -> list[tuple[str, str]]:
+def _facts(result: RunResult, cat: Catalogue, options: RenderOptions) -> list[tuple[str, str]]:
     s, env, none = result.site, result.environment, cat.t("field.none")
     facts = [
         (cat.t("field.customer"), s.customer or none),
@@ -262,41 +325,116 @@ def _facts(result: RunResult, cat: Catalogue) -> list[tuple[str, str]]:
         (cat.t("field.profile"), f"{result.profile.name} ({result.profile.id})"),
     ]
     if s.extensions is not None:
-        facts.insert(3, (cat.t("field.extensions"), cat.num(s.extensions)))
+        facts.insert(3, (cat.t("field.extensions"), str(s.extensions)))  # a count: never grouped
     facts.append((cat.t("field.version"), env.netcheck_version))
     return facts
 
 
-def _environment(result: RunResult, cat: Catalogue) -> list[tuple[str, str]]:
+def _environment(result: RunResult, cat: Catalogue, private: bool) -> list[tuple[str, str]]:
+    """The test machine; ``private`` leaves out its host name, MACs and addresses (the
+    customer's document does not need the technician's laptop)."""
     env, none = result.environment, cat.t("field.none")
-    privileges = ", ".join(
-        f"{k}: {cat.t('label.yes' if v else 'label.no')}" for k, v in env.privileges.items()
-    )
-    interfaces = "; ".join(
-        f"{i.name} ({' '.join(i.addresses) or none}, MTU {i.mtu if i.mtu is not None else none})"
-        for i in env.interfaces
-        if i.is_up
-    )
-    return [
-        (cat.t("env.hostname"), env.hostname),
+    privileges = ", ".join(f"{k}: {cat.t('label.yes' if v else 'label.no')}" for k, v in env.privileges.items())
+    rows = [
         (cat.t("env.os"), env.os),
         (cat.t("env.python"), env.python),
-        (cat.t("env.started"), env.started_utc),
-        (cat.t("env.finished"), env.finished_utc),
+        (cat.t("env.started"), cat.datetime(env.started_utc)),
+        (cat.t("env.finished"), cat.datetime(env.finished_utc)),
         (cat.t("field.duration"), cat.duration(env.duration_s)),
         (cat.t("env.gateway"), env.default_gateway or none),
         (cat.t("env.privileges"), privileges or none),
-        (cat.t("env.interfaces"), interfaces or none),
         (cat.t("env.result_schema"), str(result.schema_version)),
     ]
+    if private:
+        return [*rows, (cat.t("env.private"), cat.t("env.private_text"))]
+    interfaces = "; ".join(
+        f"{i.name} ({' '.join(i.addresses) or none}{', MAC ' + i.mac if i.mac else ''}, "
+        f"MTU {i.mtu if i.mtu is not None else none})"
+        for i in env.interfaces
+        if i.is_up
+    )
+    return [(cat.t("env.hostname"), env.hostname), *rows, (cat.t("env.interfaces"), interfaces or none)]
+
+
+# ------------------------------------------------------------------ page 1
+
+#: (metric id part, catalogue label) of the numbers that matter, in page-1 order.
+KEY_METRICS = ("one_way_delay_ms", "rtt_ms", "jitter_ms", "loss_pct", "mos")
+
+
+def key_figures(result: RunResult, cat: Catalogue) -> list[Figure]:
+    """Delay, jitter, loss and MOS against the limits, per internet path (end to end,
+    handover); MOS is shown from the call even when the profile sets no MOS limit."""
+    out: list[Figure] = []
+    by_id = {m.id: m for m in result.measurements}
+    for c in result.checks:
+        group, _, rest = c.id.partition(".")
+        metric = rest.split("@", 1)[0]
+        if group in ("end_to_end", "handover") and metric in KEY_METRICS:
+            out.append(_figure(c, cat, metric))
+    if not any(f.label == cat.t("metric.mos") for f in out):
+        out += _mos_without_limit(result, by_id, cat)
+    order = {cat.t(f"metric.{m}"): i for i, m in enumerate(KEY_METRICS)}
+    return sorted(out, key=lambda f: (order.get(f.label, 99), f.target))
+
+
+def _figure(c: Check, cat: Catalogue, metric: str) -> Figure:
+    target = c.params.get("target")
+    where = cat.param(target) if target is not None else c.id.split("@", 1)[-1]
+    return Figure(cat.t(f"metric.{metric}"), where, checktext.measured(c, cat) or measured(c, cat),
+                  checktext.limit(c, cat) or cat.t("field.none"), c.status.value, cat.t(f"status.{c.status.value}"))
+
+
+def _mos_without_limit(result: RunResult, by_id: dict[str, Measurement], cat: Catalogue) -> list[Figure]:
+    """The call's MOS (ITU-T G.107 E-model, computed by the stream probe) as information."""
+    out = []
+    for m in result.measurements:
+        mos = m.values.get("mos")
+        if m.probe == "stream" and m.ok and isinstance(mos, int | float) and not m.id.endswith(":gateway"):
+            where = cat.t("where.named", name=cat.target(m.id.split(":", 1)[-1]), address=str(m.values.get("address")))
+            out.append(Figure(cat.t("metric.mos"), where, cat.param_qty(float(mos), ""), cat.t("label.no_limit"),
+                              "INFO", cat.t("status.INFO")))
+    return out
+
+
+def scope(result: RunResult, cat: Catalogue) -> ScopeView:
+    """What was measured (areas with a judged check) and what was not: the LAN audit,
+    Wi-Fi (netcheck measures the wired path), inbound reachability and QoS under load
+    when their measurements are absent, plus what field mode could not prove without a
+    responder (``result.scope.not_proven``)."""
+    judged = {c.group for c in result.checks if c.status in (Status.PASS, Status.WARN, Status.FAIL)}
+    measured = [_label(cat, "group", g) for g in GROUP_ORDER if g in judged]
+    measured += [_label(cat, "group", g) for g in sorted(judged - set(GROUP_ORDER))]
+    probes = {m.probe for m in result.measurements if m.ok}
+    qos = next((m for m in result.measurements if m.probe == "qos" and m.ok), None)
+    missing = [cat.t("scope.wifi")]
+    if "snmp_switch" not in probes:
+        missing.append(cat.t("scope.lan_audit"))
+    if "exposure" not in probes:
+        missing.append(cat.t("scope.inbound"))
+    if qos is None or not qos.values.get("saturated"):
+        missing.append(cat.t("scope.qos_load"))
+    return ScopeView(measured, missing, _not_proven(result, cat))
+
+
+def _not_proven(result: RunResult, cat: Catalogue) -> list[str]:
+    """Field mode's list (``result.scope.not_proven``: items with key, params, English text)."""
+    items = getattr(getattr(result, "scope", None), "not_proven", None) or []
+    out = []
+    for item in items:
+        key, text = getattr(item, "key", ""), str(getattr(item, "text", ""))
+        params = getattr(item, "params", {}) or {}
+        out.append(cat.t(key, **{k: cat.param(v) for k, v in params.items()}) if key and cat.has(key) else text)
+    return out
 
 
 # ------------------------------------------------------------------ appendix
 
 
-def _raw(m: Measurement, cat: Catalogue) -> RawMeasurement:
+def _raw(m: Measurement, cat: Catalogue, private: bool = False) -> RawMeasurement:
     values = [
-        (k, REDACTED if SECRET_KEY.search(k) else _short(v, cat)) for k, v in m.values.items()
+        (k, REDACTED if SECRET_KEY.search(k) or (private and PRIVATE_KEY.search(k)) else _short(v, cat))
+        for k, v in m.values.items()
     ]
     values += [(f"series.{k}", f"{len(v)} samples") for k, v in m.series.items()]
     error = f"{cat.t('error.' + m.error.kind.value)}: {m.error.detail}" if m.error else None
@@ -364,39 +502,52 @@ def _check_for(checks: list[Check], m: Measurement, metric: str) -> Check | None
 
 
 def _path_charts(m: Measurement, checks: list[Check], cat: Catalogue) -> list[Chart]:
+    """Delay, jitter and loss of one call (probes ``stream``/``icmp``), titled with the
+    target's role and address so that two paths to one address stay apart."""
+    if m.probe not in PATH_CHART_PROBES or not m.ok:
+        return []
     out = []
-    target = str(m.values.get("address") or m.target)
-    if target != m.target:
-        target = f"{m.target} ({target})"
-    samples = next(
-        (m.series[k] for k in ("rtt_ms", "delay_ms", "one_way_delay_ms") if m.series.get(k)), None
-    )
+    target = chart_target(m, cat)
+    samples = next((m.series[k] for k in ("rtt_ms", "delay_ms", "one_way_delay_ms") if m.series.get(k)), None)
     if samples:
         out.append(_delay_chart(m, samples, checks, target, cat))
     jitter = m.series.get("jitter_ms") or m.series.get("ipdv_ms")
     if jitter:
         interval = _interval(m, len(jitter))
         lim = _limit_of(_check_for(checks, m, "jitter_ms"), cat)
-        out.append(
-            Chart(
-                cat.t("chart.jitter", target=target),
-                svg.time_series(
-                    jitter,
-                    interval,
-                    label=cat.t("chart.jitter", target=target),
-                    unit="ms",
-                    x_unit=cat.t("axis.seconds"),
-                    fmt=_fmt(cat),
-                    limit=lim[0] if lim else None,
-                    limit_label=lim[1] if lim else "",
-                    colour=svg.AMBER,
-                ),
-            )
-        )
+        title = cat.t("chart.jitter", target=target)
+        chart = svg.time_series(jitter, interval, label=title, unit="ms", x_unit=cat.t("axis.seconds"),
+                                fmt=_fmt(cat), limit=lim[0] if lim else None, limit_label=lim[1] if lim else "",
+                                colour=svg.AMBER, off_scale=cat.t("chart.off_scale", limit=lim[1]) if lim else "")
+        out.append(Chart(title, chart, cat.t("chart.jitter_caption", n=len(jitter))))
     loss = _loss_chart(m, checks, target, cat)
     if loss:
         out.append(loss)
     return out
+
+
+#: Probes whose series are a call's packets over time (STUN's few samples are no chart).
+PATH_CHART_PROBES = ("stream", "icmp")
+
+
+def chart_target(m: Measurement, cat: Catalogue) -> str:
+    """``stream:platform`` with address 46.189.64.189 -> "Plattform (46.189.64.189)"."""
+    name = m.id.split(":", 1)[-1]
+    address = m.values.get("address")
+    shown = cat.target(name)
+    return cat.t("where.named", name=shown, address=str(address)) if address else shown
+
+
+def worst_window(m: Measurement, cat: Catalogue) -> tuple[float, float, str] | None:
+    """The worst loss window of the call (``loss_worst_window_start_s``/``_end_s``, written
+    by the stream probe) as a chart mark, when it lost anything."""
+    start, end = m.values.get("loss_worst_window_start_s"), m.values.get("loss_worst_window_end_s")
+    pct = m.values.get("loss_worst_window_pct")
+    if not (isinstance(start, int | float) and isinstance(end, int | float) and isinstance(pct, int | float)):
+        return None
+    if pct <= 0:
+        return None
+    return float(start), float(end), cat.t("chart.worst_window", pct=cat.param_qty(float(pct), "%"))
 
 
 def _interval(m: Measurement, n: int) -> float:
@@ -424,12 +575,14 @@ def _delay_chart(
     got = sorted(v for v in samples if v is not None)
     median = got[len(got) // 2] if got else None
     title = cat.t("chart.delay", target=target)
+    lost = sum(1 for v in samples if v is None)
     caption = cat.t(
         "chart.delay_caption",
         method=_label(cat, "method", m.method),
         n=len(samples),
-        seconds=cat.num(round(interval * len(samples), 1)),
-        median=cat.num(_num(m.values, "rtt_median_ms") or median),
+        lost=lost,
+        seconds=cat.param_qty(round(interval * len(samples), 1), "s"),
+        median=cat.param_qty(_num(m.values, "rtt_median_ms") or median or 0.0, "ms"),
     )
     chart = svg.time_series(
         samples,
@@ -440,6 +593,8 @@ def _delay_chart(
         fmt=_fmt(cat),
         limit=lim[0] if lim else None,
         limit_label=lim[1] if lim else "",
+        mark=worst_window(m, cat),
+        off_scale=cat.t("chart.off_scale", limit=lim[1]) if lim else "",
     )
     return Chart(title, chart, caption)
 
@@ -458,7 +613,7 @@ def _loss_chart(m: Measurement, checks: list[Check], target: str, cat: Catalogue
     def fails(v: float) -> bool:
         return bound is not None and not bound.op.holds(v, bound.value)
 
-    title = cat.t("chart.loss", seconds=cat.num(float(window_s)), target=target)
+    title = cat.t("chart.loss", seconds=cat.param_qty(float(window_s), "s"), target=target)
     chart = svg.window_bars(
         numbers,
         float(window_s),
@@ -469,7 +624,12 @@ def _loss_chart(m: Measurement, checks: list[Check], target: str, cat: Catalogue
         limit_label=label_text,
         fails=fails,
     )
-    return Chart(title, chart, cat.t("chart.loss_caption", limit=label_text) if parsed else "")
+    caption = cat.t("chart.loss_caption", limit=label_text) if parsed else ""
+    worst = worst_window(m, cat)
+    if worst:
+        caption += " " + cat.t("chart.worst_caption", start=cat.param_qty(worst[0], "s"),
+                               end=cat.param_qty(worst[1], "s"), what=worst[2])
+    return Chart(title, chart, caption.strip())
 
 
 _PORT_ID = re.compile(r"^port\.(?P<transport>tcp|udp)\.(?P<port>[^@]+)@(?P<dest>.+)$")

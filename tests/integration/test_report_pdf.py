@@ -35,8 +35,8 @@ EXPECT = {
         "5,333 %",
         "Blockierende Befunde",
     ],
-    ("go", "en"): ["GO", "Müller & Söhne GmbH", "No blocking findings."],
-    ("go", "de"): ["GO", "Müller & Söhne GmbH", "Keine blockierenden Befunde."],
+    ("go", "en"): ["GO", "Müller & Söhne GmbH", "Nothing: every required check passed."],
+    ("go", "de"): ["GO", "Müller & Söhne GmbH", "Nichts: alle Pflichtpunkte sind erfüllt."],
     ("incomplete", "en"): ["INCOMPLETE", "Stadtwerke Beispielstadt", "Open items"],
     ("incomplete", "de"): ["UNVOLLSTÄNDIG", "Stadtwerke Beispielstadt", "Offene Punkte"],
     ("no-go", "de"): ["NO-GO", "Bäckerei Schmidt KG", "refused 8443"],  # schema 1: stored English

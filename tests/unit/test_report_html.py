@@ -153,9 +153,9 @@ def test_loss_chart_marks_failing_windows_and_limit() -> None:
     loss = next(c.svg for c in charts if c.title.startswith("Paketverlust"))
     assert loss.count('fill="#c62828"/>') == 1
     assert "6,7 %" in loss and "0,4 %" in loss and "stroke-dasharray" in loss and "&lt; 1 %" in loss
-    delay = next(c.svg for c in charts if c.title.startswith("Umlaufzeit") and "handover" in c.title)
-    assert delay.count("<rect") == 100
-    assert "≤ 50 ms" in delay
+    delay = next(c.svg for c in charts if c.title == "Umlaufzeit: Übergabepunkt (198.51.100.7)")
+    assert delay.count("<rect") == 100 + 1  # 100 lost packets, the worst window shaded
+    assert "≤ 50 ms" in delay and "schlechtestes Intervall: 6,7 %" in delay
 
 
 def test_port_matrix_and_no_chart_without_data() -> None:
@@ -177,4 +177,4 @@ def test_poe_chart_and_inventory_from_switch_audit() -> None:
 def test_text_report_in_german() -> None:
     out = text.render(_load("incomplete"), "de").decode()
     assert "ERGEBNIS: UNVOLLSTÄNDIG" in out and "Stadtwerke Beispielstadt" in out
-    assert out.rstrip().endswith(view.build(_load("incomplete")).sha256)
+    assert f"sha256:{view.build(_load('incomplete')).sha256}" in out.splitlines()

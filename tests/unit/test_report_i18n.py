@@ -68,8 +68,10 @@ def test_numbers_use_the_languages_separators(lang: str, value: float, text: str
 
 def test_dates_and_limits_are_formatted_for_the_language() -> None:
     stamp = "2026-11-21T15:45:13.307Z"  # environment.started_utc of no-go-lab.json
-    assert Catalogue("de").datetime(stamp) == "21.11.2026, 15:45 UTC"
-    assert Catalogue("en").datetime(stamp) == "21 Nov 2026, 15:45 UTC"
+    assert Catalogue("de", "UTC").datetime(stamp) == "21.11.2026, 15:45 Uhr UTC"
+    assert Catalogue("en", "UTC").datetime(stamp) == "21 Nov 2026, 15:45 UTC"
+    # local time with its zone (issue 18): Cologne in November is CET, UTC+1
+    assert Catalogue("de", "Europe/Berlin").datetime(stamp) == "21.11.2026, 16:45 Uhr CET (UTC+01:00)"
     assert Catalogue("de").decimals_in("< 0.1 %") == "< 0,1 %"
     assert Catalogue("en").decimals_in("<= 150 ms") == "≤ 150 ms"
     assert Catalogue("de").duration(30.714) == "30,7 s"
