@@ -455,6 +455,7 @@ def report() -> None:
     netcheck report RESULT.json --format html|pdf|markdown|text|json --lang de|en [-o FILE]
     netcheck report verify RESULT.json REPORT.pdf [--public-key KEY.pem]
     netcheck report keygen PRIVATE.pem PUBLIC.pem
+    netcheck report sign RESULT.json REPORT.pdf --key PRIVATE.pem
     netcheck report --since 7d --format html|pdf|markdown|text [--store F] [-o FILE]
     """
 
@@ -535,6 +536,18 @@ def report_verify(result_file: Path, report_file: Path, public_key: Path | None)
         except SigningError as exc:
             raise InputError(str(exc)) from None
     sys.exit(0 if ok else 1)
+
+
+@report.command("sign")
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--key", "key", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Ed25519 private key (PEM).")
+def report_sign(files: tuple[Path, ...], key: Path) -> None:
+    """Sign result documents or reports: writes FILE.sig (Ed25519) next to each FILE."""
+    missing = [str(f) for f in files if not f.is_file()]
+    if missing:
+        raise InputError(f"no such file: {', '.join(missing)}")
+    _sign(list(files), key)
 
 
 @report.command("keygen")

@@ -153,8 +153,12 @@ def test_generated_checks_are_translated(name: str) -> None:
             assert not english_in(text), f"{c.id}: English in German text: {text!r}"
 
 
+def unquoted(text: str) -> str:
+    """``text`` without quoted system messages and provider text („…“), vendor commands
+    (``"set dscp default"``) and command-line options (``--responder HOST``)."""
+    return re.sub(r"„[^“]*“|\"[^\"]*\"|--[\w-]+(?: [A-Z]+)?", " ", text)
+
+
 def english_in(text: str) -> list[str]:
-    """English function words in a German text, outside quoted system messages („…“),
-    command-line options and code (``--responder HOST``, ``"set dscp default"``)."""
-    text = re.sub(r"„[^“]*“|\"[^\"]*\"|--[\w-]+(?: [A-Z]+)?", " ", text)
-    return ENGLISH.findall(text)
+    """English function words in a German text, outside quotes and options (:func:`unquoted`)."""
+    return ENGLISH.findall(unquoted(text))
