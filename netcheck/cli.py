@@ -265,16 +265,21 @@ def run(profile_name: str, extensions: int | None, customer: str | None, site_na
         _print_plan(assess.plan_for(request), profile)
         return
     _check_writable(out_dir)
-    result = _run_with_progress(request, quiet=as_json)
+    result = _run_with_progress(request, quiet=as_json, lang=lang)
     interrupted = any(c.id == assess.INTERRUPTED_CHECK for c in result.checks)
     written = _save(result, out_dir, list(formats) or ["json", "html"], reports, write_atomic, lang, render_options)
     _sign(written, sign_key)
     if as_json:
         sys.stdout.buffer.write(reports.get("json")(result))
     else:
+        from netcheck.reports import terminal
+
         sys.stdout.buffer.write(reports.get("text")(result, lang))
         for path in written:
             click.echo(f"wrote {path}")
+        click.echo("")
+        for line in terminal.closing(result, lang):  # the verdict is the very last line
+            click.echo(line)
     if interrupted:
         click.echo("interrupted: the result above holds what was measured (INCOMPLETE)", err=True)
         sys.exit(EXIT_INTERRUPTED)
@@ -332,7 +337,7 @@ def _parse_targets(items: tuple[str, ...]) -> dict[str, str]:
     return out
 
 
-def _run_with_progress(request: Any, quiet: bool) -> RunResult:
+def _run_with_progress(request: Any, quiet: bool, lang: str = "en") -> RunResult:
     from netcheck import assess
 
     if quiet or not sys.stderr.isatty():
@@ -340,6 +345,9 @@ def _run_with_progress(request: Any, quiet: bool) -> RunResult:
     from rich.console import Console
     from rich.markup import escape
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from netcheck.i18n import Catalogue
+    from netcheck.reports import terminal
 
     console = Console(stderr=True)
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
@@ -354,11 +362,17 @@ def _run_with_progress(request: Any, quiet: bool) -> RunResult:
                                 description=escape(visible(f"{event.run.title}: {event.text}")))
             elif event.kind == "done":
                 progress.remove_task(tasks.pop(event.run.id))
-                m = event.measurement
-                state = "ok" if m.ok else f"{m.error.kind.value}: {m.error.detail}"
-                console.print(visible(f"  {event.run.title}: {state}"), markup=False, highlight=False)
+                done[0] += 1
+                mark = "[green]✓[/]" if event.measurement.ok else "[red]✗[/]"
+                what = terminal.outcome(event.measurement, lang)
+                console.print(f"  {mark} {escape(visible(event.run.title))}: {escape(visible(what))}")
+                progress.update(overall, description=f"{done[0]} ✓")
 
-        return assess.run(request, listener)
+        overall = progress.add_task("", total=None)
+        done = [0]
+        result = assess.run(request, listener)
+        progress.update(overall, description=Catalogue(lang).t("term.rendering"))
+        return result
 
 
 def _write_outputs(result: RunResult, out_dir: Path, formats: list[str], reports: Any,
@@ -917,7 +931,10 @@ def agent(profile_name: str, every: float, full_every: float | None, jitter: flo
 @click.option("--report", "report_fmt", type=click.Choice(["text", "markdown", "html", "pdf"]),
               help="Trend report of the period (busy hour, worst windows, availability, failure shares).")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write here instead of stdout.")
-def history(store_path: Path, since: float, as_csv: bool, report_fmt: str | None, output: Path | None) -> None:
+@click.option("--lang", type=click.Choice(["en", "de"]), default="en", show_default=True,
+              help="Language of the trend report.")
+def history(store_path: Path, since: float, as_csv: bool, report_fmt: str | None, output: Path | None,
+            lang: str = "en") -> None:
     """Stored runs of the agent: a table, CSV, or a trend report (--report)."""
     import time
 
@@ -929,7 +946,7 @@ def history(store_path: Path, since: float, as_csv: bool, report_fmt: str | None
     try:
         with st.Store(store_path) as store:
             if report_fmt:
-                data = _trend_report(store, until - since, until, report_fmt)
+                data = _trend_report(store, until - since, until, report_fmt, lang)
             else:
                 from netcheck.reports import trend
 
@@ -948,7 +965,9 @@ def history(store_path: Path, since: float, as_csv: bool, report_fmt: str | None
 @click.option("--format", "fmt", type=click.Choice(["text", "markdown", "html", "pdf"]), default="text",
               show_default=True)
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write here instead of stdout.")
-def report_trend(store_path: Path, since: float, fmt: str, output: Path | None) -> None:
+@click.option("--lang", type=click.Choice(["en", "de"]), default="en", show_default=True,
+              help="Language of the trend report.")
+def report_trend(store_path: Path, since: float, fmt: str, output: Path | None, lang: str = "en") -> None:
     """Trend report of the agent's stored runs (``netcheck report --since 7d``): busy hour,
     worst windows, availability against the profile's promise, failure shares."""
     import time
@@ -960,13 +979,13 @@ def report_trend(store_path: Path, since: float, fmt: str, output: Path | None) 
     until = time.time()
     try:
         with st.Store(store_path) as store:
-            data = _trend_report(store, until - since, until, fmt)
+            data = _trend_report(store, until - since, until, fmt, lang)
     except st.StoreError as exc:
         raise InputError(str(exc)) from None
     _emit(data, output)
 
 
-def _trend_report(store: Any, since_ts: float, until_ts: float, fmt: str) -> bytes:
+def _trend_report(store: Any, since_ts: float, until_ts: float, fmt: str, lang: str = "en") -> bytes:
     from netcheck import profile as prof
     from netcheck import trends
     from netcheck.reports import trend
@@ -982,7 +1001,9 @@ def _trend_report(store: Any, since_ts: float, until_ts: float, fmt: str) -> byt
              if e.kind not in ("agent_start", "run_start")]  # run_start: bookkeeping, one per run
     data = trends.build(rows, store.check_counts(since_ts, until_ts), since_ts=since_ts, until_ts=until_ts,
                         promise_pct=promise, notes=notes)
-    out = trend.render(data, fmt)
+    last = store.last_run(completed=True)
+    context = trend.context_from(store.document(last.id) if last else None, lang)
+    out = trend.render(data, fmt, lang, context)
     return visible_lines(out.decode()).encode() if fmt in ("text", "markdown") else out
 
 

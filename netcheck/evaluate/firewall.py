@@ -167,6 +167,7 @@ def _sip_alg(profile: Profile, by_id: dict[str, Measurement]) -> Check:
     OPTIONS (RFC 3581) when no leg of the mirror answered or none was planned."""
     src = source(profile, profile.sip.source if profile.sip else None)
     b = base("sip.alg", "title.sip.alg", required=True, group="firewall", source=src)
+    b["limit_key"] = "limit.sip_unmodified"
     legs = sorted((m for k, m in by_id.items() if k.startswith(("sip_alg:udp", "sip_alg:tcp"))),
                   key=_leg_order)
     options = by_id.get("sip_alg:options")

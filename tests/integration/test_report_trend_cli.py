@@ -48,3 +48,30 @@ def test_report_since_without_a_store_is_one_line_exit_2(tmp_path: Path) -> None
     proc = _netcheck("report", "--since", "7d", "--store", str(tmp_path / "none.db"))
     assert proc.returncode == 2
     assert proc.stderr.strip().startswith("error: ") and len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_trend_report_in_german_with_site_and_page_numbers(tmp_path: Path) -> None:
+    """Issue 18 item 6: ``--lang de``, the customer and site of the stored runs, translated
+    check titles instead of ids, and "Seite n / N" on every PDF page."""
+    import shutil
+
+    import pytest
+
+    db = tmp_path / "agent.db"
+    _store(db)
+    md = _netcheck("report", "--since", "7d", "--format", "markdown", "--lang", "de", "--store", str(db))
+    assert md.returncode == 0, md.stderr
+    assert "# netcheck-Trendbericht" in md.stdout and "- **Kunde**: Müller & Söhne GmbH" in md.stdout
+    assert "- **Standort**: Hauptsitz Köln" in md.stdout
+    assert "- **Läufe**: 4 (abgeschlossen 3, fehlgeschlagen 1)" in md.stdout
+    assert "DNS löst" in md.stdout and "dns.sip" not in md.stdout  # titles, not check ids
+    pytest.importorskip("weasyprint", reason="PDF needs WeasyPrint")
+    if not shutil.which("pdftotext"):
+        pytest.skip("poppler-utils not installed")
+    pdf = tmp_path / "trend.pdf"
+    res = _netcheck("report", "--since", "7d", "--format", "pdf", "--lang", "de", "--store", str(db), "-o", str(pdf))
+    assert res.returncode == 0, res.stderr
+    text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    pages = text.count("\f")
+    assert pages >= 1 and all(f"Seite {n} / {pages}" in text for n in range(1, pages + 1))
+    assert "Müller & Söhne GmbH · Hauptsitz Köln" in text

@@ -149,7 +149,7 @@ def test_history_cli_table_csv_and_report(tmp_path: Path) -> None:
     md = runner.invoke(cli, ["history", "--store", str(db), "--report", "markdown"])
     assert md.exit_code == 0, md.output
     assert "# netcheck trend report" in md.output
-    assert "| end_to_end.jitter_ms@platform | 8 | 1 | 12.5 % |" in md.output
+    assert "| title of end_to_end.jitter_ms@platform | 8 | 1 | 12.5 % |" in md.output  # titles, not ids
     html_path = tmp_path / "trend.html"
     res = runner.invoke(cli, ["history", "--store", str(db), "--report", "html", "-o",
                               str(html_path)])

@@ -1,0 +1,93 @@
+"""What the technician's terminal shows during and after a run (issue 18, item 8).
+
+During the run, :func:`outcome` gives one line per finished probe that says what it found
+(a refused port is not "ok"); after the run, :func:`closing` repeats the verdict as the
+very last line — above 16+ lines on an 80x25 console it would scroll away — preceded, for
+an INCOMPLETE or NO-GO run, by the open points or blocking findings with their remedies
+(as the HTML report lists them). Strings come from the catalogue; numbers are formatted
+for the language; text from the network is shown escaped by the caller's sanitiser.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from netcheck.i18n import Catalogue
+from netcheck.reports import view
+from netcheck.reports.options import RenderOptions
+from netcheck.result import Measurement, RunResult, Value
+
+_MAX_ITEMS = 8
+
+
+def outcome(m: Measurement, lang: str = "en") -> str:
+    """"failed: timeout (no reply within 2 s)" or what the probe measured, in one line."""
+    cat = Catalogue(lang)
+    if m.error is not None:
+        return cat.t("term.failed", kind=cat.t(f"error.{m.error.kind.value}"), detail=m.error.detail)
+    summary = _SUMMARIES.get(m.probe)
+    text = summary(m.values, cat) if summary else ""
+    return text or cat.t("term.done")
+
+
+def _num(values: dict[str, Value], key: str) -> float | None:
+    v = values.get(key)
+    return float(v) if isinstance(v, int | float) and not isinstance(v, bool) else None
+
+
+def _qty(cat: Catalogue, values: dict[str, Value], key: str, unit: str) -> str:
+    v = _num(values, key)
+    return cat.param_qty(v, unit) if v is not None else cat.t("field.none")
+
+
+def _call(values: dict[str, Value], cat: Catalogue) -> str:
+    return cat.t("term.call", rtt=_qty(cat, values, "rtt_median_ms", "ms"), jitter=_qty(cat, values, "jitter_ms", "ms"),
+                 loss=_qty(cat, values, "loss_pct", "%"))
+
+
+def _ports(values: dict[str, Value], cat: Catalogue) -> str:
+    counts = values.get("counts")
+    if not isinstance(counts, dict) or not counts:
+        return ""
+    return ", ".join(f"{cat.t(f'state.{state}') if cat.has(f'state.{state}') else state} {n}"
+                     for state, n in counts.items())
+
+
+def _dns(values: dict[str, Value], cat: Catalogue) -> str:
+    addresses = values.get("addresses")
+    return ", ".join(map(str, addresses[:3])) if isinstance(addresses, list) else ""
+
+
+def _stun(values: dict[str, Value], cat: Catalogue) -> str:
+    if values.get("lifetime_min_s") is not None:
+        return cat.t("term.lifetime", lo=_qty(cat, values, "lifetime_min_s", "s"))
+    if not values.get("reachable"):
+        return cat.t("measured.no_answer")
+    return cat.t("term.stun", rtt=_qty(cat, values, "rtt_ms", "ms"), address=str(values.get("mapped_address")))
+
+
+_SUMMARIES: dict[str, Callable[[dict[str, Value], Catalogue], str]] = {
+    "stream": _call, "icmp": _call, "tcp_ports": _ports, "udp_ports": _ports, "dns": _dns, "stun": _stun,
+}
+
+
+def closing(result: RunResult, lang: str = "en") -> list[str]:
+    """The run's last lines: open points / blocking findings with remedies, then the verdict."""
+    r = view.build(result, lang, RenderOptions(appendix=False), "text")
+    t = r.t.t
+    out: list[str] = []
+    items = r.findings if r.findings else r.open_items
+    if items:
+        out.append(t("section.findings") + ":" if r.findings else t("section.open") + ":")
+        by_fix: dict[str | None, list[str]] = {}  # one remedy often covers several points
+        for row in items[:_MAX_ITEMS]:
+            by_fix.setdefault(row.fix, []).append(row.title)
+        for fix, titles in by_fix.items():
+            out += [f"  - {title}" for title in titles]
+            if fix:
+                out.append(f"    {t('label.fix')}: {fix}")
+        if len(items) > _MAX_ITEMS:
+            out.append("  " + t("term.more", n=len(items) - _MAX_ITEMS))
+    counts = "  ".join(f"{word}={n}" for _, word, n in r.summary)
+    out.append(f"{t('field.verdict').upper()}: {r.verdict_word}   {counts}")
+    return out
