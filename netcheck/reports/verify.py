@@ -50,8 +50,8 @@ def verify(result_bytes: bytes, report: bytes) -> Outcome:
         return Outcome(False, digest.message, [])
     tokens = integrity.specs_in(report)
     if len(tokens) != 1:
-        return Outcome(False, "mismatch: the report carries no single netcheck-render token (not made by this "
-                       "netcheck, or edited)", [])
+        return Outcome(False, "mismatch: the report carries no single netcheck-render token (rendered by a "
+                       "netcheck before 0.2, or edited): its content cannot be verified", [])
     try:
         lang, fmt, options = parse_spec(tokens.pop())
         result = from_json(result_bytes)
