@@ -32,7 +32,7 @@ def refusing_fetcher() -> Any:
 
     class RefusingFetcher(_fetcher_base()):  # type: ignore[misc]
         def __init__(self) -> None:
-            super().__init__(allowed_protocols=(), allow_redirects=False, timeout=0.001)
+            super().__init__(allowed_protocols=("data",), allow_redirects=False, timeout=0.001)
             self.refused: list[str] = []
 
         def fetch(self, url: str, headers: Any = None) -> Any:

@@ -391,7 +391,8 @@ def _mos_without_limit(result: RunResult, by_id: dict[str, Measurement], cat: Ca
     for m in result.measurements:
         mos = m.values.get("mos")
         if m.probe == "stream" and m.ok and isinstance(mos, int | float) and not m.id.endswith(":gateway"):
-            where = cat.t("where.named", name=cat.target(m.id.split(":", 1)[-1]), address=str(m.values.get("address")))
+            judged = next((c for c in result.checks if m.id in c.evidence and "target" in c.params), None)
+            where = cat.param(judged.params["target"]) if judged else chart_target(m, cat)
             out.append(Figure(cat.t("metric.mos"), where, cat.param_qty(float(mos), ""), cat.t("label.no_limit"),
                               "INFO", cat.t("status.INFO")))
     return out
