@@ -29,16 +29,8 @@ HISTORY_COLUMNS = ("run", "started", "kind", "result", "delay_ms", "jitter_ms", 
                    "handover_up", "failed_checks")
 
 
-def _t(ts: float, fmt: str = "%Y-%m-%d %H:%M") -> str:
-    return dt.datetime.fromtimestamp(ts).strftime(fmt)
-
-
 def _n(value: float | None, digits: int = 2) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
-
-
-def _pct(share: float | None) -> str:
-    return "-" if share is None else f"{100 * share:.1f} %"
 
 
 def history_cells(rows: Sequence[RunRow]) -> list[tuple[Any, ...]]:
