@@ -21,7 +21,7 @@ _SPECIAL = re.compile(r"([\\`*_\[\]|#!<>])")
 
 def render(result: RunResult, lang: str = "en", options: RenderOptions | None = None) -> bytes:
     r = view.build(result, lang, options, "markdown")
-    out = _cover(r) + _findings(r) + _requirements(r) + _footer(r)
+    out = _cover(r) + _page_one(r) + _findings(r) + _requirements(r) + _footer(r)
     return ("\n".join(visible(line) for line in out) + "\n").encode()
 
 
@@ -55,6 +55,27 @@ def _cover(r: Report) -> list[str]:
             + " |"
         )
     return [*out, ""]
+
+
+def _page_one(r: Report) -> list[str]:
+    """The numbers that matter against their limits, and the scope of the test."""
+    t = r.t.t
+    out: list[str] = []
+    if r.key_figures:
+        head = ("col.metric", "col.target", "col.measured", "col.limit", "col.status")
+        out += [f"## {esc(t('section.key_figures'))}", "", "| " + " | ".join(esc(t(h)) for h in head) + " |",
+                "|---|---|---|---|---|"]
+        out += ["| " + " | ".join(esc(x) for x in (f.label, f.target, f.measured, f.limit, f.status_word)) + " |"
+                for f in r.key_figures]
+        out.append("")
+    if r.scope:
+        out += [f"## {esc(t('section.scope'))}", "", f"**{esc(t('scope.measured'))}:** "
+                + esc(", ".join(r.scope.measured) or t("field.none")) + "  ",
+                f"**{esc(t('scope.not_measured'))}:** " + esc("; ".join(r.scope.not_measured)) + "  "]
+        if r.scope.not_proven:
+            out.append(f"**{esc(t('scope.not_proven'))}:** " + esc("; ".join(r.scope.not_proven)))
+        out.append("")
+    return out
 
 
 def _findings(r: Report) -> list[str]:

@@ -42,7 +42,7 @@ def lines(result: RunResult, lang: str = "en", options: RenderOptions | None = N
         for f in r.findings:
             out.append(f"  - {f.title}: {f.reason}")
             if f.fix:
-                out.append(f"    {t('label.fix').lower()}: {f.fix}")
+                out.append(f"    {t('label.fix')}: {f.fix}")
         out.append("")
     out.append(f"{t('section.requirements')}:")
     out += [_row(row, t("label.optional")) for _, rows in r.groups for row in rows]

@@ -365,23 +365,25 @@ KEY_METRICS = ("one_way_delay_ms", "rtt_ms", "jitter_ms", "loss_pct", "mos")
 def key_figures(result: RunResult, cat: Catalogue) -> list[Figure]:
     """Delay, jitter, loss and MOS against the limits, per internet path (end to end,
     handover); MOS is shown from the call even when the profile sets no MOS limit."""
-    out: list[Figure] = []
+    found: list[tuple[int, Check, str, str]] = []
     by_id = {m.id: m for m in result.measurements}
     for c in result.checks:
         group, _, rest = c.id.partition(".")
         metric = rest.split("@", 1)[0]
         if group in ("end_to_end", "handover") and metric in KEY_METRICS:
-            out.append(_figure(c, cat, metric))
-    if not any(f.label == cat.t("metric.mos") for f in out):
-        out += _mos_without_limit(result, by_id, cat)
-    order = {cat.t(f"metric.{m}"): i for i, m in enumerate(KEY_METRICS)}
-    return sorted(out, key=lambda f: (order.get(f.label, 99), f.target))
+            found.append((KEY_METRICS.index(metric), c, group, metric))
+    both = len({g for _, _, g, _ in found}) > 1  # a profile with both limits: say which one
+    out = [(rank, _figure(c, cat, metric, group if both else None)) for rank, c, group, metric in found]
+    if not any(m == "mos" for _, _, _, m in found):
+        out += [(KEY_METRICS.index("mos"), f) for f in _mos_without_limit(result, by_id, cat)]
+    return [f for _, f in sorted(out, key=lambda rf: (rf[0], rf[1].target))]
 
 
-def _figure(c: Check, cat: Catalogue, metric: str) -> Figure:
+def _figure(c: Check, cat: Catalogue, metric: str, group: str | None) -> Figure:
     target = c.params.get("target")
     where = cat.param(target) if target is not None else c.id.split("@", 1)[-1]
-    return Figure(cat.t(f"metric.{metric}"), where, checktext.measured(c, cat) or measured(c, cat),
+    label = cat.t(f"metric.{metric}") + (f" · {cat.t(f'path.{group}')}" if group else "")
+    return Figure(label, where, checktext.measured(c, cat) or measured(c, cat),
                   checktext.limit(c, cat) or cat.t("field.none"), c.status.value, cat.t(f"status.{c.status.value}"))
 
 
