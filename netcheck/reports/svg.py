@@ -179,12 +179,25 @@ def _band(frame: Frame, start: float, end: float, text: str) -> str:
 def _trace(
     samples: Sequence[float | None], interval_s: float, frame: Frame, colour: str
 ) -> list[str]:
-    """A polyline per run of received samples, and dots when there are few enough to see."""
+    """A polyline per run of received samples, and dots when there are few enough to see.
+
+    A long call (1,500 packets) has more points than the chart has pixels: consecutive
+    points that fall on the same pixel column collapse to that column's lowest and highest
+    value, so peaks stay visible and the typesetter draws a tenth of the points."""
     out, run = [], []
+    column: tuple[float, float, float] | None = None  # x pixel, min y, max y of the open column
     for i, v in enumerate([*samples, None]):
         if v is not None:
-            run.append(f"{frame.x(i * interval_s)},{frame.y(v)}")
-        elif run:
+            x, y = frame.x(i * interval_s), frame.y(v)
+            if column is not None and round(column[0]) == round(x):
+                column = (column[0], min(column[1], y), max(column[2], y))
+                continue
+            run += _column_points(column)
+            column = (x, y, y)
+            continue
+        run += _column_points(column)
+        column = None
+        if run:
             out.append(
                 f'<polyline points="{" ".join(run)}" fill="none" stroke="{colour}" '
                 f'stroke-width="1.2" stroke-opacity="0.55"/>'
@@ -197,6 +210,13 @@ def _trace(
             if v is not None
         ]
     return out
+
+
+def _column_points(column: tuple[float, float, float] | None) -> list[str]:
+    if column is None:
+        return []
+    x, low, high = column
+    return [f"{x},{low}"] if low == high else [f"{x},{low}", f"{x},{high}"]
 
 
 def window_bars(
