@@ -333,11 +333,13 @@ def hbars(
     """Horizontal used-of-total bars (PoE watts per switch, calls supported vs needed):
     red when ``used`` exceeds ``total``, amber above 80 %."""
     row_h, head_w = 34, 170
-    height = 14 + len(items) * row_h
+    height = 30 + len(items) * row_h
     span = W - head_w - 150
-    parts = [_open(W, height, label)]
+    parts = [_open(W, height, label),
+             f'<text x="{head_w + span + 8}" y="14" fill="{MUTED}" font-size="11">'
+             f"{esc(used_word)} / {esc(total_word)}</text>"]
     for i, (name, used, total) in enumerate(items):
-        y = 8 + i * row_h
+        y = 22 + i * row_h
         share = used / total if total > 0 else 1.0
         colour = RED if share > 1 else AMBER if share > 0.8 else GREEN
         parts.append(f'<text x="0" y="{y + 16}" fill="{INK}">{esc(_clip(name, 24))}</text>')
@@ -349,7 +351,7 @@ def hbars(
             f'<rect x="{head_w}" y="{y + 3}" width="{round(span * min(share, 1.0), 1)}" '
             f'height="18" fill="{colour}"/>'
         )
-        text = f"{fmt(used)} / {fmt(total)} {unit} ({used_word} / {total_word})"
+        text = f"{fmt(used)} / {fmt(total)} {unit}".strip()
         parts.append(
             f'<text x="{head_w + span + 8}" y="{y + 16}" fill="{INK}" font-size="11">'
             f"{esc(text)}</text>"
