@@ -274,7 +274,10 @@ def run(profile_name: str, extensions: int | None, customer: str | None, site_na
     else:
         from netcheck.reports import terminal
 
-        sys.stdout.buffer.write(reports.get("text")(result, lang))
+        from netcheck.reports.integrity import SPEC_MARKER
+
+        text = reports.get("text")(result, lang)  # the render token is for files, not the screen
+        sys.stdout.buffer.write(b"".join(x for x in text.splitlines(True) if not x.startswith(SPEC_MARKER.encode())))
         for path in written:
             click.echo(f"wrote {path}")
         click.echo("")
