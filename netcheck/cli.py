@@ -273,7 +273,6 @@ def run(profile_name: str, extensions: int | None, customer: str | None, site_na
         sys.stdout.buffer.write(reports.get("json")(result))
     else:
         from netcheck.reports import terminal
-
         from netcheck.reports.integrity import SPEC_MARKER
 
         text = reports.get("text")(result, lang)  # the render token is for files, not the screen
