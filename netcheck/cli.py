@@ -344,6 +344,8 @@ def _run_with_progress(request: Any, quiet: bool, lang: str = "en") -> RunResult
 
     if quiet or not sys.stderr.isatty():
         return assess.run(request)
+    import time
+
     from rich.console import Console
     from rich.markup import escape
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -357,7 +359,9 @@ def _run_with_progress(request: Any, quiet: bool, lang: str = "en") -> RunResult
         tasks: dict[str, Any] = {}
 
         def listener(event: Any) -> None:
-            if event.kind == "start":
+            if event.kind == "planned":
+                planned.append(event.run)
+            elif event.kind == "start":
                 tasks[event.run.id] = progress.add_task(event.run.title, total=None)
             elif event.kind == "progress":
                 progress.update(tasks[event.run.id],
@@ -368,10 +372,11 @@ def _run_with_progress(request: Any, quiet: bool, lang: str = "en") -> RunResult
                 mark = "[green]✓[/]" if event.measurement.ok else "[red]✗[/]"
                 what = terminal.outcome(event.measurement, lang)
                 console.print(f"  {mark} {escape(visible(event.run.title))}: {escape(visible(what))}")
-                progress.update(overall, description=f"{done[0]} ✓")
+                progress.update(overall, description=terminal.overall(planned, done[0], time.monotonic() - t0, lang))
 
         overall = progress.add_task("", total=None)
-        done = [0]
+        done, t0 = [0], time.monotonic()
+        planned: list[Any] = []
         result = assess.run(request, listener)
         progress.update(overall, description=Catalogue(lang).t("term.rendering"))
         return result

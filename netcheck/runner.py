@@ -31,7 +31,8 @@ EXTRAS = {"scapy": "lan", "pysnmp": "lan", "weasyprint": "report", "prometheus_c
 
 @dataclass(frozen=True)
 class Event:
-    """A progress event: ``kind`` is "start", "progress" or "done"."""
+    """A progress event: ``kind`` is "planned" (once per run, before any starts), "start",
+    "progress" or "done"."""
 
     kind: str
     run: ProbeRun
@@ -50,6 +51,8 @@ async def run_all(plan: Sequence[ProbeRun], caps: dict[str, bool], listener: Lis
     error grows (ARCHITECTURE.md, "Timing-critical streams"), so they get the process to
     themselves, one after the other.
     """
+    for r in plan:  # the whole plan first, so a display can show overall progress and time left
+        listener(Event("planned", r))
     names = Names()
     names.prefetch([h for r in plan if isinstance(h := getattr(r.spec, "host", None), str)])
     await _prepare(plan)

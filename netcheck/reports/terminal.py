@@ -10,7 +10,8 @@ for the language; text from the network is shown escaped by the caller's sanitis
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from netcheck.i18n import Catalogue
 from netcheck.reports import view
@@ -69,6 +70,17 @@ def _stun(values: dict[str, Value], cat: Catalogue) -> str:
 _SUMMARIES: dict[str, Callable[[dict[str, Value], Catalogue], str]] = {
     "stream": _call, "icmp": _call, "tcp_ports": _ports, "udp_ports": _ports, "dns": _dns, "stun": _stun,
 }
+
+
+def overall(planned: Sequence[Any], done: int, elapsed_s: float, lang: str = "en") -> str:
+    """"7/12 probes · at most 41 s left": shared probes run side by side (the longest
+    bounds them), timing-critical ``exclusive`` calls one after another; each run's
+    timeout is its upper bound, so the time left is an upper bound too."""
+    cat = Catalogue(lang)
+    shared = [r.timeout_s for r in planned if not getattr(r, "exclusive", False)]
+    bound = max(shared, default=0.0) + sum(r.timeout_s for r in planned if getattr(r, "exclusive", False))
+    left = max(0, round(bound - elapsed_s))
+    return cat.t("term.overall", done=done, total=len(planned), left=cat.param_qty(float(left), "s"))
 
 
 def closing(result: RunResult, lang: str = "en") -> list[str]:
