@@ -28,7 +28,7 @@ GREEN, RED, AMBER, GREY, BLUE, INK, MUTED = (
     "#5b6270",
 )
 STATE_COLOURS = {"open": GREEN, "pass": GREEN, "not_measured": GREY, "skipped": GREY}
-W, H = 720, 240
+W, H = 720, 200
 LEFT, RIGHT, TOP, BOTTOM = 56, 70, 26, 38
 
 
