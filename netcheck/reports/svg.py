@@ -273,7 +273,8 @@ def port_matrix(
 ) -> str:
     """Destinations (rows) x port ranges (cells), coloured by state; ``legend`` is
     (state, translated word) pairs."""
-    cell_w, cell_h, per_line, head_w = 150, 34, 4, 150
+    per_line, head_w, cell_h = 4, 150, 34
+    cell_w = (W - head_w - (per_line - 1) * 6) // per_line  # four cells fit the chart's width
     lines = [
         (name, cells[i : i + per_line])
         for name, cells in rows
