@@ -59,6 +59,10 @@ class RenderOptions:
     private: bool = False
     integrator: Integrator | None = None
     timezone: str | None = None
+    #: The result digest to state; None: of the document as serialised now. ``report
+    #: verify`` passes the digest the report states (a document read back from JSON can
+    #: serialise differently, e.g. ``100`` as ``100.0``, while its content is the same).
+    result_sha256: str | None = None
 
     def with_format_default(self, fmt: str) -> RenderOptions:
         """Resolve ``appendix`` for a format: PDF (an offer's attachment) leaves it out."""

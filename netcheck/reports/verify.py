@@ -19,7 +19,7 @@ import re
 import shutil
 import subprocess
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -58,7 +58,7 @@ def verify(result_bytes: bytes, report: bytes) -> Outcome:
     except (OptionsError, ValueError) as exc:
         return Outcome(False, f"mismatch: {exc}", [])
     fmt = fmt or detect_format(report)
-    expected = _render(result, fmt, lang, options)
+    expected = _render(result, fmt, lang, replace(options, result_sha256=digest.report_sha256))
     diffs = differences(text_of(report, fmt), text_of(expected, fmt))
     if diffs:
         shown = diffs[:_MAX_SHOWN] + ([f"... and {len(diffs) - _MAX_SHOWN} more"] if len(diffs) > _MAX_SHOWN else [])
@@ -139,8 +139,6 @@ class _Text(HTMLParser):
         classes = next((v for k, v in attrs if k == "class" and v), None)
         if classes:  # the verdict band's colour and a pill's status are classes: edits count
             self.parts.append(f"[{classes}] ")
-        if tag == "img":
-            self.parts.append(f"[img {next((v for k, v in attrs if k == 'alt' and v), '')}]")
 
     def handle_endtag(self, tag: str) -> None:
         if tag in _BLOCK or tag == "style":

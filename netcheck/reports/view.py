@@ -203,7 +203,7 @@ def build(result: RunResult, lang: str = "en", options: RenderOptions | None = N
         raw=[_raw(m, cat, options.private) for m in result.measurements] if options.appendix else [],
         inventory=_inventory(result.measurements),
         sources=sorted(result.profile.sources.items()),
-        sha256=integrity.digest(result),
+        sha256=options.result_sha256 or integrity.digest(result),
         customer=result.site.customer or "",
         date=cat.date(result.environment.started_utc),
         version=result.environment.netcheck_version,

@@ -69,3 +69,17 @@ def test_render_token_round_trips_and_is_in_every_format() -> None:
 def test_report_times_are_local_with_their_zone() -> None:
     page = html.render(DOC, "de", RenderOptions(timezone="Europe/Berlin")).decode()
     assert "24.11.2026, 10:12 Uhr CET (UTC+01:00)" in page  # started 09:12:05 UTC
+
+
+def test_verify_accepts_a_report_with_the_integrators_logo(tmp_path: Path) -> None:
+    """The render token carries the integrator's text and only the logo's digest: the
+    re-rendered report has no logo, and the logo is not text, so the content still matches."""
+    from netcheck.reports import verify
+    from netcheck.result import to_json
+
+    who = load_integrator(_integrator_file(tmp_path))
+    page = html.render(DOC, "de", RenderOptions(integrator=who))
+    outcome = verify.verify(to_json(DOC), page)
+    assert outcome.ok, outcome.message
+    edited = page.replace(b"Tel. 0221 123456", b"Tel. 0221 999999")
+    assert not verify.verify(to_json(DOC), edited).ok
