@@ -178,3 +178,16 @@ def test_text_report_in_german() -> None:
     out = text.render(_load("incomplete"), "de").decode()
     assert "ERGEBNIS: UNVOLLSTÄNDIG" in out and "Stadtwerke Beispielstadt" in out
     assert f"sha256:{view.build(_load('incomplete')).sha256}" in out.splitlines()
+
+
+def test_capacity_statement_and_chart_from_the_keys_the_capacity_probe_writes() -> None:
+    """Issue 13: the statement read ``supported_calls``/``needed_calls``, which no probe
+    writes; it now reads the ramp's ``calls_up_max``/``calls_down_max`` and the need from
+    ``required_*_kbps`` / ``call_kbps`` (netcheck/probes/capacity.py::summarise)."""
+    report = view.build(_load("managed-com-business-go"), "de")
+    assert report.capacity == ["Die gemessene Verbindung trägt 19 gleichzeitige G.711-Gespräche.",
+                               "12 Nebenstellen benötigen 14."]
+    assert any(c.title == "Gleichzeitige Gespräche: möglich und benötigt" for c in report.charts)
+    jitter = next(c for c in report.charts if c.title.startswith("Jitter"))
+    assert "Laufender Jitter" in jitter.caption  # the stream's interval_ms (20 ms) spaces the samples
+    assert ">30</text>" in jitter.svg or ">25</text>" in jitter.svg  # 1,500 packets x 20 ms = 30 s axis
