@@ -186,7 +186,7 @@ def test_capacity_statement_and_chart_from_the_keys_the_capacity_probe_writes() 
     ``required_*_kbps`` / ``call_kbps`` (netcheck/probes/capacity.py::summarise)."""
     report = view.build(_load("managed-com-business-go"), "de")
     assert report.capacity == ["Die gemessene Verbindung trägt 19 gleichzeitige G.711-Gespräche.",
-                               "12 Nebenstellen benötigen 14."]
+                               "12 Nebenstellen benötigen 14 gleichzeitige Gespräche."]
     assert any(c.title == "Gleichzeitige Gespräche: möglich und benötigt" for c in report.charts)
     jitter = next(c for c in report.charts if c.title.startswith("Jitter"))
     assert "Laufender Jitter" in jitter.caption  # the stream's interval_ms (20 ms) spaces the samples
