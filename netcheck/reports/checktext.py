@@ -19,12 +19,18 @@ def is_legacy(check: Check) -> bool:
     return not check.typed
 
 
+def _known(cat: Catalogue, key: str) -> bool:
+    """A key this build's catalogues define (a document from a newer netcheck may name one
+    they do not: then its stored English text is printed rather than the key)."""
+    return cat.has(key) or Catalogue("en").has(key)
+
+
 def title(check: Check, cat: Catalogue) -> str:
-    return cat.msg(check.title_key, check.params) if check.typed else check.title
+    return cat.msg(check.title_key, check.params) if check.typed and _known(cat, check.title_key) else check.title
 
 
 def reason(check: Check, cat: Catalogue) -> str:
-    if not check.typed:
+    if not check.typed or not _known(cat, check.reason_key):
         return check.reason
     return cat.msg(check.reason_key, check.params) + "".join(f" ({cat.msg(n)})" for n in check.notes)
 
@@ -47,7 +53,7 @@ def bound(b: Bound, cat: Catalogue) -> str:
 
 def limit(check: Check, cat: Catalogue) -> str | None:
     """The requirement a check was judged against, or None when it states none."""
-    if check.typed and check.limit_key:
+    if check.typed and check.limit_key and _known(cat, check.limit_key):
         return cat.msg(check.limit_key, check.params)
     if check.bound is not None:
         return bound(check.bound, cat)
@@ -58,6 +64,6 @@ def limit(check: Check, cat: Catalogue) -> str | None:
 
 def measured(check: Check, cat: Catalogue) -> str | None:
     """The measured value when it is a phrase ("3/5 open"); None when it is a plain value."""
-    if check.typed and check.measured_key:
+    if check.typed and check.measured_key and _known(cat, check.measured_key):
         return cat.msg(check.measured_key, check.params)
     return None

@@ -110,3 +110,14 @@ def test_schema_1_text_is_printed_as_stored() -> None:
     assert checktext.is_legacy(c)
     assert checktext.title(c, Catalogue("de")) == c.title
     assert checktext.reason(c, Catalogue("de")) == c.reason
+
+
+def test_a_key_this_build_does_not_know_prints_the_stored_english() -> None:
+    """A document from a newer netcheck names a key these catalogues lack: the report prints
+    the document's English text, never the bare key."""
+    import msgspec
+
+    c = docgen.document("teams", "go").checks[0]
+    newer = msgspec.structs.replace(c, title_key="title.from_the_future", reason_key="reason.from_the_future")
+    assert checktext.title(newer, Catalogue("de")) == c.title
+    assert checktext.reason(newer, Catalogue("de")) == c.reason
