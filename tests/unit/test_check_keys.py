@@ -106,6 +106,8 @@ def test_key_families_built_at_run_time_are_complete() -> None:
         "sip.leg": list(firewall.SIP_LEG_GAPS),
         "sip.options": list(firewall.SIP_OPTIONS_EVIDENCE),
     }
+    # evaluate/lan.py titles a switch's check f"{title_key}.on" (the switch named)
+    families["title.lan"] = [f"{k}.on" for k in ("poe", "speed", "speed_full", "voice_vlan")]
     for lang in ("en", "de"):
         have = keys(lang)
         missing = [f"{fam}.{v}" for fam, values in families.items() for v in values if f"{fam}.{v}" not in have]
