@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -168,7 +169,8 @@ def build(result: RunResult, lang: str = "en", options: RenderOptions | None = N
     when = parse_utc(result.environment.started_utc)
     options = replace(options, timezone=zone_token(cat.zone, when) if when else options.timezone)
     by_id = {m.id: m for m in result.measurements}
-    rows = [_row(c, by_id, cat) for c in result.checks]
+    hide = private_scrubber(result, cat) if options.private else None
+    rows = [_scrub_row(_row(c, by_id, cat), hide) for c in result.checks]
     findings = [r for r in rows if r.status == Status.FAIL.value]
     open_items = [r for r in rows if r.status == Status.NOT_MEASURED.value and r.required]
     return Report(
@@ -200,7 +202,7 @@ def build(result: RunResult, lang: str = "en", options: RenderOptions | None = N
         charts=charts(result, cat),
         capacity=capacity_statement(result, cat),
         environment=_environment(result, cat, options.private),
-        raw=[_raw(m, cat, options.private) for m in result.measurements] if options.appendix else [],
+        raw=[_raw(m, cat, options.private, hide) for m in result.measurements] if options.appendix else [],
         inventory=_inventory(result.measurements),
         sources=sorted(result.profile.sources.items()),
         sha256=options.result_sha256 or integrity.digest(result),
@@ -434,11 +436,39 @@ def _not_proven(result: RunResult, cat: Catalogue) -> list[str]:
 # ------------------------------------------------------------------ appendix
 
 
-def _raw(m: Measurement, cat: Catalogue, private: bool = False) -> RawMeasurement:
+def private_scrubber(result: RunResult, cat: Catalogue) -> Callable[[str], str]:
+    """For ``--private``: a function that replaces this machine's host name, MACs and
+    interface addresses (from ``environment``) wherever they appear in a text — a SIP Via
+    header or a STUN answer may carry the laptop's own address."""
+    env = result.environment
+    tokens = {a.split("/", 1)[0] for i in env.interfaces for a in i.addresses}
+    tokens |= {i.mac for i in env.interfaces if i.mac}
+    if len(env.hostname) >= 3:
+        tokens.add(env.hostname)
+    tokens = {t for t in tokens if t and t not in ("127.0.0.1", "::1")}
+    if not tokens:
+        return lambda text: text
+    pattern = re.compile(r"(?<![\w.])(" + "|".join(map(re.escape, sorted(tokens, key=len, reverse=True)))
+                         + r")(?!\w|\.\d)", re.IGNORECASE)
+    word = cat.t("env.this_machine")
+    return lambda text: pattern.sub(word, text)
+
+
+def _scrub_row(row: Row, hide: Callable[[str], str] | None) -> Row:
+    if hide is None:
+        return row
+    return replace(row, title=hide(row.title), reason=hide(row.reason), measured=hide(row.measured),
+                   fix=hide(row.fix) if row.fix else row.fix)
+
+
+def _raw(m: Measurement, cat: Catalogue, private: bool = False,
+         hide: Callable[[str], str] | None = None) -> RawMeasurement:
     values = [
         (k, REDACTED if SECRET_KEY.search(k) or (private and PRIVATE_KEY.search(k)) else _short(v, cat))
         for k, v in m.values.items()
     ]
+    if hide is not None:
+        values = [(k, hide(v)) for k, v in values]
     values += [(f"series.{k}", f"{len(v)} samples") for k, v in m.series.items()]
     error = f"{cat.t('error.' + m.error.kind.value)}: {m.error.detail}" if m.error else None
     return RawMeasurement(

@@ -23,6 +23,8 @@ def test_private_report_leaves_out_hostname_mac_and_interface_addresses() -> Non
     for secret in (ENV.hostname, "1e:2a:3b:4c:5d:6e", "192.168.10.23", "fe80::1e:2aff:fe3b:4c5d"):
         assert secret not in private, secret
     assert "Rechnername, MAC- und Schnittstellenadressen ausgelassen" in private
+    # the SIP OPTIONS probe's Via carries the laptop's address: shown as "[dieser Rechner]:40312"
+    assert "[dieser Rechner]:40312" in private
 
 
 def test_appendix_is_off_for_pdf_and_on_for_html_by_default() -> None:
