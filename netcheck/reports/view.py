@@ -232,7 +232,7 @@ def _row(c: Check, by_id: dict[str, Measurement], cat: Catalogue) -> Row:
         reason=checktext.reason(c, cat),
         fix=checktext.fix(c.remediation, cat),
         source=c.source,
-        confidence_low=m is not None and m.confidence != "high",
+        confidence_low=(w := weakest(c, by_id)) is not None and w.confidence != "high",
     )
 
 
@@ -277,7 +277,8 @@ def confidence_note(result: RunResult, cat: Catalogue) -> str:
     if not low:
         return ""
     reasons = "; ".join(dict.fromkeys(r for _, m in low if (r := _reason_of(m, cat))))
-    return cat.t("verdict_note.low_confidence", checks=", ".join(c.id for c, _ in low), reasons=reasons)
+    titles = ", ".join(dict.fromkeys(checktext.title(c, cat) for c, _ in low))  # titles, never internal ids
+    return cat.t("verdict_note.low_confidence", checks=titles, reasons=reasons)
 
 
 def measured(c: Check, cat: Catalogue) -> str:

@@ -46,7 +46,8 @@ def test_checks_carry_their_evidence_confidence_and_the_headline_says_so() -> No
     assert weakest is not None and weakest.confidence == "low"
     assert weakest.values["confidence_reason"] == why  # in the document, beside the level
     en = view.build(result, "en")
-    assert "Low confidence: end_to_end.one_way_delay_ms@platform" in en.verdict_text and why in en.verdict_text
+    assert "Low confidence: end to end: one-way delay to platform (46.189.64.189)" in en.verdict_text  # titles, not ids
+    assert why in en.verdict_text and "end_to_end." not in en.verdict_text
     assert any(line.startswith("Low confidence:") for line in text.lines(result, "en"))
     de = view.build(result, "de").verdict_text
     assert "Geringe Aussagekraft" in de and "Sender bis zu 1,6 ms verspätet (p99)" in de
