@@ -54,13 +54,14 @@ def test_poe48_findings() -> None:
     # 25-28: phone alone on the port, but its VLAN 10 also carries the PCs: neither variant
     assert vlan.status is Status.FAIL
     assert [m.split(":")[0] for m in vlan.measured] == ["ge1/0/25", "ge1/0/26", "ge1/0/27", "ge1/0/28"]
-    budget = c["lan.pse_budget"]  # 370 - 160 = 210 W free; 12 more phones * 15.4 W = 184.8 W
-    assert budget.status is Status.PASS and budget.measured == 210
+    budget = c["lan.pse_budget"]  # 370 - 160 = 210 W free = 13 class-0 phones; 12 more expected
+    assert budget.status is Status.PASS and budget.measured == 13
 
 
 def test_pse_budget_too_small_for_the_extensions() -> None:
     budget = lan_checks(measurement("poe48-handmade"), extensions=50)["lan.pse_budget"]
-    assert budget.status is Status.FAIL and budget.limit == "≥ 338.8 W"  # 22 * 15.4 W
+    # 50 - 28 phones found = 22 more; 210 W free admits 13 class-0 phones (15.4 W each)
+    assert budget.status is Status.FAIL and budget.limit == "≥ 22 phones" and budget.measured == 13
 
 
 def test_cisco_voice_vlan_passes_variant_2() -> None:
@@ -73,7 +74,10 @@ def test_real_procurve_speed_and_missing_poe() -> None:
     c = lan_checks(measurement("procurve"))
     # no RFC 3621 per-port rows: the phone's PoE cannot be judged
     assert c["lan.poe@procurve"].status is Status.NOT_MEASURED
-    assert c["lan.pse_budget"].status is Status.NOT_MEASURED
+    # HP-ICF-POE-MIB hpicfPseAvailablePower.1001 = 1440 W, hpicfPseUsedPower.1001 = 96 W allocated
+    budget = c["lan.pse_budget"]
+    assert budget.status is Status.WARN and budget.measured == 87  # (1440 - 96) W // 15.4 W
+    assert "1,344 W free by HP allocation" in budget.reason
 
 
 def test_failed_audit_is_not_measured_with_a_fix() -> None:
