@@ -17,9 +17,10 @@ Index → ifIndex: RFC 3621 leaves the (group, port) index to the agent; see
 Rows that map to no interface are counted in ``unmapped`` so the audit can say that data
 existed but was not decoded.
 
-Not decoded (no public definition verified while building this): Juniper EX publishes
-per-port PoE in the standard pethPsePortTable (decoded above); Aruba CX's
-ARUBAWIRED-POE-MIB and TP-Link's global tpPoeSystem scalars are not walked.
+Juniper EX publishes per-port PoE only in the standard pethPsePortTable, numbered FPC + 1,
+port + 1 (the mapping is in :func:`netcheck.lan_model._pse_port_map`). Not decoded (no
+definition verified while building this): TP-Link's global tpPoeSystem scalars, Moxa's
+PoE table, ARUBAWIRED-POE-MIB's module and main-PSE tables.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ _CPE = "1.3.6.1.4.1.9.9.402.1"  # CISCO-POWER-ETHERNET-EXT-MIB cpeExtMIBObjects
 _RL_SB = "1.3.6.1.4.1.9.6.1.101.108"  # CISCOSB-POE-MIB rlPoe (Cisco small business)
 _RL = "1.3.6.1.4.1.89.108"  # RADLAN-POE-MIB rlPoe (Eltex, Dell, Allied, … RADLAN lineage)
 _HP = "1.3.6.1.4.1.11.2.14.11.1.9.1"  # HP-ICF-POE-MIB hpicfPoe (ProCurve / Aruba-OS switches)
+_CX = "1.3.6.1.4.1.47196.4.1.1.3.8.1.1.1"  # ARUBAWIRED-POE-MIB arubaWiredPoePethPsePortEntry (AOS-CX)
 _HW = "1.3.6.1.4.1.2011.5.25.195"  # HUAWEI-POE-MIB hwPoeMIB
 _TP = "1.3.6.1.4.1.11863.6.56.1.1.2.1.1"  # TPLINK-POWER-OVER-ETHERNET-MIB tpPoePortConfigEntry
 _MT = "1.3.6.1.4.1.14988.1.1.15.1.1"  # MIKROTIK-MIB mtxrPOEEntry
@@ -65,6 +67,11 @@ COLUMNS: dict[str, str] = {
     "hpicfPseAvailablePower": f"{_HP}.6.1.4",  # W
     "hpicfPseUsedPower": f"{_HP}.6.1.5",  # W allocated
     "hpicfPseCurrentPowerDraw": f"{_HP}.6.1.8",  # W drawn
+    # ARUBAWIRED-POE-MIB arubaWiredPoePethPsePortEntry (AUGMENTS pethPsePortEntry)
+    "arubaWiredPoePethPsePortReservedPower": f"{_CX}.6",  # mW
+    "arubaWiredPoePethPsePortPowerDrawn": f"{_CX}.7",  # mW
+    "arubaWiredPoePethPsePortOperStatus": f"{_CX}.10",  # deny(1) off(2) on(3)
+    "arubaWiredPoePethPsePortPowerClassification": f"{_CX}.12",  # class0(1) .. class8(9)
     # HUAWEI-POE-MIB hwPoePortEntry (INDEX hwPoePortIfIndex)
     "hwPoePortEnable": f"{_HW}.3.1.3",  # EnabledStatus enable(1) disable(2)
     "hwPoePortPdClass": f"{_HW}.3.1.8",
@@ -172,6 +179,20 @@ def _hp(t: Tables, key: tuple[int, ...]) -> dict[str, Any]:
     }
 
 
+def _aruba_cx(t: Tables, key: tuple[int, ...]) -> dict[str, Any]:
+    """AOS-CX: class 0..8 (802.3bt) where RFC 3621 stops at class 4."""
+    cls = _int(t.get("arubaWiredPoePethPsePortPowerClassification", {}).get(key))
+    detection = _HP_STATUS.get(_int(t.get("arubaWiredPoePethPsePortOperStatus", {}).get(key)) or 0)
+    powered = detection == "deliveringPower"  # the class is valid only while powering
+    return {
+        "detection": detection,
+        "power_class": cls - 1 if powered and cls is not None and 1 <= cls <= 9 else None,
+        "power_mw": _int(t.get("arubaWiredPoePethPsePortPowerDrawn", {}).get(key)),
+        "allocated_mw": _int(t.get("arubaWiredPoePethPsePortReservedPower", {}).get(key)),
+        "source": "ARUBAWIRED-POE-MIB",
+    }
+
+
 def _huawei(t: Tables, key: tuple[int, ...]) -> dict[str, Any]:
     enable = _int(t.get("hwPoePortEnable", {}).get(key))
     power = _int(t.get("hwPoePortConsumingPower", {}).get(key))
@@ -237,6 +258,11 @@ PORT_TABLES: dict[str, tuple[tuple[str, ...], Callable[[Tables, tuple[int, ...]]
         _hp,
         "pse",
     ),
+    "arubaWiredPoePethPsePortTable": (
+        ("arubaWiredPoePethPsePortPowerDrawn", "arubaWiredPoePethPsePortOperStatus"),
+        _aruba_cx,
+        "pse",
+    ),
     "hwPoePortTable": (("hwPoePortEnable", "hwPoePortConsumingPower"), _huawei, "ifindex"),
     "tpPoePortConfigTable": (("tpPoePortStatus", "tpPoePowerStatus"), _tplink, "port"),
     "mtxrPOETable": (("mtxrPOEStatus", "mtxrPOEPower"), _mikrotik, "ifindex"),
@@ -278,14 +304,20 @@ def _locate(
 
 
 def merge(standard: dict[str, Any] | None, vendor: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """The standard facts first; each vendor table fills only what is still ``None``."""
+    """The standard facts first; each vendor table fills only what is still ``None``;
+    ``source`` names every MIB that contributed a fact."""
     if standard is None and not vendor:
         return None
     out = {**EMPTY, **(standard or {})}
+    sources = [out["source"]] if out["source"] else []
     for facts in vendor:
+        filled = False
         for key, value in facts.items():
-            if out.get(key) is None and value is not None:
-                out[key] = value
+            if key != "source" and out.get(key) is None and value is not None:
+                out[key], filled = value, True
+        if filled and facts.get("source") and facts["source"] not in sources:
+            sources.append(facts["source"])
+    out["source"] = " + ".join(sources) or None
     return out
 
 

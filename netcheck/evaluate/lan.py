@@ -142,7 +142,7 @@ def _poe_unknown(b: Base, missing: list[str], idle: list[str], values: dict[str,
     return check(b, Status.NOT_MEASURED, key, notes=tuple(notes), ports=", ".join(ports))
 
 
-_POE_COLUMN_PREFIXES = ("peth", "cpeExt", "rl", "hpicf", "hwPoe", "tpPoe", "mtxrPOE", "netonix")
+_POE_COLUMN_PREFIXES = ("peth", "cpeExt", "rl", "hpicf", "arubaWiredPoe", "hwPoe", "tpPoe", "mtxrPOE", "netonix")
 
 
 def _poe_findings(

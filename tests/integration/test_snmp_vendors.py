@@ -149,6 +149,18 @@ def test_hp_icf_ports_and_members_never_pooled(snmp_agent: int) -> None:
     assert budget.status is Status.FAIL and budget.measured == 0
 
 
+def test_aruba_cx_poe_by_member_and_port(snmp_agent: int) -> None:
+    m = audited(snmp_agent, "aruba-cx-poe-handmade")
+    p1, p2, p3, p4 = (port_named(m, n) for n in ("1/1/1", "1/1/2", "2/1/1", "2/1/2"))
+    # arubaWiredPoePethPsePortPowerDrawn.1.1 = 5200 mW, ReservedPower = 7000, class2(3)
+    assert (p1["poe"]["power_mw"], p1["poe"]["allocated_mw"], p1["poe"]["power_class"]) == (5200, 7000, 2)
+    assert p1["poe"]["source"] == "POWER-ETHERNET-MIB + ARUBAWIRED-POE-MIB"
+    # .2.1: class6(7), 51000 mW (802.3bt): index (member 2, port 1) is port 2/1/1, ifIndex 2001
+    assert (p3["if_index"], p3["poe"]["power_class"], p3["poe"]["power_mw"]) == (2001, 6, 51000)
+    assert p2["poe"]["power_class"] is None  # class0(1) while off(2): not valid, not reported
+    assert p4["poe"]["detection"] == "otherFault"  # OperStatus.2.2 = deny(1)
+
+
 def test_tplink_bridge_ports_poe_speed_and_svi(snmp_agent: int) -> None:
     m = audited(snmp_agent, "tplink-poe-handmade")
     assert [p["if_index"] for p in m.values["ports"]] == list(range(49153, 49159))  # type: ignore[union-attr]

@@ -26,7 +26,7 @@ def test_standard_facts_win_vendor_fills_the_gaps() -> None:
     merged = lan_poe.merge(standard, vendor)
     assert merged is not None
     assert (merged["admin_enabled"], merged["detection"], merged["power_class"]) == (True, "searching", 2)
-    assert merged["source"] == "POWER-ETHERNET-MIB"
+    assert merged["source"] == "POWER-ETHERNET-MIB + X"  # X filled the class
     assert lan_poe.merge(None, []) is None
 
 

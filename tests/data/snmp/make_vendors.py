@@ -50,6 +50,26 @@ def hp_icf() -> None:
     write("hp-icf-poe-handmade.snmprec", _doc(hp_icf), rows)
 
 
+def aruba_cx() -> None:
+    """ARUBAWIRED-POE-MIB arubaWiredPoePethPsePortTable (AUGMENTS pethPsePortEntry) on an
+    AOS-CX 2-member stack: ports 1/1/1-2 and 2/1/1-2, PSE index (member, port)."""
+    rows = system("HAND-MADE Aruba CX 6300 style stack (ARUBAWIRED-POE-MIB)", "1.3.6.1.4.1.47196.4.1.1.1.101", "cx")
+    cx = "1.3.6.1.4.1.47196.4.1.1.3.8.1.1.1"
+    # (member, port): drawn mW, reserved mW, oper deny(1)/off(2)/on(3), class0(1)..class8(9)
+    table = {(1, 1): (5200, 7000, 3, 3), (1, 2): (0, 0, 2, 1), (2, 1): (51000, 60000, 3, 7), (2, 2): (0, 0, 1, 1)}
+    for (member, port), (drawn, reserved, oper, cls) in table.items():
+        i = member * 1000 + port
+        rows += interface(i, f"{member}/1/{port}", 1000)
+        rows += [
+            line(f"{PETH}.1.1.3.{member}.{port}", "2", 1),
+            line(f"{cx}.6.{member}.{port}", "2", reserved),
+            line(f"{cx}.7.{member}.{port}", "2", drawn),
+            line(f"{cx}.10.{member}.{port}", "2", oper),
+            line(f"{cx}.12.{member}.{port}", "2", cls),
+        ]
+    write("aruba-cx-poe-handmade.snmprec", _doc(aruba_cx), rows)
+
+
 def tplink() -> None:
     """TPLINK-POWER-OVER-ETHERNET-MIB tpPoePortConfigTable; dot1dBasePortIfIndex indexed
     by ifIndex (as TP-Link agents do) while the FDB uses port numbers; an SVI."""
@@ -184,6 +204,7 @@ def cisco_cdp() -> None:
 
 if __name__ == "__main__":
     hp_icf()
+    aruba_cx()
     tplink()
     netonix()
     huawei()
