@@ -340,6 +340,7 @@ def budgets(tables: Tables) -> list[dict[str, Any]]:
     names it for the report catalogues: ``pse_basis.<key>``)."""
     groups = _standard_groups(tables)
     _cisco_allocation(tables, groups)
+    _port_allocation(tables, groups)
     out = list(groups.values())
     out += _hp_members(tables)
     out += _huawei_slots(tables)
@@ -396,6 +397,35 @@ def _cisco_allocation(tables: Tables, groups: dict[tuple[int, ...], dict[str, An
         g["free_w"] = rem / 1000
         g["basis"] = "Cisco allocation (cpeExtMainPseRemainingPower)"
         g["basis_key"] = "cisco_allocation"
+
+
+#: Per-port allocation columns indexed like pethPsePortTable (group, port), mW: their sum
+#: per group is what the PSE has granted where the agent gives no group total.
+_PORT_ALLOCATION = {
+    "cpeExtPsePortPwrAllocated": ("cisco_port_allocation", "Cisco port allocation (cpeExtPsePortPwrAllocated)"),
+    "arubaWiredPoePethPsePortReservedPower": (
+        "aruba_reserved",
+        "Aruba reserved power (arubaWiredPoePethPsePortReservedPower)",
+    ),
+}
+
+
+def _port_allocation(tables: Tables, groups: dict[tuple[int, ...], dict[str, Any]]) -> None:
+    """A group judged only by the power drawn, whose ports carry an allocation: free =
+    budget minus the larger of the allocations' sum and the power drawn."""
+    for col, (key, text) in _PORT_ALLOCATION.items():
+        sums: dict[tuple[int, ...], int] = {}
+        for idx, value in tables.get(col, {}).items():
+            mw = _int(value)
+            if len(idx) == 2 and mw is not None and mw >= 0:
+                sums[idx[:1]] = sums.get(idx[:1], 0) + mw
+        for gidx, total in sums.items():
+            g = groups.get(gidx)
+            if g is None or g["power_w"] is None or g["basis_key"] not in (None, "drawn"):
+                continue
+            g["allocated_w"] = total / 1000
+            g["free_w"] = g["power_w"] - max(total / 1000, g["consumption_w"] or 0)
+            g["basis"], g["basis_key"] = text, key
 
 
 def _hp_members(tables: Tables) -> list[dict[str, Any]]:

@@ -292,26 +292,32 @@ def _pse_budget(profile: Profile, switches: list[Measurement], extensions: int |
     if not pses:
         return _not_measured(b, "reason.lan_no_pse")
     per_phone = CLASS_POWER_W[0]
-    capacity = sum(_phones_fit(p["free_w"], per_phone) for _m, p in pses)
+    capacity = sum(_phones_fit(_free(p), per_phone) for _m, p in pses)
     found = sum(len(_list(m.values.get("phones"))) for m in switches if m.ok)
     more = max(0, (extensions or 0) - found)
     detail: list[Item] = [
         msg("lan.pse_group", switch=_switch_name(m), group=str(p.get("label") or p["group"]),
-            free=Qty(float(p["free_w"]), "W"), basis=msg(f"pse_basis.{p.get('basis_key') or 'drawn'}"),
-            phones=_phones_fit(p["free_w"], per_phone))
+            free=Qty(_free(p), "W"), basis=msg(f"pse_basis.{p.get('basis_key') or 'drawn'}"),
+            phones=_phones_fit(_free(p), per_phone))
         for m, p in pses
     ]
     b["bound"] = Bound(op=Op.GE, value=more, unit="phones")
     params: dict[str, Param] = dict(capacity=capacity, detail=detail, found=found)
     params["more"] = msg("lan.pse_more", more=more, extensions=extensions or 0) if more else ""
-    if capacity < more or any(p["free_w"] < 0 for _m, p in pses):
-        free = sum(float(p["free_w"]) for _m, p in pses)
+    if capacity < more or any(_free(p) < 0 for _m, p in pses):
+        free = sum(_free(p) for _m, p in pses)
         fix = remedy("lan_pse_budget", free_w=round(free, 1), need_w=round(more * per_phone, 1), phones=more)
         return failed(b, True, "reason.lan_pse", fix, measured=capacity, params=params)
     if extensions is None:
         return check(b, Status.WARN, "reason.lan_pse", measured=capacity, notes=(msg("note.pass_extensions"),),
                      params=params)
     return check(b, Status.PASS, "reason.lan_pse", measured=capacity, params=params)
+
+
+def _free(pse: dict[str, Any]) -> float:
+    """Watts a PSE group still admits; none when it is off or faulty (pethMainPseOperStatus)."""
+    free = float(pse["free_w"])
+    return min(free, 0.0) if pse.get("oper_status") in ("off", "faulty") else free
 
 
 def _phones_fit(free_w: float, per_phone_w: float) -> int:

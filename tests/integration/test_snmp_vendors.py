@@ -159,6 +159,11 @@ def test_aruba_cx_poe_by_member_and_port(snmp_agent: int) -> None:
     assert (p3["if_index"], p3["poe"]["power_class"], p3["poe"]["power_mw"]) == (2001, 6, 51000)
     assert p2["poe"]["power_class"] is None  # class0(1) while off(2): not valid, not reported
     assert p4["poe"]["detection"] == "otherFault"  # OperStatus.2.2 = deny(1)
+    pse = {p["group"]: p for p in m.values["pse"]}  # type: ignore[union-attr]
+    # member 2: pethMainPsePower.2 = 370 W, 52 W drawn, but 60 W reserved on 2/1/1: 310 W free
+    assert (pse["2"]["allocated_w"], pse["2"]["free_w"]) == (60.0, 310.0)
+    assert pse["2"]["basis_key"] == "aruba_reserved"
+    assert (pse["1"]["allocated_w"], pse["1"]["free_w"]) == (7.0, 363.0)  # 370 - max(7, 6)
 
 
 def test_tplink_bridge_ports_poe_speed_and_svi(snmp_agent: int) -> None:

@@ -94,3 +94,18 @@ def test_failed_audit_is_not_measured_with_a_fix() -> None:
     assert c["lan.poe@sw1"].status is Status.NOT_MEASURED
     assert c["lan.poe@sw1"].remediation is not None
     assert c["lan.poe@sw1"].remediation.key == "lan_snmp_failed"
+
+
+def test_a_faulty_pse_admits_no_phone() -> None:
+    """pethMainPseOperStatus faulty(3): its 360 W of headroom admit nothing (RFC 3621)."""
+    tables = {
+        "pethMainPsePower": {(1,): 370},
+        "pethMainPseConsumptionPower": {(1,): 10},
+        "pethMainPseOperStatus": {(1,): 3},
+    }
+    m = Measurement(
+        id="snmp:f", probe="snmp_switch", target="f", method="snmpv2c-getbulk",
+        started_utc="2026-01-01T00:00:00.000Z", duration_s=1.0, values=lan_model.decode({}, tables, "f"),
+    )
+    budget = lan_checks(m, extensions=1)["lan.pse_budget"]
+    assert budget.status is Status.FAIL and budget.measured == 0

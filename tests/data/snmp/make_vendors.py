@@ -67,6 +67,8 @@ def aruba_cx() -> None:
             line(f"{cx}.10.{member}.{port}", "2", oper),
             line(f"{cx}.12.{member}.{port}", "2", cls),
         ]
+    for member, drawn_w in ((1, 6), (2, 52)):  # pethMainPsePower / ConsumptionPower, W
+        rows += [line(f"{PETH}.3.1.1.2.{member}", "66", 370), line(f"{PETH}.3.1.1.4.{member}", "66", drawn_w)]
     write("aruba-cx-poe-handmade.snmprec", _doc(aruba_cx), rows)
 
 
