@@ -412,7 +412,8 @@ _PORT_ALLOCATION = {
 
 def _port_allocation(tables: Tables, groups: dict[tuple[int, ...], dict[str, Any]]) -> None:
     """A group judged only by the power drawn, whose ports carry an allocation: free =
-    budget minus the larger of the allocations' sum and the power drawn."""
+    budget minus the larger of the allocations' sum and the power drawn (the basis names
+    the one that binds)."""
     for col, (key, text) in _PORT_ALLOCATION.items():
         sums: dict[tuple[int, ...], int] = {}
         for idx, value in tables.get(col, {}).items():
@@ -424,8 +425,9 @@ def _port_allocation(tables: Tables, groups: dict[tuple[int, ...], dict[str, Any
             if g is None or g["power_w"] is None or g["basis_key"] not in (None, "drawn"):
                 continue
             g["allocated_w"] = total / 1000
-            g["free_w"] = g["power_w"] - max(total / 1000, g["consumption_w"] or 0)
-            g["basis"], g["basis_key"] = text, key
+            if g["allocated_w"] > (g["consumption_w"] or 0):  # else the power drawn binds
+                g["free_w"] = g["power_w"] - g["allocated_w"]
+                g["basis"], g["basis_key"] = text, key
 
 
 def _hp_members(tables: Tables) -> list[dict[str, Any]]:

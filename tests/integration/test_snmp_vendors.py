@@ -164,6 +164,7 @@ def test_aruba_cx_poe_by_member_and_port(snmp_agent: int) -> None:
     assert (pse["2"]["allocated_w"], pse["2"]["free_w"]) == (60.0, 310.0)
     assert pse["2"]["basis_key"] == "aruba_reserved"
     assert (pse["1"]["allocated_w"], pse["1"]["free_w"]) == (7.0, 363.0)  # 370 - max(7, 6)
+    assert pse["1"]["basis_key"] == "aruba_reserved"
 
 
 def test_tplink_bridge_ports_poe_speed_and_svi(snmp_agent: int) -> None:
