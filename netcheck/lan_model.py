@@ -344,23 +344,22 @@ def _speed(high: int | None, low: int | None) -> int | None:
 
 
 def _bridge_ports(tables: Tables, ports: dict[int, dict[str, Any]]) -> dict[int, int]:
-    """Bridge port number -> ifIndex (dot1dBasePortIfIndex, RFC 4188). Fallbacks, for
-    the bridge port numbers the FDB and PortLists use but the table does not hold: the
-    number itself when it is an ifIndex and the table is absent (many small switches
-    number both alike), else its position among the physical ports when the agent
-    indexed dot1dBasePortIfIndex by ifIndex (seen on TP-Link: every row maps a number
-    to itself, so FDB port 3 finds no row)."""
+    """Bridge port number -> ifIndex (dot1dBasePortIfIndex, RFC 4188). Fallbacks: without
+    the table, the number itself (many small switches number both alike); when the agent
+    indexed the table by ifIndex (seen on TP-Link: every row maps an ifIndex such as
+    49153 to itself, while the FDB, PVID and PortLists use port numbers 1..n), port
+    number n is the n-th of those interfaces as well."""
     mapping = {idx[0]: v for idx, v in tables.get("dot1dBasePortIfIndex", {}).items() if as_int(v) is not None and idx}
     if not mapping:
         return {i: i for i in ports}
+    self_indexed = len(mapping) > 1 and all(k == v for k, v in mapping.items())
     used = {as_int(v) for col in ("dot1qTpFdbPort", "dot1dTpFdbPort") for v in tables.get(col, {}).values()}
-    missing = {b for b in used if b and b not in mapping}
-    self_indexed = all(k == v for k, v in mapping.items()) and len(mapping) > 1
-    if missing and self_indexed:
+    used |= {idx[0] for idx in tables.get("dot1qPvid", {}) if idx}
+    unknown = {n for n in used if n and n not in mapping}  # numbers the agent uses but never mapped
+    if self_indexed and unknown and min(mapping) > len(mapping):
         ordered = sorted(i for i in mapping.values() if i in ports)
-        for b in missing:
-            if 1 <= b <= len(ordered):
-                mapping[b] = ordered[b - 1]
+        for number, if_index in enumerate(ordered, start=1):
+            mapping.setdefault(number, if_index)
     return mapping
 
 
@@ -400,7 +399,8 @@ def _qbridge_vlans(tables: Tables, ports: dict[int, dict[str, Any]], bridge: dic
         port = ports.get(if_index)
         if port is None:
             continue
-        port["pvid"] = as_int(pvids.get((bport,)))
+        pvid = as_int(pvids.get((bport,)))
+        port["pvid"] = pvid if pvid is not None else port["pvid"]
         if egress:
             tagged_set, untagged_set = members.get(if_index, (set(), set()))
             port["tagged_vlans"], port["untagged_vlans"] = sorted(tagged_set), sorted(untagged_set)

@@ -180,6 +180,10 @@ def test_tplink_bridge_ports_poe_speed_and_svi(snmp_agent: int) -> None:
     assert p1["macs"] == [{"mac": "80:5e:c0:00:70:01", "vlan": 1}]
     phones = {p["port"]: p["basis"] for p in m.values["phones"]}  # type: ignore[union-attr]
     assert phones == {"gigabitEthernet 1/0/1": "oui", "gigabitEthernet 1/0/4": "oui-candidate"}
+    # dot1qVlanStaticEgressPorts.20 = 0x90 (port numbers 1 and 4), untagged .20 = 0x00
+    assert (p1["untagged_vlans"], p1["tagged_vlans"], p1["pvid"]) == ([1], [20], 1)
+    assert port_named(m, "gigabitEthernet 1/0/2")["tagged_vlans"] == []
+    assert lan(m)["lan.voice_vlan"].status is Status.PASS  # variant 2 on both phone ports
     # the phone port 1/0/4: ifHighSpeed.49156 = 10, no dot3StatsDuplexStatus row: speed
     # FAILs without waiting for the duplex
     speed = lan(m)["lan.speed"]

@@ -96,6 +96,16 @@ def tplink() -> None:
             line(f"{tp}.10.{n}", "2", cls),
             line(f"{tp}.11.{n}", "2", status),
         ]
+    # Q-BRIDGE by port number: data VLAN 1 untagged on 1-6, voice VLAN 20 tagged on 1 and 4
+    rows += [
+        line(f"{QB}.4.3.1.1.1", "4", "data"),
+        line(f"{QB}.4.3.1.2.1", "4x", "FC"),  # ports 1-6
+        line(f"{QB}.4.3.1.4.1", "4x", "FC"),
+        line(f"{QB}.4.3.1.1.20", "4", "voice"),
+        line(f"{QB}.4.3.1.2.20", "4x", "90"),  # ports 1 and 4
+        line(f"{QB}.4.3.1.4.20", "4x", "00"),
+    ]
+    rows += [line(f"{QB}.4.5.1.1.{n}", "2", 1) for n in range(1, 7)]  # dot1qPvid.<port number>
     for n, hexmac in ((1, mac("805EC0", 0x7001)), (4, mac("000B82", 0x7004)), (6, mac("021122", 0x7006))):
         rows.append(line(f"{QB}.2.2.1.2.1.{oid_mac(hexmac)}", "2", n))  # FDB port = front port number
     write("tplink-poe-handmade.snmprec", _doc(tplink), rows)
