@@ -264,16 +264,19 @@ class Session:
         times, on top of pysnmp's own retries); then the walk stops and says why.
         Returns ``None`` when the column was read to its end."""
         base = tuple(int(x) for x in oid.split("."))
-        current, failures = base, 0
+        current, failures, repetitions = base, 0, MAX_REPETITIONS
         if first is not None:
             current = first[0]
             rows[current[len(base) :]] = first[1]
         while len(rows) < MAX_ROWS_PER_COLUMN:
             try:
-                binds = await self._bulk(current)
+                binds = await self._bulk(current, repetitions=repetitions)
             except AuditError as exc:
                 if exc.kind is ErrorKind.PERMISSION:
                     raise
+                if "tooBig" in exc.detail and repetitions > 1:  # RFC 3416 §4.2.3: ask for fewer
+                    repetitions //= 2
+                    continue
                 failures += 1
                 if exc.kind is not ErrorKind.TIMEOUT or failures > COLUMN_RETRIES or ctx.remaining() <= 0:
                     return f"{_short(exc)} after {len(rows)} rows"

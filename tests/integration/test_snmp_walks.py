@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from types import TracebackType
 
-from pyasn1.codec.ber import decoder
+from pyasn1.codec.ber import decoder, encoder
 from pysnmp.proto import api
 
 from netcheck import lan_model
@@ -22,6 +22,7 @@ from tests.integration._snmp import audit
 _V2C = api.PROTOCOL_MODULES[api.SNMP_VERSION_2C]
 FDB = tuple(int(x) for x in lan_model.COLUMNS["dot1qTpFdbPort"].split("."))
 Drop = Callable[[tuple[int, ...]], bool]
+Answer = Callable[[bytes], bytes | None]
 
 
 def first_oid(datagram: bytes) -> tuple[int, ...]:
@@ -32,14 +33,15 @@ def first_oid(datagram: bytes) -> tuple[int, ...]:
 
 class LossyRelay:
     """127.0.0.1:<port> -> snmpsim; requests whose first OID ``drop`` rejects are
-    swallowed (counted in ``dropped``). One client at a time; runs at most 60 s."""
+    swallowed (counted in ``dropped``), those ``answer`` answers get its reply instead.
+    One client at a time; runs at most 60 s."""
 
-    def __init__(self, upstream: int, drop: Drop) -> None:
+    def __init__(self, upstream: int, drop: Drop, answer: Answer = lambda _d: None) -> None:
         self.front = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.front.bind(("127.0.0.1", 0))
         self.back = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.back.bind(("127.0.0.1", 0))
-        self.port, self.upstream, self.drop = self.front.getsockname()[1], upstream, drop
+        self.port, self.upstream, self.drop, self.answer = self.front.getsockname()[1], upstream, drop, answer
         self.dropped, self._client = 0, ("127.0.0.1", 0)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -64,6 +66,8 @@ class LossyRelay:
                     self.front.sendto(data, self._client)
                 elif self.drop(first_oid(data)):
                     self.dropped += 1
+                elif (reply := self.answer(data)) is not None:
+                    self.front.sendto(reply, addr)
                 else:
                     self._client = addr
                     self.back.sendto(data, ("127.0.0.1", self.upstream))
@@ -156,3 +160,33 @@ def test_agent_silent_after_the_first_answer_is_no_credential_error(snmp_agent: 
     assert m.values["exposed"]["ports"] is False  # type: ignore[index]
     assert elapsed < 6.0
 
+
+
+def too_big_above(repetitions: int, base: tuple[int, ...]) -> Answer:
+    """An agent with a small message size: a GETBULK into ``base`` asking for more than
+    ``repetitions`` rows gets error-status tooBig(1) (RFC 3416 §4.2.3)."""
+
+    def answer(datagram: bytes) -> bytes | None:
+        msg, _rest = decoder.decode(datagram, asn1Spec=_V2C.Message())
+        pdu = _V2C.apiMessage.get_pdu(msg)
+        binds = _V2C.apiPDU.get_varbinds(pdu)
+        is_bulk = type(pdu).__name__ == "GetBulkRequestPDU"
+        if not (is_bulk and binds and tuple(binds[0][0])[: len(base)] == base):
+            return None
+        if int(_V2C.apiBulkPDU.get_max_repetitions(pdu)) <= repetitions:
+            return None
+        reply = _V2C.apiMessage.get_response(msg)
+        _V2C.apiPDU.set_error_status(_V2C.apiMessage.get_pdu(reply), 1)
+        return bytes(encoder.encode(reply))
+
+    return answer
+
+
+def test_too_big_answers_get_fewer_repetitions(snmp_agent: int) -> None:
+    """procurve's 1,075 FDB rows through an agent that refuses GETBULKs of more than 10
+    rows there: the walk halves max-repetitions (60, 30, 15, 7) and reads them all."""
+    with LossyRelay(snmp_agent, lambda _oid: False, too_big_above(10, FDB)) as relay:
+        m = audit(relay.port, "procurve", timeout_s=1.0, retries=0)
+    assert m.ok, m.error
+    assert m.values["incomplete"] == {}
+    assert macs(m.values) == macs(truth("procurve"))  # type: ignore[arg-type]
