@@ -246,6 +246,12 @@ class Session:
             except AuditError as exc:
                 if exc.kind is ErrorKind.PERMISSION:
                     raise
+                if "tooBig" in exc.detail and len(chunk) > 1:  # a small agent: half the varbinds
+                    half = len(chunk) // 2
+                    first, second = await asyncio.gather(
+                        self._probe_chunk(chunk[:half], ctx), self._probe_chunk(chunk[half:], ctx)
+                    )
+                    return {**first, **second}
                 if exc.kind is not ErrorKind.TIMEOUT or ctx.remaining() <= 0:
                     return {}
                 await asyncio.sleep(min(BACKOFF_S * 2**attempt, ctx.remaining()))

@@ -190,3 +190,29 @@ def test_too_big_answers_get_fewer_repetitions(snmp_agent: int) -> None:
     assert m.ok, m.error
     assert m.values["incomplete"] == {}
     assert macs(m.values) == macs(truth("procurve"))  # type: ignore[arg-type]
+
+
+def too_big_probe_above(varbinds: int) -> Answer:
+    """An agent that refuses any request carrying more than ``varbinds`` varbinds."""
+
+    def answer(datagram: bytes) -> bytes | None:
+        msg, _rest = decoder.decode(datagram, asn1Spec=_V2C.Message())
+        if len(_V2C.apiPDU.get_varbinds(_V2C.apiMessage.get_pdu(msg))) <= varbinds:
+            return None
+        reply = _V2C.apiMessage.get_response(msg)
+        _V2C.apiPDU.set_error_status(_V2C.apiMessage.get_pdu(reply), 1)
+        return bytes(encoder.encode(reply))
+
+    return answer
+
+
+def test_presence_probe_splits_on_too_big(snmp_agent: int) -> None:
+    """Probes of 24 varbinds are refused (tooBig); halves of 12, then 6 are asked."""
+    with LossyRelay(snmp_agent, lambda _oid: False, too_big_probe_above(6)) as relay:
+        m = audit(relay.port, "procurve", timeout_s=1.0, retries=0)
+    assert m.ok, m.error
+    assert m.values["incomplete"] == {}
+    full = truth("procurve")
+    assert len(m.values["ports"]) == len(full["ports"]) and macs(m.values) == macs(full)  # type: ignore[arg-type]
+    # 57 requests without the limit; without splitting, every column is walked (124 seen)
+    assert m.values["requests"] < 100
