@@ -37,7 +37,7 @@ CONCURRENT_WALKS = 8
 MAX_ROWS_PER_COLUMN = 20_000  # a bound for broken agents that never end a walk
 COLUMN_RETRIES = 2  # extra tries of a timed-out GETBULK inside one column
 BACKOFF_S = 0.2
-PROBE_CHUNK = 24  # columns per presence probe; an agent answering tooBig gets plain walks
+PROBE_CHUNK = 24  # columns per presence probe; halved for an agent that answers tooBig
 
 
 class Version(enum.StrEnum):
@@ -225,9 +225,10 @@ class Session:
         """One GETBULK with max-repetitions 1 and one varbind per column (RFC 3416
         §4.2.3: the lexicographic successor of each) tells, for :data:`PROBE_CHUNK`
         columns at a time, whether the column exists and gives its first row: ``None``
-        = absent (the successor lies outside it), ``(oid, value)`` = first row. Columns
-        of a chunk that failed (timeout after retries, tooBig, an error status) are left
-        out of the answer and walked the ordinary way."""
+        = absent (the successor lies outside it), ``(oid, value)`` = first row. A chunk
+        answered tooBig is asked again in halves; columns of a chunk that failed
+        (timeout after retries, an error status) are left out of the answer and walked
+        the ordinary way."""
         out: dict[str, tuple[tuple[int, ...], Any] | None] = {}
         names = list(columns)
         chunks = [names[i : i + PROBE_CHUNK] for i in range(0, len(names), PROBE_CHUNK)]
