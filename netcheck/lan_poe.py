@@ -4,13 +4,16 @@ Every decoder reads its own table into one per-port model (the keys of :data:`EM
 ``admin_enabled`` (the port may power a device), ``detection`` (RFC 3621 vocabulary:
 ``deliveringPower``, ``searching``, ``disabled``, ``fault``, ``otherFault``), ``power_class``
 (IEEE 802.3 class 0..8), ``power_mw`` (drawn now), ``allocated_mw`` (what the PSE set
-aside), ``source`` (the MIB). The standard POWER-ETHERNET-MIB (RFC 3621) comes first; a
-vendor table fills only what is still unknown, so two tables never fight over a fact.
+aside), ``source`` (the MIBs that contributed). The standard POWER-ETHERNET-MIB (RFC
+3621) comes first; a vendor table fills only what is still unknown, so two tables never
+fight over a fact.
 
 Budgets are per PSE group (one per stack member / slot), never pooled: a phone draws from
 the member it is plugged into. Each group states the figure the PSE *admits* new devices
-by where the vendor gives it (Cisco and HP: allocated power; Huawei: reference power),
-else the power drawn (RFC 3621 ``pethMainPseConsumptionPower``), and says which.
+by where the vendor gives it (Cisco cpeExtMainPse and HP: allocated power; Huawei:
+reference power; else the sum of the ports' Cisco allocation or Aruba CX reservation when
+it exceeds the power drawn), else the power drawn (RFC 3621
+``pethMainPseConsumptionPower``), and says which.
 
 Index → ifIndex: RFC 3621 leaves the (group, port) index to the agent; see
 :func:`netcheck.lan_model._pse_port_map`. Huawei, MikroTik and Netonix index by ifIndex.
@@ -28,7 +31,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["BUDGET_TABLES", "COLUMNS", "EMPTY", "PORT_TABLES", "budgets", "vendor_ports"]
+__all__ = ["BUDGET_TABLES", "COLUMNS", "EMPTY", "PORT_TABLES", "budgets", "merge", "vendor_ports"]
 
 Rows = dict[tuple[int, ...], Any]
 Tables = dict[str, Rows]
