@@ -109,3 +109,25 @@ def test_a_faulty_pse_admits_no_phone() -> None:
     )
     budget = lan_checks(m, extensions=1)["lan.pse_budget"]
     assert budget.status is Status.FAIL and budget.measured == 0
+
+
+def test_new_lan_texts_render_in_german_by_key() -> None:
+    """Every phrase the LAN checks use has a German catalogue entry with the same
+    placeholders: the rendered text keeps no ``{`` and is not the English one."""
+    from netcheck.i18n import Catalogue
+    from netcheck.reports import checktext
+
+    de, en = Catalogue("de"), Catalogue("en")
+    c9200 = measurement("iosxe_c9200l")
+    checks = [
+        *lan_checks(c9200, extensions=133).values(),  # per-member budget FAIL, interfaces not exposed
+        *lan_checks(measurement("procurve")).values(),  # budget WARN with a note, PoE unknown
+        *lan_checks(measurement("tplink-poe-handmade")).values(),  # speed FAIL, duplex unknown
+    ]
+    for c in checks:
+        text = checktext.reason(c, de)
+        assert "{" not in text and text != checktext.reason(c, en), (c.id, text)
+        if c.remediation is not None:
+            assert "{" not in (checktext.fix(c.remediation, de) or "")
+    budget = lan_checks(c9200, extensions=133)["lan.pse_budget"]
+    assert "Cisco-Zuteilung" in checktext.reason(budget, de) and "Platz für 132" in checktext.reason(budget, de)
