@@ -552,7 +552,7 @@ def _pse_port_map(
 
 
 _JUNOS_PORT = re.compile(r"^(?:ge|mge|xe|et)-(\d+)/0/(\d+)$")
-_UNIT_PORT = re.compile(r"(\d+)/(?:\d+/)?(\d+)$")
+_UNIT_PORT = re.compile(r"(\d+)[/:](?:\d+[/:])?(\d+)$")  # 1/0/5, 1/5, 1:5 (Extreme)
 
 
 def _pse_by_name(ports: dict[int, dict[str, Any]]) -> dict[tuple[int, ...], int]:
