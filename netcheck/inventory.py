@@ -1,6 +1,6 @@
 """Phone inventory: the phones the switch audit found, as rows and as CSV.
 
-``basis`` says why a row is a phone: ``lldp`` / ``cdp`` (the device announces the
+``basis`` says why a row is a phone: ``lldp`` / ``cdp`` / ``lldp+cdp`` (the device announces the
 telephone capability), ``oui`` (a MAC of a phone-only vendor) or ``oui-candidate`` (the
 only MAC on an access port, from a vendor that also builds other devices: check it).
 

@@ -778,13 +778,13 @@ def _fdb(tables: Tables, ports: dict[int, dict[str, Any]], bridge: dict[int, int
 
 def _phones(ports: list[dict[str, Any]], switch_name: str) -> list[dict[str, Any]]:
     """Phones, one entry per MAC (or per neighbour without one), with their basis:
-    ``lldp`` / ``cdp`` (the neighbour announces the telephone capability), ``oui`` (a
+    ``lldp`` / ``cdp`` / ``lldp+cdp`` (the neighbour announces the telephone capability), ``oui`` (a
     MAC of a phone-only vendor, oui.py, on an access port) or ``oui-candidate`` (the
     only MAC on an access port, from a vendor that also builds phones)."""
     phones: dict[str, dict[str, Any]] = {}
     for port in ports:
         for n in port["neighbours"]:
-            if n["telephone"]:
+            if n["telephone"] and not _same_phone(phones, port, n):
                 key = n["mac"] or f"{n['protocol']}:{port['if_index']}:{n['chassis_id']}"
                 phones.setdefault(key, _phone(port, switch_name, n["mac"], n["protocol"], n))
         macs = port["macs"] or []
@@ -792,13 +792,31 @@ def _phones(ports: list[dict[str, Any]], switch_name: str) -> list[dict[str, Any
             continue
         # a neighbour that announces itself as no phone (an AP, a switch) owns the MAC
         others = any(n["telephone"] is False for n in port["neighbours"])
+        known = {p["mac"]: p for p in phones.values() if p["mac"]}
         for entry in macs:
             basis = _oui_basis(entry["mac"], 0 if others else len({m["mac"] for m in macs}))
-            if entry["mac"] in phones:
-                phones[entry["mac"]]["vlan"] = phones[entry["mac"]]["vlan"] or entry["vlan"]
+            if entry["mac"] in known:
+                known[entry["mac"]]["vlan"] = known[entry["mac"]]["vlan"] or entry["vlan"]
             elif basis:
                 phones[entry["mac"]] = _phone(port, switch_name, entry["mac"], basis, None)
     return list(phones.values())
+
+
+def _same_phone(phones: dict[str, dict[str, Any]], port: dict[str, Any], n: dict[str, Any]) -> bool:
+    """A phone that speaks LLDP and CDP is one phone: a second announcement on the same
+    port with the same MAC, or without one on either side, fills the first entry's gaps."""
+    for phone in phones.values():
+        if phone["if_index"] != port["if_index"] or not phone["basis"].startswith(("lldp", "cdp")):
+            continue
+        if phone["mac"] and n["mac"] and phone["mac"] != n["mac"]:
+            continue
+        phone["mac"] = phone["mac"] or n["mac"]
+        phone["ip"] = phone["ip"] or n["ip"]
+        phone["model"] = phone["model"] or _model(n)
+        if n["protocol"] not in phone["basis"].split("+"):
+            phone["basis"] = f"{phone['basis']}+{n['protocol']}"
+        return True
+    return False
 
 
 def _oui_basis(mac: str, macs_on_port: int) -> str | None:

@@ -326,7 +326,7 @@ def _short(value: Value, cat: Catalogue, limit: int = 24) -> str:
 
 def _inventory(measurements: list[Measurement]) -> tuple[list[str], list[list[str]]] | None:
     """Phones found by the LAN audit (``snmp_switch`` ``values["phones"]``: objects with
-    mac, vendor, model, ip, switch, port, vlan, poe_class, basis: lldp, cdp, oui or
+    mac, vendor, model, ip, switch, port, vlan, poe_class, basis: lldp, cdp, lldp+cdp, oui or
     oui-candidate), one table for all switches."""
     phones = [
         p

@@ -114,3 +114,24 @@ def test_interfaces_outside_the_bridge_are_no_access_ports() -> None:
     # Cisco IOS lists bridge ports per VLAN context: not judged there
     system, tables = snmprec.tables(snmprec.recording("ios_2960x"))
     assert {p["bridge_port"] for p in lan_model.decode(system, tables, "c")["ports"]} == {None}
+
+
+def test_a_phone_speaking_lldp_and_cdp_is_one_phone() -> None:
+    """LLDP gives the phone's IP (chassis id subtype networkAddress, no MAC); CDP gives
+    SEP<MAC>; the FDB holds that MAC (Cisco OUI 00-EB-D5): one phone, basis lldp+cdp."""
+    mac = bytes.fromhex("00EBD5A1B2C3")
+    tables: lan_model.Tables = {
+        "ifType": {(1,): 6},
+        "ifName": {(1,): b"Gi1/0/1"},
+        "lldpLocPortId": {(1,): b"Gi1/0/1"},
+        "lldpRemChassisIdSubtype": {(0, 1, 1): 5},
+        "lldpRemChassisId": {(0, 1, 1): bytes.fromhex("010A140007")},
+        "lldpRemSysCapEnabled": {(0, 1, 1): b"\x04\x00"},  # telephone
+        "cdpCacheDeviceId": {(1, 1): b"SEP00EBD5A1B2C3"},
+        "cdpCacheCapabilities": {(1, 1): bytes.fromhex("00000490")},
+        "cdpCachePlatform": {(1, 1): b"Cisco IP Phone 8845"},
+        "dot1dTpFdbPort": {tuple(mac): 1},
+    }
+    [phone] = lan_model.decode({}, tables, "sw")["phones"]
+    assert (phone["mac"], phone["ip"], phone["basis"]) == ("00:eb:d5:a1:b2:c3", "10.20.0.7", "lldp+cdp")
+    assert phone["model"] == "Cisco IP Phone 8845"
