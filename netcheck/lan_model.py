@@ -298,8 +298,9 @@ def _ports(tables: Tables) -> dict[int, dict[str, Any]]:
 
 
 def _physical(tables: Tables, i: int) -> bool:
-    """notPresent(6) ifOperStatus: the hardware is missing (ports of absent stack
-    members, RFC 2863 §3.1.12), so there is no port to audit."""
+    """No port: ifConnectorPresent false (RFC 2863: an SVI or other interface without a
+    physical connector, whatever its ifType); ifOperStatus notPresent(6) (the hardware is
+    missing, e.g. ports of absent stack members); a logical interface's name."""
     if as_int(tables.get("ifConnectorPresent", {}).get((i,))) == 2:  # TruthValue false
         return False
     if as_int(tables.get("ifOperStatus", {}).get((i,))) == 6:
