@@ -236,3 +236,15 @@ def to_json_measurement(m: Measurement) -> bytes:
     import msgspec
 
     return msgspec.json.encode(m)
+
+
+def test_one_engine_per_process_and_no_socket_left(snmp_agent: int) -> None:
+    """Issue 22: every audit (each in its own event loop here) uses the same SNMP engine;
+    the last session out closes its socket and dispatcher."""
+    assert audit(snmp_agent, "xss-switch").ok
+    engine = snmp_switch.shared_engine()
+    assert engine.transport_dispatcher is None
+    assert audit(snmp_agent, "cisco-voice-handmade").ok
+    assert snmp_switch.shared_engine() is engine and engine.transport_dispatcher is None
+    view = engine.cache["mibViewController"].mibBuilder
+    assert type(view.get_mib_compiler()).__name__ == "_NoMibCompiler"  # pysmi never built
