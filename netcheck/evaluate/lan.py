@@ -2,9 +2,10 @@
 
 Per audited switch: ``lan.poe@SW`` (every phone port powered, class within the profile's
 PoE standard), ``lan.speed@SW`` (phone ports, else all up access ports, at least the
-profile's speed and full duplex), ``lan.voice_vlan@SW`` (variant 1: dedicated voice
-port; variant 2: data VLAN untagged + voice VLAN tagged), and ``lan.pse_budget`` over all
-switches (free PSE power for the phones still to come, ``--extensions N``).
+profile's speed and full duplex; speed judged before duplex), ``lan.voice_vlan@SW``
+(variant 1: dedicated voice port; variant 2: data VLAN untagged + voice VLAN tagged), and
+``lan.pse_budget`` over all switches (class-0 phones each PSE group still admits, counted
+per group, never pooled, against the phones still to come, ``--extensions N``).
 Without ``--switch`` the requirements stay NOT_MEASURED. A field the switch does not
 expose is NOT_MEASURED, never PASS (REQUIREMENTS.md, "What follows").
 """
