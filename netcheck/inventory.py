@@ -1,5 +1,9 @@
 """Phone inventory: the phones the switch audit found, as rows and as CSV.
 
+``basis`` says why a row is a phone: ``lldp`` / ``cdp`` / ``lldp+cdp`` (the device announces the
+telephone capability), ``oui`` (a MAC of a phone-only vendor) or ``oui-candidate`` (the
+only MAC on an access port, from a vendor that also builds other devices: check it).
+
 Rendered from measurements only (a result document or a fresh audit), so
 ``netcheck inventory --result RESULT.json`` and the live command print the same. The CSV
 columns fit a provider's MAC-based provisioning import (REQUIREMENTS.md §2, §3): MAC,
@@ -10,6 +14,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -28,7 +33,12 @@ def phones(measurements: Iterable[Measurement]) -> list[dict[str, Any]]:
             found = m.values.get("phones")
             for phone in found if isinstance(found, list) else []:
                 rows.append({col: phone.get(col) for col in COLUMNS})
-    return sorted(rows, key=lambda r: (str(r["switch"]), str(r["port"]), str(r["mac"])))
+    return sorted(rows, key=lambda r: (str(r["switch"]), _natural(r["port"]), str(r["mac"])))
+
+
+def _natural(text: Any) -> list[tuple[int, str]]:
+    """Port names in front-panel order: ``gi1/0/7`` before ``gi1/0/13``."""
+    return [(int(p), "") if p.isdigit() else (0, p) for p in re.split(r"(\d+)", str(text)) if p]
 
 
 def to_csv(rows: list[dict[str, Any]]) -> bytes:

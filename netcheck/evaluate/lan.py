@@ -2,9 +2,10 @@
 
 Per audited switch: ``lan.poe@SW`` (every phone port powered, class within the profile's
 PoE standard), ``lan.speed@SW`` (phone ports, else all up access ports, at least the
-profile's speed and full duplex), ``lan.voice_vlan@SW`` (variant 1: dedicated voice
-port; variant 2: data VLAN untagged + voice VLAN tagged), and ``lan.pse_budget`` over all
-switches (free PSE power for the phones still to come, ``--extensions N``).
+profile's speed and full duplex; speed judged before duplex), ``lan.voice_vlan@SW``
+(variant 1: dedicated voice port; variant 2: data VLAN untagged + voice VLAN tagged), and
+``lan.pse_budget`` over all switches (class-0 phones each PSE group still admits, counted
+per group, never pooled, against the phones still to come, ``--extensions N``).
 Without ``--switch`` the requirements stay NOT_MEASURED. A field the switch does not
 expose is NOT_MEASURED, never PASS (REQUIREMENTS.md, "What follows").
 """
@@ -30,8 +31,8 @@ REMEDIES.update(
         "cabling (Cat5e or better) where the link came up slower or half duplex.",
         "lan_voice_vlan": "Configure the voice VLAN on {ports}: data VLAN untagged (native) plus the "
         "voice VLAN tagged (variant 2), or a port used by the phone alone (variant 1).",
-        "lan_pse_budget": "Free PSE power is {free_w} W but {need_w} W are needed for {phones} more "
-        "phones: add a PoE power supply/switch or power some phones locally.",
+        "lan_pse_budget": "Free PSE power is {free_w} W in all but {need_w} W are needed for {phones} more "
+        "phones, counted per PSE (stack member): add a PoE power supply/switch or power some phones locally.",
     }
 )
 
@@ -114,19 +115,45 @@ def _poe(profile: Profile, b: Base, values: dict[str, Any]) -> Check:
     ports = _phone_ports(values)
     if not ports:
         return _not_measured(b, "reason.lan_no_phone")
-    bad, unknown = _poe_findings(ports, MAX_CLASS.get(standard, 3))
+    bad, unknown, idle = _poe_findings(ports, MAX_CLASS.get(standard, 3))
     if bad:
         return failed({**b, "measured_key": "measured.findings"}, True, "reason.lan_poe_bad",
                       remedy("lan_poe", standard=standard, ports=_names(bad)),
                       findings=[f for _n, f in bad], measured=[EN.msg(f) for _n, f in bad])
-    if unknown:
-        return _not_measured(b, "reason.lan_poe_unknown", {"ports": ", ".join(unknown)})
+    if unknown or idle:
+        return _poe_unknown(b, unknown, idle, values)
     return check(b, Status.PASS, "reason.lan_poe_ok", measured=len(ports), n=len(ports), standard=standard)
 
 
-def _poe_findings(ports: list[dict[str, Any]], max_class: int) -> tuple[list[tuple[str, Msg]], list[str]]:
+def _poe_unknown(b: Base, missing: list[str], idle: list[str], values: dict[str, Any]) -> Check:
+    """Why PoE is not confirmed: no PoE data for the port (reason), PoE on but no power
+    drawn (a phone on a local supply cannot tell whether the port could power it), rows
+    that matched no interface, PoE columns the agent stopped answering (notes)."""
+    notes: list[Msg] = []
+    if missing and idle:
+        notes.append(msg("lan.poe_idle", ports=", ".join(idle)))
+    unmapped = values.get("poe_unmapped") or {}
+    if unmapped:
+        rows = ", ".join(f"{table} ({n})" for table, n in sorted(unmapped.items()))
+        notes.append(msg("lan.poe_unmapped", tables=rows))
+    cut = sorted(c for c in values.get("incomplete") or {} if c.startswith(_POE_COLUMN_PREFIXES))
+    if cut:
+        notes.append(msg("lan.poe_cut", columns=", ".join(cut)))
+    key, ports = ("reason.lan_poe_unknown", missing) if missing else ("reason.lan_poe_idle", idle)
+    return check(b, Status.NOT_MEASURED, key, notes=tuple(notes), ports=", ".join(ports))
+
+
+_POE_COLUMN_PREFIXES = ("peth", "cpeExt", "rl", "hpicf", "arubaWiredPoe", "hwPoe", "tpPoe", "mtxrPOE", "netonix")
+
+
+def _poe_findings(
+    ports: list[dict[str, Any]], max_class: int
+) -> tuple[list[tuple[str, Msg]], list[str], list[str]]:
+    """Bad: PoE disabled, a fault, or a class above the standard's. Unknown: no PoE data
+    for the port. Idle: PoE on but no power flowing."""
     bad: list[tuple[str, Msg]] = []
     unknown: list[str] = []
+    idle: list[str] = []
     for p in ports:
         poe = p.get("poe") or {}
         powered = poe.get("detection") == "deliveringPower" or (poe.get("power_mw") or 0) > 0
@@ -139,8 +166,8 @@ def _poe_findings(ports: list[dict[str, Any]], max_class: int) -> tuple[list[tup
         elif cls is not None and cls > max_class:
             bad.append((name, msg("lan.poe_class", port=name, cls=int(cls), max=max_class)))
         elif not powered:
-            unknown.append(name)
-    return bad, unknown
+            (idle if poe else unknown).append(name)
+    return bad, unknown, idle
 
 
 def _names(findings: list[tuple[str, Msg]]) -> str:
@@ -148,10 +175,18 @@ def _names(findings: list[tuple[str, Msg]]) -> str:
 
 
 def _speed(profile: Profile, b: Base, values: dict[str, Any]) -> Check:
+    """Speed is judged first: a port up below the minimum FAILs whether or not its
+    duplex is known; only a port fast enough but of unknown duplex stays unmeasured.
+    Access ports: the phones' ports, else every up port that is no uplink and (on a
+    Q-BRIDGE switch) a bridge port."""
     lan = profile.lan
     assert lan is not None and lan.port_speed_min_mbps
+    if not (values.get("exposed") or {}).get("ports", True):
+        return _not_measured(b, "reason.lan_no_interfaces")
     ports = _phone_ports(values) or [
-        p for p in values.get("ports") or [] if p.get("oper_status") == "up" and not _is_uplink(p)
+        p
+        for p in values.get("ports") or []
+        if p.get("oper_status") == "up" and not _is_uplink(p) and p.get("bridge_port") is not False
     ]
     if not ports:
         return _not_measured(b, "reason.lan_no_port_up")
@@ -160,11 +195,11 @@ def _speed(profile: Profile, b: Base, values: dict[str, Any]) -> Check:
     for p in ports:
         speed, duplex = p.get("speed_mbps"), p.get("duplex")
         name = str(p["name"])
-        if speed is None or (lan.full_duplex and duplex in (None, "unknown")):
-            unknown.append(name)
-        elif speed < lan.port_speed_min_mbps or (lan.full_duplex and duplex == "half"):
+        if speed is not None and (speed < lan.port_speed_min_mbps or (lan.full_duplex and duplex == "half")):
             bad.append((name, msg("lan.port_speed", port=name, speed=Qty(float(speed), "Mbit/s"),
                                   duplex=msg(f"duplex.{duplex or 'unknown'}"))))
+        elif speed is None or (lan.full_duplex and duplex in (None, "unknown")):
+            unknown.append(name)
     b = {**b, "limit_key": "limit.speed_full" if lan.full_duplex else "bound.ge", "unit": "Mbit/s",
          "bound": Bound(op=Op.GE, value=lan.port_speed_min_mbps, unit="Mbit/s")}
     limit: dict[str, Param] = {"value": Qty(lan.port_speed_min_mbps, "Mbit/s")}
@@ -245,32 +280,46 @@ def _port_variant(port: dict[str, Any], phones: list[dict[str, Any]], shared: se
 
 
 def _pse_budget(profile: Profile, switches: list[Measurement], extensions: int | None) -> Check:
+    """Budget per PSE group (stack member, slot), never pooled: a phone draws from the
+    member it is plugged into, so the capacity is the sum over groups of the class-0
+    phones (15.4 W, IEEE 802.3af PSE output) each group still admits, by the vendor's
+    admission figure where the switch gives it (see :mod:`netcheck.lan_poe`)."""
     b = base("lan.pse_budget", "title.lan.pse_budget", required=True, group="lan",
              source=source(profile, profile.lan.source if profile.lan else None))
-    b.update(evidence=[m.id for m in switches], unit="W")
+    b.update(evidence=[m.id for m in switches], unit="phones")
     pses: list[tuple[Measurement, dict[str, Any]]] = [
-        (m, p)
-        for m in switches
-        if m.ok
-        for p in _list(m.values.get("pse"))
-        if p.get("power_w") is not None and p.get("consumption_w") is not None
+        (m, p) for m in switches if m.ok for p in _list(m.values.get("pse")) if p.get("free_w") is not None
     ]
     if not pses:
         return _not_measured(b, "reason.lan_no_pse")
-    free = sum(p["power_w"] - p["consumption_w"] for _m, p in pses)
+    per_phone = CLASS_POWER_W[0]
+    capacity = sum(_phones_fit(_free(p), per_phone) for _m, p in pses)
     found = sum(len(_list(m.values.get("phones"))) for m in switches if m.ok)
     more = max(0, (extensions or 0) - found)
-    need = round(more * CLASS_POWER_W[0], 1)
-    detail: list[Item] = [msg("lan.pse_group", switch=_switch_name(m), group=str(p["group"]),
-                               used=Qty(float(p["consumption_w"]), "W"), total=Qty(float(p["power_w"]), "W"))
-                           for m, p in pses]
-    b["bound"] = Bound(op=Op.GE, value=need, unit="W")
-    params: dict[str, Param] = dict(free=Qty(float(free), "W"), detail=detail, found=found)
-    params["more"] = msg("lan.pse_more", more=more, extensions=extensions or 0, need=Qty(need, "W")) if more else ""
-    if free < need or free < 0:
-        fix = remedy("lan_pse_budget", free_w=float(free), need_w=need, phones=more)
-        return failed(b, True, "reason.lan_pse", fix, measured=free, params=params)
+    detail: list[Item] = [
+        msg("lan.pse_group", switch=_switch_name(m), group=str(p.get("label") or p["group"]),
+            free=Qty(_free(p), "W"), basis=msg(f"pse_basis.{p.get('basis_key') or 'drawn'}"),
+            phones=_phones_fit(_free(p), per_phone))
+        for m, p in pses
+    ]
+    b["bound"] = Bound(op=Op.GE, value=more, unit="phones")
+    params: dict[str, Param] = dict(capacity=capacity, detail=detail, found=found)
+    params["more"] = msg("lan.pse_more", more=more, extensions=extensions or 0) if more else ""
+    if capacity < more or any(_free(p) < 0 for _m, p in pses):
+        free = sum(_free(p) for _m, p in pses)
+        fix = remedy("lan_pse_budget", free_w=round(free, 1), need_w=round(more * per_phone, 1), phones=more)
+        return failed(b, True, "reason.lan_pse", fix, measured=capacity, params=params)
     if extensions is None:
-        return check(b, Status.WARN, "reason.lan_pse", measured=free, notes=(msg("note.pass_extensions"),),
+        return check(b, Status.WARN, "reason.lan_pse", measured=capacity, notes=(msg("note.pass_extensions"),),
                      params=params)
-    return check(b, Status.PASS, "reason.lan_pse", measured=free, params=params)
+    return check(b, Status.PASS, "reason.lan_pse", measured=capacity, params=params)
+
+
+def _free(pse: dict[str, Any]) -> float:
+    """Watts a PSE group still admits; none when it is off or faulty (pethMainPseOperStatus)."""
+    free = float(pse["free_w"])
+    return min(free, 0.0) if pse.get("oper_status") in ("off", "faulty") else free
+
+
+def _phones_fit(free_w: float, per_phone_w: float) -> int:
+    return max(0, int(free_w // per_phone_w))

@@ -46,7 +46,7 @@ SECRET_KEY = re.compile(
 REDACTED = "[redacted]"
 #: Value keys that describe this machine (left out with ``--private``).
 PRIVATE_KEY = re.compile(r"mac|hostname|local_addr|source_addr|src_addr|interface_addr", re.IGNORECASE)
-INVENTORY_COLUMNS = ("mac", "vendor", "model", "ip", "switch", "port", "vlan", "poe_class")
+INVENTORY_COLUMNS = ("mac", "vendor", "model", "ip", "switch", "port", "vlan", "poe_class", "basis")
 
 
 @dataclass(frozen=True)
@@ -498,7 +498,8 @@ def _short(value: Value, cat: Catalogue, limit: int = 24) -> str:
 
 def _inventory(measurements: list[Measurement]) -> tuple[list[str], list[list[str]]] | None:
     """Phones found by the LAN audit (``snmp_switch`` ``values["phones"]``: objects with
-    mac, vendor, model, ip, switch, port, vlan, poe_class), one table for all switches."""
+    mac, vendor, model, ip, switch, port, vlan, poe_class, basis: lldp, cdp, lldp+cdp, oui or
+    oui-candidate), one table for all switches."""
     phones = [
         p
         for m in measurements

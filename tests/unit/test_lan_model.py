@@ -66,7 +66,7 @@ def test_portlist_of_non_octets_is_empty() -> None:
 
 def test_eltex_grandstream_phone_from_lldp() -> None:
     r = audit("eltex-mes23xx_mes2324p")
-    [phone] = r["phones"]
+    phone = r["phones"][0]
     assert phone["mac"] == "00:0b:82:f6:1e:68"  # lldpRemPortId.0.55.11 = 000B82F61E68 (subtype 3)
     assert phone["ip"] == "10.119.31.14"  # lldpRemChassisId.0.55.11 = 010A771F0E (subtype 5)
     assert phone["port"] == "gi1/0/7"  # lldpLocPortId.55 = ifName.55 = gi1/0/7
@@ -92,7 +92,10 @@ def test_procurve_polycom_phone_and_pvid() -> None:
 
 def test_ios_2960x_cisco_poe_and_vlan() -> None:
     r = audit("ios_2960x")
-    assert r["pse"] == [{"group": 1, "power_w": 370, "consumption_w": 115, "oper_status": "on"}]
+    [pse] = r["pse"]  # pethMainPsePower.1 = 370, pethMainPseConsumptionPower.1 = 115 (no cpeExtMainPse)
+    assert (pse["group"], pse["power_w"], pse["consumption_w"], pse["free_w"]) == ("1", 370, 115, 255)
+    # cpeExtPsePortPwrAllocated.1.* sum to 64400 mW, less than the 115 W drawn: drawn binds
+    assert pse["basis"].startswith("POWER-ETHERNET-MIB power drawn") and pse["allocated_w"] == 64.4
     gi = port(r, "Gi1/0/1")
     # cpeExtPsePortPwrConsumption.1.1 = 2509 mW; cpeExtPsePortEntPhyIndex.1.1 = 1010;
     # entAliasMappingIdentifier.1010.0 = ifIndex.10101 (ifName Gi1/0/1)
@@ -130,7 +133,8 @@ def test_routeros_neighbours_on_port_zero_are_kept_unmapped() -> None:
 
 def test_poe48_handmade_detection_class_and_med_policy() -> None:
     r = audit("poe48-handmade")
-    assert len(r["ports"]) == 49 and len(r["phones"]) == 28
+    # 48 front ports; ifIndex 100 "vlan10" has ifType 6 but is an SVI, not an access port
+    assert len(r["ports"]) == 48 and len(r["phones"]) == 28
     assert port(r, "ge1/0/7")["poe"]["power_class"] == 4  # pethPsePortPowerClassifications.1.7 = 5
     assert port(r, "ge1/0/8")["poe"]["detection"] == "fault"  # pethPsePortDetectionStatus.1.8 = 4
     policy = port(r, "ge1/0/1")["neighbours"][0]["med_voice_policy"]
