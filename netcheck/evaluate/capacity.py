@@ -114,6 +114,9 @@ def _direction(m: Measurement, tag: str, need_kbps: float) -> tuple[str, Msg]:
     """("pass"|"fail"|"quality"|"open", phrase) for one direction; "quality": not even the
     first step stayed within the call-quality limits, so no bandwidth figure exists."""
     v = m.values
+    if v.get(f"calls_{tag}_bound") == "not_measured":  # field mode: STUN answers load nothing down
+        return "open", msg("capacity.direction_not_measured", direction=msg(f"direction.{tag}"),
+                           need=Qty(need_kbps, "kbit/s"), method=msg(f"method.{m.method}"))
     have = _num(v.get(f"capacity_{tag}_kbps"))
     calls = v.get(f"calls_{tag}_max")
     text: dict[str, Param] = dict(direction=msg(f"direction.{tag}"), have=Qty(have, "kbit/s"),
@@ -158,7 +161,8 @@ def _judge_bandwidth(b: Base, need: bandwidth.Requirement, m: Measurement) -> Ch
     per_call = m.values.get("call_kbps")
     params: dict[str, Param] = dict(up_text=up[1], down_text=down[1],
                                     per_call=Qty(_num(per_call), "kbit/s"))
-    measured: Value = min(_num(m.values.get("capacity_up_kbps")), _num(m.values.get("capacity_down_kbps")))
+    known = [_num(x) for t in ("up", "down") if isinstance(x := m.values.get(f"capacity_{t}_kbps"), int | float)]
+    measured: Value = min(known, default=None)
     states = {up[0], down[0]}
     if "quality" in states:
         first: list[Item] = [text for state, text in (up, down) if state == "quality"]
