@@ -162,16 +162,23 @@ class Prober:
         return self.stop_at - time.monotonic()
 
     def _pace(self) -> None:
-        now = time.monotonic()
-        self.tokens = min(self.burst, self.tokens + (now - self._refilled) * self.rate)
-        self._refilled = now
-        if self.tokens < 1.0:
-            time.sleep(max(0.0, min((1.0 - self.tokens) / self.rate, self.left())))
-            self._pace()
+        """Wait for a token (never past the deadline): answers drained the bucket, time
+        refills it at the routers' assumed rate."""
+        while True:
+            now = time.monotonic()
+            self.tokens = min(self.burst, self.tokens + (now - self._refilled) * self.rate)
+            self._refilled = now
+            wait = (1.0 - self.tokens) / self.rate
+            if wait <= 0 or self.left() <= 0:
+                return
+            time.sleep(min(wait, self.left()))
 
     def probe(self, dest: tuple[str, int], ttl: int, wait_s: float) -> Answer | None:
-        """Send one datagram to ``dest`` with ``ttl``; the first answer within ``wait_s``."""
+        """Send one datagram to ``dest`` with ``ttl``; the first answer within ``wait_s``
+        (None, and nothing sent, once the deadline has passed)."""
         self._pace()
+        if self.left() <= 0:
+            return None
         self._flush()
         self.sock.setsockopt(socket.IPPROTO_IP, socket.IP_TTL, ttl)
         t0 = time.monotonic()
