@@ -111,11 +111,12 @@ def _basis(need: bandwidth.Requirement) -> Msg:
 
 
 def _direction(m: Measurement, tag: str, need_kbps: float) -> tuple[str, Msg]:
-    """("pass"|"fail"|"quality"|"open", phrase) for one direction; "quality": not even the
-    first step stayed within the call-quality limits, so no bandwidth figure exists."""
+    """("pass"|"fail"|"quality"|"open"|"field", phrase) for one direction; "quality": not even
+    the first step stayed within the call-quality limits, so no bandwidth figure exists;
+    "field": a direction no field method loads (STUN answers are small)."""
     v = m.values
     if v.get(f"calls_{tag}_bound") == "not_measured":  # field mode: STUN answers load nothing down
-        return "open", msg("capacity.direction_not_measured", direction=msg(f"direction.{tag}"),
+        return "field", msg("capacity.direction_not_measured", direction=msg(f"direction.{tag}"),
                            need=Qty(need_kbps, "kbit/s"), method=msg(f"method.{m.method}"))
     have = _num(v.get(f"capacity_{tag}_kbps"))
     calls = v.get(f"calls_{tag}_max")
@@ -163,7 +164,9 @@ def _judge_bandwidth(b: Base, need: bandwidth.Requirement, m: Measurement) -> Ch
                                     per_call=Qty(_num(per_call), "kbit/s"))
     known = [_num(x) for t in ("up", "down") if isinstance(x := m.values.get(f"capacity_{t}_kbps"), int | float)]
     measured: Value = min(known, default=None)
-    states = {up[0], down[0]}
+    # "field": a direction no field method can load (STUN answers are small); the run's scope
+    # lists it as not proven without a responder, and the check stands on the other direction
+    states = {up[0], down[0]} - {"field"}
     if "quality" in states:
         first: list[Item] = [text for state, text in (up, down) if state == "quality"]
         fix = remedy("capacity_quality", figures=first)

@@ -125,3 +125,27 @@ def test_extends_finds_a_shipped_parent(tmp_path: object) -> None:
                      "targets:\n  stun: {host: 198.19.0.2, role: stun}\n")
     p = load(str(child))
     assert p.targets["stun"].host == "198.19.0.2" and p.bandwidth is not None
+
+
+def _stun_load(up_max: int, up_bound: str, failed_at: int | None) -> Measurement:
+    per_call = 87.2
+    return _m("capacity", "capacity", "198.19.0.2", "stun-load", call_kbps=per_call, calls_up_max=up_max,
+              calls_up_failed_at=failed_at, capacity_up_kbps=round(up_max * per_call, 3), calls_up_bound=up_bound,
+              calls_down_max=None, calls_down_failed_at=None, capacity_down_kbps=None,
+              calls_down_bound="not_measured", required_up_kbps=2000.0, required_down_kbps=2000.0,
+              requirement_basis=["20 x 100 kbit/s"])
+
+
+def test_field_bandwidth_stands_on_the_uplink_and_leaves_the_downlink_to_the_scope() -> None:
+    from netcheck.evaluate import evaluate
+    from netcheck.result import Site
+
+    site = Site(extensions=20)
+    mcb = load("managed-com-business")
+    short = next(c for c in evaluate(mcb, [_stun_load(10, "exact", 11)], site) if c.id == "bandwidth.per_extension")
+    assert short.status is Status.FAIL and "not proven without a responder" in short.reason
+    enough = next(c for c in evaluate(mcb, [_stun_load(29, "at_least", None)], site)
+                  if c.id == "bandwidth.per_extension")
+    assert enough.status is Status.PASS and enough.method == "stun-load"
+    scope = field.scope(mcb, {}, [enough], responder=False)
+    assert "scope.downstream" in [i.key for i in scope.not_proven]
