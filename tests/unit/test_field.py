@@ -149,3 +149,20 @@ def test_field_bandwidth_stands_on_the_uplink_and_leaves_the_downlink_to_the_sco
     assert enough.status is Status.PASS and enough.method == "stun-load"
     scope = field.scope(mcb, {}, [enough], responder=False)
     assert "scope.downstream" in [i.key for i in scope.not_proven]
+
+
+def test_text_report_lists_what_field_mode_did_not_prove() -> None:
+    import msgspec
+
+    from netcheck.reports import text
+    from tests import docgen
+
+    doc = docgen.document("stimme", "incomplete")
+    checks = doc.checks
+    scoped = msgspec.structs.replace(doc, scope=field.scope(load("stimme"), {}, checks, responder=False))
+    en = text.render(scoped, "en").decode()
+    de = text.render(scoped, "de").decode()
+    assert "Not proven without a responder (field mode):" in en
+    assert "one-way delay: estimated as half the round trip" in en
+    assert "Ohne Responder nicht nachgewiesen (Feldmodus):" in de and "Einweg-Laufzeit" in de
+    assert "Not proven" not in text.render(doc, "en").decode()  # no scope (responder, or older documents)
