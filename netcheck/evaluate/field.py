@@ -8,10 +8,10 @@ Two kinds of evidence stand in for the responder's port sweep of a port-table ro
   real answer, not an inference).
 - **Site egress by TTL** (probe ``udp_egress``, measurement ``egress``): sampled ports of a
   range sent with a TTL that expires one hop beyond the site's edge router; an ICMP Time
-  Exceeded from beyond the edge proves the datagram left the site, silence while the
-  control port is answered means the site firewall dropped it. Medium confidence: it
-  proves the site lets the port out, not that the provider's side accepts it, and only
-  for the sampled ports.
+  Exceeded from beyond the edge proves the datagram left the site, silence through every
+  retry while the path answered other datagrams (the control port's) means the site
+  firewall dropped it. Medium confidence: it proves the site lets the port out, not that
+  the provider's side accepts it, and only for the sampled ports.
 
 :func:`scope` lists what no field method can prove, for the result's ``scope``.
 """

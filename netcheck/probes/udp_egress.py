@@ -12,9 +12,12 @@ So per sampled port:
   answer, ICMP port unreachable; when the destination is the hop right after the edge):
   **left the site** (open);
 - an ICMP error from the edge or before (a firewall's reject): **blocked**;
-- silence on every retry while the control port's probes were answered: **blocked by the
-  site firewall** (dropped);
-- silence with the control silent too: **unknown** (no Time Exceeded comes back at all).
+- silence on every retry while ICMP from beyond the edge answered other datagrams of the
+  same sweep (the control port's, other ranges'): **blocked by the site firewall**
+  (dropped); when the hop after the edge is the destination itself, its firewall could
+  have dropped it too, and the result says so;
+- silence with no such ICMP at all: **unknown** (nothing beyond the edge answers; an
+  application answer such as the control's STUN reply is no evidence for the path).
 
 The hop is found first, traceroute-style towards the control destination: the site edge
 is the last hop with a site-local address (RFC 1918, RFC 6598 is *outside*: carrier NAT,
