@@ -166,3 +166,14 @@ def test_text_report_lists_what_field_mode_did_not_prove() -> None:
     assert "one-way delay: estimated as half the round trip" in en
     assert "Ohne Responder nicht nachgewiesen (Feldmodus):" in de and "Einweg-Laufzeit" in de
     assert "Not proven" not in text.render(doc, "en").decode()  # no scope (responder, or older documents)
+
+
+def test_a_small_range_tried_port_by_port_says_so() -> None:
+    from netcheck.evaluate import evaluate
+
+    rows = {"0": {"sampled": [3478, 3479, 3480, 3481], "open": [3478, 3479, 3480, 3481], "blocked": [],
+                  "state": "open"}}
+    egress = _m("egress", "udp_egress", "1 row", "ttl-site-egress", rows=rows, test_ttl=2,
+                beyond_edge="198.18.0.254", edge="10.77.1.1", control_port=3478)
+    c = next(c for c in evaluate(load("teams"), [egress]) if c.id == "port.udp.3478-3481@media_edge")
+    assert c.status is Status.PASS and c.reason_key == "reason.egress_open_all" and c.measured == "4/4 sampled open"
