@@ -150,7 +150,9 @@ def _sip_alg(profile: Profile, options: Any, run_cls: Any) -> list[Any]:
                                f"SIP ALG {t.upper()} {port} via responder mirror {host}"))
     sbc = _sip_server(profile)
     if sbc is not None:
-        stun_host = next((t.host for _, t in profile.targets_with_role(Role.STUN) if t.host), None)
+        # the public address comes from the profile's STUN server, else the SBC itself: many
+        # answer STUN (the field-mode call tries it first too); a silent one costs ~3.5 s
+        stun_host = next((t.host for _, t in profile.targets_with_role(Role.STUN) if t.host), None) or sbc[0]
         spec = sip_alg.Spec(id="sip_alg:options", host=sbc[0], port=sbc[1], mode="options",
                             stun_host=stun_host)
         out.append(run_cls("sip_alg:options", "sip_alg", spec, 10.0,
