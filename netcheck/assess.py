@@ -119,6 +119,7 @@ async def run_async(request: Request, listener: runner.Listener) -> RunResult:
         profile=ProfileRef(id=p.id, name=p.name, path=p.path, sources=p.sources),
         site=request.site, environment=env, measurements=measurements, checks=checks,
         summary=evaluate.summary(checks),
+        scope=evaluate.scope(p, measurements, checks, responder=bool(request.responder or p.demo)),
     )
 
 

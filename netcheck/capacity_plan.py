@@ -31,6 +31,8 @@ def runs(profile: Profile, options: Any, run_cls: Any) -> list[Any]:
     if options.responder:
         out += _capacity(profile, options, run_cls)
         out += _qos(profile, options, run_cls)
+    elif not options.port_remap:
+        out += _stun_capacity(profile, options, run_cls)
     if getattr(options, "iperf3", None):
         out += _iperf3(options, run_cls)
     return out
@@ -85,6 +87,33 @@ def _capacity(profile: Profile, options: Any, run_cls: Any) -> list[Any]:
                          step_s=2.0 if options.quick else 3.0, duration_s=budget, limits=limits_of(profile))
     title = (f"call load up to {spec.target_calls()} calls via responder {host}:{port} "
              f"(need {need.up_kbps:g}/{need.down_kbps:g} kbit/s up/down)")
+    return [run_cls("capacity", "capacity", spec, budget + 5.0, title, exclusive=True)]
+
+
+def _stun_capacity(profile: Profile, options: Any, run_cls: Any) -> list[Any]:
+    """Field mode: the same bounded ramp (requirement + 25 %) as STUN Binding streams to the
+    provider's STUN server; it loads and proves the uplink only (downstream is stated as not
+    measured). The only step that sends a provider server more than one call's packets."""
+    from netcheck.plan import stun_server
+    from netcheck.probes import capacity
+    from netcheck.profile import Role
+
+    need = requirement(profile, options)
+    handovers = [(name, t.host) for name, t in profile.targets_with_role(Role.HANDOVER) if t.host]
+    server = next((found for name, _ in handovers if (found := stun_server(profile, name)) is not None), None)
+    if server is None and handovers:  # the handover host itself, if it answers STUN (SBCs often do)
+        server = (handovers[0][1], 3478)
+    if need is None or server is None:
+        return []
+    s = profile.stream
+    budget = CAPACITY_BUDGET_S / 2 if options.quick else CAPACITY_BUDGET_S
+    spec = capacity.Spec(id="capacity", host=server[0], port=server[1], codec=s.codec,
+                         interval_ms=s.packet_interval_ms, jitter_buffer_ms=s.jitter_buffer_ms,
+                         required_up_kbps=need.up_kbps, required_down_kbps=need.down_kbps,
+                         requirement_basis=need.basis, step_s=2.0 if options.quick else 3.0,
+                         duration_s=budget, limits=limits_of(profile), method="stun")
+    title = (f"upstream call load up to {spec.target_calls()} calls via STUN server "
+             f"{server[0]}:{server[1]} (need {need.up_kbps:g} kbit/s up)")
     return [run_cls("capacity", "capacity", spec, budget + 5.0, title, exclusive=True)]
 
 

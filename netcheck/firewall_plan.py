@@ -23,8 +23,9 @@ def runs(profile: Profile, options: Any, run_cls: Any) -> list[Any]:
     # the demo's loopback peers: plain TCP listeners (no TLS) and a STUN server on a free port
     if options.port_remap:
         return [*_stun(profile, options, run_cls), *_sip_alg(profile, options, run_cls)]
-    return [*_stun(profile, options, run_cls), *_tls(profile, run_cls),
-            *_sip_alg(profile, options, run_cls), *udp_runs(profile, options, run_cls),
+    return [*_stun(profile, options, run_cls), *_stun_rows(profile, run_cls), *_tls(profile, run_cls),
+            *_sip_alg(profile, options, run_cls), *_sip_rows(profile, options, run_cls),
+            *udp_runs(profile, options, run_cls), *egress_runs(profile, options, run_cls),
             *responder_runs(profile, options, run_cls)]
 
 
@@ -77,6 +78,33 @@ def notes(profile: Profile, options: Any) -> list[str]:
     return []
 
 
+#: A STUN row of at most this many ports gets one Binding per port (Teams: 3478-3481).
+STUN_ROW_MAX_PORTS = 8
+
+
+def _stun_rows(profile: Profile, run_cls: Any) -> list[Any]:
+    """A few Binding requests to every port of a small UDP row that names STUN (Teams'
+    transport relays answer on 3478-3481), other than 3478 on a STUN target (asked above):
+    each answer proves that port open towards that host (netcheck.evaluate.field)."""
+    from netcheck.probes import stun
+
+    asked = {t.host for _, t in profile.targets_with_role(Role.STUN) if t.host}
+    out = []
+    for rule in profile.ports:
+        host = profile.resolve_destination(rule.destination)
+        lo, hi = rule.range
+        if (not host or "udp" not in rule.transports or "STUN" not in rule.protocol.upper()
+                or hi - lo + 1 > STUN_ROW_MAX_PORTS):
+            continue
+        for port in range(lo, hi + 1):
+            if port == 3478 and host in asked:
+                continue
+            rid = f"stun:udp:{rule.destination}:{port}"
+            spec = stun.Spec(id=rid, host=host, port=port, count=2, discovery=False)
+            out.append(run_cls(rid, "stun", spec, 8.0, f"STUN UDP {host}:{port}"))
+    return out
+
+
 def _tls(profile: Profile, run_cls: Any) -> list[Any]:
     from netcheck.probes import tls
 
@@ -122,7 +150,9 @@ def _sip_alg(profile: Profile, options: Any, run_cls: Any) -> list[Any]:
                                f"SIP ALG {t.upper()} {port} via responder mirror {host}"))
     sbc = _sip_server(profile)
     if sbc is not None:
-        stun_host = next((t.host for _, t in profile.targets_with_role(Role.STUN) if t.host), None)
+        # the public address comes from the profile's STUN server, else the SBC itself: many
+        # answer STUN (the field-mode call tries it first too); a silent one costs ~3.5 s
+        stun_host = next((t.host for _, t in profile.targets_with_role(Role.STUN) if t.host), None) or sbc[0]
         spec = sip_alg.Spec(id="sip_alg:options", host=sbc[0], port=sbc[1], mode="options",
                             stun_host=stun_host)
         out.append(run_cls("sip_alg:options", "sip_alg", spec, 10.0,
@@ -139,6 +169,55 @@ def _sip_server(profile: Profile) -> tuple[str, int] | None:
                      and not r.tls and "udp" in r.transports and r.destination == name]
             return target.host, (ports[0] if ports else SIP_PORT)
     return None
+
+
+def _sip_rows(profile: Profile, options: Any, run_cls: Any) -> list[Any]:
+    """Field mode: a SIP OPTIONS to each host of a UDP 5060 port row (e.g. stimme's local SIP
+    trunk, ``--target sip_trunk=HOST``) that the SIP ALG test does not already ask; its
+    answer proves UDP 5060 open towards that host (netcheck.evaluate.field)."""
+    from netcheck.probes import sip_alg
+
+    if options.responder:
+        return []
+    asked = {r.spec.host for r in _sip_alg(profile, options, run_cls)}
+    out = []
+    for rule in profile.ports:
+        host = profile.resolve_destination(rule.destination)
+        lo, hi = rule.range
+        if host and host not in asked and "udp" in rule.transports and lo <= SIP_PORT <= hi:
+            asked.add(host)
+            rid = f"sip_options:{rule.destination}"
+            spec = sip_alg.Spec(id=rid, host=host, port=SIP_PORT, mode="options")
+            out.append(run_cls(rid, "sip_alg", spec, 8.0, f"SIP OPTIONS {host}:{SIP_PORT} (UDP egress)"))
+    return out
+
+
+def egress_runs(profile: Profile, options: Any, run_cls: Any) -> list[Any]:
+    """Field mode: the TTL site-egress test of every UDP row (measurement ``egress``),
+    with the STUN server's port as control where the profile names one. Not ``exclusive``:
+    it sends about one datagram a second, which disturbs no call, and runs beside the
+    other shared probes (an LLDP wait, TCP connects) instead of after them."""
+    from netcheck.plan import stun_server
+    from netcheck.probes import udp_egress
+
+    if options.responder:
+        return []
+    rows = []
+    for i, rule in enumerate(profile.ports):
+        host = profile.resolve_destination(rule.destination)
+        if host and "udp" in rule.transports:
+            rows.append(udp_egress.Row(row=i, host=host, lo=rule.range[0], hi=rule.range[1]))
+    if not rows:
+        return []
+    stun_at = next((s for name, _ in profile.targets_with_role(Role.HANDOVER)
+                    if (s := stun_server(profile, name)) is not None), None)
+    if stun_at is None:
+        stun_at = next((s for r in rows if (s := stun_server(profile, profile.ports[r.row].destination))), None)
+    control = stun_at or (rows[0].host, udp_egress.TRACEROUTE_PORT)
+    spec = udp_egress.Spec(id="egress", rows=tuple(rows), control_host=control[0],
+                           control_port=control[1])
+    return [run_cls("egress", "udp_egress", spec, spec.budget_s(),
+                    f"UDP site egress (TTL one hop past the site edge) for {len(rows)} port rows")]
 
 
 def udp_runs(profile: Profile, options: Any, run_cls: Any) -> list[Any]:

@@ -157,6 +157,11 @@ def parse_host_port(value: str, default_port: int = stream.STAMP_PORT) -> tuple[
 
 
 def _stream_run(profile: Profile, options: Options, name: str, host: str, window: float | None) -> ProbeRun:
+    """The call for one path, with its fall-back order (ARCHITECTURE.md, field mode):
+    STAMP via a responder > STUN Binding stream to the provider's STUN/TURN server (the
+    profile's, else the target itself on 3478) > ICMP echo to the target > a SIP OPTIONS
+    series when the port table names SIP towards it. The probe tries them in that order
+    until one answers."""
     s = profile.stream
     duration = s.quick_duration_s if options.quick else s.duration_s
     common = dict(
@@ -164,14 +169,54 @@ def _stream_run(profile: Profile, options: Options, name: str, host: str, window
         dscp=s.dscp, jitter_buffer_ms=s.jitter_buffer_ms, window_s=window or 10.0,
         burst_window_ms=_burst_window(profile),
     )
+    stun_at = stun_server(profile, name, options) if name != "gateway" else None
+    guess = stun_at is None and name != "gateway"
+    if guess:  # many SBCs and relays answer STUN themselves; a silent one costs <= 2 s
+        stun_at = (host, (options.port_remap or {}).get(stream.STUN_PORT, stream.STUN_PORT))
+    chain: list[stream.Attempt] = []
+    if stun_at:
+        chain.append(stream.Attempt("stun", *stun_at))
+    chain.append(stream.Attempt("icmp", host))
+    if name != "gateway" and _sip_row(profile, name):
+        chain.append(stream.Attempt("sip", host, stream.SIP_PORT))
     if options.responder:
         r_host, r_port = parse_host_port(options.responder)
-        spec = stream.Spec(host=r_host, port=r_port, key=options.responder_key, method="stamp", **common)  # type: ignore[arg-type]
+        spec = stream.Spec(host=r_host, port=r_port, key=options.responder_key, method="stamp",
+                           fallback=tuple(chain), **common)  # type: ignore[arg-type]
         title = f"call (STAMP) via responder {r_host}:{r_port} for {name}"
     else:
-        spec = stream.Spec(host=host, method="icmp", **common)  # type: ignore[arg-type]
-        title = f"call (ICMP 50 pps) to {name} {host}"
-    return ProbeRun(spec.id, "stream", spec, duration + 8.0, title, exclusive=True)
+        first, rest = chain[0], tuple(chain[1:])
+        spec = stream.Spec(host=first.host, port=first.port, method=first.method, fallback=rest,
+                           **common)  # type: ignore[arg-type]
+        via = "STUN at the target itself, if it answers" if guess else "STUN server"
+        title = (f"call (STUN 50 pps) to {name} via {via} {first.host}:{first.port}" if stun_at
+                 else f"call (ICMP 50 pps) to {name} {host}")
+    # each fall-back may run after a silent (2 s) attempt before it
+    return ProbeRun(spec.id, "stream", spec, duration + 8.0 + 3.0 * len(spec.fallback), title,
+                    exclusive=True)
+
+
+def _sip_row(profile: Profile, name: str) -> bool:
+    """True when the port table has a UDP row with 5060 towards target ``name``."""
+    return any(r.destination == name and "udp" in r.transports and r.range[0] <= stream.SIP_PORT <= r.range[1]
+               for r in profile.ports)
+
+
+def stun_server(profile: Profile, name: str, options: Options | None = None) -> tuple[str, int] | None:
+    """The STUN/TURN server that stands for path ``name`` without a responder: the
+    profile's STUN target, else the target itself when its port table row names STUN on
+    UDP 3478 (Teams: the transport relay). None when the profile names none."""
+    port = (options.port_remap if options else {}).get(stream.STUN_PORT, stream.STUN_PORT)
+    named = next((t.host for _, t in profile.targets_with_role(Role.STUN) if t.host), None)
+    if named:
+        return named, port
+    target = profile.targets.get(name)
+    for rule in profile.ports:
+        lo, hi = rule.range
+        if (rule.destination == name and "udp" in rule.transports and lo <= stream.STUN_PORT <= hi
+                and "STUN" in rule.protocol.upper() and target is not None and target.host):
+            return target.host, port
+    return None
 
 
 def _window(profile: Profile) -> float | None:

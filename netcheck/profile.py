@@ -426,6 +426,8 @@ def _load_merged(path: Path, chain: tuple[Path, ...]) -> tuple[dict[str, Any], O
     if not isinstance(parent_name, str):
         raise ProfileError(doc.file, line, col, "extends", "must be a profile name")
     parent_path = find(parent_name, search=path.parent)
+    if not parent_path.is_file() and Path(parent_name).suffix not in (".yaml", ".yml"):
+        parent_path = find(parent_name)  # a shipped profile (ARCHITECTURE.md: shipped names too)
     if parent_path.resolve() in {p.resolve() for p in (*chain, path)}:
         raise ProfileError(doc.file, line, col, "extends", f"circular extends via {parent_name!r}")
     if not parent_path.is_file():

@@ -181,7 +181,9 @@ class Check(msgspec.Struct, frozen=True, kw_only=True):
     ``bound`` is the limit as data (charts draw it, nobody parses text). ``title``,
     ``reason`` and ``limit`` are the English rendering of the keys, for readers of the JSON;
     in a schema-1 document they are the only text (reports show it labelled as English).
-    ``remediation`` says what to do (every FAIL has one).
+    ``remediation`` says what to do (every FAIL has one). ``confidence`` (high / medium /
+    low / none) is that of the weakest measurement in ``evidence``, or what the judge says of
+    its own inference (e.g. a port credited by a server's answer).
     """
 
     id: str
@@ -204,11 +206,34 @@ class Check(msgspec.Struct, frozen=True, kw_only=True):
     params: dict[str, Param] = {}
     notes: list[Msg] = []
     bound: Bound | None = None
+    #: absent (UNSET) in documents written before it existed, so their digests still verify
+    confidence: str | msgspec.UnsetType = msgspec.UNSET
 
     @property
     def typed(self) -> bool:
         """True when the check carries catalogue keys (schema 2), False for stored English text."""
         return bool(self.title_key and self.reason_key)
+
+
+class ScopeItem(msgspec.Struct, frozen=True, kw_only=True):
+    """One thing this run did not prove: catalogue ``key`` (``scope.*``) with typed
+    ``params``, and ``text``, its English rendering."""
+
+    key: str
+    text: str
+    params: dict[str, Param] = {}
+
+
+class Scope(msgspec.Struct, frozen=True, kw_only=True):
+    """What the run could and could not prove. ``mode`` "field": no responder, only the
+    provider's own servers and the path answered (STUN, SIP, TCP/TLS, ICMP, TTL-limited
+    UDP); ``not_proven`` lists what only a cooperating far end can prove (one-way delay,
+    whole-range coverage, downstream capacity), so a GO is read with its limits.
+    ``path_methods``: the measurement methods in the order they are preferred."""
+
+    mode: str
+    path_methods: list[str] = []
+    not_proven: list[ScopeItem] = []
 
 
 class Site(msgspec.Struct, frozen=True, kw_only=True):
@@ -263,6 +288,8 @@ class RunResult(msgspec.Struct, frozen=True, kw_only=True):
     measurements: list[Measurement]
     checks: list[Check]
     summary: dict[str, int] = {}
+    #: absent (UNSET) in documents written before it existed, so their digests still verify
+    scope: Scope | msgspec.UnsetType = msgspec.UNSET
 
 
 def verdict_of(checks: list[Check]) -> Verdict:

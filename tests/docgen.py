@@ -200,6 +200,20 @@ def _stun(run: ProbeRun, kind: str) -> Made:
     return values, {}, f"stun-{run.id.split(':')[1]}"
 
 
+def _udp_egress(run: ProbeRun, kind: str) -> Made:
+    """Field mode's TTL site-egress test: every sampled port left the site."""
+    rows: dict[str, Any] = {}
+    for r in getattr(run.spec, "rows", ()):
+        sampled = sorted({r.lo, r.hi, (r.lo + r.hi) // 2})
+        rows[str(r.row)] = {"host": r.host, "range": f"{r.lo}-{r.hi}" if r.hi > r.lo else str(r.lo),
+                            "sampled": sampled, "open": sampled, "blocked": [], "unknown": [], "state": "open",
+                            "why": None}
+    return {"hops": ["192.168.10.1", "100.64.12.1", "203.0.113.1"], "edge_ttl": 1, "test_ttl": 2,
+            "edge": "192.168.10.1", "beyond_edge": "100.64.12.1", "destination_ttl": None,
+            "test_hop_is_destination": False, "control_port": 3478, "rows": rows,
+            "control": {"sent": 1, "answered": 1, "icmp_from_beyond": len(rows) + 1}}, {}, "ttl-site-egress"
+
+
 def _tls(run: ProbeRun, kind: str) -> Made:
     return {"verified": True, "issuer_o": "DigiCert Inc", "tls_version": "TLSv1.3"}, {}, "tls-handshake"
 
@@ -276,6 +290,7 @@ def _dhcp(run: ProbeRun, kind: str) -> Made:
 
 
 _MAKERS: dict[str, Callable[[ProbeRun, str], Made]] = {
+    "udp_egress": _udp_egress,
     "dns": _dns, "stream": _stream, "tcp_ports": _tcp, "udp_ports": _udp, "stun": _stun, "tls": _tls,
     "sip_alg": _sip_alg, "dscp": _dscp, "exposure": _exposure, "capacity": _capacity, "qos": _qos,
     "snmp_switch": _snmp, "link": _link, "lldp": _lldp, "dhcp": _dhcp,

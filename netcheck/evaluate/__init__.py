@@ -14,12 +14,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from netcheck.evaluate import capacity, dns, firewall, lan, lan_local, path, pending, ports, udp
+import msgspec
+
+from netcheck.evaluate import capacity, dns, field, firewall, lan, lan_local, path, pending, ports, udp
 from netcheck.evaluate._core import REMEDIES, remedy
 from netcheck.profile import Profile
-from netcheck.result import Check, Measurement, Site, Verdict, summary_of, verdict_of
+from netcheck.result import Check, Measurement, Scope, Site, Verdict, summary_of, verdict_of
 
-__all__ = ["AREAS", "REMEDIES", "evaluate", "remedy", "summary", "verdict"]
+__all__ = ["AREAS", "REMEDIES", "evaluate", "remedy", "scope", "summary", "verdict"]
+
+#: Confidence levels, weakest first: a check is as sure as its weakest evidence.
+CONFIDENCE = ("none", "low", "medium", "high")
 
 Area = Callable[[Profile, dict[str, Measurement], Site], Iterable[Check]]
 AREAS: tuple[Area, ...] = (dns.checks, path.checks, ports.checks, firewall.checks, udp.checks, lan.checks,
@@ -30,7 +35,24 @@ def evaluate(profile: Profile, measurements: list[Measurement], site: Site | Non
     """All checks of the profile, in report order."""
     by_id = {m.id: m for m in measurements}
     site = site or Site()
-    return [check for area in AREAS for check in area(profile, by_id, site)]
+    return [_confidence(check, by_id) for area in AREAS for check in area(profile, by_id, site)]
+
+
+def _confidence(check: Check, by_id: dict[str, Measurement]) -> Check:
+    """Fill ``confidence`` from the evidence when the area did not set its own."""
+    if isinstance(check.confidence, str):
+        return check
+    levels = [by_id[e].confidence for e in check.evidence if e in by_id]
+    if not levels:
+        return check
+    weakest = min(levels, key=lambda c: CONFIDENCE.index(c) if c in CONFIDENCE else 0)
+    return msgspec.structs.replace(check, confidence=weakest)
+
+
+def scope(profile: Profile, measurements: list[Measurement], checks: list[Check],
+          responder: bool) -> Scope:
+    """What the run proved with which methods, and what it could not prove (field mode)."""
+    return field.scope(profile, {m.id: m for m in measurements}, checks, responder)
 
 
 def verdict(checks: list[Check]) -> Verdict:

@@ -111,9 +111,13 @@ def _basis(need: bandwidth.Requirement) -> Msg:
 
 
 def _direction(m: Measurement, tag: str, need_kbps: float) -> tuple[str, Msg]:
-    """("pass"|"fail"|"quality"|"open", phrase) for one direction; "quality": not even the
-    first step stayed within the call-quality limits, so no bandwidth figure exists."""
+    """("pass"|"fail"|"quality"|"open"|"field", phrase) for one direction; "quality": not even
+    the first step stayed within the call-quality limits, so no bandwidth figure exists;
+    "field": a direction no field method loads (STUN answers are small)."""
     v = m.values
+    if v.get(f"calls_{tag}_bound") == "not_measured":  # field mode: STUN answers load nothing down
+        return "field", msg("capacity.direction_not_measured", direction=msg(f"direction.{tag}"),
+                           need=Qty(need_kbps, "kbit/s"), method=msg(f"method.{m.method}"))
     have = _num(v.get(f"capacity_{tag}_kbps"))
     calls = v.get(f"calls_{tag}_max")
     text: dict[str, Param] = dict(direction=msg(f"direction.{tag}"), have=Qty(have, "kbit/s"),
@@ -158,8 +162,11 @@ def _judge_bandwidth(b: Base, need: bandwidth.Requirement, m: Measurement) -> Ch
     per_call = m.values.get("call_kbps")
     params: dict[str, Param] = dict(up_text=up[1], down_text=down[1],
                                     per_call=Qty(_num(per_call), "kbit/s"))
-    measured: Value = min(_num(m.values.get("capacity_up_kbps")), _num(m.values.get("capacity_down_kbps")))
-    states = {up[0], down[0]}
+    known = [_num(x) for t in ("up", "down") if isinstance(x := m.values.get(f"capacity_{t}_kbps"), int | float)]
+    measured: Value = min(known, default=None)
+    # "field": a direction no field method can load (STUN answers are small); the run's scope
+    # lists it as not proven without a responder, and the check stands on the other direction
+    states = {up[0], down[0]} - {"field"}
     if "quality" in states:
         first: list[Item] = [text for state, text in (up, down) if state == "quality"]
         fix = remedy("capacity_quality", figures=first)

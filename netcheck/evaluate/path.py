@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
-from netcheck.evaluate._core import REMEDIES, base, bound_of, judge, msg, not_measured, remedy, source
+from netcheck.evaluate._core import REMEDIES, Base, base, bound_of, check, judge, msg, not_measured, remedy, source
 from netcheck.profile import Limit, PathLimits, Profile, Role
-from netcheck.result import Check, Measurement, Msg, Param, Qty, Site, Value
+from netcheck.result import Check, Item, Measurement, Msg, Param, Qty, Site, Status, Value
 from netcheck.result import Role as TargetName
 from netcheck.stats import JITTER_STATISTIC
 
@@ -32,6 +32,9 @@ REMEDIES.update({
     "switches (voice VLAN with priority) and check for congested uplinks.",
     "lan_loss": "Frame loss to {target} in the LAN: check cabling (Cat5e or better), port "
     "errors and duplex settings on the switches.",
+    "path_no_answer": "Nothing answered the call to {target} ({methods}): allow UDP 3478 to the "
+    "provider's STUN server (or ICMP echo, or SIP to its SBC) through the site firewall, or "
+    "measure with a netcheck responder at the far end.",
 })
 
 
@@ -106,11 +109,24 @@ def _limit_checks(group: str, limits: PathLimits, m: Measurement | None, where: 
             b.update(evidence=[m.id], method=m.method)
         value, note = _metric_value(metric_name, metric, limits, m)
         if value is None:
-            yield not_measured(b, m, note)
+            yield _no_answer(b, m, where) or not_measured(b, m, note)
             continue
         fix_key = f"{remedy_prefix}_{metric.remedy}"
         fix = remedy(fix_key if fix_key in REMEDIES else f"path_{metric.remedy}", **where.params())
         yield judge(b, limit, float(value), msg(f"metric.{metric_name}"), metric.unit, note, fix)  # type: ignore[arg-type]
+
+
+def _no_answer(b: Base, m: Measurement | None, where: _Where) -> Check | None:
+    """NOT_MEASURED naming every method the call tried (field mode's fall-back chain), so
+    the remedy is not "open ICMP" when STUN or SIP could have carried the call."""
+    tried = m.values.get("path_methods") if m is not None and not m.ok else None
+    if not isinstance(tried, list) or len(tried) < 2:
+        return None
+    attempts = [t for t in tried if isinstance(t, dict)]
+    methods: list[Item] = [msg(f"method.{t.get('method')}") for t in attempts]
+    detail = "; ".join(f"{t.get('target')}: {t.get('why_not')}" for t in attempts)
+    return check(b, Status.NOT_MEASURED, "reason.path_no_answer", methods=methods, detail=detail,
+                 fix=remedy("path_no_answer", methods=methods, **where.params()))
 
 
 def _metric_value(name: str, metric: Metric, limits: PathLimits, m: Measurement | None) -> tuple[Value, Msg | None]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from netcheck.evaluate import udp
+from netcheck.evaluate import field, udp
 from netcheck.evaluate._core import REMEDIES, Base, base, check, failed, msg, not_measured, remedy, source
 from netcheck.profile import Profile
 from netcheck.result import Check, Item, Measurement, Param, Qty, Site, Status
@@ -25,10 +25,34 @@ def checks(profile: Profile, by_id: dict[str, Measurement], site: Site) -> Itera
             b["limit_key"] = "limit.open"
             if not host:
                 yield check(b, Status.SKIPPED, "reason.no_host", target=rule.destination)
-            elif transport == "udp":  # NOT_MEASURED with the reason unless udp:<i> was measured
-                yield udp.udp_row(b, rule.required, by_id.get(f"udp:{i}"), host, str(rule.port), rule.purpose)
+            elif transport == "udp":
+                yield _udp_check(b, i, rule.required, by_id, host, _addresses(by_id, rule.destination),
+                                 rule.range, str(rule.port), rule.purpose)
             else:
-                yield _tcp_check(b, rule.required, by_id.get(f"tcp:{i}"), host, port, rule.purpose)
+                m = by_id.get(f"tcp:{i}")
+                credit = None if m is not None and m.ok else field.credited_row(
+                    b, host, _addresses(by_id, rule.destination), *rule.range, "tcp", by_id)
+                yield credit or _tcp_check(b, rule.required, m, host, port, rule.purpose)
+
+
+def _udp_check(b: Base, i: int, required: bool, by_id: dict[str, Measurement], host: str,
+               addresses: list[str], span: tuple[int, int], port: str, purpose: str) -> Check:
+    """Best evidence first: the responder's sweep of every port (``udp:<i>``); a server's
+    answer on the port (STUN, SIP); the sampled TTL site-egress test; else NOT_MEASURED."""
+    m = by_id.get(f"udp:{i}")
+    if m is None:
+        found = (field.credited_row(b, host, addresses, *span, "udp", by_id)
+                 or field.egress_row(b, i, required, host, port, purpose, by_id))
+        if found is not None:
+            return found
+    return udp.udp_row(b, required, m, host, port, purpose)
+
+
+def _addresses(by_id: dict[str, Measurement], target: str) -> list[str]:
+    """The addresses DNS gave for a target name (credited answers carry addresses)."""
+    m = by_id.get(f"dns:{target}")
+    found = m.values.get("addresses") if m is not None and m.ok else None
+    return [str(a) for a in found] if isinstance(found, list) else []
 
 
 def _tcp_check(b: Base, required: bool, m: Measurement | None, host: str, port: Param, purpose: str) -> Check:

@@ -35,6 +35,7 @@ PROBES: dict[str, str] = {
     "tls": "netcheck.probes.tls",
     "stream": "netcheck.probes.stream",
     "tcp_ports": "netcheck.probes.tcp_ports",
+    "udp_egress": "netcheck.probes.udp_egress",
     "udp_ports": "netcheck.probes.udp_ports",
 }
 

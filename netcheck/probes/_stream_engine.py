@@ -234,7 +234,11 @@ class Engine:
         sock = session.sock
         for _ in range(limit):
             try:
-                data, anc, _flags, _addr = sock.recvmsg(_RX_BUF, _ANC_SIZE)
+                if session.kernel_ts:
+                    data, anc, _flags, _addr = sock.recvmsg(_RX_BUF, _ANC_SIZE)
+                else:  # no ancillary data wanted: recvfrom exists everywhere (Windows has no recvmsg)
+                    data, _addr = sock.recvfrom(_RX_BUF)
+                    anc = []
             except (BlockingIOError, InterruptedError):
                 return
             except ConnectionRefusedError:

@@ -213,3 +213,146 @@ class IcmpCall(Session):
 
     def complete(self) -> bool:
         return self._sent == self.count and all(self.t4_mono_ns)
+
+
+# --------------------------------------------------------------------------------------
+# STUN Binding stream (field mode: the provider's own STUN/TURN server)
+# --------------------------------------------------------------------------------------
+
+#: 4 octets of the transaction id that mark a request of one call; the last 8 carry the
+#: packet index, so an answer is matched to its request without a lookup table.
+_TXID_TAIL: Final = struct.Struct("!Q")
+
+
+def stun_request(call_id: bytes, index: int, size: int) -> bytes:
+    """A Binding request (RFC 8489 section 6) of exactly ``size`` octets when ``size`` is at
+    least the bare request (20 header + 8 FINGERPRINT): padded with SOFTWARE (0x8022), a
+    comprehension-optional attribute every server ignores (section 14.14), so the request
+    has the size of the call's RTP packet. The transaction id is ``call_id`` (4 octets) +
+    the packet index (8 octets)."""
+    from netcheck.wire import stun
+
+    txid = call_id + _TXID_TAIL.pack(index)
+    pad = size - stun.HEADER_LEN - 8 - 4  # header, FINGERPRINT TLV, SOFTWARE TLV header
+    attrs: tuple[tuple[int, bytes], ...] = ()
+    if pad > 0:
+        text = (b"netcheck field stream " * (pad // 22 + 1))[: pad - pad % 4]
+        attrs = ((stun.Attr.SOFTWARE, text),)
+    return stun.Message(stun.Method.BINDING, stun.Class.REQUEST, txid, attrs).to_bytes()
+
+
+def stun_answer_index(data: bytes, call_id: bytes) -> int | None:
+    """The packet index a STUN response answers, or None (not STUN, not ours, a request)."""
+    from netcheck.wire import stun
+
+    if len(data) < stun.HEADER_LEN or data[8:12] != call_id:
+        return None
+    try:
+        msg = stun.parse(data)
+    except (stun.StunError, ValueError):
+        return None
+    if msg.cls is stun.Class.REQUEST:
+        return None
+    (index,) = _TXID_TAIL.unpack_from(msg.transaction_id, 4)
+    return int(index)
+
+
+class StunCall(Session):
+    """A call of STUN Binding requests to the provider's STUN/TURN server: one request per
+    slot, answers matched by transaction id (RFC 8489 section 6.3). Round trip only: a
+    STUN server reports no timestamps, so delay variation is that of the round trip and
+    the server's own answering time is included (microseconds on a STUN server)."""
+
+    def __init__(self, sock: socket.socket, *, count: int, size: int, call_id: bytes) -> None:
+        super().__init__(sock)
+        self.count, self.size, self.call_id = count, size, call_id
+        self.t1_mono_ns: list[int | None] = [None] * count
+        self.t4_mono_ns: list[list[int]] = [[] for _ in range(count)]
+        self.answered = 0
+        self.foreign = 0  # datagrams that were not an answer to this call
+        self._sent = 0
+
+    def packet(self, index: int, send_mono_ns: int) -> bytes:
+        self.t1_mono_ns[index] = send_mono_ns
+        self._sent = index + 1
+        return stun_request(self.call_id, index, self.size)
+
+    def receive(self, data: bytes, rx_mono_ns: int, rx_real_ns: int) -> None:
+        index = stun_answer_index(data, self.call_id)
+        if index is None or index >= self._sent:
+            self.foreign += 1
+            return
+        if not self.t4_mono_ns[index]:
+            self.answered += 1
+        self.t4_mono_ns[index].append(rx_mono_ns)
+
+    def complete(self) -> bool:
+        return self._sent == self.count and self.answered == self.count
+
+
+# --------------------------------------------------------------------------------------
+# SIP OPTIONS series (field mode, last resort: the provider's SBC answers OPTIONS)
+# --------------------------------------------------------------------------------------
+
+
+def sip_options(call_id: str, index: int, local: tuple[str, int], target: str) -> bytes:
+    """OPTIONS ``index`` of one series (RFC 3261 section 11): one Call-ID, CSeq ``index``
+    + 1 and a fresh branch per request (each its own transaction, never retransmitted, so
+    a missing answer is a loss); ``rport`` (RFC 3581) so the answer finds its way back."""
+    from netcheck.wire import sip
+
+    ip, port = local
+    headers = (
+        ("Via", f"SIP/2.0/UDP {ip}:{port};branch=z9hG4bK{call_id}x{index};rport"),
+        ("Max-Forwards", "70"),
+        ("From", f"<sip:netcheck@{ip}:{port}>;tag={call_id}"),
+        ("To", f"<sip:ping@{target}>"),
+        ("Call-ID", f"{call_id}@{ip}"),
+        ("CSeq", f"{index + 1} OPTIONS"),
+        ("User-Agent", "netcheck"),
+        ("Content-Length", "0"),
+    )
+    return sip.SipMessage(f"OPTIONS sip:ping@{target} SIP/2.0", headers).to_bytes()
+
+
+def sip_answer_index(data: bytes, call_id: str) -> int | None:
+    """The series index a SIP response answers (by Call-ID and CSeq), or None."""
+    from netcheck.wire import sip
+
+    try:
+        msg = sip.parse(data)
+    except (sip.SipError, ValueError):
+        return None
+    cseq = (msg.get("CSeq") or "").split()
+    if msg.is_request or not (msg.get("Call-ID") or "").startswith(f"{call_id}@") or not cseq \
+            or not cseq[0].isdigit():
+        return None
+    return int(cseq[0]) - 1
+
+
+class SipOptionsCall(StunCall):
+    """OPTIONS requests on a slower schedule (the caller's interval), answers matched by
+    Call-ID and CSeq: round trip only, and the SBC's processing time is part of it, so
+    its figures have low confidence."""
+
+    def __init__(self, sock: socket.socket, *, count: int, target: str) -> None:
+        import secrets
+
+        super().__init__(sock, count=count, size=0, call_id=b"")
+        self.sip_call_id = secrets.token_hex(8)
+        self.local = sock.getsockname()[:2]
+        self.target = target
+
+    def packet(self, index: int, send_mono_ns: int) -> bytes:
+        self.t1_mono_ns[index] = send_mono_ns
+        self._sent = index + 1
+        return sip_options(self.sip_call_id, index, self.local, self.target)
+
+    def receive(self, data: bytes, rx_mono_ns: int, rx_real_ns: int) -> None:
+        index = sip_answer_index(data, self.sip_call_id)
+        if index is None or not 0 <= index < self._sent:
+            self.foreign += 1
+            return
+        if not self.t4_mono_ns[index]:
+            self.answered += 1
+        self.t4_mono_ns[index].append(rx_mono_ns)

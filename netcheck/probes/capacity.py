@@ -42,6 +42,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
+import os
 import socket
 import statistics
 import time
@@ -130,6 +131,7 @@ class Spec(CallSpec):
     step_s: float = 3.0
     pause_s: float = 0.3
     duration_s: float = 60.0
+    method: str = "stamp"  # "stun": field mode, the provider's STUN server; uplink only
     limits: Limits = field(default_factory=Limits)
 
     def payload_bytes(self) -> int:
@@ -344,6 +346,45 @@ def measure_step(setup: CallSetup, calls: int, seconds: float, dscp: int, limits
                 tuple(up.problems(limits)), tuple(down.problems(limits)))
 
 
+def measure_stun_step(setup: CallSetup, calls: int, seconds: float, dscp: int, limits: Limits,
+                      stop_at_ns: int) -> Step:
+    """Field mode: ``calls`` concurrent STUN Binding streams (RTP-sized requests, one
+    socket each) to the provider's STUN server for ``seconds`` (blocking).
+
+    The requests load the uplink as the calls would; the answers are small (~60 octets),
+    so the way down is not loaded and its Direction stays empty (not measured). Loss and
+    delay are of the round trip, judged as the uplink's (the downlink carries a fraction
+    of the load)."""
+    from netcheck.probes._stream_engine import ClockMap, Engine, Schedule
+    from netcheck.probes._stream_sessions import StunCall
+
+    t0 = time.monotonic()
+    count = max(1, round(seconds * 1000.0 / setup.interval_ms))
+    socks: list[socket.socket] = []
+    try:
+        for _ in range(calls):
+            sock = socket.socket(setup.family, socket.SOCK_DGRAM)
+            socks.append(sock)
+            sock.setblocking(False)
+            set_dscp(sock, setup.family, dscp)
+            sock.connect((setup.address, setup.port))
+        sessions = [StunCall(s, count=count, size=setup.size, call_id=os.urandom(4)) for s in socks]
+        engine = Engine(sessions, Schedule(count=count, interval_ns=round(setup.interval_ms * 1e6),
+                                           drain_ns=int(DRAIN_S * 1e9)), ClockMap())
+        report = engine.run(stop_at_ns)
+    finally:
+        for sock in socks:
+            sock.close()
+    per_call = [an.icmp_records(s.t1_mono_ns, s.t4_mono_ns) for s in sessions]
+    rtts = [(r.recv_ns - r.send_ns) / _NS_PER_MS for recs in per_call for r in recs if r.recv_ns is not None]
+    rtt = statistics.median(rtts) if rtts else None
+    up = direction(per_call, setup, rtt / 2.0 if rtt is not None else None)
+    down = Direction(0, 0, 0, None, None, None, None, None, None, None)
+    p99 = an.send_error_values(report.send_error_ns).get("send_error_p99_ms")
+    return Step(calls, time.monotonic() - t0, up, down, rtt, p99,  # type: ignore[arg-type]
+                tuple(up.problems(limits)), ())
+
+
 # --------------------------------------------------------------------------------------
 # The ramp: geometric, then bisection, per direction
 # --------------------------------------------------------------------------------------
@@ -415,7 +456,7 @@ def _update(b: Bracket, n: int, ok: bool) -> None:
 async def run(spec: Spec, ctx: Context) -> Measurement:
     """Resolve, ramp in a worker thread, summarise."""
     timer = Timer()
-    method = "stamp-load-auth" if spec.key else "stamp-load"
+    method = "stun-load" if spec.method == "stun" else ("stamp-load-auth" if spec.key else "stamp-load")
     if spec.codec not in emodel.CODECS:
         bad = error(ErrorKind.UNSUPPORTED, f"unknown codec {spec.codec!r}")
         return timer.measurement(id=spec.id, probe="capacity", target=spec.host, method=method, error=bad)
@@ -428,6 +469,7 @@ async def run(spec: Spec, ctx: Context) -> Measurement:
     budget = min(spec.duration_s, max(0.0, ctx.remaining() - 1.0))
     stop_at = time.monotonic_ns() + int(budget * 1e9)
     ramp = Ramp(target=spec.target_calls(), start=max(1, spec.start_calls))
+    ramp.down.capped = spec.method == "stun"  # STUN answers are small: nothing loads the way down
     try:
         await asyncio.to_thread(_ramp, spec, setup, ramp, stop_at, ctx.progress)
     except OSError as exc:
@@ -470,11 +512,12 @@ def _ramp(spec: Spec, setup: CallSetup, ramp: Ramp, stop_at: int, progress: Call
         if time.monotonic_ns() + step_ns > stop_at:
             return
         progress(f"{n} concurrent calls ({n * spec.call_kbps():.0f} kbit/s each way)")
-        step = measure_step(setup, n, spec.step_s, spec.dscp, spec.limits, stop_at)
+        measure = measure_stun_step if spec.method == "stun" else measure_step
+        step = measure(setup, n, spec.step_s, spec.dscp, spec.limits, stop_at)
         if (not step.up_ok or not step.down_ok) and step.rtt_median_ms is not None \
                 and time.monotonic_ns() + step_ns <= stop_at:
             time.sleep(spec.pause_s)
-            step = confirmed(step, measure_step(setup, n, spec.step_s, spec.dscp, spec.limits, stop_at))
+            step = confirmed(step, measure(setup, n, spec.step_s, spec.dscp, spec.limits, stop_at))
         ramp.record(step)
         if step.rtt_median_ms is None:
             return  # no reply at all: no responder, nothing to ramp
@@ -514,6 +557,10 @@ def summarise(spec: Spec, ramp: Ramp, budget_s: float) -> dict[str, Value]:
         values[f"calls_{tag}_failed_at"] = b.hi
         values[f"capacity_{tag}_kbps"] = round(b.lo * per_call, 3)
         values[f"calls_{tag}_bound"] = _bound(b, target, undecided)
+    if spec.method == "stun":
+        values.update(calls_down_max=None, calls_down_failed_at=None, capacity_down_kbps=None,
+                      calls_down_bound="not_measured", responder_pps_needed=None,
+                      stun_server_pps=round(target * 1000.0 / spec.interval_ms))
     return values
 
 
@@ -530,6 +577,8 @@ def _ramp_error(spec: Spec, ramp: Ramp) -> ProbeError | None:
         return error(ErrorKind.TIMEOUT, "no time for one load step before the deadline")
     first = ramp.steps[0]
     if first.rtt_median_ms is None:
+        if spec.method == "stun":
+            return error(ErrorKind.TIMEOUT, f"no STUN answer from {spec.host}:{spec.port}")
         return error(ErrorKind.TIMEOUT, f"no STAMP reply from {spec.host}:{spec.port} "
                      "(is a netcheck responder running there?)")
     return None

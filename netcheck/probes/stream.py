@@ -6,8 +6,20 @@ Method, best first (the Measurement's ``method`` says which was used):
   stateful STAMP reflector), unauthenticated or HMAC-SHA-256 authenticated. Gives round
   trip *and* both one-way directions: delay variation always, one-way delay when the clocks
   are synchronised (see :mod:`netcheck.probes._stream_analysis`).
-- ``icmp-50pps``: without a responder, ICMP echo on the same schedule against the target
-  (the handover point or the gateway). Round trip only; one-way delay is RTT/2.
+- ``stun-50pps``: without a responder (field mode), RFC 8489 STUN Binding requests of the
+  RTP packet's size on the same schedule against the provider's own STUN/TURN server,
+  answers matched by transaction id. Round trip only; one-way delay is RTT/2. Every STUN
+  server answers it, and unlike ICMP echo it is not dropped by providers that filter ping.
+- ``icmp-50pps``: ICMP echo on the same schedule against the target (the handover point or
+  the gateway). Round trip only; one-way delay is RTT/2.
+- ``sip-options-5pps``: the last resort, SIP OPTIONS (RFC 3261 section 11) to the
+  provider's SBC at 5 per second, answers matched by Call-ID and CSeq. Round trip only,
+  SBC processing included, few samples: low confidence.
+
+Field order: a Spec may name ``fallback`` attempts (STAMP responder > STUN stream > ICMP);
+they are tried in order until one gets answers, and the Measurement's ``path_methods``
+value states each attempt and why it was left. A target silent for ``silent_stop_s``
+(2 s) ends its attempt early, so a silent provider server gets ~100 packets, not a call.
 
 Packets follow the call: one every ``interval_ms`` (20 ms = 50 pps), the size of an RTP
 packet of ``codec`` (``emodel.CODECS``), DSCP ``dscp`` (EF = 46, RFC 3246) in the IP header.
@@ -24,7 +36,9 @@ import ipaddress
 import os
 import socket
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+
+import msgspec
 
 from netcheck import emodel
 from netcheck.probes import _stream_analysis as an
@@ -39,16 +53,39 @@ from netcheck.probes._stream_engine import (
     Session,
     clock_sync,
 )
-from netcheck.probes._stream_sessions import IcmpCall, StampCall, error_estimate, stamp_packet_size
+from netcheck.probes._stream_sessions import (
+    IcmpCall,
+    SipOptionsCall,
+    StampCall,
+    StunCall,
+    error_estimate,
+    stamp_packet_size,
+)
 from netcheck.result import ErrorKind, Measurement, ProbeError, Value
 from netcheck.stats import PacketRecord
 
 STAMP_PORT = 862  # RFC 8762 section 4.1: the well-known STAMP port
+STUN_PORT = 3478  # RFC 8489 section 18.6
+SIP_PORT = 5060
+#: SIP OPTIONS go out at most 5 per second: an SBC's flood protection (e.g. Kamailio's
+#: pike module) must not take the measurement for an attack.
+SIP_INTERVAL_MS = 200.0
+METHOD_NAMES = {"icmp": "icmp-50pps", "stun": "stun-50pps", "sip": "sip-options-5pps"}
 PERMISSION_HINT = (
     "ICMP needs raw sockets or ping sockets: run as root/Administrator, grant CAP_NET_RAW, "
     "or allow unprivileged ping sockets (sysctl net.ipv4.ping_group_range='0 2147483647'); "
     "or measure with a netcheck responder (--responder HOST)"
 )
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """A fall-back measurement of the same path: ``method`` ("stun" / "icmp") to
+    ``host:port`` (``port`` is ignored for ICMP)."""
+
+    method: str
+    host: str
+    port: int = STUN_PORT
 
 
 @dataclass(frozen=True)
@@ -76,10 +113,17 @@ class Spec:
     burst_window_ms: float | None = None
     method: str = "stamp"
     assume_synchronized: bool = False
+    fallback: tuple[Attempt, ...] = ()
+    silent_stop_s: float | None = 2.0
+
+    @property
+    def send_interval_ms(self) -> float:
+        """The schedule: the codec's packet interval, slower for a SIP OPTIONS series."""
+        return max(self.interval_ms, SIP_INTERVAL_MS) if self.method == "sip" else self.interval_ms
 
     @property
     def count(self) -> int:
-        return max(1, round(self.duration_s * 1000.0 / self.interval_ms))
+        return max(1, round(self.duration_s * 1000.0 / self.send_interval_ms))
 
     def payload_bytes(self) -> int:
         """Codec payload of one packet (G.711 20 ms: 160 octets)."""
@@ -89,12 +133,40 @@ class Spec:
 
 
 async def run(spec: Spec, ctx: Context) -> Measurement:
+    """Try the spec's method, then each fall-back, until one gets answers; the result
+    states every attempt (``path_methods``)."""
+    chain = [spec, *(replace(spec, method=a.method, host=a.host, port=a.port, fallback=())
+                     for a in spec.fallback)]
+    tried: list[dict[str, Value]] = []
+    m: Measurement | None = None
+    for attempt in chain:
+        if m is not None and ctx.remaining() < 3.0:
+            break
+        m = await _run_one(attempt, ctx)
+        tried.append(_attempt_value(attempt, m))
+        if m.ok:
+            break
+    assert m is not None
+    if len(chain) == 1:
+        return m
+    values = {**m.values, "path_methods": tried}
+    return msgspec.structs.replace(m, values=values)
+
+
+def _attempt_value(spec: Spec, m: Measurement) -> dict[str, Value]:
+    where = spec.host if spec.method == "icmp" else f"{spec.host}:{spec.port}"
+    return {"method": m.method, "target": where, "used": m.ok,
+            "why_not": None if m.ok else (m.error.detail if m.error else "no answer")}
+
+
+async def _run_one(spec: Spec, ctx: Context) -> Measurement:
     """Resolve, open the socket, run the call in a worker thread, summarise."""
     timer = Timer()
-    method = "icmp-50pps" if spec.method == "icmp" else ("stamp-auth" if spec.key else "stamp")
+    method = METHOD_NAMES.get(spec.method) or ("stamp-auth" if spec.key else "stamp")
+    target = spec.host if spec.method == "icmp" else f"{spec.host}:{spec.port}"
     if spec.codec not in emodel.CODECS:
         bad = error(ErrorKind.UNSUPPORTED, f"unknown codec {spec.codec!r}")
-        return timer.measurement(id=spec.id, probe="stream", target=spec.host, method=method, error=bad)
+        return timer.measurement(id=spec.id, probe="stream", target=target, method=method, error=bad)
     addr, resolve_err = await _resolve(spec.host, ctx)
     err: ProbeError | None = resolve_err
     if err is None:
@@ -105,7 +177,7 @@ async def run(spec: Spec, ctx: Context) -> Measurement:
         except OSError as exc:
             err = error(ErrorKind.UNREACHABLE, f"{spec.host}: {exc.strerror or exc}")
     return timer.measurement(
-        id=spec.id, probe="stream", target=spec.host, method=method, error=err, confidence="none"
+        id=spec.id, probe="stream", target=target, method=method, error=err, confidence="none"
     )
 
 
@@ -121,13 +193,15 @@ async def _measure(
     clock = ClockMap()
     sync = clock_sync()
     session = _open_session(spec, family, address, clock, sync.synchronized, sync.error_s)
-    schedule = Schedule(count=spec.count, interval_ns=round(spec.interval_ms * 1e6))
+    schedule = Schedule(count=spec.count, interval_ns=round(spec.send_interval_ms * 1e6))
     engine = Engine([session], schedule, clock)
     stop_at = time.monotonic_ns() + int(ctx.remaining() * 1e9) - 200_000_000
-    ctx.progress(f"{method} call to {address}: {spec.duration_s:g} s at {1000 / spec.interval_ms:g} pps")
+    ctx.progress(f"{method} call to {address}: {spec.duration_s:g} s at {1000 / spec.send_interval_ms:g} pps")
+    watchdog = asyncio.create_task(_stop_if_silent(spec, session, engine))
     try:
         report = await asyncio.to_thread(engine.run, stop_at)
     finally:
+        watchdog.cancel()
         engine.cancel.set()
         session.sock.close()
     values, series, err = _summarise(spec, session, report, address, sync.synchronized)
@@ -139,12 +213,31 @@ async def _measure(
     )
 
 
+async def _stop_if_silent(spec: Spec, session: Session, engine: Engine) -> None:
+    """End the call when the target stayed silent for ``silent_stop_s``: a provider's
+    server that does not answer gets ~100 packets, not a whole call."""
+    if spec.silent_stop_s is None:
+        return
+    await asyncio.sleep(spec.silent_stop_s)
+    if not _answered(session):
+        engine.cancel.set()
+
+
+def _answered(session: Session) -> bool:
+    if isinstance(session, StampCall):
+        return bool(session.replies)
+    if isinstance(session, StunCall):
+        return session.answered > 0
+    return any(getattr(session, "t4_mono_ns", ()))
+
+
 def _open_session(
     spec: Spec, family: int, address: str, clock: ClockMap, synced: bool, err_s: float
 ) -> Session:
     if spec.method == "icmp":
         return _icmp_session(spec, family, address)
     sock = socket.socket(family, socket.SOCK_DGRAM)
+    size = stamp_packet_size(spec.payload_bytes(), spec.key is not None)
     try:
         sock.setblocking(False)
         _set_dscp_ttl(sock, family, spec.dscp)
@@ -152,7 +245,10 @@ def _open_session(
     except OSError:
         sock.close()
         raise
-    size = stamp_packet_size(spec.payload_bytes(), spec.key is not None)
+    if spec.method == "stun":
+        return StunCall(sock, count=spec.count, size=size, call_id=os.urandom(4))
+    if spec.method == "sip":
+        return SipOptionsCall(sock, count=spec.count, target=address)
     estimate = error_estimate(synced, err_s)
     return StampCall(sock, count=spec.count, size=size, clock=clock, key=spec.key, estimate=estimate)
 
@@ -198,11 +294,11 @@ def _summarise(
     if isinstance(session, StampCall):
         views, series, extra = _stamp_views(spec, session, address, host_synced, cfg)
     else:
-        assert isinstance(session, IcmpCall)
-        rt = an.summarize(an.icmp_records(session.t1_mono_ns, session.t4_mono_ns), cfg)
-        views = an.Views(rt, None, None, False)
-        series = {"rtt_ms": an.delay_series(an.icmp_records(session.t1_mono_ns, session.t4_mono_ns))}
-        extra = {}
+        assert isinstance(session, IcmpCall | StunCall)
+        records = an.icmp_records(session.t1_mono_ns, session.t4_mono_ns)
+        views = an.Views(an.summarize(records, cfg), None, None, False)
+        series = {"rtt_ms": an.delay_series(records)}
+        extra = {"foreign_replies": session.foreign} if isinstance(session, StunCall) else {}
     values = an.path_values(views, cfg)
     values.update(an.mos_values(views, cfg) if views.round_trip.received else {"mos": None})
     values.update(an.send_error_values(report.send_error_ns))
@@ -282,27 +378,29 @@ def _is_local(address: str) -> bool:
 def _error(spec: Spec, session: Session, views: an.Views, address: str) -> ProbeError | None:
     if views.round_trip.received:
         return None
-    where = f"{address}:{spec.port}" if spec.method == "stamp" else address
+    where = address if spec.method == "icmp" else f"{address}:{spec.port}"
     if session.refused:
-        return error(ErrorKind.REFUSED, f"no STAMP responder at {where} (port unreachable)")
+        what = {"stun": "STUN server", "sip": "SIP server"}.get(spec.method, "STAMP responder")
+        return error(ErrorKind.REFUSED, f"no {what} at {where} (port unreachable)")
     if session.send_errors:
         return error(ErrorKind.UNREACHABLE, f"{where}: {session.send_errors[0]}")
     if isinstance(session, StampCall) and session.malformed:
         return error(ErrorKind.MALFORMED, f"{where}: {session.malformed} replies failed to parse "
                      "(authentication mode or key mismatch?)")
-    return error(ErrorKind.TIMEOUT, f"no reply from {where} to {views.round_trip.sent} packets")
+    silent = f" (stopped after {spec.silent_stop_s:g} s of silence)" if spec.silent_stop_s else ""
+    return error(ErrorKind.TIMEOUT, f"no reply from {where} to {views.round_trip.sent} packets{silent}")
 
 
 def _context_values(
     spec: Spec, session: Session, report: EngineReport, address: str, method: str
 ) -> dict[str, Value]:
-    size = session.size if isinstance(session, StampCall) else len(session.payload) + 8  # type: ignore[attr-defined]
+    size = session.size if isinstance(session, StampCall | StunCall) else len(session.payload) + 8  # type: ignore[attr-defined]
     return {
         "address": address,
-        "port": spec.port if spec.method == "stamp" else None,
+        "port": None if spec.method == "icmp" else spec.port,
         "codec": spec.codec,
         "interval_ms": spec.interval_ms,
-        "packets_per_s": round(1000.0 / spec.interval_ms, 3),
+        "packets_per_s": round(1000.0 / spec.send_interval_ms, 3),
         "packet_bytes": size,
         "dscp": spec.dscp,
         "jitter_buffer_ms": spec.jitter_buffer_ms,
@@ -330,6 +428,8 @@ def _confidence(values: dict[str, Value], err: ProbeError | None) -> tuple[str, 
         return "low", Why("sender_late", {"late": round(float(p99), 1)})
     if values.get("stopped_early"):
         return "low", Why("stopped_early")
+    if values.get("method_detail") == METHOD_NAMES["sip"]:
+        return "low", Why("sip_series")
     if values.get("one_way_delay_estimated"):
         return "medium", Why("owd_estimated")
     return "high", None

@@ -6,10 +6,11 @@ in English it prints the result document's own sentences.
 
 from __future__ import annotations
 
+from netcheck.i18n import Catalogue
 from netcheck.reports import integrity, view
 from netcheck.reports.options import RenderOptions
 from netcheck.reports.view import Row
-from netcheck.result import RunResult
+from netcheck.result import RunResult, Scope
 from netcheck.textsafe import visible
 
 MARK = {"PASS": "PASS", "WARN": "WARN", "FAIL": "FAIL", "NOT_MEASURED": "N/M ", "SKIPPED": "SKIP"}
@@ -46,8 +47,17 @@ def lines(result: RunResult, lang: str = "en", options: RenderOptions | None = N
         out.append("")
     out.append(f"{t('section.requirements')}:")
     out += [_row(row, t("label.optional")) for _, rows in r.groups for row in rows]
+    out += _scope(result, r.t)
     out += ["", f"sha256:{r.sha256}", f"{integrity.SPEC_MARKER}{r.spec}"]
     return out
+
+
+def _scope(result: RunResult, cat: Catalogue) -> list[str]:
+    """Field mode (no responder): what this run could not prove (result.scope)."""
+    scope = result.scope
+    if not isinstance(scope, Scope) or scope.mode != "field" or not scope.not_proven:
+        return []
+    return ["", f"{cat.t('section.not_proven')}:", *(f"  - {cat.msg(i.key, i.params)}" for i in scope.not_proven)]
 
 
 def _row(row: Row, optional: str) -> str:

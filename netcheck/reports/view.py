@@ -22,7 +22,7 @@ from typing import Any
 from netcheck.i18n import Catalogue, parse_utc, zone_token
 from netcheck.reports import checktext, integrity, svg
 from netcheck.reports.options import Integrator, RenderOptions, spec
-from netcheck.result import Check, Measurement, Msg, RunResult, Status, Value, summary_of, verdict_of
+from netcheck.result import Check, Measurement, Msg, RunResult, Scope, Status, Value, summary_of, verdict_of
 
 #: Area order in the requirements table; unknown groups follow in document order.
 GROUP_ORDER = (
@@ -425,13 +425,9 @@ def scope(result: RunResult, cat: Catalogue) -> ScopeView:
 
 def _not_proven(result: RunResult, cat: Catalogue) -> list[str]:
     """Field mode's list (``result.scope.not_proven``: items with key, params, English text)."""
-    items = getattr(getattr(result, "scope", None), "not_proven", None) or []
-    out = []
-    for item in items:
-        key, text = getattr(item, "key", ""), str(getattr(item, "text", ""))
-        params = getattr(item, "params", {}) or {}
-        out.append(cat.t(key, **{k: cat.param(v) for k, v in params.items()}) if key and cat.has(key) else text)
-    return out
+    items = result.scope.not_proven if isinstance(result.scope, Scope) else []
+    return [cat.t(i.key, **{k: cat.param(v) for k, v in i.params.items()}) if cat.has(i.key) else i.text
+            for i in items]
 
 
 # ------------------------------------------------------------------ appendix

@@ -78,7 +78,9 @@ def test_plan_sends_nothing_and_lists_probes() -> None:
     assert "tcp_ports" in proc.stdout and "46.189.64.189" in proc.stdout
     assert "total: up to " in proc.stdout
     not_measured = proc.stdout.split("not measured:", 1)[1]
-    assert "port.udp.16384-32767@platform (required)" in not_measured and "--responder" in not_measured
+    # field mode: without a responder the UDP ranges are sampled by the TTL site-egress test
+    assert "udp_egress" in proc.stdout and "port.udp.16384-32767@platform" not in not_measured
+    assert "port.udp.5060@sip_trunk (optional)" in not_measured and "--target sip_trunk=HOST" in not_measured
     assert "NAT UDP binding lifetime: not searched" in not_measured
 
 
