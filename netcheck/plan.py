@@ -83,6 +83,7 @@ def build(profile: Profile, options: Options) -> list[ProbeRun]:
     runs: list[ProbeRun] = []
     runs += _dns_runs(profile)
     runs += _path_runs(profile, options)
+    runs += hop_runs(profile, options)
     runs += _tcp_runs(profile, options)
     runs += lan_local_runs(profile, options)
     runs += firewall_plan.runs(profile, options, ProbeRun)
@@ -132,6 +133,26 @@ def _path_runs(profile: Profile, options: Options) -> list[ProbeRun]:
     if limits.layer2 and gateway:
         no_responder = Options(quick=options.quick)
         runs.append(_stream_run(profile, no_responder, "gateway", gateway, limits.layer2.loss_window_s))
+    return runs
+
+
+def hop_runs(profile: Profile, options: Options) -> list[ProbeRun]:
+    """One per-hop trace (UDP at the profile's voice DSCP) per handover target: where on
+    the path (LAN, site edge, ISP, provider) delay, jitter and loss start. Paced at one
+    probe per hop per second (routers rate-limit ICMP Time Exceeded), so its duration is
+    the number of rounds in seconds plus the wait for the last answers and the path MTU."""
+    from netcheck.probes import path_hops
+
+    if not (profile.limits.end_to_end or profile.limits.handover):
+        return []
+    rounds = 4 if options.quick else 10
+    runs = []
+    for name, target in profile.targets_with_role(Role.HANDOVER):
+        if target.host:
+            spec = path_hops.Spec(id=f"path_hops:{name}", host=target.host, rounds=rounds,
+                                  dscp=profile.stream.dscp, gateway=options.gateway)
+            runs.append(ProbeRun(spec.id, "path_hops", spec, rounds * spec.interval_s + 10.0,
+                                 f"per-hop trace to {name} {target.host}"))
     return runs
 
 

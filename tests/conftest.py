@@ -22,10 +22,11 @@ import pytest
 pytest_plugins = ["tests.netlab.fixtures"]
 
 #: Loopback, and the address plan of tests/netlab (lan 10.77/16, wan 198.18/15 RFC 2544,
-#: flat L2 192.168.77/24), plus broadcast/multicast that stays on a lab segment.
+#: flat L2 192.168.77/24; the multi-hop lab's IPv6 fd77::/16 ULA and 2001:db8::/32, the RFC 3849
+#: documentation prefix), plus broadcast/multicast that stays on a lab segment.
 ALLOWED = [ipaddress.ip_network(n) for n in (
     "127.0.0.0/8", "::1/128", "10.77.0.0/16", "198.18.0.0/15", "192.168.77.0/24",
-    "255.255.255.255/32", "224.0.0.0/4", "0.0.0.0/32", "::/128", "ff00::/8",
+    "255.255.255.255/32", "224.0.0.0/4", "0.0.0.0/32", "::/128", "ff00::/8", "fd77::/16", "2001:db8::/32",
 )]
 
 
