@@ -84,6 +84,7 @@ def build(profile: Profile, options: Options) -> list[ProbeRun]:
     runs += _dns_runs(profile)
     runs += _path_runs(profile, options)
     runs += hop_runs(profile, options)
+    runs += bufferbloat_runs(options)
     runs += _tcp_runs(profile, options)
     runs += lan_local_runs(profile, options)
     runs += firewall_plan.runs(profile, options, ProbeRun)
@@ -154,6 +155,21 @@ def hop_runs(profile: Profile, options: Options) -> list[ProbeRun]:
             runs.append(ProbeRun(spec.id, "path_hops", spec, rounds * spec.interval_s + 10.0,
                                  f"per-hop trace to {name} {target.host}"))
     return runs
+
+
+def bufferbloat_runs(options: Options) -> list[ProbeRun]:
+    """Latency under load needs a load sink: only with ``--iperf3``. Exclusive: it saturates
+    the line, which would spoil every other measurement running beside it."""
+    from netcheck.probes import bufferbloat, iperf3
+
+    if not options.iperf3:
+        return []
+    host, port = parse_host_port(options.iperf3, iperf3.DEFAULT_PORT)
+    load_s = 4.0 if options.quick else 8.0
+    spec = bufferbloat.Spec(id="bufferbloat", load_host=host, load_port=port, load_s=load_s)
+    timeout = spec.idle_s + 2 * (load_s + 5.0) + 10.0
+    return [ProbeRun(spec.id, "bufferbloat", spec, timeout, f"latency under load via iperf3 {host}:{port}",
+                     exclusive=True)]
 
 
 def parse_host_port(value: str, default_port: int = stream.STAMP_PORT) -> tuple[str, int]:

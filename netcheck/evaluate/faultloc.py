@@ -50,6 +50,10 @@ REMEDIES.update({
     "the line provider (ISP) and attach this report.",
     "faultloc_provider": "The problem starts on the provider's side ({from_hop} -> {to_hop}): open a "
     "ticket with the telephony provider and attach this report.",
+    "bufferbloat": "Under {direction}load the delay to the ISP's first router grows by {added_ms:g} ms "
+    "(grade {grade}): the site router queues voice behind bulk traffic. Enable QoS on it: shape the "
+    "line to about 90 % of its {direction}stream rate with a managed queue (SQM: fq_codel or cake) "
+    "and put DSCP EF (voice) in a strict-priority class.",
     "dscp_remarked": "Voice packets lose their DSCP {sent} marking before hop {ttl} ({address}, seen "
     "{seen}): ask whoever runs that hop (site router or ISP) to trust and keep DSCP EF.",
 })
@@ -104,6 +108,38 @@ def checks(profile: Profile, by_id: dict[str, Measurement], site: Site) -> Itera
         remark = dscp_check(name, target.host, m)
         if remark is not None:
             yield remark
+    if "bufferbloat" in by_id:
+        yield from bufferbloat_checks(by_id["bufferbloat"])
+
+
+#: Grades that are still fine for voice (Waveform: B = "some latency under load").
+GOOD_GRADES = ("A+", "A", "B")
+
+
+def bufferbloat_checks(m: Measurement) -> Iterator[Check]:
+    """One check per load direction, graded on the voice-marked (EF) echo series."""
+    for direction in ("up", "down"):
+        base: dict[str, object] = dict(
+            id=f"bufferbloat.{direction}", title=f"latency under {direction}link load (bufferbloat)",
+            required=False, group="faultloc", evidence=[m.id], method=m.method, unit="ms",
+            limit=f"grade {GOOD_GRADES[-1]} or better (added < 60 ms)",
+        )
+        grade, added = m.values.get(f"{direction}_grade"), m.values.get(f"{direction}_added_ms")
+        if not m.ok or grade is None or not isinstance(added, float | int):
+            problem = m.values.get(f"{direction}_load_problem")
+            yield not_measured(base, str(problem or f"no {direction}link load phase"), m if not m.ok else None)
+            continue
+        be = m.values.get(f"{direction}_added_be_ms")
+        load = f"{m.values.get(f'{direction}_load_kbps')} kbit/s iperf3 load for {m.values.get('load_s')} s"
+        capped = " (load reached its byte cap: the line may not have been saturated)" \
+            if m.values.get(f"{direction}_load_capped") else ""
+        reason = (f"EF echo to the first ISP hop {m.values.get('ping_host')}: +{added:g} ms under {load}{capped}, "
+                  f"grade {grade}; best effort +{be} ms")
+        if grade in GOOD_GRADES:
+            yield Check(**base, status=Status.PASS, measured=added, reason=reason)  # type: ignore[arg-type]
+        else:
+            fix = remedy("bufferbloat", direction=direction, added_ms=added, grade=grade)
+            yield failed(base, False, reason, fix, measured=added)
 
 
 def fault_check(name: str, host: str, m: Measurement) -> Check:

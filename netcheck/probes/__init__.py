@@ -19,6 +19,7 @@ ProbeFn = Callable[[Any, Context], Awaitable[Measurement]]
 
 #: probe name -> module path. The profile schema, the plan and the CLI derive from this.
 PROBES: dict[str, str] = {
+    "bufferbloat": "netcheck.probes.bufferbloat",
     "capacity": "netcheck.probes.capacity",
     "dhcp": "netcheck.probes.dhcp",
     "dns": "netcheck.probes.dns",

@@ -109,7 +109,6 @@ def truth_rtt_ms(lab: MultiHopLab) -> float:
 @pytest.mark.parametrize("link", list(PLACEMENTS))
 def test_impairment_is_attributed_to_its_segment(lab: MultiHopLab, link: str) -> None:
     segment, first_ttl = PLACEMENTS[link]
-    lab.icmp_rate_limit("isp1", None)
     lab.move_impairment(link, IMPAIRMENT, seed=11 + len(link))
     m = trace(lab)
     assert m.error is None and m.values["reached"] is True and m.values["hop_count"] == 4
@@ -176,3 +175,48 @@ def test_ipv6_trace_unprivileged_and_path_mtu(lab: MultiHopLab) -> None:
         lab.addr(n, 6) for n in ("rtr", "isp1", "isp2", "prov")]
     assert m.values["dscp_visible"] is False and hop(m, 2)["dscp_seen"] is None
     assert (m.values["pmtu_bytes"], m.values["pmtu_confirmed"]) == (1400, True)
+
+
+@pytest.fixture
+def iperf3_in_prov(lab: MultiHopLab) -> Iterator[int]:
+    from tests.netlab import peers
+
+    peer = peers.start_iperf3(lab, lab.ns["prov"], lab.target)
+    try:
+        yield peer.port
+    finally:
+        lab.stop(peer.proc)
+
+
+@pytest.mark.parametrize("ef_priority", [False, True])
+def test_bufferbloat_on_a_deep_site_queue(lab: MultiHopLab, iperf3_in_prov: int, ef_priority: bool) -> None:
+    """4 Mbit/s each way behind a 1 MB FIFO (2 s of queue). Without priority, EF echoes
+    to the ISP's first router wait behind the bulk transfer: a bufferbloat finding. With an
+    htb priority class for EF, voice passes the queue and only best effort is delayed."""
+    from netcheck.evaluate import faultloc as fl
+    from netcheck.probes import bufferbloat
+
+    lab.clear_impairment()  # plain veths: the bridge's offload settings change TCP's windows
+    lab.site_queue(4000, ef_priority=ef_priority)
+    try:
+        spec = bufferbloat.Spec(id="bufferbloat", load_host=lab.target, load_port=iperf3_in_prov,
+                                idle_s=2.0, load_s=5.0, max_bytes=20_000_000)
+        ctx = Context(deadline=time.monotonic() + 40, caps={"raw_icmp": True})
+        m = run_in_netns(lab.ns["lan"], asyncio.run, bufferbloat.run(spec, ctx))
+    finally:
+        lab.site_queue(None)
+    v = m.values
+    assert m.error is None and v["ping_host"] == lab.addr("isp1")  # found by the one-round trace
+    assert v["up_load_problem"] is None and 3000 <= float(v["up_load_kbps"]) <= 4200  # type: ignore[arg-type]
+    assert v["up_load_capped"] is False  # the cap (32 Mbit/s) was not what limited the load
+    bad = ("C", "D", "F")  # >= 60 ms added
+    assert v["up_grade_be"] in bad and v["down_grade_be"] in bad  # best effort waits in the queue either way
+    checks = {c.id: c for c in fl.bufferbloat_checks(m)}
+    if ef_priority:
+        assert v["up_grade"] in ("A+", "A") and v["down_grade"] in ("A+", "A")  # < 30 ms: voice passes
+        assert [c.status for c in checks.values()] == [Status.PASS, Status.PASS]
+    else:
+        assert v["up_grade"] in bad
+        up = checks["bufferbloat.up"]
+        assert up.status is Status.WARN and up.remediation is not None
+        assert up.remediation.key == "bufferbloat" and "strict-priority" in up.remediation.text

@@ -117,16 +117,21 @@ class MultiHopLab(Lab):
 
     def move_impairment(self, link: str, spec: str, seed: int = 1) -> Path:
         """Put the bridge on ``link`` instead (the other links become plain veths again)."""
+        self.clear_impairment()
+        self._unlink(LINKS[link])
+        self._connect(LINKS[link], via_bridge=True)
+        self.impaired = link
+        return self.set_impairment(spec, seed)
+
+    def clear_impairment(self) -> None:
+        """Stop the bridge and make its link a plain veth again."""
         if self.bridge is not None:
             self.stop(self.bridge)
             self.bridge = None
         if self.impaired is not None:
             self._unlink(LINKS[self.impaired])
             self._connect(LINKS[self.impaired], via_bridge=False)
-        self._unlink(LINKS[link])
-        self._connect(LINKS[link], via_bridge=True)
-        self.impaired = link
-        return self.set_impairment(spec, seed)
+            self.impaired = None
 
     def truth_records(self, settle_s: float = 0.3) -> list[dict[str, object]]:
         from tests.netlab.truth import load
@@ -156,6 +161,33 @@ class MultiHopLab(Lab):
         """Packets the :meth:`icmp_rate_limit` rules dropped so far on ``node``."""
         out = self.exec(self.ns[node], ["nft", "list", "table", "inet", "nl_rl"], check=False).stdout
         return sum(int(w.split()[0]) for w in out.split("packets ")[1:] if w.split()[0].isdigit())
+
+    def site_queue(self, kbit: int | None, *, ef_priority: bool = False, limit_bytes: int = 1_000_000) -> None:
+        """Shape the site router both ways (egress wan0 = uplink, egress lan0 = downlink) to
+        ``kbit`` behind a deep FIFO (``limit_bytes``): tbf with a large burst and limit, the
+        bufferbloat of a typical CPE. ``ef_priority``: htb instead, with DSCP 46 (tos 0xb8)
+        in a priority-0 class and everything else in a deep FIFO class. None removes it."""
+        for dev in ("wan0", "lan0"):
+            ns = self.ns["rtr"]
+            self.exec(ns, ["tc", "qdisc", "del", "dev", dev, "root"], check=False)
+            if kbit is None:
+                continue
+            if not ef_priority:
+                self.exec(ns, ["tc", "qdisc", "add", "dev", dev, "root", "tbf", "rate", f"{kbit}kbit",
+                               "burst", "64kb", "limit", str(limit_bytes)])
+                continue
+            for argv in (
+                ["qdisc", "add", "dev", dev, "root", "handle", "1:", "htb", "default", "20"],
+                ["class", "add", "dev", dev, "parent", "1:", "classid", "1:1", "htb", "rate", f"{kbit}kbit"],
+                ["class", "add", "dev", dev, "parent", "1:1", "classid", "1:10", "htb", "rate",
+                 f"{kbit // 4}kbit", "ceil", f"{kbit}kbit", "prio", "0"],
+                ["class", "add", "dev", dev, "parent", "1:1", "classid", "1:20", "htb", "rate",
+                 f"{kbit * 3 // 4}kbit", "ceil", f"{kbit}kbit", "prio", "1"],
+                ["qdisc", "add", "dev", dev, "parent", "1:20", "bfifo", "limit", str(limit_bytes)],
+                ["filter", "add", "dev", dev, "parent", "1:", "protocol", "ip", "prio", "1", "u32",
+                 "match", "ip", "dsfield", "0xb8", "0xfc", "flowid", "1:10"],
+            ):
+                self.exec(ns, ["tc", *argv])
 
     # -- building -----------------------------------------------------------------
     def _unlink(self, link: Link) -> None:
