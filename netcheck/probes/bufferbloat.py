@@ -12,8 +12,9 @@ its own loop with one request outstanding: marked with the voice DSCP (EF) and b
 effort (CS0);
 phases: ``idle_s`` idle, ``load_s`` iperf3 TCP upload, ``load_s`` iperf3 TCP download
 (``-R``), ``streams`` parallel TCP streams as the public bufferbloat tests use (one
-stream's receive window may be too small to fill a deep queue). The load is bounded in time (``-t``) and in bytes: iperf3 is capped at
-``max_bytes`` per direction spread over ``load_s`` (``-b``), killed at the deadline, and
+stream's receive window may be too small to fill a deep queue). The load is bounded in
+time (``-t``) and in bytes: iperf3 is capped at ``max_bytes`` per direction spread over
+``load_s`` (``-b``), killed at the deadline, and
 the bytes it moved are reported. When the transfer reached the cap, the line was maybe
 not saturated and the result says so.
 
@@ -217,7 +218,8 @@ def summarize(spec: Spec, host: str, phases: dict[str, dict[str, Value]],
         kbps = ph.get("throughput_kbps")
         values[f"{direction}_load_kbps"] = kbps
         values[f"{direction}_load_problem"] = ph.get("problem")
-        values[f"{direction}_load_capped"] = isinstance(kbps, float | int) and kbps * 1000 >= 0.9 * float(ph["cap_bps"])  # type: ignore[arg-type]
+        cap = float(ph["cap_bps"])  # type: ignore[arg-type]
+        values[f"{direction}_load_capped"] = isinstance(kbps, float | int) and kbps * 1000 >= 0.9 * cap
         values[f"{direction}_load_bytes"] = round(kbps * 125 * spec.load_s) if isinstance(kbps, float | int) else None
     return values
 
