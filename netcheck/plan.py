@@ -85,6 +85,7 @@ def build(profile: Profile, options: Options) -> list[ProbeRun]:
     runs += _path_runs(profile, options)
     runs += hop_runs(profile, options)
     runs += bufferbloat_runs(options)
+    runs += local_link_runs(options)
     runs += _tcp_runs(profile, options)
     runs += lan_local_runs(profile, options)
     runs += firewall_plan.runs(profile, options, ProbeRun)
@@ -155,6 +156,14 @@ def hop_runs(profile: Profile, options: Options) -> list[ProbeRun]:
             runs.append(ProbeRun(spec.id, "path_hops", spec, rounds * spec.interval_s + 10.0,
                                  f"per-hop trace to {name} {target.host}"))
     return runs
+
+
+def local_link_runs(options: Options) -> list[ProbeRun]:
+    """This computer's own link (Wi-Fi, duplex-mismatch symptoms, VLAN): always, it sends nothing."""
+    from netcheck.probes import local_link
+
+    spec = local_link.Spec(interface=options.interface)
+    return [ProbeRun(spec.id, "local_link", spec, spec.sample_s + 3.0, "own link: type, errors, VLAN")]
 
 
 def bufferbloat_runs(options: Options) -> list[ProbeRun]:

@@ -16,7 +16,20 @@ from collections.abc import Callable, Iterable
 
 import msgspec
 
-from netcheck.evaluate import capacity, dns, faultloc, field, firewall, lan, lan_local, path, pending, ports, udp
+from netcheck.evaluate import (
+    capacity,
+    dns,
+    faultloc,
+    field,
+    firewall,
+    lan,
+    lan_local,
+    local_link,
+    path,
+    pending,
+    ports,
+    udp,
+)
 from netcheck.evaluate._core import REMEDIES, remedy
 from netcheck.profile import Profile
 from netcheck.result import Check, Measurement, Scope, Site, Verdict, summary_of, verdict_of
@@ -28,7 +41,7 @@ CONFIDENCE = ("none", "low", "medium", "high")
 
 Area = Callable[[Profile, dict[str, Measurement], Site], Iterable[Check]]
 AREAS: tuple[Area, ...] = (dns.checks, path.checks, faultloc.checks, ports.checks, firewall.checks, udp.checks,
-                           lan.checks, lan_local.checks, capacity.checks, pending.checks)
+                           lan.checks, lan_local.checks, local_link.checks, capacity.checks, pending.checks)
 
 
 def evaluate(profile: Profile, measurements: list[Measurement], site: Site | None = None) -> list[Check]:

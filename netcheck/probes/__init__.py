@@ -31,6 +31,7 @@ PROBES: dict[str, str] = {
     "snmp_switch": "netcheck.probes.snmp_switch",
     "link": "netcheck.probes.link",
     "lldp": "netcheck.probes.lldp",
+    "local_link": "netcheck.probes.local_link",
     "path_hops": "netcheck.probes.path_hops",
     "qos": "netcheck.probes.qos",
     "stun": "netcheck.probes.stun",
