@@ -400,6 +400,17 @@ class Store:
             (name, since_ts, until_ts if until_ts is not None else 1e18))
         return [(int(a), float(b), str(c), float(d)) for a, b, c, d in rows]
 
+    def fault_segments(self, since_ts: float = 0.0, until_ts: float | None = None
+                       ) -> list[tuple[int, float, str, str]]:
+        """(run_id, started_ts, trace measurement, ``fault_segment.<segment>``), oldest first."""
+        rows = self.db.execute(
+            "SELECT m.run_id, r.started_ts, s.measurement, s.name FROM metrics m"
+            " JOIN series s ON s.id = m.series_id JOIN runs r ON r.id = m.run_id"
+            " WHERE s.name LIKE 'fault\\_segment.%' ESCAPE '\\' AND r.started_ts >= ? AND r.started_ts < ?"
+            " ORDER BY r.started_ts",
+            (since_ts, until_ts if until_ts is not None else 1e18))
+        return [(int(a), float(b), str(c), str(d)) for a, b, c, d in rows]
+
     def events(self, since_ts: float = 0.0) -> list[Event]:
         rows = self.db.execute("SELECT ts, kind, detail FROM events WHERE ts >= ? ORDER BY ts, id",
                                (since_ts,))
@@ -483,6 +494,32 @@ def metric_rows(result: RunResult) -> Iterator[tuple[str, str, float]]:
                 yield m.id, name, float(value)  # type: ignore[arg-type]
         if m.probe in PATH_PROBES and (up := path_up(m)) is not None:
             yield m.id, "up", float(up)
+        yield from segment_rows(m)
+    yield from fault_segment_rows(result)
+
+
+#: Segment shares kept per run (netcheck.pathseg): which part of the path degrades when.
+SEGMENT_METRICS = ("delay_ms", "jitter_ms", "loss_pct")
+
+
+def segment_rows(m: Measurement) -> Iterator[tuple[str, str, float]]:
+    """``segment.<name>.<metric>`` rows of a per-hop trace (``path_hops``)."""
+    segments = m.values.get("segments") if m.probe == "path_hops" and m.ok else None
+    for seg in segments if isinstance(segments, list) else []:
+        for metric in SEGMENT_METRICS:
+            value = seg.get(metric) if isinstance(seg, dict) and seg.get("measured") else None
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                yield m.id, f"segment.{seg['segment']}.{metric}", float(value)
+
+
+def fault_segment_rows(result: RunResult) -> Iterator[tuple[str, str, float]]:
+    """An indicator row ``fault_segment.<segment>`` = 1 per path whose fault-location check
+    named a segment (``fault_segment.none`` when it found none), keyed by the trace it
+    judged: the history of *who* was at fault, run by run."""
+    for c in result.checks:
+        if c.id.startswith("faultloc@") and c.evidence and isinstance(c.measured, str) \
+                and c.status in (Status.PASS, Status.WARN, Status.FAIL):
+            yield c.evidence[0], f"fault_segment.{c.measured}", 1.0
 
 
 def _is_number(value: object) -> bool:

@@ -16,6 +16,9 @@ be recomputed from the rows it names. Definitions:
   complete, or whose path probe was locally blocked, are not samples. It is compared with
   the profile's promise (stimme: 99.8 % per year, i.e. at most 17.5 h down per year); the
   resolution of a period is one sample, ``100 / samples`` percent, which the report says.
+- **Fault segments by hour**: per local hour of day, how many runs the fault-location check
+  blamed on each path segment (``fault_segment.<segment>`` rows of the store): whether the
+  LAN, the site edge, the ISP or the provider degrades at the busy hour.
 - **Failure share** of a check: runs in which it was FAIL / completed runs that contained
   it (a monitor run does not contain the LAN checks).
 """
@@ -253,3 +256,17 @@ def check_shares(checks: Sequence[CheckCount]) -> tuple[CheckShare, ...]:
                          n[Status.NOT_MEASURED]) for cid, n in counts.items()]
     shares.sort(key=lambda s: (-s.fail_share, -s.fail, s.check_id))
     return tuple(shares)
+
+
+#: (run id, started ts, measurement id, metric name) of ``fault_segment.*`` indicator rows
+SegmentRow = tuple[int, float, str, str]
+
+
+def fault_segments_by_hour(rows: Sequence[SegmentRow], hour_of: Callable[[float], int] = local_hour
+                           ) -> dict[int, dict[str, int]]:
+    """Hour of day -> {segment: runs that blamed it} (``none`` = a clean trace), only hours
+    with runs."""
+    out: dict[int, Counter[str]] = defaultdict(Counter)
+    for _run, ts, _measurement, name in rows:
+        out[hour_of(ts)][name.removeprefix("fault_segment.")] += 1
+    return {h: dict(c) for h, c in sorted(out.items())}
