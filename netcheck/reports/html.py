@@ -8,7 +8,8 @@ Media that WeasyPrint implements and browsers ignore.
 Safety: Jinja2 autoescape is on, so every string from the result document — including
 what came from the network (SNMP sysDescr, LLDP names, DHCP options, SIP headers) — is
 text, never markup. The only unescaped insertions are the chart SVGs from
-:mod:`netcheck.reports.svg`, which escapes its own text. Customer names never enter the
+:mod:`netcheck.reports.svg` and the path diagrams from :mod:`netcheck.reports.pathdiagram`,
+which escape their own text. Customer names never enter the
 CSS: the page header is a running element, not a CSS string.
 """
 
@@ -18,7 +19,7 @@ import functools
 import re
 from typing import Any
 
-from netcheck.reports import integrity, view
+from netcheck.reports import integrity, pathdiagram, view
 from netcheck.reports.options import RenderOptions
 from netcheck.result import RunResult
 
@@ -57,11 +58,14 @@ def render_text(result: RunResult, lang: str = "en", options: RenderOptions | No
 
     report = view.build(result, lang, options, fmt)
     charts = [{"title": c.title, "svg": Markup(c.svg), "caption": c.caption} for c in report.charts]
+    paths = [{"title": d.title, "svg": Markup(d.svg), "caption": d.caption}
+             for d in pathdiagram.diagrams(result, report.t)]
     template = _environment().get_template("report.html.j2")  # type: ignore[attr-defined]
     text: str = template.render(
         r=report,
         t=report.t.t,
         charts=charts,
+        path_diagrams=paths,
         keyword=f"{integrity.keyword(report.sha256)} {integrity.SPEC_MARKER}{report.spec}",
         page_label=report.t.t("label.page"),
     )

@@ -27,11 +27,14 @@ import pytest
 from netcheck.evaluate import faultloc
 from netcheck.probes import path_hops
 from netcheck.probes._common import Context
-from netcheck.result import Measurement, Status
+from netcheck.reports import html, svg
+from netcheck.reports.i18n import Catalogue
+from netcheck.result import Check, Measurement, Status
 from tests.netlab.fixtures import require_netlab
 from tests.netlab.multihop import LINKS, MultiHopLab, open_multihop_lab
 from tests.netlab.netns import run_in_netns
 from tests.netlab.truth import DELIVERED, owd_s
+from tests.unit.test_store import make_result
 
 pytestmark = pytest.mark.netlab
 
@@ -97,6 +100,15 @@ def expected_answers(lab: MultiHopLab, m: Measurement) -> dict[int, tuple[int, i
     return out
 
 
+def report_html(m: Measurement, check: Check) -> str:
+    """The HTML report of a run holding this trace and its fault-location check."""
+    import msgspec
+
+    base = make_result()
+    doc = msgspec.structs.replace(base, measurements=[*base.measurements, m], checks=[*base.checks, check])
+    return html.render_text(doc, "en")
+
+
 def truth_rtt_ms(lab: MultiHopLab) -> float:
     """Median up + median down one-way delay the bridge applied (ms)."""
     records = [r for r in lab.truth_records() if r["decision"] == "forward" and r.get("proto") in (1, 17)]
@@ -130,6 +142,10 @@ def test_impairment_is_attributed_to_its_segment(lab: MultiHopLab, link: str) ->
     assert check.status is Status.WARN and check.measured == segment
     assert check.remediation is not None and check.remediation.key == f"faultloc_{segment}"
     assert f"segment {segment}" in check.reason
+    page = report_html(m, check)  # the report highlights the same segment, and only it
+    label = Catalogue("en").t(f"faultloc.segment.{segment}")
+    assert f'fill="{svg.RED}" font-weight="bold">{label} \u26a0</text>' in page
+    assert page.count("\u26a0</text>") == 1
 
 
 @pytest.mark.parametrize(("how", "node", "ttl"), [("nft", "isp1", 2), ("sysctl", "isp2", 3)])
