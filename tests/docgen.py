@@ -289,11 +289,48 @@ def _dhcp(run: ProbeRun, kind: str) -> Made:
     return {"offers": [offer], "servers": ["192.168.10.1"], "wait_s": 3.0}, {}, "dhcp-discover"
 
 
+def _path_hops(run: ProbeRun, kind: str) -> Made:
+    """Four hops; for ``no-go`` the loss and delay start at the ISP's router (hop 3)."""
+    from netcheck.pathseg import HopSamples, hop_summary, segments
+
+    bad = kind == "no-go"
+    addrs = (GATEWAY, "100.64.12.1", "203.0.113.9", "203.0.113.20")
+    isp = tuple(None if bad and i % 5 == 0 else (31.0 if bad else 9.0) + (i % 3) for i in range(10))
+    rows = [HopSamples(1, addrs[0], tuple(0.6 + (i % 2) / 10 for i in range(10))),
+            HopSamples(2, addrs[1], tuple(7.0 + (i % 2) for i in range(10))),
+            HopSamples(3, addrs[2], isp), HopSamples(4, addrs[3], isp)]
+    hops = [{"ttl": h.ttl, "address": h.address, **hop_summary(h), "dscp_seen": 46, "dscp_remarked": False}
+            for h in rows]
+    values: dict[str, Value] = {
+        "address": addrs[3], "family": 4, "dscp_sent": 46, "receive_mode": "raw", "dscp_visible": True,
+        "reached": True, "hop_count": 4, "gateway": GATEWAY, "hops": hops,  # type: ignore[dict-item]
+        "segments": segments(rows, gateway=GATEWAY, target=addrs[3], reached=True),  # type: ignore[dict-item]
+        "pmtu_bytes": 1492, "pmtu_confirmed": True,
+    }
+    return values, {f"rtt_ms@ttl{h.ttl}": list(h.rtts_ms) for h in rows}, "udp-ttl-raw"
+
+
+def _local_link(run: ProbeRun, kind: str) -> Made:
+    delta = {"rx_errors": 0, "rx_frame": 0, "tx_errors": 0, "tx_colls": 0, "tx_carrier": 0}
+    return {"interface": "eth0", "type": "ethernet", "speed_mbps": 1000, "duplex": "full", "vlan": None,
+            "ipv4_networks": ["192.168.10.23/24"], "counters_delta": delta, "sample_s": 2.0}, {}, "procfs"
+
+
+def _bufferbloat(run: ProbeRun, kind: str) -> Made:
+    added, grade = (210.0, "D") if kind == "no-go" else (4.1, "A+")
+    values: dict[str, Value] = {"ping_host": "100.64.12.1", "load_s": 8.0, "idle_rtt_median_ms": 7.2}
+    for d in ("up", "down"):
+        values.update({f"{d}_added_ms": added, f"{d}_grade": grade, f"{d}_added_be_ms": added + 40,
+                       f"{d}_load_kbps": 38000.0, f"{d}_load_capped": False, f"{d}_load_problem": None})
+    return values, {}, "icmp-under-iperf3-load"
+
+
 _MAKERS: dict[str, Callable[[ProbeRun, str], Made]] = {
     "udp_egress": _udp_egress,
     "dns": _dns, "stream": _stream, "tcp_ports": _tcp, "udp_ports": _udp, "stun": _stun, "tls": _tls,
     "sip_alg": _sip_alg, "dscp": _dscp, "exposure": _exposure, "capacity": _capacity, "qos": _qos,
     "snmp_switch": _snmp, "link": _link, "lldp": _lldp, "dhcp": _dhcp,
+    "path_hops": _path_hops, "local_link": _local_link, "bufferbloat": _bufferbloat,
 }
 
 

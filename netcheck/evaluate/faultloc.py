@@ -19,9 +19,10 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
-from netcheck.evaluate._core import REMEDIES, failed, not_measured, remedy
-from netcheck.profile import Profile, Role
-from netcheck.result import Check, Measurement, Site, Status, Value
+from netcheck.evaluate._core import Qty, Role, base, check, failed, msg, not_measured, remedy
+from netcheck.profile import Profile
+from netcheck.profile import Role as TargetRole
+from netcheck.result import Bound, Check, Item, Measurement, Msg, Op, Param, Site, Status
 
 #: Loss share (percentage points) that counts: the providers' 1 % loss limit (REQUIREMENTS.md
 #: sections 1, 2, 6) — one segment alone must not use it up.
@@ -36,27 +37,10 @@ JITTER_MS: Mapping[str, float] = {"lan": 2.0, "site_edge": 5.0, "isp": 5.0, "pro
 #: path and a third of ITU-T G.114's 150 ms one-way budget.
 DELAY_MS: Mapping[str, float] = {"lan": 10.0, "site_edge": 20.0, "isp": 50.0, "provider": 50.0}
 
-PARTY = {"lan": "the site's LAN", "site_edge": "the site router and its uplink",
-         "isp": "the internet service provider (ISP)", "provider": "the telephony provider"}
+SEGMENTS = ("lan", "site_edge", "isp", "provider")
+METRIC_KEYS = ("loss_pct", "jitter_ms", "delay_ms")
 
-REMEDIES.update({
-    "faultloc_lan": "The problem starts between this computer and the gateway {gateway}: it is in the "
-    "site's LAN. Check cabling, switch ports (errors, duplex) and Wi-Fi; this is for the site's IT.",
-    "faultloc_site_edge": "The problem starts between the site router {gateway} and the ISP's first "
-    "router {isp_hop}: check the router's load and queueing (bufferbloat: enable voice priority / "
-    "SQM), its WAN port and the access line. If the ISP manages the router, open a ticket with the "
-    "line provider and attach this report.",
-    "faultloc_isp": "The problem starts in the ISP's network at {from_hop} -> {to_hop}: open a ticket with "
-    "the line provider (ISP) and attach this report.",
-    "faultloc_provider": "The problem starts on the provider's side ({from_hop} -> {to_hop}): open a "
-    "ticket with the telephony provider and attach this report.",
-    "bufferbloat": "Under {direction}load the delay to the ISP's first router grows by {added_ms:g} ms "
-    "(grade {grade}): the site router queues voice behind bulk traffic. Enable QoS on it: shape the "
-    "line to about 90 % of its {direction}stream rate with a managed queue (SQM: fq_codel or cake) "
-    "and put DSCP EF (voice) in a strict-priority class.",
-    "dscp_remarked": "Voice packets lose their DSCP {sent} marking before hop {ttl} ({address}, seen "
-    "{seen}): ask whoever runs that hop (site router or ISP) to trust and keep DSCP EF.",
-})
+# Remedies, titles and reasons: netcheck/i18n/{en,de}.json (remedy.*, title.*, reason.*).
 
 
 @dataclass(frozen=True)
@@ -73,9 +57,10 @@ class Finding:
     def ratio(self) -> float:
         return self.share / self.threshold
 
-    def text(self) -> str:
-        label = {"loss_pct": "loss", "jitter_ms": "jitter", "delay_ms": "round-trip delay"}[self.metric]
-        return f"{label} +{self.share:g} {self.unit} (threshold {self.threshold:g} {self.unit})"
+    def phrase(self) -> Msg:
+        """"loss +15 % (threshold 1 %) in ISP" as a catalogue phrase."""
+        return msg(f"faultloc.item.{self.metric}", share=Qty(self.share, self.unit),
+                   threshold=Qty(self.threshold, self.unit), segment=msg(f"faultloc.segment.{self.segment}"))
 
 
 def findings(segments: list[dict[str, object]]) -> list[Finding]:
@@ -100,7 +85,7 @@ def responsible(found: list[Finding]) -> str | None:
 
 
 def checks(profile: Profile, by_id: dict[str, Measurement], site: Site) -> Iterator[Check]:
-    for name, target in profile.targets_with_role(Role.HANDOVER):
+    for name, target in profile.targets_with_role(TargetRole.HANDOVER):
         m = by_id.get(f"path_hops:{name}")
         if m is None or not target.host:
             continue
@@ -114,93 +99,98 @@ def checks(profile: Profile, by_id: dict[str, Measurement], site: Site) -> Itera
 
 #: Grades that are still fine for voice (Waveform: B = "some latency under load").
 GOOD_GRADES = ("A+", "A", "B")
+BLOAT_LIMIT_MS = 60.0  # the upper end of grade B
 
 
 def bufferbloat_checks(m: Measurement) -> Iterator[Check]:
     """One check per load direction, graded on the voice-marked (EF) echo series."""
     for direction in ("up", "down"):
-        base: dict[str, object] = dict(
-            id=f"bufferbloat.{direction}", title=f"latency under {direction}link load (bufferbloat)",
-            required=False, group="faultloc", evidence=[m.id], method=m.method, unit="ms",
-            limit=f"grade {GOOD_GRADES[-1]} or better (added < 60 ms)",
-        )
+        b = base(f"bufferbloat.{direction}", f"title.bufferbloat.{direction}", required=False, group="faultloc")
+        b.update(evidence=[m.id], method=m.method, unit="ms", bound=Bound(op=Op.LT, value=BLOAT_LIMIT_MS, unit="ms"))
         grade, added = m.values.get(f"{direction}_grade"), m.values.get(f"{direction}_added_ms")
-        if not m.ok or grade is None or not isinstance(added, float | int):
+        if not m.ok or not isinstance(grade, str) or not isinstance(added, float | int):
             problem = m.values.get(f"{direction}_load_problem")
-            yield not_measured(base, str(problem or f"no {direction}link load phase"), m if not m.ok else None)
+            note = msg("bufferbloat.load_problem", problem=str(problem)) if problem else \
+                msg("bufferbloat.no_phase", direction=msg(f"direction.{direction}"))
+            yield not_measured(b, m if not m.ok else None, note)
             continue
-        be = m.values.get(f"{direction}_added_be_ms")
-        load = f"{m.values.get(f'{direction}_load_kbps')} kbit/s iperf3 load for {m.values.get('load_s')} s"
-        capped = " (load reached its byte cap: the line may not have been saturated)" \
-            if m.values.get(f"{direction}_load_capped") else ""
-        reason = (f"EF echo to the first ISP hop {m.values.get('ping_host')}: +{added:g} ms under {load}{capped}, "
-                  f"grade {grade}; best effort +{be} ms")
+        be, kbps = m.values.get(f"{direction}_added_be_ms"), m.values.get(f"{direction}_load_kbps")
+        params: dict[str, Param] = dict(
+            host=str(m.values.get("ping_host")), added=Qty(float(added), "ms"), grade=grade,
+            added_be=Qty(float(be), "ms") if isinstance(be, float | int) else msg("field.none"),
+            load=Qty(float(kbps), "kbit/s") if isinstance(kbps, float | int) else msg("field.none"),
+            seconds=Qty(float(m.values.get("load_s") or 0.0), "s"))  # type: ignore[arg-type]
+        key = "reason.bufferbloat_capped" if m.values.get(f"{direction}_load_capped") else "reason.bufferbloat"
         if grade in GOOD_GRADES:
-            yield Check(**base, status=Status.PASS, measured=added, reason=reason)  # type: ignore[arg-type]
+            yield check(b, Status.PASS, key, measured=float(added), params=params)
         else:
-            fix = remedy("bufferbloat", direction=direction, added_ms=added, grade=grade)
-            yield failed(base, False, reason, fix, measured=added)
+            fix = remedy("bufferbloat", direction=msg(f"direction.{direction}"), added_ms=Qty(float(added), "ms"),
+                         grade=grade)
+            yield failed(b, False, key, fix, measured=float(added), params=params)
 
 
 def fault_check(name: str, host: str, m: Measurement) -> Check:
     """Which segment degrades voice on the path to ``host`` (PASS: none does)."""
-    base: dict[str, object] = dict(
-        id=f"faultloc@{name}", title=f"fault location: path to {name} ({host})", required=False,
-        group="faultloc", evidence=[m.id], method=m.method, unit=None,
-    )
+    b = base(f"faultloc@{name}", "title.faultloc", required=False, group="faultloc", target=Role(name), host=host)
+    b.update(evidence=[m.id], method=m.method)
     segments = m.values.get("segments")
     if not m.ok or not isinstance(segments, list) or not any(s.get("measured") for s in segments):
-        return not_measured(base, "the per-hop trace found no answering hop", m)
+        return not_measured(b, m if not m.ok else None, msg("faultloc.no_hops"))
     found = findings(segments)
     seg = responsible(found)
     local = _rate_limited_hops(m)
-    note = f"; not counted as loss (ICMP rate limiting, later hops answer): hop {', '.join(local)}" if local else ""
+    suffix = "_local" if local else ""
     if seg is None:
-        return Check(**base, status=Status.PASS, measured="none",  # type: ignore[arg-type]
-                     reason=f"no segment adds loss, jitter or delay over its threshold{note}")
-    span = next(s for s in segments if s["segment"] == seg)
-    items = "; ".join(f"{f.text()} in {f.segment}" for f in found)
-    where = f"{_hop(span, 'from')} -> {_hop(span, 'to')}"
-    reason = f"the problem starts in segment {seg} ({PARTY[seg]}, {where}): {items}{note}"
-    fix = remedy(f"faultloc_{seg}", gateway=m.values.get("gateway") or _hop(_seg(segments, "lan"), "to"),
-                 isp_hop=_hop(_seg(segments, "site_edge"), "to"), from_hop=_hop(span, "from"), to_hop=_hop(span, "to"))
-    return failed(base, False, reason, fix, measured=seg)
+        return check(b, Status.PASS, f"reason.faultloc_none{suffix}", measured="none", hops=local)
+    span = _seg(segments, seg)
+    params: dict[str, Param] = dict(
+        segment=msg(f"faultloc.segment.{seg}"), party=msg(f"faultloc.party.{seg}"),
+        from_hop=_hop(span, "from"), to_hop=_hop(span, "to"), items=[f.phrase() for f in found], hops=local)
+    gateway = m.values.get("gateway")
+    fix = remedy(f"faultloc_{seg}", gateway=str(gateway) if gateway else _hop(_seg(segments, "lan"), "to"),
+                 isp_hop=_hop(_seg(segments, "site_edge"), "to"), from_hop=_hop(span, "from"),
+                 to_hop=_hop(span, "to"))
+    return failed(b, False, f"reason.faultloc{suffix}", fix, measured=seg, params=params)
 
 
 def dscp_check(name: str, host: str, m: Measurement) -> Check | None:
     """DSCP kept along the path, judged on the quoted headers (raw receive only)."""
-    if not m.values.get("dscp_visible") or not isinstance(m.values.get("hops"), list):
+    hops = m.values.get("hops")
+    if not m.values.get("dscp_visible") or not isinstance(hops, list):
         return None
-    base: dict[str, object] = dict(
-        id=f"faultloc.dscp@{name}", title=f"DSCP along the path to {name} ({host})", required=False,
-        group="faultloc", evidence=[m.id], method=m.method,
-    )
-    sent = m.values.get("dscp_sent")
-    hops: list[dict[str, Value]] = m.values["hops"]  # type: ignore[assignment]
-    hop = next((h for h in hops if h.get("dscp_remarked")), None)
+    b = base(f"faultloc.dscp@{name}", "title.faultloc.dscp", required=False, group="faultloc", target=Role(name),
+             host=host)
+    b.update(evidence=[m.id], method=m.method)
+    dscp_sent = m.values.get("dscp_sent")
+    sent = dscp_sent if isinstance(dscp_sent, int) else 0
+    hop = next((h for h in hops if isinstance(h, dict) and h.get("dscp_remarked")), None)
     if hop is None:
-        return Check(**base, status=Status.PASS, measured=sent,  # type: ignore[arg-type]
-                     reason=f"every answering hop quoted the probes with DSCP {sent}")
-    fix = remedy("dscp_remarked", sent=sent, ttl=hop["ttl"], address=hop["address"], seen=hop["dscp_seen"])
-    reason = f"DSCP {sent} arrives as {hop['dscp_seen']} at hop {hop['ttl']} ({hop['address']})"
-    return failed(base, False, reason, fix, measured=hop["dscp_seen"])
+        return check(b, Status.PASS, "reason.faultloc_dscp_ok", measured=sent, dscp=sent)
+    seen, ttl, address = int(hop["dscp_seen"]), int(hop["ttl"]), str(hop["address"])
+    fix = remedy("dscp_remarked", sent=sent, ttl=ttl, address=address, seen=seen)
+    return failed(b, False, "reason.faultloc_dscp_remarked", fix, measured=seen, sent=sent, seen=seen, ttl=ttl,
+                  address=address)
 
 
 def _seg(segments: list[dict[str, object]], name: str) -> dict[str, object]:
     return next((s for s in segments if s.get("segment") == name), {})
 
 
-def _hop(seg: Mapping[str, object], end: str) -> str:
+def _hop(seg: Mapping[str, object], end: str) -> Msg:
+    """A segment end as a phrase: "this computer", "hop 3 (198.18.2.2)", or unknown."""
     if not seg.get("measured"):
-        return "?"
+        return msg("faultloc.hop_unknown")
     ttl, addr = seg.get(f"{end}_ttl"), seg.get(f"{end}_address")
-    return "this computer" if ttl == 0 else f"hop {ttl} {addr}"
+    if ttl == 0:
+        return msg("faultloc.this_computer")
+    return msg("faultloc.hop", ttl=int(ttl) if isinstance(ttl, int) else 0, address=str(addr))
 
 
-def _rate_limited_hops(m: Measurement) -> list[str]:
+def _rate_limited_hops(m: Measurement) -> list[Item]:
     """Hops whose own loss is at least 1 % above the persistent loss (rate limiting)."""
     hops = m.values.get("hops")
     if not isinstance(hops, list):
         return []
-    return [f"{h['ttl']} ({h['loss_local_pct']:g} %)" for h in hops
-            if isinstance(h.get("loss_local_pct"), float | int) and h["loss_local_pct"] >= LOSS_PCT]
+    return [msg("faultloc.hop_local", ttl=int(h["ttl"]), loss=Qty(float(h["loss_local_pct"]), "%"))
+            for h in hops if isinstance(h, dict) and isinstance(h.get("loss_local_pct"), float | int)
+            and h["loss_local_pct"] >= LOSS_PCT]

@@ -18,22 +18,14 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterator
-from typing import Any
 
-from netcheck.evaluate._core import REMEDIES, failed, not_measured, remedy
+from netcheck.evaluate._core import Qty, base, check, failed, msg, not_measured, remedy
 from netcheck.profile import Profile
-from netcheck.result import Check, Measurement, Site, Status
+from netcheck.result import Check, Item, Measurement, Msg, Site, Status
 
 WIFI_MIN_DBM = -67.0
 
-REMEDIES.update({
-    "link_wifi": "This computer measured over Wi-Fi{signal}: connect it by cable to the phones' switch and "
-    "measure again (Wi-Fi delay, jitter and loss would otherwise be blamed on the LAN).",
-    "link_duplex": "Set both ends of {interface}'s link to auto-negotiation (or both to the same fixed "
-    "speed and full duplex) and replace the cable if frame errors continue.",
-    "link_voice_segment": "This computer is not in the phones' network ({phones}): measure from the voice "
-    "VLAN (a port in VLAN {vlan}, or a tagged sub-interface, e.g. netcheck --interface {interface}.{vlan}).",
-})
+# Remedies, titles and reasons: netcheck/i18n/{en,de}.json (remedy.*, title.*, reason.*).
 
 
 def checks(profile: Profile, by_id: dict[str, Measurement], site: Site) -> Iterator[Check]:
@@ -47,68 +39,77 @@ def checks(profile: Profile, by_id: dict[str, Measurement], site: Site) -> Itera
         yield segment
 
 
-def _base(cid: str, title: str, m: Measurement) -> dict[str, Any]:
-    return dict(id=cid, title=title, required=False, group="lan", evidence=[m.id], method=m.method)
+def _base(cid: str, m: Measurement) -> dict[str, object]:
+    b = base(cid, f"title.{cid}", required=False, group="lan")
+    b.update(evidence=[m.id], method=m.method)
+    return b
 
 
 def wifi_check(m: Measurement) -> Check:
-    base = _base("link.wifi", "this computer is wired, not on Wi-Fi", m)
+    b = _base("link.wifi", m)
     if not m.ok:
-        return not_measured(base, "", m)
+        return not_measured(b, m)
     if m.values.get("type") != "wifi":
-        return Check(**base, status=Status.PASS, measured="ethernet",
-                     reason=f"{m.target} is a wired (Ethernet) interface")
+        return check(b, Status.PASS, "reason.link_wired", measured="ethernet", interface=m.target)
     dbm = m.values.get("signal_dbm")
+    signal: Item = Qty(float(dbm), "dBm") if isinstance(dbm, float | int) else msg("link.signal_unknown")
     weak = isinstance(dbm, float | int) and dbm < WIFI_MIN_DBM
-    signal = f", signal {dbm:g} dBm" if isinstance(dbm, float | int) else ", signal unknown"
-    reason = f"{m.target} is a Wi-Fi interface{signal}{' (below the -67 dBm voice minimum)' if weak else ''}; " \
-        "Wi-Fi bit rate not given by the OS files read"
-    return failed(base, False, reason, remedy("link_wifi", signal=signal), measured="wifi")
+    key = "reason.link_wifi_weak" if weak else "reason.link_wifi"
+    fix = remedy("link_wifi", signal=signal)
+    return failed(b, False, key, fix, measured="wifi", interface=m.target, signal=signal,
+                  minimum=Qty(WIFI_MIN_DBM, "dBm"))
 
 
 def duplex_check(m: Measurement) -> Check:
-    base = _base("link.duplex", "this computer's link: full duplex, no mismatch symptoms", m)
+    b = _base("link.duplex", m)
     if not m.ok:
-        return not_measured(base, "", m)
+        return not_measured(b, m)
     duplex, delta = m.values.get("duplex"), m.values.get("counters_delta")
     if duplex is None and not isinstance(delta, dict):
-        return not_measured(base, "the driver reports neither duplex nor error counters", None)
+        return not_measured(b, None, msg("link.no_counters"))
     counts: dict[str, int] = delta if isinstance(delta, dict) else {}
-    grew = {k: v for k, v in counts.items() if k in ("rx_frame", "tx_colls", "tx_carrier") and v > 0}
-    window = m.values.get("sample_s")
+    window = Qty(float(m.values.get("sample_s") or 0.0), "s")  # type: ignore[arg-type]
+    grew = {k: v for k, v in counts.items() if k in SYMPTOMS and v > 0}
+    shown = msg(f"duplex.{duplex if duplex in ('full', 'half') else 'unknown'}")
     if duplex == "half" or grew:
-        parts = [f"{duplex} duplex"] if duplex == "half" else []
-        parts += [f"{v} {k.replace('_', ' ')} in {window} s" for k, v in sorted(grew.items())]
-        reason = f"{m.target}: {', '.join(parts)}: symptoms of a duplex mismatch or a bad cable"
-        return failed(base, False, reason, remedy("link_duplex", interface=m.target), measured=duplex)
-    return Check(**base, status=Status.PASS, measured=duplex,
-                 reason=f"{m.target}: {duplex or 'unknown'} duplex, no frame errors or collisions in {window} s")
+        symptoms: list[Item] = [msg("link.half_duplex")] if duplex == "half" else []
+        symptoms += [msg(f"link.counter.{k}", n=v, window=window) for k, v in sorted(grew.items())]
+        return failed(b, False, "reason.link_duplex_bad", remedy("link_duplex", interface=m.target),
+                      measured=str(duplex), interface=m.target, symptoms=symptoms)
+    return check(b, Status.PASS, "reason.link_duplex_ok", measured=str(duplex), interface=m.target, duplex=shown,
+                 window=window)
+
+
+#: /proc/net/dev counters that grow with a duplex mismatch or a bad cable
+SYMPTOMS = ("rx_frame", "tx_colls", "tx_carrier")
 
 
 def voice_segment_check(m: Measurement, by_id: dict[str, Measurement]) -> Check | None:
     """None when the phones' segment is unknown (no voice VLAN heard, no voice-VLAN DHCP)."""
     if not m.ok:
         return None
-    base = _base("link.voice_segment", "this computer measures from the phones' VLAN / subnet", m)
+    b = _base("link.voice_segment", m)
     lldp = by_id.get("lldp")
     voice_vlan = lldp.values.get("voice_vlan") if lldp and lldp.ok else None
     own_vlan = m.values.get("vlan")
+    where: Msg = msg("link.vlan", vlan=own_vlan) if isinstance(own_vlan, int) else msg("link.native_vlan")
     nets = [ipaddress.ip_interface(n) for n in m.values.get("ipv4_networks") or []]  # type: ignore[union-attr]
     offered = _voice_offer(by_id)
-    if isinstance(voice_vlan, int) and voice_vlan != own_vlan:
-        where = f"VLAN {own_vlan}" if own_vlan is not None else "the untagged (native) VLAN"
-        reason = f"{m.target} is in {where}; the switch announces voice VLAN {voice_vlan}"
-        fix = remedy("link_voice_segment", phones=f"voice VLAN {voice_vlan}", vlan=voice_vlan, interface=m.target)
-        return failed(base | {"evidence": [m.id, lldp.id]}, False, reason, fix, measured=own_vlan)  # type: ignore[union-attr]
+    if lldp is not None and isinstance(voice_vlan, int) and voice_vlan != own_vlan:
+        fix = remedy("link_voice_segment", phones=msg("link.vlan", vlan=voice_vlan), vlan=voice_vlan,
+                     interface=m.target)
+        return failed({**b, "evidence": [m.id, lldp.id]}, False, "reason.link_vlan_other", fix,
+                      measured=own_vlan if isinstance(own_vlan, int) else None, interface=m.target, where=where,
+                      vlan=voice_vlan)
     if offered is not None and not any(n.ip in offered[1] for n in nets):
-        reason = f"{m.target} ({', '.join(map(str, nets)) or 'no IPv4'}) is outside the phones' subnet {offered[1]} " \
-            f"offered on voice VLAN {offered[0]}"
         fix = remedy("link_voice_segment", phones=str(offered[1]), vlan=offered[0], interface=m.target)
-        return failed(base, False, reason, fix, measured=str(nets[0]) if nets else None)
+        return failed(b, False, "reason.link_subnet_other", fix, measured=str(nets[0]) if nets else None,
+                      interface=m.target, networks=[str(n) for n in nets] or msg("field.none"),
+                      subnet=str(offered[1]), vlan=offered[0])
     if voice_vlan is None and offered is None:
         return None
-    return Check(**base, status=Status.PASS, measured=own_vlan,
-                 reason=f"{m.target} is in the phones' VLAN/subnet (VLAN {own_vlan})")
+    return check(b, Status.PASS, "reason.link_voice_ok", measured=own_vlan if isinstance(own_vlan, int) else None,
+                 interface=m.target, where=where)
 
 
 def _voice_offer(by_id: dict[str, Measurement]) -> tuple[int, ipaddress.IPv4Network | ipaddress.IPv6Network] | None:

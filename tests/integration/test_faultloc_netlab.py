@@ -29,7 +29,7 @@ from netcheck.probes import path_hops
 from netcheck.probes._common import Context
 from netcheck.reports import html, svg
 from netcheck.reports.i18n import Catalogue
-from netcheck.result import Check, Measurement, Status
+from netcheck.result import Check, Measurement, Msg, Status
 from tests.netlab.fixtures import require_netlab
 from tests.netlab.multihop import LINKS, MultiHopLab, open_multihop_lab
 from tests.netlab.netns import run_in_netns
@@ -141,7 +141,8 @@ def test_impairment_is_attributed_to_its_segment(lab: MultiHopLab, link: str) ->
     check = faultloc.fault_check("sbc", lab.target, m)
     assert check.status is Status.WARN and check.measured == segment
     assert check.remediation is not None and check.remediation.key == f"faultloc_{segment}"
-    assert f"segment {segment}" in check.reason
+    assert check.params["segment"] == Msg(key=f"faultloc.segment.{segment}")
+    assert check.reason_key == "reason.faultloc"
     page = report_html(m, check)  # the report highlights the same segment, and only it
     label = Catalogue("en").t(f"faultloc.segment.{segment}")
     assert f'fill="{svg.RED}" font-weight="bold">{label} \u26a0</text>' in page

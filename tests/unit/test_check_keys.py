@@ -105,6 +105,11 @@ def test_key_families_built_at_run_time_are_complete() -> None:
         "sip.finding": list(firewall.SIP_FINDINGS),  # SIP ALG: what the path did
         "sip.leg": list(firewall.SIP_LEG_GAPS),
         "sip.options": list(firewall.SIP_OPTIONS_EVIDENCE),
+        "faultloc.segment": ["lan", "site_edge", "isp", "provider"],
+        "faultloc.party": ["lan", "site_edge", "isp", "provider"],
+        "faultloc.item": ["loss_pct", "jitter_ms", "delay_ms"],
+        "title.bufferbloat": ["up", "down"],
+        "link.counter": ["rx_frame", "tx_colls", "tx_carrier"],
     }
     # evaluate/lan.py titles a switch's check f"{title_key}.on" (the switch named)
     families["title.lan"] = [f"{k}.on" for k in ("poe", "speed", "speed_full", "voice_vlan")]

@@ -52,7 +52,7 @@ def test_duplex_mismatch_symptoms_and_half_duplex() -> None:
     grew = _m(duplex="full", sample_s=2.0, counters_delta={"rx_frame": 9, "tx_colls": 0, "tx_carrier": 0,
                                                             "rx_errors": 9, "tx_errors": 0})
     c = judge.duplex_check(grew)
-    assert c.status is Status.WARN and "9 rx frame in 2.0 s" in c.reason
+    assert c.status is Status.WARN and "9 receive frame errors in 2 s" in c.reason
     half = judge.duplex_check(_m(duplex="half", sample_s=2.0, counters_delta=None))
     assert half.status is Status.WARN and "half duplex" in half.reason
     assert judge.duplex_check(_m(duplex=None, counters_delta=None)).status is Status.NOT_MEASURED

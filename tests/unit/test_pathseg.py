@@ -108,3 +108,11 @@ def test_gateway_not_first_hop_not_found() -> None:
 ])
 def test_site_local_addresses(address: str | None, local: bool) -> None:
     assert is_site_local(address) is local
+
+
+def test_every_segment_has_its_remedy_in_both_catalogues() -> None:
+    """remedy.faultloc_<segment> is built at run time from the segment name."""
+    from netcheck.i18n import keys
+
+    for lang in ("en", "de"):
+        assert {f"remedy.faultloc_{s}" for s in faultloc.SEGMENTS} <= keys(lang)
