@@ -16,6 +16,7 @@ path checks judge the provider's limits; this says who must act on a failure.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
@@ -187,10 +188,22 @@ def _hop(seg: Mapping[str, object], end: str) -> Msg:
 
 
 def _rate_limited_hops(m: Measurement) -> list[Item]:
-    """Hops whose own loss is at least 1 % above the persistent loss (rate limiting)."""
+    """Hops whose own loss is above the persistent loss by at least 1 % and by more than
+    sampling noise (z >= 1.645 against the persistent loss, same number of probes): ICMP
+    rate limiting or a busy control plane at that hop."""
     hops = m.values.get("hops")
-    if not isinstance(hops, list):
-        return []
-    return [msg("faultloc.hop_local", ttl=int(h["ttl"]), loss=Qty(float(h["loss_local_pct"]), "%"))
-            for h in hops if isinstance(h, dict) and isinstance(h.get("loss_local_pct"), float | int)
-            and h["loss_local_pct"] >= LOSS_PCT]
+    out: list[Item] = []
+    for h in hops if isinstance(hops, list) else []:
+        local, persistent, sent = h.get("loss_local_pct"), h.get("loss_persistent_pct"), h.get("sent")
+        if not (isinstance(local, float | int) and isinstance(persistent, float | int) and isinstance(sent, int)):
+            continue
+        if local >= LOSS_PCT and _z(persistent / 100, (persistent + local) / 100, sent) >= LOSS_Z:
+            out.append(msg("faultloc.hop_local", ttl=int(h["ttl"]), loss=Qty(float(local), "%")))
+    return out
+
+
+def _z(p1: float, p2: float, n: int) -> float:
+    """Two-proportion z statistic, both proportions over ``n`` probes (pooled variance)."""
+    pooled = (p1 + p2) / 2
+    se = math.sqrt(pooled * (1 - pooled) * 2 / n) if n else 0.0
+    return (p2 - p1) / se if se else 0.0

@@ -161,16 +161,34 @@ async def _phases(spec: Spec, binary: str, ctx: Context) -> dict[str, dict[str, 
         load = iperf3.Spec(id="load", host=spec.load_host, port=spec.load_port, duration_s=spec.load_s,
                            reverse=direction == "down", streams=spec.streams)
         argv = [*load.argv(binary), "-b", str(cap_bps // spec.streams)]
-        start = time.monotonic()
         ctx.progress(f"bufferbloat: {direction}link load {spec.load_s:g} s")
-        try:
-            raw = await iperf3._execute(argv, ctx.timeout(spec.load_s + 5.0))
-            figures, problem = iperf3.parse(raw, load)
-        except TimeoutError:
-            figures, problem = {}, "iperf3 did not finish in time"
+        figures, problem, start = await _load(argv, load, spec, ctx)
         out[direction] = {"start": start, "end": time.monotonic(), "cap_bps": cap_bps, "problem": problem,
                           "throughput_kbps": figures.get("throughput_kbps")}
     return out
+
+
+BUSY_RETRIES = 3
+
+
+async def _load(argv: list[str], load: iperf3.Spec, spec: Spec, ctx: Context
+                ) -> tuple[dict[str, Value], str | None, float]:
+    """One bounded iperf3 run (figures, problem, its monotonic start). A server still
+    finishing the previous test answers "busy" (iperf3 serves one test at a time): retried
+    up to ``BUSY_RETRIES`` times, 1 s apart."""
+    problem: str | None = None
+    start = time.monotonic()
+    for _ in range(BUSY_RETRIES):
+        start = time.monotonic()
+        try:
+            raw = await iperf3._execute(argv, ctx.timeout(spec.load_s + 5.0))
+        except TimeoutError:
+            return {}, "iperf3 did not finish in time", start
+        figures, problem = iperf3.parse(raw, load)
+        if problem is None or "busy" not in problem or ctx.remaining() < spec.load_s + 3:
+            return figures, problem, start
+        await asyncio.sleep(1.0)
+    return {}, problem, start
 
 
 def grade(added_ms: float | None) -> str | None:
@@ -205,8 +223,9 @@ def summarize(spec: Spec, host: str, phases: dict[str, dict[str, Value]],
     values["idle_rtt_median_be_ms"] = base[0]
     for direction in spec.directions:
         ph = phases.get(direction)
-        if ph is None:
+        if ph is None or ph.get("problem"):  # no load ran: nothing to grade
             values[f"{direction}_grade"] = None
+            values[f"{direction}_load_problem"] = ph.get("problem") if ph else "no time left for this phase"
             continue
         start, end = float(ph["start"]) + WARMUP_S, float(ph["end"])  # type: ignore[arg-type]
         for dscp, suffix in ((spec.dscp, ""), (0, "_be")):
