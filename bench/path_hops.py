@@ -50,7 +50,8 @@ def _truth_ms(lab) -> float:  # type: ignore[no-untyped-def]
 def main() -> None:
     with multihop_lab("isp", SPEC, seed=42) as lab:
         print(f"impairment on link isp1 -> isp2: {SPEC}")
-        print("| tool | probes per hop | wall s | hops | hop 3 RTT ms | hop 4 RTT ms | loss % hops 1-4 | ISP delay share ms |")
+        print("| tool | probes per hop | wall s | hops | hop 3 RTT ms | hop 4 RTT ms | loss % hops 1-4 "
+              "| ISP delay share ms |")
         print("|---|---|---|---|---|---|---|---|")
         for rounds, interval in ((10, 0.2), (10, 1.0)):
             m, wall = _trace(lab, rounds, interval)
@@ -61,7 +62,7 @@ def main() -> None:
                   f"{hops[3]['rtt_median_ms']} (median) | {hops[4]['rtt_median_ms']} (median) | {loss} | "
                   f"{seg['delay_ms']} |")
         nm, wall = _nmap(lab)
-        print(f"| nmap -sn --traceroute | 1 | {wall:.1f} | {len(nm)} | {nm.get(3)} | {nm.get(4)} | – | – |")
+        print(f"| nmap -sn --traceroute | 1 | {wall:.1f} | {len(nm)} | {nm.get(3)} | {nm.get(4)} | - | - |")
         print(f"truth: link RTT (median up + median down one-way delay) {_truth_ms(lab):.3f} ms")
 
 

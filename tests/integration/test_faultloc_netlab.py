@@ -239,3 +239,23 @@ def test_bufferbloat_on_a_deep_site_queue(lab: MultiHopLab, iperf3_in_prov: int,
         up = checks["bufferbloat.up"]
         assert up.status is Status.WARN and up.remediation is not None
         assert up.remediation.key == "bufferbloat" and "strict-priority" in up.remediation.text
+
+
+def test_silent_path_is_a_bounded_timeout_and_not_measured(lab: MultiHopLab) -> None:
+    """Every ICMP answer dropped on the way in: a TIMEOUT saying so, within the pacing plus
+    the wait for the last answers; the fault check is NOT_MEASURED, never PASS."""
+    lab.clear_impairment()
+    ns = lab.ns["lan"]
+    lab.exec(ns, ["nft", "-f", "-"], input=(
+        "table inet silent {\n chain in {\n  type filter hook input priority filter;\n"
+        "  meta l4proto { icmp, ipv6-icmp } drop\n }\n}\n"))
+    try:
+        started = time.monotonic()
+        m = trace(lab, rounds=3, interval_s=0.1)
+        took = time.monotonic() - started
+    finally:
+        lab.exec(ns, ["nft", "delete", "table", "inet", "silent"])
+    assert m.error is not None and m.error.kind.value == "timeout" and "no hop answered" in m.error.detail
+    assert m.values["reached"] is False and took < 3 * 0.1 + path_hops.Spec(id="x", host="x").wait_s + 2.0
+    check = faultloc.fault_check("sbc", lab.target, m)
+    assert check.status is Status.NOT_MEASURED

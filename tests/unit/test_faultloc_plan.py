@@ -1,0 +1,28 @@
+"""The plan: a per-hop trace per handover target, the own-link probe always, latency under
+load only with an iperf3 server (and then alone: it saturates the line)."""
+
+from __future__ import annotations
+
+from netcheck import plan
+from netcheck import profile as prof
+from netcheck.profile import Role
+
+
+def test_hop_runs_follow_the_handover_targets() -> None:
+    p = prof.load("managed-com-business")
+    runs = {r.id: r for r in plan.build(p, plan.Options(gateway="192.168.10.1"))}
+    handover = [name for name, t in p.targets_with_role(Role.HANDOVER) if t.host]
+    assert handover and all(f"path_hops:{n}" in runs for n in handover)
+    trace = runs[f"path_hops:{handover[0]}"]
+    assert trace.spec.dscp == p.stream.dscp and trace.spec.gateway == "192.168.10.1"
+    assert trace.timeout_s >= trace.spec.rounds * trace.spec.interval_s + trace.spec.wait_s
+    assert "local_link" in runs and "bufferbloat" not in runs
+    quick = {r.id: r for r in plan.build(p, plan.Options(quick=True))}
+    assert quick[f"path_hops:{handover[0]}"].spec.rounds < trace.spec.rounds
+
+
+def test_bufferbloat_only_with_iperf3_and_exclusive() -> None:
+    p = prof.load("managed-com-business")
+    run = {r.id: r for r in plan.build(p, plan.Options(iperf3="198.51.100.7:5209"))}["bufferbloat"]
+    assert run.exclusive and (run.spec.load_host, run.spec.load_port) == ("198.51.100.7", 5209)
+    assert run.timeout_s >= run.spec.idle_s + 2 * run.spec.load_s
