@@ -76,6 +76,8 @@ def duplex_check(m: Measurement) -> Check:
         symptoms += [msg(f"link.counter.{k}", n=v, window=window) for k, v in sorted(grew.items())]
         return failed(b, False, "reason.link_duplex_bad", remedy("link_duplex", interface=m.target),
                       measured=str(duplex), interface=m.target, symptoms=symptoms)
+    if duplex != "full":  # no symptoms, but the duplex itself is not known: not a pass
+        return check(b, Status.NOT_MEASURED, "reason.link_duplex_unknown", interface=m.target, window=window)
     return check(b, Status.PASS, "reason.link_duplex_ok", measured=str(duplex), interface=m.target, duplex=shown,
                  window=window)
 

@@ -39,7 +39,7 @@ import struct
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from netcheck import pathseg
@@ -53,6 +53,7 @@ IP_RECVERR, IPV6_RECVERR = 11, 25
 IP_MTU_DISCOVER, IP_MTU, IPV6_MTU_DISCOVER, IPV6_MTU = 10, 14, 23, 24
 PMTUDISC_DO = 2
 MAGIC = b"NCHP"
+PMTU_BUDGET_S = 4.0  # kept free of the trace's deadline for the path MTU exchange
 PERMISSION_HINT = (
     "per-hop probing needs the ICMP errors routers send back: run as root/Administrator or "
     "grant CAP_NET_RAW (raw ICMP socket); on Linux it also works unprivileged (IP_RECVERR)"
@@ -125,10 +126,11 @@ async def run(spec: Spec, ctx: Context) -> Measurement:
     except OSError as exc:
         err = error(ErrorKind.PERMISSION, f"{exc}; {PERMISSION_HINT}")
         return timer.measurement(id=spec.id, probe="path_hops", target=spec.host, method="udp-ttl", error=err)
+    reserve = PMTU_BUDGET_S if spec.pmtu and ctx.remaining() > 2 * PMTU_BUDGET_S else 0.0
     with io:
-        deadline = time.monotonic() + ctx.remaining()
+        deadline = time.monotonic() + ctx.remaining() - reserve
         trace = await asyncio.to_thread(_trace, io, address, spec, deadline, ctx.progress)
-    pmtu = await asyncio.to_thread(path_mtu, address, family, time.monotonic() + min(4.0, ctx.remaining())) \
+    pmtu = await asyncio.to_thread(path_mtu, address, family, time.monotonic() + min(PMTU_BUDGET_S, ctx.remaining())) \
         if spec.pmtu and trace.dest_ttl else (None, False)
     values, series = summarize(spec, address, family, io.mode, trace, pmtu)
     err = None if trace.answers else error(
@@ -237,7 +239,7 @@ def _recv_socket(mode: str, family: int, send: socket.socket) -> socket.socket:
 
 
 # --------------------------------------------------------------------------- the trace
-def _trace(io: _Io, address: str, spec: Spec, deadline: float, progress: object) -> Trace:
+def _trace(io: _Io, address: str, spec: Spec, deadline: float, progress: Callable[[str], None]) -> Trace:
     """Blocking: the paced rounds; stops sending beyond the target once it has answered."""
     trace, limit, start = Trace(), spec.max_hops, time.monotonic()
     stagger = min(spec.interval_s / spec.max_hops, 0.05)
@@ -256,8 +258,7 @@ def _trace(io: _Io, address: str, spec: Spec, deadline: float, progress: object)
             trace.sent.append(sent)
             by_port[port] = sent
             limit = min(limit, trace.dest_ttl or limit)
-        if callable(progress):
-            progress(f"path {address}: round {rnd + 1}/{spec.rounds}")
+        progress(f"path {address}: round {rnd + 1}/{spec.rounds}")
     _wait_until(io, min(deadline, time.monotonic() + spec.wait_s), deadline, trace, by_port, address)
     return trace
 

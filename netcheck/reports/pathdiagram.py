@@ -12,8 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from netcheck.i18n import Catalogue
 from netcheck.reports import svg
-from netcheck.reports.i18n import Catalogue
 from netcheck.result import Measurement, RunResult
 
 SEGMENTS = ("lan", "site_edge", "isp", "provider")

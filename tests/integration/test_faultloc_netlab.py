@@ -25,10 +25,10 @@ from collections.abc import Iterator
 import pytest
 
 from netcheck.evaluate import faultloc
+from netcheck.i18n import Catalogue
 from netcheck.probes import path_hops
 from netcheck.probes._common import Context
 from netcheck.reports import html, svg
-from netcheck.reports.i18n import Catalogue
 from netcheck.result import Check, Measurement, Msg, Status
 from tests.netlab.fixtures import require_netlab
 from tests.netlab.multihop import LINKS, MultiHopLab, open_multihop_lab

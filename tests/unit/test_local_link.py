@@ -56,6 +56,9 @@ def test_duplex_mismatch_symptoms_and_half_duplex() -> None:
     half = judge.duplex_check(_m(duplex="half", sample_s=2.0, counters_delta=None))
     assert half.status is Status.WARN and "half duplex" in half.reason
     assert judge.duplex_check(_m(duplex=None, counters_delta=None)).status is Status.NOT_MEASURED
+    quiet = dict.fromkeys(("rx_frame", "tx_colls", "tx_carrier"), 0)
+    unknown = judge.duplex_check(_m(duplex=None, sample_s=2.0, counters_delta=quiet))
+    assert unknown.status is Status.NOT_MEASURED and "does not report duplex" in unknown.reason
 
 
 def test_outside_the_voice_vlan_dhcp_subnet() -> None:
