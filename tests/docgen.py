@@ -295,9 +295,9 @@ def _path_hops(run: ProbeRun, kind: str) -> Made:
 
     bad = kind == "no-go"
     addrs = (GATEWAY, "100.64.12.1", "203.0.113.9", "203.0.113.20")
-    isp = tuple(None if bad and i % 5 == 0 else (31.0 if bad else 9.0) + (i % 3) for i in range(10))
-    rows = [HopSamples(1, addrs[0], tuple(0.6 + (i % 2) / 10 for i in range(10))),
-            HopSamples(2, addrs[1], tuple(7.0 + (i % 2) for i in range(10))),
+    isp = tuple(None if bad and i % 5 == 0 else (31.0 if bad else 9.0) + (i % 3) for i in range(30))
+    rows = [HopSamples(1, addrs[0], tuple(0.6 + (i % 2) / 10 for i in range(30))),
+            HopSamples(2, addrs[1], tuple(7.0 + (i % 2) for i in range(30))),
             HopSamples(3, addrs[2], isp), HopSamples(4, addrs[3], isp)]
     hops = [{"ttl": h.ttl, "address": h.address, **hop_summary(h), "dscp_seen": 46, "dscp_remarked": False}
             for h in rows]

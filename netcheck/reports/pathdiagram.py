@@ -18,7 +18,7 @@ from netcheck.result import Measurement, RunResult
 
 SEGMENTS = ("lan", "site_edge", "isp", "provider")
 NODES = ("computer", "gateway", "isp", "border", "target")
-W, H, X0, X1, Y = 720, 150, 60, 660, 56
+W, H, X0, X1, Y = 720, 132, 70, 650, 66
 
 
 @dataclass(frozen=True)
@@ -65,23 +65,29 @@ def render(segs: list[dict[str, Any]], fault: str | None, cat: Catalogue) -> str
 
 
 def _segment(seg: dict[str, Any], name: str, x1: float, x2: float, at_fault: bool, cat: Catalogue) -> str:
+    """The segment's line, and above it three short lines: its name, delay + jitter, loss."""
     measured = bool(seg.get("measured"))
     colour = svg.RED if at_fault else (svg.GREEN if measured else svg.GREY)
     width, dash = (6, "") if at_fault else (3, "" if measured else ' stroke-dasharray="6 4"')
     mid = (x1 + x2) / 2
     title = cat.t(f"faultloc.segment.{name}") + (" \u26a0" if at_fault else "")
-    shares = cat.t("faultloc.shares", delay=cat.num(seg.get("delay_ms")), jitter=cat.num(seg.get("jitter_ms")),
-                   loss=cat.num(seg.get("loss_pct"))) if measured else cat.t("faultloc.unmeasured")
+    if measured:
+        lines = [cat.t("faultloc.shares", delay=cat.num(seg.get("delay_ms")), jitter=cat.num(seg.get("jitter_ms"))),
+                 cat.t("faultloc.loss", loss=cat.num(seg.get("loss_pct")))]
+    else:
+        lines = [cat.t("faultloc.unmeasured"), ""]
     weight = ' font-weight="bold"' if at_fault else ""
+    small = f'text-anchor="middle" fill="{svg.MUTED}" font-size="10"'
     return (f'<line x1="{x1:.1f}" y1="{Y}" x2="{x2:.1f}" y2="{Y}" stroke="{colour}" stroke-width="{width}"{dash}/>'
-            f'<text x="{mid:.1f}" y="{Y - 14}" text-anchor="middle" fill="{colour}"{weight}>{svg.esc(title)}</text>'
-            f'<text x="{mid:.1f}" y="{Y + 54}" text-anchor="middle" fill="{svg.MUTED}" font-size="10">'
-            f"{svg.esc(shares)}</text>")
+            f'<text x="{mid:.1f}" y="{Y - 40}" text-anchor="middle" fill="{colour}"{weight}>{svg.esc(title)}</text>'
+            f'<text x="{mid:.1f}" y="{Y - 26}" {small}>{svg.esc(lines[0])}</text>'
+            f'<text x="{mid:.1f}" y="{Y - 13}" {small}>{svg.esc(lines[1])}</text>')
 
 
 def _node(x: float, name: str, address: object) -> str:
     addr = "" if address is None else str(address)
-    return (f'<circle cx="{x:.1f}" cy="{Y}" r="9" fill="#ffffff" stroke="{svg.INK}" stroke-width="2"/>'
-            f'<text x="{x:.1f}" y="{Y + 26}" text-anchor="middle" fill="{svg.INK}">{svg.esc(name)}</text>'
-            f'<text x="{x:.1f}" y="{Y + 39}" text-anchor="middle" fill="{svg.MUTED}" font-size="10">'
+    return (f'<circle cx="{x:.1f}" cy="{Y}" r="8" fill="#ffffff" stroke="{svg.INK}" stroke-width="2"/>'
+            f'<text x="{x:.1f}" y="{Y + 24}" text-anchor="middle" fill="{svg.INK}" font-size="11">'
+            f"{svg.esc(name)}</text>"
+            f'<text x="{x:.1f}" y="{Y + 38}" text-anchor="middle" fill="{svg.MUTED}" font-size="10">'
             f"{svg.esc(addr)}</text>")
