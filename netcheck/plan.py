@@ -138,10 +138,10 @@ def _path_runs(profile: Profile, options: Options) -> list[ProbeRun]:
     return runs
 
 
-#: Probes per hop of a full run: 30 tell 20 % loss at a hop from none at z >= 2.5 (10, the
-#: quick run's, only from ~40 %); at one probe per hop per second the trace then runs ~35 s,
-#: beside the LLDP listen (35 s) in the shared phase of the run.
-HOP_ROUNDS = 30
+#: Probes per hop: as many as the call measurement lasts in seconds (one per hop per
+#: second), so the trace never makes a run longer than its call; at least 10, at most 30.
+#: 30 tell 20 % loss at a hop from none at z >= 2.5; 10 only from ~40 %.
+HOP_ROUNDS = (10, 30)
 
 
 def hop_runs(profile: Profile, options: Options) -> list[ProbeRun]:
@@ -153,7 +153,8 @@ def hop_runs(profile: Profile, options: Options) -> list[ProbeRun]:
 
     if not (profile.limits.end_to_end or profile.limits.handover):
         return []
-    rounds = 10 if options.quick else HOP_ROUNDS
+    call_s = profile.stream.quick_duration_s if options.quick else profile.stream.duration_s
+    rounds = int(min(HOP_ROUNDS[1], max(HOP_ROUNDS[0], call_s)))
     runs = []
     for name, target in profile.targets_with_role(Role.HANDOVER):
         if target.host:
