@@ -148,7 +148,8 @@ def hop_runs(profile: Profile, options: Options) -> list[ProbeRun]:
     """One per-hop trace (UDP at the profile's voice DSCP) per handover target: where on
     the path (LAN, site edge, ISP, provider) delay, jitter and loss start. Paced at one
     probe per hop per second (routers rate-limit ICMP Time Exceeded), so its duration is
-    the number of rounds in seconds plus the wait for the last answers and the path MTU."""
+    the number of rounds in seconds plus the wait for the last answers and the path MTU
+    (twice that when UDP does not reach the target and an ICMP echo trace follows)."""
     from netcheck.probes import path_hops
 
     if not (profile.limits.end_to_end or profile.limits.handover):
@@ -160,8 +161,9 @@ def hop_runs(profile: Profile, options: Options) -> list[ProbeRun]:
         if target.host:
             spec = path_hops.Spec(id=f"path_hops:{name}", host=target.host, rounds=rounds,
                                   dscp=profile.stream.dscp, gateway=options.gateway)
-            runs.append(ProbeRun(spec.id, "path_hops", spec, rounds * spec.interval_s + 10.0,
-                                 f"per-hop trace to {name} {target.host}"))
+            # room for a second (ICMP echo) trace when UDP does not reach the target, and the PMTU
+            budget = 2 * (rounds * spec.interval_s + spec.wait_s) + 10.0
+            runs.append(ProbeRun(spec.id, "path_hops", spec, budget, f"per-hop trace to {name} {target.host}"))
     return runs
 
 

@@ -5,6 +5,9 @@ DSCP << 2) to high, closed ports of the target (the traceroute convention, 33434
 TTL / hop limit 1, 2, ... Router n answers the probe with TTL n with ICMP Time Exceeded
 (RFC 792 / RFC 4443); the target answers with Port Unreachable. Each probe has its own
 destination port, which the ICMP error quotes, so every answer is matched to its probe.
+Where UDP does not reach the target (a firewall drops UDP to closed ports) and raw sockets
+are allowed, the same trace runs with ICMP Echo Requests (RFC 792 / RFC 4443), matched by
+identifier and sequence number, and is kept when it gets further (``method`` says which).
 
 Two receive paths, chosen by what this machine allows (the capability check is
 :func:`receive_modes`):
@@ -33,6 +36,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import secrets
 import select
 import socket
 import struct
@@ -82,6 +86,7 @@ class Spec:
     gateway: str | None = None
     provider_networks: tuple[str, ...] = ()
     mode: str = "auto"
+    protocol: str = "auto"
     pmtu: bool = True
 
 
@@ -113,31 +118,58 @@ def receive_modes(caps: dict[str, bool]) -> list[str]:
 
 
 async def run(spec: Spec, ctx: Context) -> Measurement:
-    """Resolve, open, trace, measure the path MTU, summarise into hops and segments."""
+    """Resolve, open, trace (UDP, ICMP where allowed), measure the path MTU, summarise."""
     timer = Timer()
     address, family, err = await _resolve(spec.host, ctx)
     modes = [m for m in receive_modes(ctx.caps) if spec.mode in ("auto", m)]
+    if spec.protocol == "icmp":
+        modes = [m for m in modes if m == "raw"]
     if err is None and not modes:
         err = error(ErrorKind.PERMISSION, PERMISSION_HINT)
     if err is not None:
         return timer.measurement(id=spec.id, probe="path_hops", target=spec.host, method="udp-ttl", error=err)
+    reserve = PMTU_BUDGET_S if spec.pmtu and ctx.remaining() > 2 * PMTU_BUDGET_S else 0.0
     try:
-        io = _open(modes, family)
+        trace, method = await _traces(spec, address, family, modes, ctx, reserve)
     except OSError as exc:
         err = error(ErrorKind.PERMISSION, f"{exc}; {PERMISSION_HINT}")
         return timer.measurement(id=spec.id, probe="path_hops", target=spec.host, method="udp-ttl", error=err)
-    reserve = PMTU_BUDGET_S if spec.pmtu and ctx.remaining() > 2 * PMTU_BUDGET_S else 0.0
-    with io:
-        deadline = time.monotonic() + ctx.remaining() - reserve
-        trace = await asyncio.to_thread(_trace, io, address, spec, deadline, ctx.progress)
     pmtu = await asyncio.to_thread(path_mtu, address, family, time.monotonic() + min(PMTU_BUDGET_S, ctx.remaining())) \
         if spec.pmtu and trace.dest_ttl else (None, False)
-    values, series = summarize(spec, address, family, io.mode, trace, pmtu)
+    values, series = summarize(spec, address, family, method, trace, pmtu)
     err = None if trace.answers else error(
         ErrorKind.TIMEOUT, f"no hop answered towards {address} (ICMP errors filtered on the way back?)")
-    return timer.measurement(id=spec.id, probe="path_hops", target=spec.host, method=f"udp-ttl-{io.mode}",
+    return timer.measurement(id=spec.id, probe="path_hops", target=spec.host, method=method,
                              values=values, series=series, error=err,
                              confidence="high" if values["reached"] else "partial")
+
+
+async def _traces(spec: Spec, address: str, family: int, modes: list[str], ctx: Context,
+                  reserve: float) -> tuple[Trace, str]:
+    """The UDP trace, or the ICMP one (asked for, or UDP did not reach the target and an
+    ICMP echo trace with raw sockets reached further); the method names which."""
+    protocols = ["icmp"] if spec.protocol == "icmp" else ["udp"]
+    if spec.protocol == "auto" and "raw" in modes:
+        protocols.append("icmp")
+    best: tuple[Trace, str] | None = None
+    for protocol in protocols:
+        if best is not None and (best[0].dest_ttl or ctx.remaining() - reserve < spec.wait_s + 1):
+            break
+        with _open(modes, family, icmp=protocol == "icmp") as io:
+            deadline = time.monotonic() + ctx.remaining() - reserve
+            trace = await asyncio.to_thread(_trace, io, address, spec, deadline, ctx.progress)
+            method = f"{protocol}-ttl-{io.mode}"
+        if best is None or _further(trace, best[0]):
+            best = (trace, method)
+    assert best is not None
+    return best
+
+
+def _further(new: Trace, old: Trace) -> bool:
+    """The new trace reached the target and the old did not, or it got more answers."""
+    if bool(new.dest_ttl) != bool(old.dest_ttl):
+        return bool(new.dest_ttl)
+    return len(new.answers) > len(old.answers)
 
 
 async def _resolve(host: str, ctx: Context) -> tuple[str, int, ProbeError | None]:
@@ -154,9 +186,11 @@ async def _resolve(host: str, ctx: Context) -> tuple[str, int, ProbeError | None
 class _Io:
     """The send socket (UDP, DSCP set) and the receive path (raw ICMP or the error queue)."""
 
-    def __init__(self, mode: str, family: int, send: socket.socket, recv: socket.socket) -> None:
+    def __init__(self, mode: str, family: int, send: socket.socket, recv: socket.socket, *, icmp: bool = False) -> None:
         self.mode, self.family, self.send_sock, self.recv_sock = mode, family, send, recv
         self.local_port = send.getsockname()[1]
+        self.icmp = icmp  # probes are ICMP echo requests sent on the raw socket
+        self.ident = secrets.randbits(16)
 
     def __enter__(self) -> _Io:
         return self
@@ -170,10 +204,13 @@ class _Io:
         level, ttl_opt, tos_opt = (
             (socket.IPPROTO_IP, socket.IP_TTL, socket.IP_TOS) if self.family == 4
             else (socket.IPPROTO_IPV6, socket.IPV6_UNICAST_HOPS, socket.IPV6_TCLASS))
-        self.send_sock.setsockopt(level, ttl_opt, ttl)
-        self.send_sock.setsockopt(level, tos_opt, (dscp << 2) & 0xFC)
+        sock = self.recv_sock if self.icmp else self.send_sock
+        sock.setsockopt(level, ttl_opt, ttl)
+        sock.setsockopt(level, tos_opt, (dscp << 2) & 0xFC)
+        if self.icmp:  # the probe key travels as the echo sequence number
+            payload, port = icmperr.echo_request(self.ident, port, payload, family=self.family), 0
         with contextlib.suppress(OSError):  # an unreachable route is a lost probe, not a crash
-            self.send_sock.sendto(payload, (address, port))
+            sock.sendto(payload, (address, port))
 
     def receive(self) -> Iterator[tuple[IcmpError, int, int | None]]:
         """Every queued answer: (message, receive time ns, quoted destination port)."""
@@ -187,6 +224,20 @@ class _Io:
             if got is not None:
                 yield got
 
+    def _match(self, msg: IcmpError, now: int) -> tuple[IcmpError, int, int | None] | None:
+        """(message, time, probe key) when ``msg`` answers one of our probes: an error
+        quoting our UDP port or our echo identifier, or an echo reply with our identifier."""
+        if self.icmp and msg.kind is Kind.ECHO_REPLY:
+            return (msg, now, msg.seq) if msg.ident == self.ident else None
+        q = msg.quoted
+        if q is None:
+            return None
+        if self.icmp:
+            ours = q.proto in (icmperr.ICMP4, icmperr.ICMP6) and q.sport == self.ident
+        else:
+            ours = q.proto == icmperr.UDP and q.sport == self.local_port
+        return (msg, now, q.dport) if ours else None
+
     def _read_one(self) -> tuple[IcmpError, int, int | None] | None:
         if self.mode == "raw":
             data, peer = self.recv_sock.recvfrom(2048)
@@ -196,10 +247,7 @@ class _Io:
                     icmperr.parse_icmp(data, family=6, source=str(peer[0]).split("%")[0])
             except icmperr.IcmpParseError:
                 return None
-            q = msg.quoted
-            if q is None or q.proto != icmperr.UDP or q.sport != self.local_port:
-                return None
-            return msg, now, q.dport
+            return self._match(msg, now)
         data, anc, _flags, peer = self.recv_sock.recvmsg(2048, 512, socket.MSG_ERRQUEUE)
         now = time.monotonic_ns()
         for level, kind, cdata in anc:
@@ -210,11 +258,12 @@ class _Io:
         return None
 
 
-def _open(modes: list[str], family: int) -> _Io:
-    """The first receive path that opens (raw may fail without CAP_NET_RAW)."""
+def _open(modes: list[str], family: int, *, icmp: bool = False) -> _Io:
+    """The first receive path that opens (raw may fail without CAP_NET_RAW); ``icmp``: echo
+    probes, which need the raw one."""
     af = socket.AF_INET if family == 4 else socket.AF_INET6
     last: OSError | None = None
-    for mode in modes:
+    for mode in [m for m in modes if m == "raw"] if icmp else modes:
         send = socket.socket(af, socket.SOCK_DGRAM)
         try:
             send.bind(("0.0.0.0", 0) if family == 4 else ("::", 0))
@@ -224,7 +273,7 @@ def _open(modes: list[str], family: int) -> _Io:
             last = exc
             continue
         recv.setblocking(False)
-        return _Io(mode, family, send, recv)
+        return _Io(mode, family, send, recv, icmp=icmp)
     raise last or OSError(errno.EPERM, "no receive path")
 
 
@@ -354,8 +403,9 @@ def hop_samples(trace: Trace, spec: Spec) -> tuple[list[pathseg.HopSamples], dic
     return hops, dscps, addrs
 
 
-def summarize(spec: Spec, address: str, family: int, mode: str, trace: Trace,
+def summarize(spec: Spec, address: str, family: int, method: str, trace: Trace,
               pmtu: tuple[int | None, bool]) -> tuple[dict[str, Value], dict[str, list[float | None]]]:
+    mode = method.rsplit("-", 1)[-1]
     hops, dscps, addrs = hop_samples(trace, spec)
     gateway = spec.gateway if spec.gateway else (_default_gateway() if family == 4 else None)
     reached = trace.dest_ttl is not None
@@ -364,6 +414,7 @@ def summarize(spec: Spec, address: str, family: int, mode: str, trace: Trace,
     remarks = [r["ttl"] for r in rows if r["dscp_remarked"]]
     values: dict[str, Value] = {
         "address": address, "family": family, "dscp_sent": spec.dscp, "receive_mode": mode,
+        "protocol": method.split("-", 1)[0],
         "dscp_visible": mode == "raw", "rounds": spec.rounds, "interval_s": spec.interval_s,
         "reached": reached, "hop_count": trace.dest_ttl, "gateway": gateway,
         "provider_networks": list(spec.provider_networks), "hops": rows,

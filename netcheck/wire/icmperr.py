@@ -30,7 +30,9 @@ import struct
 from dataclasses import dataclass
 from typing import Final
 
-__all__ = ["IcmpError", "IcmpParseError", "Kind", "Quoted", "parse_icmp", "parse_ipv4_packet", "parse_recverr"]
+__all__ = [
+    "IcmpError", "IcmpParseError", "Kind", "Quoted", "echo_request", "parse_icmp", "parse_ipv4_packet", "parse_recverr",
+]
 
 UDP: Final = 17
 ICMP4: Final = 1
@@ -212,3 +214,24 @@ def parse_recverr(data: bytes, *, family: int) -> IcmpError | None:
         raise IcmpParseError("the error queue message names no offender address")
     kind = _kind4(mtype, code) if family == 4 else _kind6(mtype, code)
     return IcmpError(family, source, mtype, code, kind, mtu=(info or None) if kind is Kind.TOO_BIG else None)
+
+
+def echo_request(ident: int, seq: int, payload: bytes, *, family: int) -> bytes:
+    """An ICMP Echo Request (RFC 792 type 8) or ICMPv6 one (RFC 4443 type 128). The IPv4
+    checksum is filled in; for ICMPv6 the kernel computes it over the pseudo-header (RFC
+    3542 section 3.1), so it is left 0."""
+    mtype = 8 if family == 4 else 128
+    body = struct.pack("!BBHHH", mtype, 0, 0, ident & 0xFFFF, seq & 0xFFFF) + payload
+    if family == 6:
+        return body
+    return body[:2] + struct.pack("!H", _checksum(body)) + body[4:]
+
+
+def _checksum(data: bytes) -> int:
+    """RFC 1071 Internet checksum."""
+    if len(data) % 2:
+        data += b"\0"
+    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    return int(~total & 0xFFFF)

@@ -259,3 +259,29 @@ def test_silent_path_is_a_bounded_timeout_and_not_measured(lab: MultiHopLab) -> 
     assert m.values["reached"] is False and took < 3 * 0.1 + path_hops.Spec(id="x", host="x").wait_s + 2.0
     check = faultloc.fault_check("sbc", lab.target, m)
     assert check.status is Status.NOT_MEASURED
+
+
+def test_udp_dropped_at_the_target_falls_back_to_icmp_echo(lab: MultiHopLab) -> None:
+    """The provider drops UDP to closed ports silently: the UDP trace never reaches it,
+    the ICMP echo trace does (hop 4 answers with Echo Replies), and the result says so."""
+    lab.clear_impairment()
+    ns = lab.ns["prov"]
+    lab.exec(ns, ["nft", "-f", "-"], input=(
+        "table inet noudp {\n chain in {\n  type filter hook input priority filter;\n"
+        "  udp dport 33000-65535 drop\n }\n}\n"))
+    try:
+        spec = path_hops.Spec(id="path_hops:sbc", host=lab.target, rounds=5, interval_s=0.1, pmtu=False, max_hops=6)
+        ctx = Context(deadline=time.monotonic() + 25, caps={"raw_icmp": True})
+        m = run_in_netns(lab.ns["lan"], asyncio.run, path_hops.run(spec, ctx))
+        udp_only = run_in_netns(lab.ns["lan"], asyncio.run, path_hops.run(
+            path_hops.Spec(id="u", host=lab.target, rounds=3, interval_s=0.1, pmtu=False, max_hops=6,
+                           protocol="udp"), Context(deadline=time.monotonic() + 15, caps={"raw_icmp": True})))
+    finally:
+        lab.exec(ns, ["nft", "delete", "table", "inet", "noudp"])
+    assert udp_only.values["reached"] is False and udp_only.method == "udp-ttl-raw"
+    assert m.method == "icmp-ttl-raw" and m.values["protocol"] == "icmp"
+    assert m.values["reached"] is True and m.values["hop_count"] == 4
+    assert [hop(m, t)["address"] for t in range(1, 5)] == [lab.addr(n) for n in ("rtr", "isp1", "isp2", "prov")]
+    assert all(hop(m, t)["received"] == 5 for t in range(1, 5))
+    assert hop(m, 4)["dscp_seen"] is None  # an Echo Reply quotes nothing
+    assert hop(m, 2)["dscp_seen"] == 46  # a Time Exceeded quotes the echo as it arrived

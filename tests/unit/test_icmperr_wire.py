@@ -120,3 +120,13 @@ def test_recverr_control_message() -> None:
         parse_recverr(te[:10], family=4)
     with pytest.raises(IcmpParseError, match="no offender"):
         parse_recverr(te[:18], family=4)
+
+
+def test_echo_request_checksum() -> None:
+    """RFC 1071: ~(0x0800 + 0x1234 + 0x0001) = 0xe5ca; the whole message sums to 0xffff."""
+    from netcheck.wire.icmperr import _checksum, echo_request
+
+    assert echo_request(0x1234, 1, b"", family=4) == bytes.fromhex("0800e5ca12340001")
+    odd = echo_request(0xBEEF, 33434, b"NCHP\x00\x01\x00\x02x", family=4)
+    assert _checksum(odd) == 0
+    assert echo_request(7, 9, b"ab", family=6) == bytes.fromhex("8000000000070009") + b"ab"  # kernel sums v6
