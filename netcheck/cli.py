@@ -1007,7 +1007,7 @@ def _trend_report(store: Any, since_ts: float, until_ts: float, fmt: str, lang: 
     notes = [f"{e.kind}: {e.detail}" for e in store.events(since_ts)
              if e.kind not in ("agent_start", "run_start")]  # run_start: bookkeeping, one per run
     data = trends.build(rows, store.check_counts(since_ts, until_ts), since_ts=since_ts, until_ts=until_ts,
-                        promise_pct=promise, notes=notes)
+                        promise_pct=promise, notes=notes, fault_segments=store.fault_segments(since_ts, until_ts))
     last = store.last_run(completed=True)
     context = trend.context_from(store.document(last.id) if last else None, lang)
     out = trend.render(data, fmt, lang, context)

@@ -41,6 +41,9 @@ _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400, None: 1}
 HOUR_S = 3600.0
 #: (check id, title, status, number of runs), as ``Store.check_counts`` returns them
 CheckCount = tuple[str, str, Status, int]
+#: (run id, started ts, measurement id, metric name) of ``fault_segment.*`` indicator rows,
+#: as ``Store.fault_segments`` returns them
+SegmentRow = tuple[int, float, str, str]
 YEAR_S = 365 * 86400.0
 
 
@@ -130,12 +133,14 @@ class Trend:
     availability: Availability
     checks: tuple[CheckShare, ...]
     notes: tuple[str, ...] = field(default=())
+    #: hour of day -> {segment: traced runs that blamed it} (``none``: a clean trace)
+    fault_hours: dict[int, dict[str, int]] = field(default_factory=dict)
 
 
 def build(rows: Sequence[RunRow], checks: Sequence[CheckCount], *, since_ts: float,
           until_ts: float, promise_pct: float | None = None,
           hour_of: Callable[[float], int] = local_hour, window_s: float = HOUR_S,
-          worst_n: int = 5, notes: Sequence[str] = ()) -> Trend:
+          worst_n: int = 5, notes: Sequence[str] = (), fault_segments: Sequence[SegmentRow] = ()) -> Trend:
     """The whole trend of a period from its stored rows (oldest first)."""
     completed = [r for r in rows if r.outcome == "completed"]
     interval = median_interval(rows)
@@ -150,6 +155,7 @@ def build(rows: Sequence[RunRow], checks: Sequence[CheckCount], *, since_ts: flo
         worst_windows=worst_windows(rows, window_s, worst_n),
         availability=availability(rows, promise_pct, interval),
         checks=check_shares(checks), notes=tuple(notes),
+        fault_hours=fault_segments_by_hour(fault_segments, hour_of),
     )
 
 
@@ -258,10 +264,6 @@ def check_shares(checks: Sequence[CheckCount]) -> tuple[CheckShare, ...]:
     return tuple(shares)
 
 
-#: (run id, started ts, measurement id, metric name) of ``fault_segment.*`` indicator rows
-SegmentRow = tuple[int, float, str, str]
-
-
 def fault_segments_by_hour(rows: Sequence[SegmentRow], hour_of: Callable[[float], int] = local_hour
                            ) -> dict[int, dict[str, int]]:
     """Hour of day -> {segment: runs that blamed it} (``none`` = a clean trace), only hours
@@ -270,3 +272,12 @@ def fault_segments_by_hour(rows: Sequence[SegmentRow], hour_of: Callable[[float]
     for _run, ts, _measurement, name in rows:
         out[hour_of(ts)][name.removeprefix("fault_segment.")] += 1
     return {h: dict(c) for h, c in sorted(out.items())}
+
+
+def worst_segment(counts: dict[str, int]) -> tuple[str, int, int] | None:
+    """(segment blamed most, its runs, traced runs) of one hour; None without a blamed one."""
+    blamed = {k: v for k, v in counts.items() if k != "none"}
+    if not blamed:
+        return None
+    seg = max(sorted(blamed), key=blamed.__getitem__)
+    return seg, blamed[seg], sum(counts.values())

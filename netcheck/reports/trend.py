@@ -147,8 +147,21 @@ def _summary(t: Trend, cat: Catalogue, ctx: Context) -> list[tuple[str, str]]:
 
 def _hour_rows(t: Trend, cat: Catalogue) -> list[list[str]]:
     return [[f"{h.hour:02d}:00", str(h.runs), _share(cat, h.nogo_share), _q(cat, h.jitter_p50_ms),
-             _q(cat, h.jitter_p95_ms), _q(cat, h.delay_p95_ms), _q(cat, h.loss_max_pct), _q(cat, h.mos_min)]
+             _q(cat, h.jitter_p95_ms), _q(cat, h.delay_p95_ms), _q(cat, h.loss_max_pct), _q(cat, h.mos_min),
+             _fault(t.fault_hours.get(h.hour), cat)]
             for h in t.hours if h.runs]
+
+
+def _fault(counts: dict[str, int] | None, cat: Catalogue) -> str:
+    """The segment the per-hop traces blamed most in that hour: "ISP 3/4" (of traced runs)."""
+    from netcheck.trends import worst_segment
+
+    if not counts:
+        return cat.t("field.none")
+    worst = worst_segment(counts)
+    if worst is None:
+        return cat.t("trend.fault_none", traced=sum(counts.values()))
+    return f"{cat.t('faultloc.segment.' + worst[0])} {worst[1]}/{worst[2]}"
 
 
 def _head(cat: Catalogue, key: str) -> list[str]:

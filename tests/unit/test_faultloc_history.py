@@ -54,3 +54,17 @@ def test_fault_segment_and_shares_are_kept_per_run(tmp_path: Path) -> None:
         assert [v for *_, v in delay] == [29.0, 29.0, 29.0]
     by_hour = trends.fault_segments_by_hour(rows, lambda ts: trends.local_hour(ts, dt.UTC))
     assert by_hour == {9: {"isp": 2}, 14: {"none": 1}}
+
+
+def test_trend_report_names_the_segment_per_hour(tmp_path: Path) -> None:
+    from netcheck.reports import trend as trend_report
+
+    with st.Store(tmp_path / "agent.db") as store:
+        for i, every in enumerate((4, 5, None)):
+            store.put(record(T0 + 9 * 3600 + 600 * i, _run(isp_loss_every=every)))
+        rows, seg = store.runs(), store.fault_segments()
+    t = trends.build(rows, [], since_ts=T0, until_ts=T0 + 86400, hour_of=lambda ts: trends.local_hour(ts, dt.UTC),
+                     fault_segments=seg)
+    assert t.fault_hours == {9: {"isp": 2, "none": 1}}
+    text = trend_report.render(t, "text").decode()
+    assert "fault segment" in text and "isp 2/3" in text
