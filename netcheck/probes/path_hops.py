@@ -43,7 +43,7 @@ import struct
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from netcheck import pathseg
@@ -155,9 +155,10 @@ async def _traces(spec: Spec, address: str, family: int, modes: list[str], ctx: 
     for protocol in protocols:
         if best is not None and (best[0].dest_ttl or ctx.remaining() - reserve < spec.wait_s + 1):
             break
+        ctx.progress(f"per-hop trace to {address} ({protocol}, {spec.rounds} rounds)")
         with _open(modes, family, icmp=protocol == "icmp") as io:
             deadline = time.monotonic() + ctx.remaining() - reserve
-            trace = await asyncio.to_thread(_trace, io, address, spec, deadline, ctx.progress)
+            trace = await asyncio.to_thread(_trace, io, address, spec, deadline)
             method = f"{protocol}-ttl-{io.mode}"
         if best is None or _further(trace, best[0]):
             best = (trace, method)
@@ -288,8 +289,9 @@ def _recv_socket(mode: str, family: int, send: socket.socket) -> socket.socket:
 
 
 # --------------------------------------------------------------------------- the trace
-def _trace(io: _Io, address: str, spec: Spec, deadline: float, progress: Callable[[str], None]) -> Trace:
-    """Blocking: the paced rounds; stops sending beyond the target once it has answered."""
+def _trace(io: _Io, address: str, spec: Spec, deadline: float) -> Trace:
+    """Blocking (a worker thread): the paced rounds; stops sending beyond the target once
+    it has answered."""
     trace, limit, start = Trace(), spec.max_hops, time.monotonic()
     stagger = min(spec.interval_s / spec.max_hops, 0.05)
     by_port: dict[int, Sent] = {}
@@ -307,7 +309,6 @@ def _trace(io: _Io, address: str, spec: Spec, deadline: float, progress: Callabl
             trace.sent.append(sent)
             by_port[port] = sent
             limit = min(limit, trace.dest_ttl or limit)
-        progress(f"path {address}: round {rnd + 1}/{spec.rounds}")
     _wait_until(io, min(deadline, time.monotonic() + spec.wait_s), deadline, trace, by_port, address)
     return trace
 
