@@ -169,13 +169,15 @@ async def _phases(spec: Spec, binary: str, ctx: Context) -> dict[str, dict[str, 
 
 
 BUSY_RETRIES = 3
+TRANSIENT = ("busy", "Connection refused")
 
 
 async def _load(argv: list[str], load: iperf3.Spec, spec: Spec, ctx: Context
                 ) -> tuple[dict[str, Value], str | None, float]:
-    """One bounded iperf3 run (figures, problem, its monotonic start). A server still
-    finishing the previous test answers "busy" (iperf3 serves one test at a time): retried
-    up to ``BUSY_RETRIES`` times, 1 s apart."""
+    """One bounded iperf3 run (figures, problem, its monotonic start). Between two tests an
+    iperf3 server is briefly not there: it answers "busy" while it finishes the previous
+    test and refuses connections while it re-opens its listening socket (it serves one test
+    at a time). Both are retried up to ``BUSY_RETRIES`` times, 1 s apart."""
     problem: str | None = None
     start = time.monotonic()
     for _ in range(BUSY_RETRIES):
@@ -185,7 +187,8 @@ async def _load(argv: list[str], load: iperf3.Spec, spec: Spec, ctx: Context
         except TimeoutError:
             return {}, "iperf3 did not finish in time", start
         figures, problem = iperf3.parse(raw, load)
-        if problem is None or "busy" not in problem or ctx.remaining() < spec.load_s + 3:
+        transient = problem is not None and any(t in problem for t in TRANSIENT)
+        if not transient or ctx.remaining() < spec.load_s + 3:
             return figures, problem, start
         await asyncio.sleep(1.0)
     return {}, problem, start

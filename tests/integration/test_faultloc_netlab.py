@@ -223,19 +223,19 @@ def test_bufferbloat_on_a_deep_site_queue(lab: MultiHopLab, iperf3_in_prov: int,
     finally:
         lab.site_queue(None)
     v = m.values
-    assert m.error is None and v["ping_host"] == lab.addr("isp1")  # found by the one-round trace
+    assert m.error is None and v["ping_host"] == lab.addr("isp1"), (m.error, v)  # found by the one-round trace
     for direction in ("up", "down"):
         assert v[f"{direction}_load_problem"] is None, v
         assert 3000 <= float(v[f"{direction}_load_kbps"]) <= 4200, v  # type: ignore[arg-type]
-    assert v["up_load_capped"] is False  # the cap (32 Mbit/s) was not what limited the load
+    assert v["up_load_capped"] is False, v  # the cap (32 Mbit/s) was not what limited the load
     bad = ("C", "D", "F")  # >= 60 ms added
     assert v["up_grade_be"] in bad and v["down_grade_be"] in bad, v  # best effort waits in the queue either way
     checks = {c.id: c for c in fl.bufferbloat_checks(m)}
     if ef_priority:
-        assert v["up_grade"] in ("A+", "A") and v["down_grade"] in ("A+", "A")  # < 30 ms: voice passes
+        assert v["up_grade"] in ("A+", "A") and v["down_grade"] in ("A+", "A"), v  # < 30 ms: voice passes
         assert [c.status for c in checks.values()] == [Status.PASS, Status.PASS]
     else:
-        assert v["up_grade"] in bad
+        assert v["up_grade"] in bad, v
         up = checks["bufferbloat.up"]
         assert up.status is Status.WARN and up.remediation is not None
         assert up.remediation.key == "bufferbloat" and "strict-priority" in up.remediation.text
