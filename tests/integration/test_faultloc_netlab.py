@@ -102,10 +102,9 @@ def expected_answers(lab: MultiHopLab, m: Measurement) -> dict[int, tuple[int, i
 
 def report_html(m: Measurement, check: Check) -> str:
     """The HTML report of a run holding this trace and its fault-location check."""
-    import msgspec
 
     base = make_result()
-    doc = msgspec.structs.replace(base, measurements=[*base.measurements, m], checks=[*base.checks, check])
+    doc = _with(base, m, check)
     return html.render_text(doc, "en")
 
 
@@ -287,3 +286,14 @@ def test_udp_dropped_at_the_target_falls_back_to_icmp_echo(lab: MultiHopLab) -> 
     assert all(hop(m, t)["received"] == 5 for t in range(1, 5))
     assert hop(m, 4)["dscp_seen"] is None  # an Echo Reply quotes nothing
     assert hop(m, 2)["dscp_seen"] == 46  # a Time Exceeded quotes the echo as it arrived
+
+
+def _with(base, m, check):  # type: ignore[no-untyped-def]
+    """``base`` plus one measurement and its check, with verdict and counts derived again."""
+    import msgspec
+
+    from netcheck.result import summary_of, verdict_of
+
+    checks = [*base.checks, check]
+    return msgspec.structs.replace(base, measurements=[*base.measurements, m], checks=checks,
+                                   verdict=verdict_of(checks), summary=summary_of(checks))

@@ -67,4 +67,6 @@ def test_trend_report_names_the_segment_per_hour(tmp_path: Path) -> None:
                      fault_segments=seg)
     assert t.fault_hours == {9: {"isp": 2, "none": 1}}
     text = trend_report.render(t, "text").decode()
-    assert "fault segment" in text and "isp 2/3" in text
+    assert "fault segment" in text and "ISP 2/3" in text
+    german = trend_report.render(t, "text", "de").decode()
+    assert "Fehlerabschnitt" in german and "Internetanbieter 2/3" in german

@@ -24,7 +24,7 @@ def _doc(reached: bool = True):  # type: ignore[no-untyped-def]
                     started_utc="2026-01-01T00:00:00.000Z", duration_s=1.0, values={"segments": segs})  # type: ignore[dict-item]
     base = make_result()
     check = faultloc.fault_check("sbc", "198.51.100.10", m)
-    return msgspec.structs.replace(base, measurements=[*base.measurements, m], checks=[*base.checks, check])
+    return _with(base, m, check)
 
 
 def test_segment_at_fault_is_red_and_text_is_escaped() -> None:
@@ -39,3 +39,13 @@ def test_segment_at_fault_is_red_and_text_is_escaped() -> None:
 def test_unreached_target_draws_the_provider_segment_as_unmeasured() -> None:
     [d] = pathdiagram.diagrams(_doc(reached=False), Catalogue("en"))
     assert "not seen on this path" in d.svg and 'stroke-dasharray="6 4"' in d.svg
+
+
+def _with(base, m, check):  # type: ignore[no-untyped-def]
+    """``base`` plus one measurement and its check, with verdict and counts derived again."""
+
+    from netcheck.result import summary_of, verdict_of
+
+    checks = [*base.checks, check]
+    return msgspec.structs.replace(base, measurements=[*base.measurements, m], checks=checks,
+                                   verdict=verdict_of(checks), summary=summary_of(checks))

@@ -37,4 +37,5 @@ def test_incomplete_run_ends_with_open_points_remedies_and_the_verdict_last() ->
 
 
 def test_go_run_ends_with_the_verdict_only() -> None:
-    assert terminal.closing(docgen.named("teams-go"), "en") == ["VERDICT: GO   PASS=17"]
+    # 17 + fault location, DSCP along the path, wired link, duplex (path_hops, local_link)
+    assert terminal.closing(docgen.named("teams-go"), "en") == ["VERDICT: GO   PASS=21"]
