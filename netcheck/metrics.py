@@ -26,8 +26,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, make_wsgi_app
 from prometheus_client.exposition import ThreadingWSGIServer
 
 from netcheck import store as st
-from netcheck.evaluate.path import PATH_PROBES
-from netcheck.result import RunResult, Status, Verdict
+from netcheck.result import PATH_PROBES, RunResult, Status, Verdict
 
 VERDICT_VALUES = {v.value: v.exit_code for v in Verdict}
 MAX_CONNECTIONS = 32

@@ -77,6 +77,12 @@ class ProbeError(msgspec.Struct, frozen=True, kw_only=True):
     detail: str
 
 
+#: Probes whose measurement is a call path (delay, jitter, loss, MOS to one target), best
+#: first. Part of the document's model, not of the evaluator: the store, the metrics
+#: exporter and the evaluator all read it, and the store must not import the evaluator.
+PATH_PROBES: tuple[str, ...] = ("stream", "icmp")
+
+
 class Measurement(msgspec.Struct, frozen=True, kw_only=True):
     """What one probe run found out about one target.
 

@@ -29,7 +29,7 @@ from typing import IO, Any, NamedTuple
 
 import msgspec
 
-from netcheck.result import Measurement, RunResult, Status
+from netcheck.result import PATH_PROBES, Measurement, RunResult, Status
 
 SCHEMA_VERSION = 1
 #: Measurement values kept as metric rows (units in the names, STYLE.md §8); everything
@@ -484,9 +484,6 @@ def _worst(paths: Iterable[Measurement], key: str, pick: Any) -> float | None:
 def metric_rows(result: RunResult) -> Iterator[tuple[str, str, float]]:
     """(measurement id, metric name, value) for the kept metric names, plus ``up`` (1/0)
     for path measurements whose far end answered or not."""
-    # imported here: the evaluator is not needed to read a store (``history`` stays light)
-    from netcheck.evaluate.path import PATH_PROBES
-
     for m in result.measurements:
         for name in METRIC_NAMES:
             value = m.values.get(name)

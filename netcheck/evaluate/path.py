@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from netcheck.evaluate._core import REMEDIES, Base, base, bound_of, check, judge, msg, not_measured, remedy, source
 from netcheck.profile import Limit, PathLimits, Profile, Role
-from netcheck.result import Check, Item, Measurement, Msg, Param, Qty, Site, Status, Value
+from netcheck.result import PATH_PROBES, Check, Item, Measurement, Msg, Param, Qty, Site, Status, Value
 from netcheck.result import Role as TargetName
 from netcheck.stats import JITTER_STATISTIC
 
@@ -57,8 +57,6 @@ METRICS: Mapping[str, Metric] = {
     "mos": Metric("mos", "", "mos"),
 }
 
-#: Probes that measure a path, best first.
-PATH_PROBES = ("stream", "icmp")
 
 
 def path_measurement(by_id: dict[str, Measurement], key: str) -> Measurement | None:
