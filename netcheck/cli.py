@@ -8,6 +8,7 @@ and ``--version`` stay fast.
 from __future__ import annotations
 
 import math
+import re
 import sys
 import tempfile
 from pathlib import Path
@@ -844,9 +845,23 @@ MIN_PERIOD_S = 1.0
 MAX_DURATION_S = 10 * 366 * 86400.0
 
 
-def _duration(_ctx: Any, param: click.Parameter, value: str | None) -> float | None:
-    from netcheck.trends import parse_duration
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)?\s*$")
+_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400, None: 1}
 
+
+def parse_duration(text: str) -> float:
+    """``"15m"`` -> 900.0; units s, m, h, d, w; a bare number is seconds. Here, not with
+    the trend analysis: ``history --since`` must not import it (bench/agent_history.py)."""
+    m = _DURATION.match(text)
+    if not m:
+        raise ValueError(f"expected a duration like 90s, 15m, 6h, 7d or 2w (got {text!r})")
+    value = float(m.group(1)) * _DURATION_UNITS[m.group(2)]
+    if value <= 0:
+        raise ValueError(f"duration must be > 0 (got {text!r})")
+    return value
+
+
+def _duration(_ctx: Any, param: click.Parameter, value: str | None) -> float | None:
     if value is None:
         return None
     try:

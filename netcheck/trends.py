@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -36,8 +35,6 @@ from netcheck.result import Status
 from netcheck.stats import percentile
 from netcheck.store import CheckRow, RunRow
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)?\s*$")
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400, None: 1}
 HOUR_S = 3600.0
 #: (check id, title, status, number of runs), as ``Store.check_counts`` returns them
 CheckCount = tuple[str, str, Status, int]
@@ -45,17 +42,6 @@ CheckCount = tuple[str, str, Status, int]
 #: as ``Store.fault_segments`` returns them
 SegmentRow = tuple[int, float, str, str]
 YEAR_S = 365 * 86400.0
-
-
-def parse_duration(text: str) -> float:
-    """``"15m"`` -> 900.0; units s, m, h, d, w; a bare number is seconds."""
-    m = _DURATION.match(text)
-    if not m:
-        raise ValueError(f"expected a duration like 90s, 15m, 6h, 7d or 2w (got {text!r})")
-    value = float(m.group(1)) * _UNITS[m.group(2)]
-    if value <= 0:
-        raise ValueError(f"duration must be > 0 (got {text!r})")
-    return value
 
 
 def local_hour(ts: float, tz: dt.tzinfo | None = None) -> int:

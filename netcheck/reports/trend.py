@@ -43,19 +43,33 @@ def history_cells(rows: Sequence[RunRow]) -> list[tuple[Any, ...]]:
 
 
 def history_table(cells: Sequence[tuple[Any, ...]]) -> str:
-    """One line per run, aligned; the failed check ids (or the error) last. One pass: cells
-    formatted inline, widths per column, one format string (a year is 35,040 lines)."""
+    """One line per run, aligned; the failed check ids (or the error) last. A year is
+    35,040 lines, so the widths come from each column's extremes (not from every
+    formatted cell) and each line is one format call."""
     if not cells:
         return "no runs stored in this period\n"
+    fmt = "  ".join(f"{{:<{w}}}" for w in _history_widths(cells)) + "  {}"
     stamp, local = time.strftime, time.localtime
-    lines = [list(HISTORY_COLUMNS)]
-    lines += [[str(i), stamp("%Y-%m-%d %H:%M:%S", local(ts)), kind, res,
-               "-" if d is None else f"{d:.2f}", "-" if j is None else f"{j:.2f}",
-               "-" if lo is None else f"{lo:.2f}", "-" if m is None else f"{m:.2f}", up, tail]
-              for i, ts, kind, res, d, j, lo, m, up, tail in cells]
-    widths = [max(map(len, col)) for col in list(zip(*lines, strict=True))[:9]]
-    fmt = "  ".join(f"{{:<{w}}}" for w in widths) + "  {}"
-    return "\n".join(fmt.format(*fields).rstrip() for fields in lines) + "\n"
+    out = [fmt.format(*HISTORY_COLUMNS).rstrip()]
+    out += [fmt.format(i, stamp("%Y-%m-%d %H:%M:%S", local(ts)), kind, res,
+                       "-" if d is None else f"{d:.2f}", "-" if j is None else f"{j:.2f}",
+                       "-" if lo is None else f"{lo:.2f}", "-" if m is None else f"{m:.2f}", up, tail).rstrip()
+            for i, ts, kind, res, d, j, lo, m, up, tail in cells]
+    return "\n".join(out) + "\n"
+
+
+def _history_widths(cells: Sequence[tuple[Any, ...]]) -> list[int]:
+    """Column widths of the first nine columns: the header's, or the longest value's (a
+    number's longest text is its largest or smallest value's, at two decimals)."""
+    def text(col: int) -> int:
+        return max(len(v) for v in {c[col] for c in cells})
+
+    def number(col: int) -> int:
+        vals = [c[col] for c in cells if c[col] is not None]
+        return max(1, *(len(f"{v:.2f}") for v in (min(vals), max(vals)))) if vals else 1
+
+    data = [len(str(max(c[0] for c in cells))), 19, text(2), text(3), *(number(k) for k in range(4, 8)), text(8)]
+    return [max(len(h), w) for h, w in zip(HISTORY_COLUMNS, data, strict=False)]
 
 
 def history_csv(rows: Sequence[RunRow]) -> str:

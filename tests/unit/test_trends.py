@@ -14,7 +14,7 @@ from click.testing import CliRunner
 
 from netcheck import store as st
 from netcheck import trends
-from netcheck.cli import cli
+from netcheck.cli import cli, parse_duration
 from netcheck.result import ErrorKind, Status
 from tests.unit.test_store import T0, make_result, record
 
@@ -107,13 +107,13 @@ def test_empty_period() -> None:
 @pytest.mark.parametrize(("text", "seconds"), [("15m", 900), ("2s", 2), ("90", 90), ("7d", 604800),
                                                ("1.5h", 5400), ("2w", 1209600)])
 def test_parse_duration(text: str, seconds: float) -> None:
-    assert trends.parse_duration(text) == seconds
+    assert parse_duration(text) == seconds
 
 
 @pytest.mark.parametrize("text", ["", "15x", "-5m", "0s", "m"])
 def test_parse_duration_rejects(text: str) -> None:
     with pytest.raises(ValueError, match="duration"):
-        trends.parse_duration(text)
+        parse_duration(text)
 
 
 def test_status_enum_order_is_the_stored_code() -> None:
