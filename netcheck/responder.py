@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final, Protocol
 
+from netcheck import platform as plat
 from netcheck.probes._stream_engine import IP_RECVTTL, clock_sync, enable_rx_timestamps, kernel_rx_ns
 from netcheck.probes._stream_sessions import error_estimate
 from netcheck.responder_services.control import open_side
@@ -60,7 +61,6 @@ log = logging.getLogger("netcheck.responder")
 
 DEFAULT_PORT: Final = 862  # RFC 8762 4.1
 _BUF: Final = 65535
-_ANC: Final = socket.CMSG_SPACE(16) + socket.CMSG_SPACE(4) * 2
 #: STAMP session table bounds (docs/responder.md, "Safety"): a capacity ramp runs up to 400
 #: calls (one session each) from one site address, so 1,024 per source leaves room; 16,384
 #: sessions in all keep the table to a few MB whatever a spoofed flood sends.
@@ -431,7 +431,7 @@ class Responder:
     def _drain(self, sock: socket.socket, handler: Handler, limit: int = 256) -> None:
         for _ in range(limit):
             try:
-                data, anc, _flags, peer = sock.recvmsg(_BUF, _ANC)
+                data, anc, peer = plat.recv_anc(sock, _BUF)
             except (BlockingIOError, InterruptedError):
                 return
             except OSError:

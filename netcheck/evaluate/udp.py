@@ -104,10 +104,14 @@ def _dscp(profile: Profile, want: int, required: bool, m: Measurement | None) ->
     b = {**b, "evidence": [m.id], "method": m.method, "bound": Bound(op=Op.EQ, value=want)}
     up, down = m.values.get("up_dscp"), m.values.get("down_dscp")
     seen: dict[str, Param] = dict(up=up if isinstance(up, int) else "?", down=down if isinstance(down, int) else "?")
+    if up != want and m.values.get("sender_marks") is False:  # Windows ignores IP_TOS
+        return not_measured(b, None, msg("reason.dscp_sender_unmarked", dscp=want, **seen))
     if up != want:
         host = str(m.values.get("responder"))
         return failed(b, required, "reason.dscp_remarked_out", measured=up,
                       fix=remedy("dscp_bleached", sent=want, received=seen["up"], host=host), params=seen)
+    if down is None:  # no IP_RECVTOS read-back on this OS: the way back is unknown, not 0
+        return check(b, Status.PASS, "reason.dscp_kept_out_unread_in", measured=up, params=seen)
     if down != want:
         return check(b, Status.WARN, "reason.dscp_remarked_in", measured=up, params=seen)
     return check(b, Status.PASS, "reason.dscp_kept", measured=up, params=seen)

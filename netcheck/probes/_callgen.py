@@ -20,20 +20,21 @@ drain per socket) let one process carry ~100 calls before it fell behind. Here:
 - **One schedule**: call ``i`` sends packet ``k`` at ``t0 + k * interval + i * interval / N``:
   the N calls' slots interleave, phase-offset so sends spread evenly over the interval
   (300 calls at 20 ms: one packet every 67 µs, never a burst of 300). The loop sends
-  whatever is due, drains replies (non-blocking ``recvmsg``, batched, at least every
+  whatever is due, drains replies (non-blocking, batched, at least every
   millisecond even when behind), sleeps with ``time.sleep`` (``clock_nanosleep``: µs
   resolution, unlike ``epoll``'s 1 ms) until a margin before the next slot and busy-waits
   the margin. The margin adapts to how late this host wakes a sleeper (see
   :class:`_Waker`). Sending and receiving stay in one thread: a second Python thread would
   have to take the GIL from the busy-waiting sender (up to the 5 ms switch interval).
-- **Honest timestamps**: each packet's T1 is ``time.monotonic_ns()`` read immediately before
+- **Honest timestamps**: each packet's T1 is ``plat.mono_ns()`` read immediately before
   it is stamped and sent, never the slot; the send-time error (T1 minus the slot) is kept
   for every packet, so a sender that falls behind shows up as send error, not as network
   delay. Replies carry kernel receive timestamps (``SO_TIMESTAMPNS``), so a reply that
   waits in the socket buffer while the loop sends is still timed on arrival.
 - **Sockets**: ``"per_call"`` (default) gives each call its own UDP socket, i.e. its own
   5-tuple like a real RTP stream (flow-fair queues, ECMP and per-flow policers treat the
-  calls as N flows); replies are found with one ``epoll`` per drain. ``"shared"`` sends all
+  calls as N flows); replies are found with one selector poll per drain (``epoll`` on
+  Linux, kqueue/poll/select elsewhere: :func:`netcheck.platform.new_selector`). ``"shared"`` sends all
   calls from one socket and tells them apart by the RFC 8972 SSID (1..N; the netcheck
   responder keeps state per (address, port, SSID)): fewer syscalls, but one flow on the
   path and one receive buffer — use it only where flows do not matter (loopback
@@ -48,7 +49,7 @@ take them unchanged.
 from __future__ import annotations
 
 import contextlib
-import select
+import selectors
 import socket
 import threading
 import time
@@ -57,7 +58,8 @@ from dataclasses import dataclass, field
 from typing import Final, Literal
 
 from netcheck import emodel
-from netcheck.probes._stream_engine import ClockMap, clock_sync, enable_rx_timestamps, kernel_rx_ns
+from netcheck import platform as plat
+from netcheck.probes._stream_engine import ClockMap, clock_sync, enable_rx_timestamps
 from netcheck.probes._stream_sessions import StampReply, error_estimate, stamp_packet_size
 from netcheck.wire.stamp import (
     NTP_UNIX_OFFSET_S,
@@ -75,7 +77,6 @@ _NS: Final = 1_000_000_000
 _NTP_OFFSET_NS: Final = NTP_UNIX_OFFSET_S * _NS
 _U64: Final = 0xFFFF_FFFF_FFFF_FFFF
 _RX_BUF: Final = 2048
-_ANC: Final = socket.CMSG_SPACE(16) + socket.CMSG_SPACE(4) * 2
 _DRAIN_EVERY_NS: Final = 1_000_000
 _RESAMPLE_NS: Final = 1_000_000_000
 _SHARED_BUF: Final = 4 << 20
@@ -194,7 +195,7 @@ class _Waker:
         if left <= 20_000:
             return
         time.sleep(left / _NS)
-        over = time.monotonic_ns() - (now + left)
+        over = plat.mono_ns() - (now + left)
         self._over = max(over, self._over * 19 // 20)
         self.spin = min(max(self.min_spin, self._over), self.max_spin)
 
@@ -225,7 +226,7 @@ class CallGen:
             kernel = enable_rx_timestamps(s)
             for c in self.calls:
                 c.kernel_ts = kernel
-        self._ep = select.epoll() if not self.shared else None
+        self._sel = plat.new_selector() if not self.shared else None
         self._last_resample = 0
 
     def run(self, stop_at_mono_ns: int) -> CallsRun:
@@ -233,15 +234,15 @@ class CallGen:
         mode: SocketMode = "shared" if self.shared else "per_call"
         out = CallsRun(self.calls, sockets=mode)
         cpu0, wall0 = time.process_time(), time.monotonic()
-        if self._ep is not None:
+        if self._sel is not None:
             for fd in self._by_fd:
-                self._ep.register(fd, select.EPOLLIN)
+                self._sel.register(fd, selectors.EVENT_READ)
         try:
             self._send_all(out, stop_at_mono_ns)
             self._drain_until(min(stop_at_mono_ns, out.last_send_mono_ns + self.drain_ns))
         finally:
-            if self._ep is not None:
-                self._ep.close()
+            if self._sel is not None:
+                self._sel.close()
         out.cpu_s, out.wall_s = time.process_time() - cpu0, time.monotonic() - wall0
         return out
 
@@ -250,8 +251,8 @@ class CallGen:
         socks = self.socks * n if self.shared else self.socks
         offsets = [i * interval // n for i in range(n)]
         errors = out.send_error_ns
-        out.started_mono_ns = t0 = time.monotonic_ns() + self.lead_ns
-        offset, last_rx, mono = self.clock.offset_ns, 0, time.monotonic_ns
+        out.started_mono_ns = t0 = plat.mono_ns() + self.lead_ns
+        offset, last_rx, mono = self.clock.offset_ns, 0, plat.mono_ns
         for k in range(calls[0].count):
             base = t0 + k * interval
             for i in range(n):
@@ -287,18 +288,18 @@ class CallGen:
 
     def _receive(self) -> None:
         """Drain what has arrived (bounded batches, never blocks)."""
-        if self._ep is None:
+        if self._sel is None:
             self._drain(self.socks[0], None, 512)
             return
-        for fd, _ev in self._ep.poll(0):
-            sock, call = self._by_fd[fd]
+        for key, _ev in self._sel.select(0):
+            sock, call = self._by_fd[key.fd]
             self._drain(sock, call, 8)
 
     def _drain(self, sock: socket.socket, call: Call | None, limit: int) -> None:
-        to_mono, by_ssid = self.clock.to_mono, self._by_ssid
+        to_mono, by_ssid, recv = self.clock.to_mono, self._by_ssid, plat.recv_stamped
         for _ in range(limit):
             try:
-                data, anc, _flags, _addr = sock.recvmsg(_RX_BUF, _ANC)
+                data, real = recv(sock, _RX_BUF)
             except (BlockingIOError, InterruptedError):
                 return
             except ConnectionRefusedError:
@@ -309,9 +310,8 @@ class CallGen:
                 continue
             except OSError:
                 return
-            real = kernel_rx_ns(anc) if anc else None
             if real is None:
-                mono = time.monotonic_ns()
+                mono = plat.mono_ns()
                 real = self.clock.to_real(mono)
             else:
                 mono = to_mono(real)
@@ -324,7 +324,7 @@ class CallGen:
 
     def _drain_until(self, end: int) -> None:
         calls = self.calls
-        while not self.cancel.is_set() and (left := end - time.monotonic_ns()) > 0:
+        while not self.cancel.is_set() and (left := end - plat.mono_ns()) > 0:
             self._receive()
             if all(c.answered == c.count for c in calls):
                 return
@@ -421,7 +421,7 @@ def run_calls(host: str, port: int, n_calls: int, *, codec: str = "G.711", durat
                               estimate=error_estimate(sync.synchronized, sync.error_s))
     gen = CallGen(calls, socks, interval_ns=round(interval_ms * 1e6), clock=clock,
                   drain_ns=int(drain_s * _NS))
-    stop = stop_at_mono_ns or time.monotonic_ns() + int((duration_s + drain_s + 5.0) * _NS)
+    stop = stop_at_mono_ns or plat.mono_ns() + int((duration_s + drain_s + 5.0) * _NS)
     try:
         return gen.run(stop)
     finally:

@@ -15,9 +15,9 @@ late sender is visible instead of being mistaken for network jitter. Many calls 
 one loop (``run`` takes several sessions; their slots are staggered over one interval),
 which is what the capacity benchmark measures.
 
-Clocks: send times are ``time.monotonic_ns()``. Receive times are kernel timestamps
+Clocks: send times are ``plat.mono_ns()``. Receive times are kernel timestamps
 (``SO_TIMESTAMPNS``, taken when the packet reached the socket; Linux only) where the OS
-offers them, else ``time.monotonic_ns()`` right after ``recvmsg`` returns. Kernel
+offers them, else ``plat.mono_ns()`` right after ``recvmsg`` returns. Kernel
 timestamps are CLOCK_REALTIME; :class:`ClockMap` converts them with an offset
 ``realtime - monotonic`` sampled at the start and re-sampled every second (so an NTP slew
 during a run moves the mapping by at most the slew of one second, microseconds). The same
@@ -31,24 +31,26 @@ import ctypes
 import selectors
 import socket
 import struct
-import sys
 import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
-#: Linux socket option / control message numbers not exported by Python's socket module.
-SO_TIMESTAMPNS: Final = getattr(socket, "SO_TIMESTAMPNS", 35)
-IP_RECVTTL: Final = getattr(socket, "IP_RECVTTL", 12)
-_TIMESPEC: Final = struct.Struct("@qq")
-_ANC_SIZE: Final = socket.CMSG_SPACE(_TIMESPEC.size) + socket.CMSG_SPACE(4) * 2
+from netcheck import platform as plat
+from netcheck.platform import IP_RECVTTL_LINUX as IP_RECVTTL
+from netcheck.platform import SO_TIMESTAMPNS_LINUX as SO_TIMESTAMPNS
+from netcheck.platform import enable_rx_timestamps, kernel_rx_ns
+
+__all__ = ["IP_RECVTTL", "SO_TIMESTAMPNS", "ClockMap", "Engine", "EngineReport", "Schedule",
+           "Session", "clock_sync", "enable_rx_timestamps", "kernel_rx_ns"]
+
 _RESAMPLE_NS: Final = 1_000_000_000
 _POLL_EVERY_NS: Final = 1_000_000
 _RX_BUF: Final = 2048
 
 CLOCK_KERNEL: Final = "kernel SO_TIMESTAMPNS (CLOCK_REALTIME, mapped to CLOCK_MONOTONIC)"
-CLOCK_MONOTONIC: Final = "user-space time.monotonic_ns() after recvmsg"
+CLOCK_MONOTONIC: Final = "user-space plat.mono_ns() after recvmsg"
 
 
 class ClockMap:
@@ -65,42 +67,25 @@ class ClockMap:
     def sample() -> int:
         best: tuple[int, int] | None = None
         for _ in range(5):
-            before = time.monotonic_ns()
+            before = plat.mono_ns()
             real = time.time_ns()
-            after = time.monotonic_ns()
+            after = plat.mono_ns()
             if best is None or after - before < best[0]:
                 best = (after - before, real - (before + after) // 2)
         assert best is not None
         return best[1]
 
     def refresh(self) -> None:
-        self.offset_ns = self.sample()
+        """Re-sample, where the realtime clock is fine enough: a coarse one (Windows before
+        Python 3.13: 15.6 ms steps) would make the offset, and one-way delays, jump."""
+        if plat.caps().fine_realtime:
+            self.offset_ns = self.sample()
 
     def to_real(self, mono_ns: int) -> int:
         return mono_ns + self.offset_ns
 
     def to_mono(self, real_ns: int) -> int:
         return real_ns - self.offset_ns
-
-
-def enable_rx_timestamps(sock: socket.socket) -> bool:
-    """Ask the kernel for receive timestamps; False where the OS does not offer them."""
-    if not sys.platform.startswith("linux"):
-        return False
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
-    except OSError:
-        return False
-    return True
-
-
-def kernel_rx_ns(ancdata: Sequence[tuple[int, int, bytes]]) -> int | None:
-    """CLOCK_REALTIME ns of the SCM_TIMESTAMPNS control message, or None."""
-    for level, kind, data in ancdata:
-        if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(data) >= _TIMESPEC.size:
-            sec, nsec = _TIMESPEC.unpack_from(data)
-            return int(sec) * 1_000_000_000 + int(nsec)
-    return None
 
 
 class Session:
@@ -157,7 +142,7 @@ class Engine:
         self.schedule = schedule
         self.clock = clock
         self.cancel = threading.Event()
-        self._sel = selectors.DefaultSelector()
+        self._sel = plat.new_selector()
         self._last_poll = 0
         self._last_resample = 0
         self._spin = schedule.spin_ns
@@ -176,7 +161,7 @@ class Engine:
     def _loop(self, stop_at: int) -> EngineReport:
         sch, n = self.schedule, len(self.sessions)
         offsets = [i * sch.interval_ns // max(n, 1) for i in range(n)]
-        report = EngineReport(started_mono_ns=time.monotonic_ns() + sch.lead_ns)
+        report = EngineReport(started_mono_ns=plat.mono_ns() + sch.lead_ns)
         t0 = report.started_mono_ns
         for k in range(sch.count):
             for session, offset in zip(self.sessions, offsets, strict=True):
@@ -185,7 +170,7 @@ class Engine:
                     report.stopped_early = True
                     return self._drain_until(report, min(stop_at, due))
                 self._wait_until(due)
-                now = time.monotonic_ns()
+                now = plat.mono_ns()
                 self._send(session, k, now)
                 report.send_error_ns.append(now - due)
                 report.last_send_mono_ns = now
@@ -209,22 +194,22 @@ class Engine:
         an interval. On a quiet host that is ~0.2 ms of spinning per packet; on a VM whose
         timers overshoot by milliseconds the loop spins longer instead of sending late.
         """
-        now = time.monotonic_ns()
+        now = plat.mono_ns()
         if now - self._last_poll >= _POLL_EVERY_NS:
             self._poll(0.0)
-        while (left := due - time.monotonic_ns()) > self._spin:
-            wake = time.monotonic_ns() + left - self._spin
+        while (left := due - plat.mono_ns()) > self._spin:
+            wake = plat.mono_ns() + left - self._spin
             self._poll((left - self._spin) / 1e9)
-            over = time.monotonic_ns() - wake
+            over = plat.mono_ns() - wake
             self._oversleep = max(over, int(self._oversleep * 0.95))
             self._spin = min(max(self.schedule.spin_ns, self._oversleep), self._spin_cap)
-        while time.monotonic_ns() < due:
+        while plat.mono_ns() < due:
             pass
 
     def _poll(self, timeout_s: float) -> None:
         for key, _ in self._sel.select(timeout_s):
             self._drain(key.data)
-        now = time.monotonic_ns()
+        now = plat.mono_ns()
         self._last_poll = now
         if now - self._last_resample >= _RESAMPLE_NS:
             self.clock.refresh()
@@ -234,11 +219,7 @@ class Engine:
         sock = session.sock
         for _ in range(limit):
             try:
-                if session.kernel_ts:
-                    data, anc, _flags, _addr = sock.recvmsg(_RX_BUF, _ANC_SIZE)
-                else:  # no ancillary data wanted: recvfrom exists everywhere (Windows has no recvmsg)
-                    data, _addr = sock.recvfrom(_RX_BUF)
-                    anc = []
+                data, real = plat.recv_stamped(sock, _RX_BUF)
             except (BlockingIOError, InterruptedError):
                 return
             except ConnectionRefusedError:
@@ -246,15 +227,14 @@ class Engine:
                 continue
             except OSError:
                 return
-            mono = time.monotonic_ns()
-            real = kernel_rx_ns(anc) if session.kernel_ts else None
+            mono = plat.mono_ns()
             if real is None:
                 session.receive(data, mono, self.clock.to_real(mono))
             else:
                 session.receive(data, self.clock.to_mono(real), real)
 
     def _drain_until(self, report: EngineReport, end: int) -> EngineReport:
-        while not self.cancel.is_set() and (left := end - time.monotonic_ns()) > 0:
+        while not self.cancel.is_set() and (left := end - plat.mono_ns()) > 0:
             if all(s.complete() for s in self.sessions):
                 break
             self._poll(min(left / 1e9, 0.05))
@@ -281,7 +261,7 @@ def clock_sync() -> ClockSync:
     """Read ``adjtimex(2)`` (Linux): synchronised when the state is not TIME_ERROR and
     STA_UNSYNC is clear; error = ``esterror`` (synchronised) or ``maxerror`` (µs).
     Elsewhere: unknown, reported as not synchronised with a 1 s error."""
-    if not sys.platform.startswith("linux") or struct.calcsize("l") != 8:
+    if not plat.caps().system.startswith("linux") or struct.calcsize("l") != 8:
         return ClockSync(False, 1.0)
     buf = ctypes.create_string_buffer(256)  # struct timex is 208 octets on LP64
     with contextlib.suppress(OSError, AttributeError):

@@ -160,9 +160,11 @@ def build_echo(ident: int, seq: int, payload: bytes, *, v6: bool = False) -> byt
 
 def parse_echo_reply(data: bytes, *, v6: bool, has_ip_header: bool) -> tuple[int, int] | None:
     """(identifier, sequence) of an echo reply, None for anything else. Raw IPv4 sockets
-    deliver the IP header first (IHL words), ping sockets and IPv6 do not."""
+    and Darwin's ping sockets deliver the IPv4 header first (IHL words, RFC 791), Linux
+    ping sockets and IPv6 do not. A header is recognised by version 4 and an IHL of at
+    least 5 words; anything else is not an echo reply."""
     if has_ip_header:
-        if len(data) < 20:
+        if len(data) < 20 or data[0] >> 4 != 4 or (data[0] & 0x0F) < 5:
             return None
         data = data[(data[0] & 0x0F) * 4 :]
     if len(data) < _ECHO.size:
@@ -175,13 +177,22 @@ def parse_echo_reply(data: bytes, *, v6: bool, has_ip_header: bool) -> tuple[int
 
 class IcmpCall(Session):
     """Echo requests on the stream schedule; replies matched by 16-bit sequence number to
-    the most recent request with that number."""
+    the most recent request with that number.
+
+    ``ip_header``: the socket delivers the IPv4 header (raw sockets; Darwin ping sockets;
+    default: raw IPv4). ``check_ident``: drop replies whose identifier is not ours (raw
+    sockets see every ICMP packet of the host; Darwin ping sockets keep our identifier;
+    Linux ping sockets rewrite it, so it cannot be checked there; default: ``raw``).
+    """
 
     def __init__(
-        self, sock: socket.socket, *, count: int, payload_bytes: int, ident: int, raw: bool, v6: bool
+        self, sock: socket.socket, *, count: int, payload_bytes: int, ident: int, raw: bool, v6: bool,
+        ip_header: bool | None = None, check_ident: bool | None = None,
     ) -> None:
         super().__init__(sock)
         self.count, self.ident, self.raw, self.v6 = count, ident, raw, v6
+        self.ip_header = (raw and not v6) if ip_header is None else ip_header
+        self.check_ident = raw if check_ident is None else check_ident
         self.payload = bytes(max(payload_bytes, 8))
         self.t1_mono_ns: list[int | None] = [None] * count
         self.t4_mono_ns: list[list[int]] = [[] for _ in range(count)]
@@ -193,11 +204,11 @@ class IcmpCall(Session):
         return build_echo(self.ident, index, self.payload, v6=self.v6)
 
     def receive(self, data: bytes, rx_mono_ns: int, rx_real_ns: int) -> None:
-        parsed = parse_echo_reply(data, v6=self.v6, has_ip_header=self.raw and not self.v6)
+        parsed = parse_echo_reply(data, v6=self.v6, has_ip_header=self.ip_header)
         if parsed is None:
             return
         ident, seq16 = parsed
-        if self.raw and ident != self.ident & 0xFFFF:
+        if self.check_ident and ident != self.ident & 0xFFFF:
             return  # another pinger's reply (raw sockets see every ICMP packet)
         index = self._index(seq16)
         if index is not None:

@@ -20,6 +20,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 
+from netcheck import platform as plat
 from netcheck.probes._common import Context, Timer, error, resolve
 from netcheck.result import ErrorKind, Measurement, Value
 from netcheck.wire import portecho
@@ -62,7 +63,7 @@ def exchange(address: str, spec: Spec, deadline: float) -> tuple[list[int], list
     down: list[int] = []
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.setsockopt(socket.IPPROTO_IP, socket.IP_TOS, tos)
-        sock.setsockopt(socket.IPPROTO_IP, socket.IP_RECVTOS, 1)
+        plat.enable_recv_tos(sock)  # False where the OS cannot read it back: down unknown
         sock.connect((address, spec.port))
         sock.setblocking(False)
         next_send, sent = time.monotonic(), 0
@@ -88,19 +89,19 @@ def _receive(sock: socket.socket, token: int, key: bytes | None, up: list[int],
              down: list[int]) -> None:
     for _ in range(256):
         try:
-            data, anc, _flags, _peer = sock.recvmsg(256, socket.CMSG_SPACE(4))
+            meta = plat.recv_meta(sock, 256)
         except (BlockingIOError, InterruptedError):
             return
         except OSError:
             continue
         try:
-            reply = portecho.parse(data, key)
+            reply = portecho.parse(meta.data, key)
         except portecho.EchoError:
             continue
         if reply.kind is portecho.Kind.REPLY and reply.token == token:
             up.append(reply.tos_rx)
-            down.append(next((d[0] for lvl, k, d in anc
-                              if lvl == socket.IPPROTO_IP and k == socket.IP_TOS and d), 0))
+            if meta.tos is not None:  # never 0 for "unknown": that would read as bleached
+                down.append(meta.tos)
 
 
 def summarize(spec: Spec, address: str, up: list[int], down: list[int]) -> dict[str, Value]:
@@ -111,4 +112,6 @@ def summarize(spec: Spec, address: str, up: list[int], down: list[int]) -> dict[
         "up_dscp": Counter(up_d).most_common(1)[0][0] if up_d else None,
         "down_dscp": Counter(down_d).most_common(1)[0][0] if down_d else None,
         "up_values": sorted(set(up_d)), "down_values": sorted(set(down_d)),
+        "down_readable": plat.caps().recv_tos, "platform": plat.caps().system,
+        "sender_marks": plat.caps().tos_marking,
     }

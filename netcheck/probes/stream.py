@@ -35,17 +35,15 @@ import contextlib
 import ipaddress
 import os
 import socket
-import time
 from dataclasses import dataclass, field, replace
 
 import msgspec
 
 from netcheck import emodel
+from netcheck import platform as plat
 from netcheck.probes import _stream_analysis as an
 from netcheck.probes._common import Context, Timer, Why, error, resolve
 from netcheck.probes._stream_engine import (
-    CLOCK_KERNEL,
-    CLOCK_MONOTONIC,
     ClockMap,
     Engine,
     EngineReport,
@@ -74,6 +72,7 @@ METHOD_NAMES = {"icmp": "icmp-50pps", "stun": "stun-50pps", "sip": "sip-options-
 PERMISSION_HINT = (
     "ICMP needs raw sockets or ping sockets: run as root/Administrator, grant CAP_NET_RAW, "
     "or allow unprivileged ping sockets (sysctl net.ipv4.ping_group_range='0 2147483647'); "
+    "on Windows IPv4 echo works without Administrator (ICMP helper API), IPv6 does not; "
     "or measure with a netcheck responder (--responder HOST)"
 )
 
@@ -190,13 +189,16 @@ async def _measure(
     spec: Spec, ctx: Context, timer: Timer, method: str, addr: tuple[int, str]
 ) -> Measurement:
     family, address = addr
+    stop_at = plat.mono_ns() + int(ctx.remaining() * 1e9) - 200_000_000
+    ctx.progress(f"{method} call to {address}: {spec.duration_s:g} s at {1000 / spec.send_interval_ms:g} pps")
+    if spec.method == "icmp" and family == socket.AF_INET and plat.caps().icmp_echo == "windows-icmp-api":
+        calls, report = await asyncio.to_thread(_api_echoes, spec, address, stop_at)
+        return _result(spec, timer, method, address, calls, report, False)
     clock = ClockMap()
     sync = clock_sync()
     session = _open_session(spec, family, address, clock, sync.synchronized, sync.error_s)
     schedule = Schedule(count=spec.count, interval_ns=round(spec.send_interval_ms * 1e6))
     engine = Engine([session], schedule, clock)
-    stop_at = time.monotonic_ns() + int(ctx.remaining() * 1e9) - 200_000_000
-    ctx.progress(f"{method} call to {address}: {spec.duration_s:g} s at {1000 / spec.send_interval_ms:g} pps")
     watchdog = asyncio.create_task(_stop_if_silent(spec, session, engine))
     try:
         report = await asyncio.to_thread(engine.run, stop_at)
@@ -204,7 +206,12 @@ async def _measure(
         watchdog.cancel()
         engine.cancel.set()
         session.sock.close()
-    values, series, err = _summarise(spec, session, report, address, sync.synchronized)
+    return _result(spec, timer, method, address, session, report, sync.synchronized)
+
+
+def _result(spec: Spec, timer: Timer, method: str, address: str, session: Session | ApiEchoes,
+            report: EngineReport, synced: bool) -> Measurement:
+    values, series, err = _summarise(spec, session, report, address, synced)
     values.update(_context_values(spec, session, report, address, method))
     confidence, confidence_reason = _confidence(values, err)
     return timer.measurement(
@@ -231,6 +238,36 @@ def _answered(session: Session) -> bool:
     return any(getattr(session, "t4_mono_ns", ()))
 
 
+@dataclass
+class ApiEchoes:
+    """Echoes sent through the Windows ICMP API (no socket): what :class:`IcmpCall` keeps."""
+
+    t1_mono_ns: list[int | None]
+    t4_mono_ns: list[list[int]]
+    payload: bytes
+    send_errors: list[str]
+    refused: int = 0
+    kernel_ts: bool = False
+    rx_clock: str = ""
+
+
+def _api_echoes(spec: Spec, address: str, stop_at: int) -> tuple[ApiEchoes, EngineReport]:
+    """The ICMP 50 pps call through ``IcmpSendEcho`` (Windows without Administrator)."""
+    from netcheck.platform import winicmp
+
+    payload = bytes(max(spec.payload_bytes(), 8))
+    s = winicmp.echo_series(address, count=spec.count, interval_ns=round(spec.send_interval_ms * 1e6),
+                            payload=payload, timeout_s=1.0, stop_at_ns=stop_at,
+                            api=winicmp.api_factory(), tos=(spec.dscp << 2) & 0xFC)
+    label = (f"user-space {plat.caps().mono_clock}() around IcmpSendEcho (includes the API call; "
+             f"the API's own RoundTripTime has {winicmp.RTT_RESOLUTION_MS:g} ms steps)")
+    calls = ApiEchoes(s.t1_mono_ns, s.t4_mono_ns, payload, s.statuses, rx_clock=label)
+    sent = [t for t in s.t1_mono_ns if t is not None]
+    report = EngineReport(send_error_ns=s.send_error_ns, started_mono_ns=min(sent, default=0),
+                          last_send_mono_ns=max(sent, default=0), stopped_early=s.stopped_early)
+    return calls, report
+
+
 def _open_session(
     spec: Spec, family: int, address: str, clock: ClockMap, synced: bool, err_s: float
 ) -> Session:
@@ -254,15 +291,10 @@ def _open_session(
 
 
 def _icmp_session(spec: Spec, family: int, address: str) -> Session:
-    """Raw ICMP socket as root, else a Linux/macOS ping socket (SOCK_DGRAM)."""
-    v6 = family == socket.AF_INET6
-    proto = socket.IPPROTO_ICMPV6 if v6 else socket.IPPROTO_ICMP
-    raw = True
-    try:
-        sock = socket.socket(family, socket.SOCK_RAW, proto)
-    except PermissionError:
-        raw = False
-        sock = socket.socket(family, socket.SOCK_DGRAM, proto)
+    """Raw ICMP socket as root, else a ping socket (Linux, macOS: the platform layer says
+    whether it delivers the IPv4 header and keeps our identifier)."""
+    ping = plat.open_ping_socket(family)
+    sock = ping.sock
     try:
         sock.setblocking(False)
         _set_dscp_ttl(sock, family, spec.dscp)
@@ -271,7 +303,9 @@ def _icmp_session(spec: Spec, family: int, address: str) -> Session:
         sock.close()
         raise
     ident = (os.getpid() ^ id(sock)) & 0xFFFF
-    return IcmpCall(sock, count=spec.count, payload_bytes=spec.payload_bytes(), ident=ident, raw=raw, v6=v6)
+    return IcmpCall(sock, count=spec.count, payload_bytes=spec.payload_bytes(), ident=ident,
+                    raw=ping.raw, v6=family == socket.AF_INET6, ip_header=ping.ip_header,
+                    check_ident=ping.raw or ping.keeps_ident)
 
 
 def _set_dscp_ttl(sock: socket.socket, family: int, dscp: int) -> None:
@@ -287,14 +321,14 @@ def _set_dscp_ttl(sock: socket.socket, family: int, dscp: int) -> None:
 
 
 def _summarise(
-    spec: Spec, session: Session, report: EngineReport, address: str, host_synced: bool
+    spec: Spec, session: Session | ApiEchoes, report: EngineReport, address: str, host_synced: bool
 ) -> tuple[dict[str, Value], dict[str, list[float | None]], ProbeError | None]:
     cfg = an.StreamConfig(spec.codec, spec.interval_ms, spec.jitter_buffer_ms, spec.window_s,
                           spec.burst_window_ms)
     if isinstance(session, StampCall):
         views, series, extra = _stamp_views(spec, session, address, host_synced, cfg)
     else:
-        assert isinstance(session, IcmpCall | StunCall)
+        assert isinstance(session, IcmpCall | StunCall | ApiEchoes)
         records = an.icmp_records(session.t1_mono_ns, session.t4_mono_ns)
         views = an.Views(an.summarize(records, cfg), None, None, False)
         series = {"rtt_ms": an.delay_series(records)}
@@ -375,7 +409,7 @@ def _is_local(address: str) -> bool:
     return True
 
 
-def _error(spec: Spec, session: Session, views: an.Views, address: str) -> ProbeError | None:
+def _error(spec: Spec, session: Session | ApiEchoes, views: an.Views, address: str) -> ProbeError | None:
     if views.round_trip.received:
         return None
     where = address if spec.method == "icmp" else f"{address}:{spec.port}"
@@ -392,9 +426,9 @@ def _error(spec: Spec, session: Session, views: an.Views, address: str) -> Probe
 
 
 def _context_values(
-    spec: Spec, session: Session, report: EngineReport, address: str, method: str
+    spec: Spec, session: Session | ApiEchoes, report: EngineReport, address: str, method: str
 ) -> dict[str, Value]:
-    size = session.size if isinstance(session, StampCall | StunCall) else len(session.payload) + 8  # type: ignore[attr-defined]
+    size = session.size if isinstance(session, StampCall | StunCall) else len(session.payload) + 8  # type: ignore[union-attr]
     return {
         "address": address,
         "port": None if spec.method == "icmp" else spec.port,
@@ -406,8 +440,9 @@ def _context_values(
         "jitter_buffer_ms": spec.jitter_buffer_ms,
         "duration_planned_s": spec.duration_s,
         "stopped_early": report.stopped_early,
-        "rx_clock": CLOCK_KERNEL if session.kernel_ts else CLOCK_MONOTONIC,
-        "tx_clock": "CLOCK_MONOTONIC (time.monotonic_ns)",
+        "rx_clock": session.rx_clock if isinstance(session, ApiEchoes) else plat.rx_clock_label(session.kernel_ts),
+        "tx_clock": f"{plat.caps().mono_clock}() before send",
+        "platform": plat.caps().system,
         "method_detail": method,
     }
 

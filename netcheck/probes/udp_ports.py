@@ -12,8 +12,12 @@ rate gets a gentler retry), and only then called blocked.
 States per port (compressed into ranges, "20000-20999"):
 
 - ``open``: echoed;
-- ``rejected``: an ICMP destination-unreachable came back (``IP_RECVERR`` error queue,
-  RFC 1122 4.1.3.3) from an address other than the responder: a firewall REJECT rule;
+- ``rejected``: an ICMP destination-unreachable came back (RFC 1122 4.1.3.3) from an
+  address other than the responder: a firewall REJECT rule. Linux reads it, with the
+  offender's address, from the ``IP_RECVERR`` error queue of the sweep socket; elsewhere
+  (macOS, Windows) the ports still unanswered after the sweep are tried once more, each on
+  a connected socket, where the error surfaces as ``ECONNREFUSED`` / ``WSAECONNRESET``
+  without the offender's address (``icmp_method`` says which was used);
 - ``no_answer``: silence after every try: dropped on the way (or its reply was);
 - ``not_covered``: the responder does not serve the port (its coverage, asked first over
   the TCP control service, or an ICMP port-unreachable from the responder itself): neither
@@ -26,23 +30,21 @@ datagram): 16,384 ports take about 6 s at 3,000 pps on a clean path.
 from __future__ import annotations
 
 import asyncio
-import errno
 import secrets
-import select
+import selectors
 import socket
-import struct
 import time
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from netcheck import platform as plat
 from netcheck.probes._common import Context, Timer, compress_ranges, resolve
 from netcheck.result import Measurement, Value
 from netcheck.wire import portecho
 
 DEFAULT_RATE_PPS: Final = 3000.0
-IP_RECVERR: Final = getattr(socket, "IP_RECVERR", 11)
-_SO_EE_ORIGIN_ICMP: Final = 2
-_EE: Final = struct.Struct("=IBBBBII")
+_CONNECTED_BATCH: Final = 64
+UNKNOWN_OFFENDER: Final = "unknown"
 STATES: Final = ("open", "rejected", "no_answer", "not_covered")
 
 
@@ -71,6 +73,7 @@ class Sweep:
     sent: int = 0
     rounds: int = 0
     rate_pps: list[float] = field(default_factory=list)
+    icmp_method: str = "IP_RECVERR error queue"
 
 
 async def run(spec: Spec, ctx: Context) -> Measurement:
@@ -129,20 +132,80 @@ def sweep(address: str, ports: list[int], *, key: bytes | None = None,
     sw = Sweep()
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
-        sock.setsockopt(socket.IPPROTO_IP, IP_RECVERR, 1)
+        errq = plat.ErrQueue(sock)
         sock.setblocking(False)
-        rx = _Receiver(sock, address, token, key, sw)
-        pending = list(ports)
-        for attempt in range(retries + 1):
-            if not pending or time.monotonic() >= deadline:
-                break
-            rate = rate_pps / (2 if attempt else 1)
-            sw.rounds += 1
-            sw.rate_pps.append(rate)
-            _send_round(sock, address, pending, token, key, rate, rx, deadline, sw)
-            rx.settle(min(deadline, time.monotonic() + _settle_s(sw)))
-            pending = [p for p in pending if p not in sw.answered]
+        rx = _Receiver(sock, address, token, key, sw, errq)
+        try:
+            _rounds(address, ports, token, key, rate_pps, retries, rx, deadline)
+        finally:
+            rx.sel.close()
+    pending = [p for p in ports if p not in sw.answered]
+    if not errq.active:
+        sw.icmp_method = "connected sockets (no error queue on this OS; offender unknown)"
+        if pending:
+            connected_pass(address, pending, token, key, deadline, sw)
     return sw
+
+
+def connected_pass(address: str, ports: list[int], token: int, key: bytes | None,
+                   deadline: float, sw: Sweep) -> None:
+    """One more try per port, each on its own connected socket, in batches: an echo marks
+    the port open; ``ConnectionRefusedError`` (``ConnectionResetError`` on Windows) means an
+    ICMP port unreachable came back, from an address the OS does not tell."""
+    for i in range(0, len(ports), _CONNECTED_BATCH):
+        if time.monotonic() >= deadline:
+            return
+        socks: dict[int, socket.socket] = {}
+        try:
+            for port in ports[i : i + _CONNECTED_BATCH]:
+                s = socks[port] = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                s.setblocking(False)
+                s.connect((address, port))
+                _try_send(s, portecho.Echo(portecho.Kind.REQUEST, port, token).to_bytes(key))
+            time.sleep(max(0.0, min(_settle_s(sw), deadline - time.monotonic())))
+            for port, s in socks.items():
+                _read_connected(s, port, token, key, sw)
+        finally:
+            for s in socks.values():
+                s.close()
+
+
+def _try_send(sock: socket.socket, data: bytes) -> None:
+    try:
+        sock.send(data)
+    except OSError:
+        pass  # an earlier ICMP error, or a full buffer: the read below tells
+
+
+def _read_connected(sock: socket.socket, port: int, token: int, key: bytes | None,
+                    sw: Sweep) -> None:
+    try:
+        data = sock.recv(256)
+    except (ConnectionRefusedError, ConnectionResetError):
+        sw.icmp[port] = f"{UNKNOWN_OFFENDER} type 3 code 3"
+        return
+    except OSError:
+        return
+    try:
+        reply = portecho.parse(data, key)
+    except portecho.EchoError:
+        return
+    if reply.kind is portecho.Kind.REPLY and reply.token == token and reply.port == port:
+        sw.answered.setdefault(port, _settle_s(sw))
+
+
+def _rounds(address: str, ports: list[int], token: int, key: bytes | None, rate_pps: float,
+            retries: int, rx: _Receiver, deadline: float) -> None:
+    sw, pending = rx.sw, list(ports)
+    for attempt in range(retries + 1):
+        if not pending or time.monotonic() >= deadline:
+            break
+        rate = rate_pps / (2 if attempt else 1)
+        sw.rounds += 1
+        sw.rate_pps.append(rate)
+        _send_round(rx.sock, address, pending, token, key, rate, rx, deadline, sw)
+        rx.settle(min(deadline, time.monotonic() + _settle_s(sw)))
+        pending = [p for p in pending if p not in sw.answered]
 
 
 def _send_round(sock: socket.socket, address: str, ports: list[int], token: int,
@@ -179,14 +242,17 @@ class _Receiver:
     """Drain echoes and queued ICMP errors from the sweep socket."""
 
     def __init__(self, sock: socket.socket, address: str, token: int, key: bytes | None,
-                 sw: Sweep) -> None:
+                 sw: Sweep, errq: plat.ErrQueue) -> None:
         self.sock, self.address, self.token, self.key, self.sw = sock, address, token, key, sw
+        self.errq = errq
         self.sent_at: dict[int, float] = {}
-        self.poll = select.poll()  # not select(): the fd may be above FD_SETSIZE
-        self.poll.register(sock, select.POLLIN | select.POLLERR)
+        # epoll/kqueue/poll, not select() where there is a choice: the fd may be above
+        # FD_SETSIZE. A queued ICMP error makes the socket readable (recv raises).
+        self.sel = plat.new_selector()
+        self.sel.register(sock, selectors.EVENT_READ)
 
     def wait(self, timeout: float) -> None:
-        if self.poll.poll(timeout * 1000.0):
+        if self.sel.select(timeout):
             self.drain()
 
     def settle(self, until: float) -> None:
@@ -215,27 +281,10 @@ class _Receiver:
         if ok and sport not in self.sw.answered:
             self.sw.answered[sport] = time.monotonic() - self.sent_at.get(sport, time.monotonic())
 
-    def errors(self, limit: int = 512) -> None:
+    def errors(self) -> None:
         """Read the error queue: which destination port drew which ICMP error, from whom."""
-        for _ in range(limit):
-            try:
-                _d, anc, _f, dest = self.sock.recvmsg(64, 512, socket.MSG_ERRQUEUE)
-            except (BlockingIOError, InterruptedError):
-                return
-            except OSError as exc:
-                if exc.errno in (errno.EAGAIN, errno.EWOULDBLOCK):
-                    return
-                continue
-            for level, kind, data in anc:
-                if level == socket.IPPROTO_IP and kind == IP_RECVERR and len(data) >= 24:
-                    self.sw.icmp[int(dest[1])] = _offender(data)
-
-
-def _offender(data: bytes) -> str:
-    """``"198.18.0.1 type 3 code 3"`` from a ``sock_extended_err`` + offender sockaddr_in."""
-    _errno, origin, icmp_type, code, _pad, _info, _data = _EE.unpack_from(data)
-    who = socket.inet_ntoa(data[20:24]) if origin == _SO_EE_ORIGIN_ICMP else "local"
-    return f"{who} type {icmp_type} code {code}"
+        for port, who in self.errq.read():
+            self.sw.icmp[port] = who
 
 
 def summarize(ports: list[int], sw: Sweep, responder: str, served: Any) -> dict[str, Value]:
@@ -261,5 +310,5 @@ def summarize(ports: list[int], sw: Sweep, responder: str, served: Any) -> dict[
     values["icmp_from"] = icmp_from
     rtts = sorted(sw.answered.values())
     values["rtt_median_ms"] = round(rtts[len(rtts) // 2] * 1000, 3) if rtts else None
-    values.update(sent=sw.sent, rounds=sw.rounds, rate_pps=sw.rate_pps)
+    values.update(sent=sw.sent, rounds=sw.rounds, rate_pps=sw.rate_pps, icmp_method=sw.icmp_method)
     return values

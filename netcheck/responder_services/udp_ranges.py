@@ -40,13 +40,13 @@ import time
 from dataclasses import dataclass, field
 from typing import Final
 
+from netcheck import platform as plat
 from netcheck.responder_services.replay import DEFAULT_WINDOW_S, ReplayGuard
 from netcheck.wire import portecho
 
 log = logging.getLogger("netcheck.responder")
 
 DEFAULT_RATE_PPS: Final = 5000.0
-_ANC: Final = socket.CMSG_SPACE(4)
 _FD_MARGIN: Final = 256
 _TABLE: Final = "netcheck_responder"
 IPV6_TCLASS: Final = getattr(socket, "IPV6_TCLASS", 67)
@@ -154,7 +154,7 @@ class RangeEcho:
             if self.family == socket.AF_INET6:
                 sock.setsockopt(socket.IPPROTO_IPV6, IPV6_RECVTCLASS, 1)
             else:
-                sock.setsockopt(socket.IPPROTO_IP, socket.IP_RECVTOS, 1)
+                plat.enable_recv_tos(sock)  # where the OS reads it back (not Windows)
             sock.bind((self.cfg.bind, port))
             sock.setblocking(False)
         except OSError:
@@ -178,7 +178,7 @@ class RangeEcho:
     def _drain(self, sock: socket.socket, limit: int = 64) -> None:
         for _ in range(limit):
             try:
-                data, anc, _flags, peer = sock.recvmsg(256, _ANC)
+                data, anc, peer = plat.recv_anc(sock, 256)
             except (BlockingIOError, InterruptedError):
                 return
             except OSError:
