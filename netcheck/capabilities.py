@@ -8,7 +8,6 @@ routing table, or looks up a program; it sends no traffic.
 
 from __future__ import annotations
 
-import os
 import platform
 import shutil
 import socket
@@ -18,31 +17,26 @@ from typing import Any
 
 import psutil
 
+from netcheck import platform as plat
 from netcheck.result import Interface
 
 PEER_TOOLS = ("ping", "iperf3", "snmpwalk", "tshark", "sipp", "turnserver", "dnsmasq", "lldpd", "nft")
 
 
 def privileges() -> dict[str, bool]:
-    """Booleans the plan and doctor need; each one is tried, not guessed."""
+    """Booleans the plan and doctor need; each one is tried, not guessed (by the platform
+    layer, :func:`netcheck.platform.detect`)."""
+    c = plat.caps()
     return {
-        "root": _is_admin(),
-        "raw_icmp": _can_open(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP),
-        "unprivileged_icmp": _can_open(socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_ICMP),
+        "root": c.admin,
+        "raw_icmp": c.raw_icmp,
+        "unprivileged_icmp": c.ping_socket,
+        "windows_icmp_api": c.icmp_api,
         "raw_packet": _can_open_packet(),
-        "kernel_rx_timestamps": hasattr(socket, "SO_TIMESTAMPNS"),
+        "kernel_rx_timestamps": c.rx_timestamps,
+        "tos_readback": c.recv_tos,
+        "icmp_error_queue": c.error_queue,
     }
-
-
-def _is_admin() -> bool:
-    if hasattr(os, "geteuid"):
-        return os.geteuid() == 0
-    try:  # Windows
-        import ctypes
-
-        return bool(ctypes.windll.shell32.IsUserAnAdmin())  # type: ignore[attr-defined]
-    except (AttributeError, OSError):
-        return False
 
 
 def _can_open(family: int, kind: int, proto: int) -> bool:

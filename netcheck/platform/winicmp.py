@@ -22,7 +22,6 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import socket
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -134,11 +133,11 @@ def load() -> Api:
 
 
 def available() -> bool:
-    """True on Windows when iphlpapi.dll loads (every supported Windows has it)."""
-    if sys.platform != "win32":
-        return False
+    """True when the ICMP API loads: on Windows (every supported version has iphlpapi.dll),
+    or when a stand-in is installed (:func:`use_api`). ``ctypes.WinDLL`` is missing
+    elsewhere (AttributeError)."""
     try:
-        load()
+        _factory()
     except (OSError, AttributeError):
         return False
     return True

@@ -28,12 +28,12 @@ T = TypeVar("T")
 CLONE_NEWNET = 0x40000000
 NETNS_RUN_DIR = Path("/run/netns")
 
-_libc = ctypes.CDLL(None, use_errno=True)
 
 
 def _setns_fd(fd: int) -> None:
-    """Move the calling thread into the network namespace behind ``fd``."""
-    if _libc.setns(fd, CLONE_NEWNET) != 0:
+    """Move the calling thread into the network namespace behind ``fd`` (Linux; libc is
+    loaded here, not at import, so the suite still collects on Windows and macOS)."""
+    if ctypes.CDLL(None, use_errno=True).setns(fd, CLONE_NEWNET) != 0:
         err = ctypes.get_errno()
         raise OSError(err, f"setns(CLONE_NEWNET) failed: {os.strerror(err)} (needs root)")
 

@@ -1,0 +1,197 @@
+"""netcheck on Windows (no Administrator) and macOS (no sudo), simulated on Linux.
+
+:mod:`tests.simplatform` removes the Linux-only socket features from the interpreter
+(``recvmsg``, ``epoll``, ``MSG_ERRQUEUE``/``IP_RECVERR``, ``SO_TIMESTAMPNS``), makes ICMP
+sockets behave as on the target (Windows: none without Administrator, only the ICMP helper
+API; macOS: ping sockets that deliver the IPv4 header), and puts the capabilities netcheck
+detects there in effect. Everything below then measures for real on 127.0.0.1: the whole
+demo assessment must be GO with numbers, and the probes that used Linux-only calls must
+measure what they measure on Linux. Needs root (raw ICMP stands in for the target's ICMP).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import select
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import jsonschema
+import pytest
+from click.testing import CliRunner
+
+from netcheck import platform as plat
+from netcheck import responder as resp
+from netcheck.cli import cli
+from netcheck.probes import _callgen, dscp, udp_ports
+from netcheck.probes._common import Context
+from netcheck.result import SCHEMA_PATH, RunResult, Status, from_json
+from tests.simplatform import Target, simulate
+
+TARGETS: tuple[Target, ...] = ("windows", "macos")
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0 if hasattr(os, "geteuid") else True,
+                                reason="raw ICMP stands in for the target's ICMP: needs root")
+
+
+@pytest.fixture(params=TARGETS)
+def target(request: pytest.FixtureRequest) -> Target:
+    t: Target = request.param
+    return t
+
+
+def _run_demo(tmp_path: Path) -> RunResult:
+    out = CliRunner().invoke(cli, ["run", "--profile", "demo", "--quick", "--json", "--out", str(tmp_path)],
+                             catch_exceptions=False)
+    assert out.exit_code == 0, out.output
+    return from_json(out.stdout.encode())
+
+
+def test_the_simulation_really_removes_the_linux_features(target: Target,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    with simulate(target, monkeypatch) as caps:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            assert hasattr(s, "recvmsg") is (target == "macos")
+        assert not hasattr(select, "epoll") and not hasattr(socket, "MSG_ERRQUEUE")
+        with pytest.raises(PermissionError):
+            socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+    assert (caps.rx_timestamps, caps.error_queue, caps.epoll, caps.raw_icmp) == (False,) * 4
+    if target == "windows":
+        assert caps.icmp_echo == "windows-icmp-api" and caps.selector == "select"
+        assert caps.mono_clock == "time.perf_counter_ns" and not caps.fine_realtime
+    else:
+        assert caps.icmp_echo == "ping-socket" and caps.ping_ip_header and caps.selector == "poll"
+    assert plat.caps().system.startswith("linux")  # restored after the block
+
+
+def test_demo_assessment_is_go_with_real_numbers(target: Target, monkeypatch: pytest.MonkeyPatch,
+                                                  tmp_path: Path) -> None:
+    with simulate(target, monkeypatch):
+        result = _run_demo(tmp_path)
+    assert result.verdict.value == "GO", [(c.id, c.status, c.reason) for c in result.checks]
+    required = [c for c in result.checks if c.required]
+    assert required and all(c.status is Status.PASS for c in required)
+    calls = {m.id: m for m in result.measurements if m.probe == "stream"}
+    assert {"stream:platform", "stream:gateway"} <= set(calls)
+    for m in calls.values():
+        assert m.ok, m.error
+        assert m.values["received"] == m.values["sent"] > 0
+        assert 0.0 < m.values["rtt_median_ms"] < 20.0  # type: ignore[operator]
+        assert m.values["jitter_ms"] is not None and m.values["mos"] is not None
+        assert str(m.values["rx_clock"]).startswith("user-space")  # no kernel timestamps there
+        assert m.values["platform"] == {"windows": "win32", "macos": "darwin"}[target]
+    assert calls["stream:platform"].method == "stamp"
+    gateway = calls["stream:gateway"]
+    assert gateway.method == "icmp-50pps"
+    if target == "windows":
+        assert "IcmpSendEcho" in str(gateway.values["rx_clock"])
+        assert result.environment.privileges["windows_icmp_api"] is True
+    else:
+        assert result.environment.privileges["unprivileged_icmp"] is True
+    assert result.environment.privileges["raw_icmp"] is False
+    doc = json.loads(next(tmp_path.glob("netcheck-demo-*.json")).read_text())
+    jsonschema.validate(doc, json.loads(SCHEMA_PATH.read_text()))  # the same document as Linux's
+
+
+def test_call_generator_runs_with_portable_calls(target: Target, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The capacity / QoS engine: per-call sockets on the target's selector, no recvmsg."""
+    with resp.running(resp.Config(bind="127.0.0.1", port=0, rate_pps=1e6, burst=1e6)) as r:
+        host, port = r.address
+        with simulate(target, monkeypatch):
+            run = _callgen.run_calls(host, port, 8, duration_s=1.0, drain_s=0.5)
+    assert run.sent == 8 * 50 and run.answered == run.sent
+    assert all(not c.kernel_ts for c in run.calls)
+    t4 = [rep.t4_mono_ns - t1 for c in run.calls for rep in c.replies
+          if (t1 := c.t1_mono_ns[rep.sender_seq]) is not None]
+    assert len(t4) == run.sent and all(0 < d < 1_000_000_000 for d in t4)  # RTT on one clock
+
+
+def _ranges_responder(ports: tuple[int, int]) -> resp.Config:
+    return resp.Config(bind="127.0.0.1", port=0, rate_pps=1e6, burst=1e6, udp_ranges=(ports,))
+
+
+def _free_span(n: int) -> tuple[int, int]:
+    """``n`` consecutive UDP ports free on 127.0.0.1 (checked by binding them)."""
+    for base in range(41000, 60000, 97):
+        socks = []
+        try:
+            for p in range(base, base + n):
+                s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                socks.append(s)
+                s.bind(("127.0.0.1", p))
+        except OSError:
+            continue
+        finally:
+            for s in socks:
+                s.close()
+        return base, base + n - 1
+    raise RuntimeError("no free UDP span")
+
+
+@pytest.mark.parametrize("mode", ["linux", *TARGETS])
+def test_udp_sweep_tells_open_from_rejected_without_an_error_queue(mode: str,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """Served ports echo; ports nobody listens on draw ICMP port unreachable (RFC 1122
+    4.1.3.3) from 127.0.0.1. Linux attributes it through IP_RECVERR with the offender's
+    address; Windows/macOS through connected sockets, offender unknown. Same states."""
+    lo, hi = _free_span(24)
+    served = (lo, hi - 8)
+    with resp.running(_ranges_responder(served)) as r:
+        with contextlib_simulate(mode, monkeypatch):
+            sw = udp_ports.sweep("127.0.0.1", list(range(lo, hi + 1)), rate_pps=500, retries=1,
+                                 deadline=time.monotonic() + 20)
+        del r
+    assert sorted(sw.answered) == list(range(served[0], served[1] + 1))
+    closed = list(range(served[1] + 1, hi + 1))
+    assert sorted(sw.icmp) == closed
+    who = "127.0.0.1" if mode == "linux" else udp_ports.UNKNOWN_OFFENDER
+    assert {sw.icmp[p] for p in closed} == {f"{who} type 3 code 3"}
+    assert sw.icmp_method.startswith("IP_RECVERR") is (mode == "linux")
+
+
+def contextlib_simulate(mode: str, mp: pytest.MonkeyPatch) -> object:
+    import contextlib
+
+    return contextlib.nullcontext() if mode == "linux" else simulate(mode, mp)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def linux_responder(tmp_path: Path) -> Iterator[tuple[int, int]]:
+    """``netcheck responder --udp-ranges`` as its own (Linux) process, as deployed: the
+    far end stays Linux while this process plays Windows or macOS. Yields the echo span."""
+    lo, hi = _free_span(3)
+    proc = subprocess.Popen([sys.executable, "-m", "netcheck", "responder", "--bind", "127.0.0.1",
+                             "--port", str(hi), "--udp-ranges", f"{lo}-{hi - 1}"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", hi)) == 0:  # the TCP control service is up
+                    break
+            time.sleep(0.1)
+        yield lo, hi - 1
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def test_dscp_read_back_says_what_the_platform_can_read(target: Target, monkeypatch: pytest.MonkeyPatch,
+                                                        linux_responder: tuple[int, int]) -> None:
+    lo, _hi = linux_responder
+    with simulate(target, monkeypatch):
+        spec = dscp.Spec(id="dscp", host="127.0.0.1", port=lo, count=10, interval_s=0.01)
+        m = asyncio.run(dscp.run(spec, Context(deadline=time.monotonic() + 10)))
+    assert m.ok, m.error
+    assert m.values["up_dscp"] == 46 and m.values["received"] == 10
+    if target == "windows":  # no recvmsg: the way back cannot be read; never claimed as 0
+        assert m.values["down_dscp"] is None and m.values["down_readable"] is False
+        assert m.values["sender_marks"] is False
+    else:
+        assert m.values["down_dscp"] == 46 and m.values["down_readable"] is True
