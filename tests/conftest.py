@@ -73,3 +73,21 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.Compl
     argv = [sys.executable, "-m", "netcheck", "run", "--profile", "demo", "--quick", "--customer", "ACME GmbH",
             "--site", "Berlin", "--extensions", "12", "--out", str(out)]
     return subprocess.run(argv, capture_output=True, text=True, timeout=180), out
+
+
+#: Tests that also run on Windows and macOS (.github/workflows/portable.yml runs
+#: ``pytest -m portable`` there): pure codecs and models, and the demo assessment end to end.
+PORTABLE = (
+    "tests/unit/test_platform.py", "tests/unit/test_stamp_wire.py", "tests/unit/test_stun_wire.py",
+    "tests/unit/test_sip_wire.py", "tests/unit/test_emodel.py", "tests/unit/test_stats.py",
+    "tests/unit/test_stream_analysis.py", "tests/unit/test_stamp_fast.py", "tests/unit/test_lldp_wire.py",
+    "tests/unit/test_dhcp_wire.py", "tests/unit/test_profile.py", "tests/unit/test_evaluate.py",
+    "tests/integration/test_cli.py::test_demo_runs_the_whole_pipeline_to_go",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.nodeid.startswith(PORTABLE):
+            item.add_marker(pytest.mark.portable)
+

@@ -39,10 +39,9 @@ from typing import Final
 
 from netcheck import platform as plat
 from netcheck.platform import IP_RECVTTL_LINUX as IP_RECVTTL
-from netcheck.platform import SO_TIMESTAMPNS_LINUX as SO_TIMESTAMPNS
 from netcheck.platform import enable_rx_timestamps, kernel_rx_ns
 
-__all__ = ["IP_RECVTTL", "SO_TIMESTAMPNS", "ClockMap", "Engine", "EngineReport", "Schedule",
+__all__ = ["IP_RECVTTL", "ClockMap", "Engine", "EngineReport", "Schedule",
            "Session", "clock_sync", "enable_rx_timestamps", "kernel_rx_ns"]
 
 _RESAMPLE_NS: Final = 1_000_000_000
