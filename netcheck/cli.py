@@ -451,6 +451,21 @@ def _print_plan(view: Any, profile: Any) -> None:
             click.echo(f"  {c.id} ({need}): {c.reason}")
         for note in view.notes:
             click.echo(f"  {note}")
+    _print_limits()
+
+
+def _print_limits() -> None:
+    """What this machine cannot measure (fully), from the platform layer (``doctor`` has all)."""
+    from netcheck import capabilities
+    from netcheck import platform as plat
+    from netcheck.platform import measurable
+
+    limited = [a for a in measurable.table(plat.caps(), capabilities.privileges()["raw_packet"])
+               if a.level != "yes"]
+    if limited:
+        click.echo(f"limits on this machine ({plat.caps().system}; details: netcheck doctor):")
+    for a in limited:
+        click.echo(f"  {a.level:<6} {a.check}: {a.why}")
 
 
 # --------------------------------------------------------------------------- report
@@ -807,17 +822,23 @@ def doctor(as_json: bool) -> None:
     import msgspec
 
     from netcheck import capabilities as caps
+    from netcheck import platform as plat
+    from netcheck.platform import measurable
 
     privileges, gateway = caps.privileges(), caps.default_gateway()
     interfaces, tools = caps.interfaces(), caps.tools()
+    abilities = measurable.table(plat.caps(), privileges["raw_packet"])
     if as_json:
         info = {"os": caps.describe_os(), "privileges": privileges, "default_gateway": gateway,
-                "interfaces": interfaces, "tools": tools}
+                "measurable": abilities, "interfaces": interfaces, "tools": tools}
         click.echo(msgspec.json.format(msgspec.json.encode(info), indent=2).decode())
         return
     click.echo(f"os: {caps.describe_os()}")
     for key, ok in privileges.items():
         click.echo(f"  {'yes' if ok else 'no ':<3}  {key}{'' if ok else _HINTS.get(key, '')}")
+    click.echo("what this machine can measure:")
+    for a in abilities:
+        click.echo(f"  {a.level:<6} {a.check}: {a.why}")
     click.echo(f"default gateway: {gateway or 'none found'}")
     for iface in interfaces:
         speed = f"{iface.speed_mbps} Mbit/s {iface.duplex or ''}".strip() if iface.speed_mbps else "speed n/a"

@@ -59,6 +59,7 @@ from typing import Final, Literal
 
 from netcheck import emodel
 from netcheck import platform as plat
+from netcheck.platform.measurable import SELECT_MAX_SOCKETS
 from netcheck.probes._stream_engine import ClockMap, clock_sync, enable_rx_timestamps
 from netcheck.probes._stream_sessions import StampReply, error_estimate, stamp_packet_size
 from netcheck.wire.stamp import (
@@ -381,6 +382,9 @@ def open_calls(family: int, address: tuple[str, int], n_calls: int, *, count: in
     """
     if sockets == "shared" and n_calls > 0xFFFF:
         raise ValueError(f"shared socket: at most 65535 calls (16-bit SSID), got {n_calls}")
+    if sockets == "per_call" and plat.caps().selector == "select" and n_calls > SELECT_MAX_SOCKETS:
+        raise OSError(f"{n_calls} calls on their own sockets: select() on {plat.caps().system} "
+                      f"watches at most {SELECT_MAX_SOCKETS}")
     est = estimate or ErrorEstimate()
     calls = [Call(count=count, size=size, ssid=i + 1 if sockets == "shared" else 0, key=key,
                   estimate=est) for i in range(n_calls)]

@@ -195,3 +195,22 @@ def test_dscp_read_back_says_what_the_platform_can_read(target: Target, monkeypa
         assert m.values["sender_marks"] is False
     else:
         assert m.values["down_dscp"] == 46 and m.values["down_readable"] is True
+
+
+def test_doctor_and_plan_say_what_the_platform_cannot_measure(target: Target,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    with simulate(target, monkeypatch):
+        doctor = CliRunner().invoke(cli, ["doctor", "--json"], catch_exceptions=False)
+        plan = CliRunner().invoke(cli, ["run", "--profile", "demo", "--plan"], catch_exceptions=False)
+    rows = {r["check"].split(" (")[0]: r for r in json.loads(doctor.stdout)["measurable"]}
+    assert rows["call quality to a netcheck responder"]["level"] == "yes"
+    layer2 = rows["LLDP/CDP switch port, DHCP servers"]
+    assert layer2["level"] == "no" and ("Npcap" in layer2["why"]) is (target == "windows")
+    lan = rows["LAN quality to the gateway without a responder"]
+    if target == "windows":
+        assert lan["level"] == "partly" and "IcmpSendEcho" in lan["why"]
+        assert "Npcap" in plan.stdout and "Policy-based QoS" in plan.stdout
+    else:
+        assert lan["level"] == "yes" and "IPv4 header" in lan["why"]
+        assert "connected socket" in plan.stdout and "root (BPF" in plan.stdout
+    assert plan.exit_code == 0 and "limits on this machine" in plan.stdout
