@@ -1,0 +1,5 @@
+"""PyInstaller entry point: the same as ``netcheck`` (netcheck.cli:main)."""
+
+from netcheck.cli import main
+
+main()
