@@ -11,7 +11,9 @@ macOS (no sudo), with the Linux-only socket features really gone.
 - Linux-only names are deleted from ``socket`` and ``select`` (``CMSG_SPACE``,
   ``MSG_ERRQUEUE``, ``IP_RECVERR``, ``SO_TIMESTAMPNS``, ``epoll``, and on Windows
   ``poll``), and ``selectors.DefaultSelector`` is what the target would pick;
-- on Windows ``time.get_clock_info`` reports the 15.6 ms clocks of Python < 3.13;
+- on Windows ``time.monotonic`` / ``time.monotonic_ns`` step by 15.625 ms (GetTickCount64,
+  Python < 3.13) and ``time.get_clock_info`` says so: a measurement timed with them comes
+  out as a multiple of 15.625 ms;
 - then :func:`netcheck.platform.detect` runs for the target's ``sys.platform`` and its
   result is put in effect. Windows gets a stand-in for iphlpapi.dll (:class:`IcmpApiStandIn`)
   that answers ``IcmpSendEcho`` with a real echo over a raw socket and fills the
@@ -41,6 +43,7 @@ from netcheck import platform as plat
 from netcheck.platform import winicmp
 
 Target = Literal["windows", "macos"]
+TICK_NS = 15_625_000  # GetTickCount64's step: 1/64 s
 SYSTEM = {"windows": "win32", "macos": "darwin"}
 _LINUX_ONLY_SOCKET = ("MSG_ERRQUEUE", "IP_RECVERR", "SO_TIMESTAMPNS")
 _NO_RECVMSG_SOCKET = ("CMSG_SPACE", "CMSG_LEN", "IP_RECVTOS")  # Windows: no recvmsg at all
@@ -109,6 +112,9 @@ def simulate(target: Target, mp: pytest.MonkeyPatch) -> Iterator[plat.Caps]:
     mp.setattr(selectors, "DefaultSelector", pick)
     if target == "windows":
         mp.setattr(time, "get_clock_info", _coarse_clock_info(time.get_clock_info))
+        fine_ns = time.monotonic_ns
+        mp.setattr(time, "monotonic_ns", lambda: fine_ns() // TICK_NS * TICK_NS)
+        mp.setattr(time, "monotonic", lambda: fine_ns() // TICK_NS * TICK_NS / 1e9)
     stack = contextlib.ExitStack()
     with stack:
         if target == "windows":

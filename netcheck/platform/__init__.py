@@ -44,6 +44,7 @@ from typing import Any, Final
 __all__ = [
     "Caps",
     "ErrQueue",
+    "IcmpError",
     "PingSocket",
     "caps",
     "detect",
@@ -349,12 +350,29 @@ _EE: Final = struct.Struct("=IBBBBII")
 _SO_EE_ORIGIN_ICMP: Final = 2
 
 
+@dataclass(frozen=True)
+class IcmpError:
+    """One ICMP error a UDP send drew (Linux ``sock_extended_err``): the destination the
+    failed datagram was sent to, the ICMP type and code, and who sent the error (None when
+    the kernel itself raised it, ``SO_EE_ORIGIN_LOCAL``)."""
+
+    dest: tuple[str, int]
+    icmp_type: int
+    code: int
+    offender: str | None
+
+    def describe(self) -> str:
+        """``"198.18.0.1 type 3 code 3"`` (``"local ..."`` for a local error)."""
+        return f"{self.offender or 'local'} type {self.icmp_type} code {self.code}"
+
+
 class ErrQueue:
-    """Per-destination ICMP errors of an unconnected UDP socket (Linux ``IP_RECVERR``).
+    """Per-destination ICMP errors of an unconnected UDP socket (Linux ``IP_RECVERR``;
+    no root needed).
 
     ``active`` is False where the platform has no error queue: then the sender learns of
     ICMP errors only through connected sockets (``ConnectionRefusedError`` on the next
-    call), which :mod:`netcheck.probes.udp_ports` uses instead.
+    call, without the offender's address), which :mod:`netcheck.probes.udp_ports` uses.
     """
 
     def __init__(self, sock: socket.socket) -> None:
@@ -367,29 +385,34 @@ class ErrQueue:
             except OSError:
                 self.active = False
 
-    def read(self, limit: int = 512) -> list[tuple[int, str]]:
-        """(destination port, ``"198.18.0.1 type 3 code 3"``) per queued error."""
-        out: list[tuple[int, str]] = []
+    def read(self, limit: int = 512) -> list[IcmpError]:
+        """The queued errors, oldest first (at most ``limit``; never blocks)."""
+        out: list[IcmpError] = []
         if not self.active:
             return out
         for _ in range(limit):
             try:
-                _d, anc, _f, dest = self.sock.recvmsg(64, 512, MSG_ERRQUEUE_LINUX)
-            except (BlockingIOError, InterruptedError):
+                _d, anc, _f, dest = self.sock.recvmsg(64, 512, MSG_ERRQUEUE_LINUX | _MSG_DONTWAIT)
+            except OSError:  # BlockingIOError: the queue is empty
                 break
-            except OSError:
-                break
-            for level, kind, data in anc:
-                if level == socket.IPPROTO_IP and kind == IP_RECVERR_LINUX and len(data) >= 24:
-                    out.append((int(dest[1]), offender(data)))
+            out.extend(e for e in (parse_recverr(anc, dest),) if e is not None)
         return out
 
 
-def offender(data: bytes) -> str:
-    """``"198.18.0.1 type 3 code 3"`` from a ``sock_extended_err`` + offender sockaddr_in."""
-    _errno, origin, icmp_type, code, _pad, _info, _data = _EE.unpack_from(data)
-    who = socket.inet_ntoa(data[20:24]) if origin == _SO_EE_ORIGIN_ICMP else "local"
-    return f"{who} type {icmp_type} code {code}"
+_MSG_DONTWAIT: Final = 0x40  # linux/socket.h: read the queue without blocking
+
+
+def parse_recverr(ancdata: Sequence[tuple[int, int, bytes]], dest: Any) -> IcmpError | None:
+    """The ``IP_RECVERR`` control message as :class:`IcmpError` (``sock_extended_err``,
+    linux/errqueue.h, then the offender's ``sockaddr_in``), None when there is none."""
+    for level, kind, data in ancdata:
+        if level == socket.IPPROTO_IP and kind == IP_RECVERR_LINUX and len(data) >= _EE.size:
+            _errno, origin, icmp_type, code, _pad, _info, _data = _EE.unpack_from(data)
+            who = None
+            if origin == _SO_EE_ORIGIN_ICMP and len(data) >= _EE.size + 8:
+                who = socket.inet_ntoa(data[_EE.size + 4 : _EE.size + 8])
+            return IcmpError((str(dest[0]), int(dest[1])), icmp_type, code, who)
+    return None
 
 
 # --------------------------------------------------------------------------------------

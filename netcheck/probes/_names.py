@@ -99,7 +99,7 @@ class Names:
 
     async def _lookup(self, host: str) -> Resolved:
         loop = asyncio.get_running_loop()
-        t0 = time.monotonic()
+        t0 = time.perf_counter()  # fine-grained everywhere (Windows' monotonic: 15.6 ms)
         try:
             infos = await asyncio.wait_for(
                 loop.getaddrinfo(host, None, type=socket.SOCK_STREAM), timeout=self._timeout_s
@@ -113,7 +113,7 @@ class Names:
         seen: dict[tuple[int, str], None] = {}
         for family, _, _, _, sockaddr in infos:
             seen[(int(family), str(sockaddr[0]))] = None
-        return Resolved(host, tuple(seen), round(time.monotonic() - t0, 6))
+        return Resolved(host, tuple(seen), round(time.perf_counter() - t0, 6))
 
 
 def _retrieve(task: asyncio.Task[Resolved]) -> None:

@@ -70,15 +70,15 @@ async def connect(address: str, family: int, port: int, timeout: float) -> tuple
     loop = asyncio.get_running_loop()
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setblocking(False)
-    t0 = time.monotonic()
+    t0 = time.perf_counter()
     try:
         await asyncio.wait_for(loop.sock_connect(sock, (address, port)), timeout=max(timeout, 0.001))
-        rtt = handshake_rtt_ms(sock) or ms(time.monotonic() - t0)
+        rtt = handshake_rtt_ms(sock) or ms(time.perf_counter() - t0)
         return await _after_connect(sock, loop), rtt
     except TimeoutError:
         return "filtered", None
     except ConnectionRefusedError:
-        return "refused", ms(time.monotonic() - t0)
+        return "refused", ms(time.perf_counter() - t0)
     except ConnectionResetError:
         return "reset", None
     except OSError as exc:

@@ -15,9 +15,9 @@ States per port (compressed into ranges, "20000-20999"):
 - ``rejected``: an ICMP destination-unreachable came back (RFC 1122 4.1.3.3) from an
   address other than the responder: a firewall REJECT rule. Linux reads it, with the
   offender's address, from the ``IP_RECVERR`` error queue of the sweep socket; elsewhere
-  (macOS, Windows) the ports still unanswered after the sweep are tried once more, each on
-  a connected socket, where the error surfaces as ``ECONNREFUSED`` / ``WSAECONNRESET``
-  without the offender's address (``icmp_method`` says which was used);
+  (macOS, Windows) the retry rounds send each unanswered port on a connected socket, where
+  the error surfaces as ``ECONNREFUSED`` / ``WSAECONNRESET`` without the offender's
+  address (``icmp_method`` says which was used);
 - ``no_answer``: silence after every try: dropped on the way (or its reply was);
 - ``not_covered``: the responder does not serve the port (its coverage, asked first over
   the TCP control service, or an ICMP port-unreachable from the responder itself): neither
@@ -43,7 +43,8 @@ from netcheck.result import Measurement, Value
 from netcheck.wire import portecho
 
 DEFAULT_RATE_PPS: Final = 3000.0
-_CONNECTED_BATCH: Final = 64
+_CONNECTED_BATCH: Final = 256  # sockets open at once
+CONNECTED_FIRST_MAX: Final = 1024  # up to this many ports, every round on connected sockets
 UNKNOWN_OFFENDER: Final = "unknown"
 STATES: Final = ("open", "rejected", "no_answer", "not_covered")
 
@@ -139,25 +140,27 @@ def sweep(address: str, ports: list[int], *, key: bytes | None = None,
             _rounds(address, ports, token, key, rate_pps, retries, rx, deadline)
         finally:
             rx.sel.close()
-    pending = [p for p in ports if p not in sw.answered]
     if not errq.active:
         sw.icmp_method = "connected sockets (no error queue on this OS; offender unknown)"
-        if pending:
-            connected_pass(address, pending, token, key, deadline, sw)
     return sw
 
 
-def connected_pass(address: str, ports: list[int], token: int, key: bytes | None,
+def connected_pass(address: str, ports: list[int], token: int, key: bytes | None, rate: float,
                    deadline: float, sw: Sweep) -> None:
-    """One more try per port, each on its own connected socket, in batches: an echo marks
-    the port open; ``ConnectionRefusedError`` (``ConnectionResetError`` on Windows) means an
-    ICMP port unreachable came back, from an address the OS does not tell."""
+    """A round where the OS has no error queue: one try per port at ``rate``, each on its
+    own connected socket, in batches: an echo marks the port open; ``ConnectionRefusedError``
+    (``ConnectionResetError`` on Windows) means an ICMP port unreachable came back, from an
+    address the OS does not tell. Firewalls rate-limit ICMP errors (Linux: a burst of 6,
+    then 1/s per destination), so ranges of up to ``CONNECTED_FIRST_MAX`` ports use it from
+    the first round on; larger ones only for the retries, after a fast first round."""
     for i in range(0, len(ports), _CONNECTED_BATCH):
         if time.monotonic() >= deadline:
             return
         socks: dict[int, socket.socket] = {}
         try:
-            for port in ports[i : i + _CONNECTED_BATCH]:
+            t0 = time.monotonic()
+            for k, port in enumerate(ports[i : i + _CONNECTED_BATCH]):
+                time.sleep(max(0.0, t0 + k / rate - time.monotonic()))
                 s = socks[port] = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
                 s.setblocking(False)
                 s.connect((address, port))
@@ -203,8 +206,11 @@ def _rounds(address: str, ports: list[int], token: int, key: bytes | None, rate_
         rate = rate_pps / (2 if attempt else 1)
         sw.rounds += 1
         sw.rate_pps.append(rate)
-        _send_round(rx.sock, address, pending, token, key, rate, rx, deadline, sw)
-        rx.settle(min(deadline, time.monotonic() + _settle_s(sw)))
+        if not rx.errq.active and (attempt or len(pending) <= CONNECTED_FIRST_MAX):
+            connected_pass(address, pending, token, key, rate, deadline, sw)
+        else:
+            _send_round(rx.sock, address, pending, token, key, rate, rx, deadline, sw)
+            rx.settle(min(deadline, time.monotonic() + _settle_s(sw)))
         pending = [p for p in pending if p not in sw.answered]
 
 
@@ -218,7 +224,7 @@ def _send_round(sock: socket.socket, address: str, ports: list[int], token: int,
         due = min(len(ports), int((now - t0) * rate) + 1)
         while i < due:
             port = ports[i]
-            rx.sent_at[port] = time.monotonic()
+            rx.sent_at[port] = time.perf_counter()
             try:
                 sock.sendto(portecho.Echo(portecho.Kind.REQUEST, port, token).to_bytes(key),
                             (address, port))
@@ -279,12 +285,13 @@ class _Receiver:
               and reply.token == self.token and reply.port == sport
               and reply.rx_port in (0, sport))
         if ok and sport not in self.sw.answered:
-            self.sw.answered[sport] = time.monotonic() - self.sent_at.get(sport, time.monotonic())
+            now = time.perf_counter()
+            self.sw.answered[sport] = now - self.sent_at.get(sport, now)
 
     def errors(self) -> None:
         """Read the error queue: which destination port drew which ICMP error, from whom."""
-        for port, who in self.errq.read():
-            self.sw.icmp[port] = who
+        for e in self.errq.read():
+            self.sw.icmp[e.dest[1]] = e.describe()
 
 
 def summarize(ports: list[int], sw: Sweep, responder: str, served: Any) -> dict[str, Value]:

@@ -21,6 +21,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import jsonschema
 import pytest
@@ -95,6 +96,9 @@ def test_demo_assessment_is_go_with_real_numbers(target: Target, monkeypatch: py
     else:
         assert result.environment.privileges["unprivileged_icmp"] is True
     assert result.environment.privileges["raw_icmp"] is False
+    timed = [v for m in result.measurements if m.probe in ("tcp_ports", "dns")
+             for k, v in m.values.items() if k in ("connect_median_ms", "resolve_ms")]
+    assert timed and all(isinstance(v, float) and v % 15.625 for v in timed), timed  # not clock ticks
     doc = json.loads(next(tmp_path.glob("netcheck-demo-*.json")).read_text())
     jsonschema.validate(doc, json.loads(SCHEMA_PATH.read_text()))  # the same document as Linux's
 
@@ -214,3 +218,24 @@ def test_doctor_and_plan_say_what_the_platform_cannot_measure(target: Target,
         assert lan["level"] == "yes" and "IPv4 header" in lan["why"]
         assert "connected socket" in plan.stdout and "root (BPF" in plan.stdout
     assert plan.exit_code == 0 and "limits on this machine" in plan.stdout
+
+
+@pytest.mark.netlab
+@pytest.mark.parametrize("mode", TARGETS)
+def test_sweep_through_a_firewall_without_an_error_queue(mode: Target, monkeypatch: pytest.MonkeyPatch,
+                                                         netlab: Any) -> None:
+    """The lab router rejects 50010-50019 (ICMP port unreachable) and drops 50050-50059
+    (its nftables policy is the ground truth). Without IP_RECVERR both are still blocked,
+    and rejected ports are told apart through connected sockets (offender unknown)."""
+    from tests.integration.test_udp_ranges_netlab import start_responder, sweep
+
+    port, _ = start_responder(netlab, "50000-50100")
+    netlab.router_firewall(drop_udp=[(50050, 50059)], reject_udp=[(50010, 50019)])
+    with simulate(mode, monkeypatch):
+        m = sweep(netlab, port, (50000, 50100))
+    assert m.values["blocked"] == ["50010-50019", "50050-50059"]
+    assert m.values["counts"]["open"] == 81  # type: ignore[index]
+    rejected = m.values.get("rejected", [])
+    assert rejected and all(str(r).startswith("5001") for r in rejected)  # type: ignore[union-attr]
+    assert set(m.values["icmp_from"]) == {"unknown type 3 code 3"}  # type: ignore[arg-type]
+    assert str(m.values["icmp_method"]).startswith("connected sockets")
