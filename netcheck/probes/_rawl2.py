@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import socket
 import struct
-import sys
 import time
 from collections.abc import Callable
 from typing import Any
 
+from netcheck import platform as plat
 from netcheck.result import ErrorKind, ProbeError
 
 #: AF_PACKET protocol numbers (linux/if_ether.h): the kernel then hands us only these frames.
@@ -48,7 +48,8 @@ def unavailable(caps: dict[str, bool]) -> ProbeError | None:
 
     Linux: AF_PACKET needs root or CAP_NET_RAW (``capabilities.privileges()["raw_packet"]``).
     Windows/macOS: scapy needs Npcap (Windows) or BPF via libpcap (macOS) plus admin rights."""
-    if sys.platform.startswith("linux"):
+    system = plat.caps().system
+    if system.startswith("linux"):
         if caps.get("raw_packet"):
             return None
         return ProbeError(
@@ -64,7 +65,8 @@ def unavailable(caps: dict[str, bool]) -> ProbeError | None:
         return ProbeError(
             kind=ErrorKind.UNSUPPORTED,
             detail="raw layer-2 capture on "
-            f"{sys.platform} needs Npcap (Windows) or libpcap/BPF (macOS) and admin rights",
+            f"{system} needs Npcap (Windows, npcap.com) or libpcap/BPF (macOS) and "
+            "Administrator/root rights",
         )
     return None
 
@@ -81,7 +83,7 @@ def open_socket(iface: str, ethertype: int, *, promisc: bool) -> Any:
     import scapy.layers.l2  # noqa: F401  (registers Ethernet as the link type)
     from scapy.config import conf
 
-    if sys.platform.startswith("linux"):
+    if plat.caps().system.startswith("linux"):
         return conf.L2socket(iface=iface, type=ethertype, promisc=promisc)
     return conf.L2socket(iface=iface, promisc=promisc)
 
@@ -91,7 +93,7 @@ def join_multicast(sock: Any, iface: str, macs: tuple[str, ...]) -> bool:
     PACKET_ADD_MEMBERSHIP, PACKET_MR_MULTICAST), as lldpd does, instead of promiscuous mode.
     Returns False where that is not possible (then open the socket promiscuous)."""
     ins = getattr(sock, "ins", None)
-    if not sys.platform.startswith("linux") or ins is None:
+    if not plat.caps().system.startswith("linux") or ins is None:
         return False
     index = socket.if_nametoindex(iface)
     for mac in macs:

@@ -239,3 +239,37 @@ def test_sweep_through_a_firewall_without_an_error_queue(mode: Target, monkeypat
     assert rejected and all(str(r).startswith("5001") for r in rejected)  # type: ignore[union-attr]
     assert set(m.values["icmp_from"]) == {"unknown type 3 code 3"}  # type: ignore[arg-type]
     assert str(m.values["icmp_method"]).startswith("connected sockets")
+
+
+@pytest.mark.parametrize("probe", ["lldp", "dhcp"])
+def test_layer2_listening_says_what_it_needs(target: Target, probe: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """LLDP/DHCP need raw layer-2 access: Npcap + Administrator on Windows, BPF + root on
+    macOS. Unmeasured, and the reason names what to install or grant (never a traceback)."""
+    import importlib
+
+    from netcheck import capabilities
+
+    mod = importlib.import_module(f"netcheck.probes.{probe}")
+    with simulate(target, monkeypatch):
+        ctx = Context(deadline=time.monotonic() + 5, caps=capabilities.privileges())
+        m = asyncio.run(mod.run(mod.Spec(interface="lo"), ctx))
+    assert m.error is not None and m.error.kind.value in ("unsupported", "permission")
+    assert ("Npcap" in m.error.detail) and (("darwin" if target == "macos" else "win32") in m.error.detail)
+
+
+def test_capacity_ramp_runs(target: Target, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The call-load ramp runs without epoll and recvmsg: 400 kbit/s x 1.25 = 7 G.711 calls
+    of 80 kbit/s, ramped 2, 4, 7 (then bisected if this shared host made a step miss its
+    limits; the ramp's arithmetic is tested in test_capacity_loopback.py)."""
+    from netcheck.probes import capacity
+
+    with resp.running(resp.Config(bind="127.0.0.1", port=0, rate_pps=1e6, burst=1e6)) as r:
+        host, port = r.address
+        spec = capacity.Spec(id="capacity", host=host, port=port, required_up_kbps=400,
+                             required_down_kbps=400, step_s=1.0, pause_s=0.1, duration_s=15)
+        with simulate(target, monkeypatch):
+            m = asyncio.run(capacity.run(spec, Context(deadline=time.monotonic() + 20)))
+    assert m.ok, m.error
+    steps = [s["calls"] for s in m.values["steps"]]  # type: ignore[union-attr]
+    assert steps[:2] == [2, 4] and m.values["target_calls"] == 7
+    assert 2 <= m.values["calls_up_max"] <= 7  # type: ignore[operator]
