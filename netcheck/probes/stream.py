@@ -441,6 +441,7 @@ def _context_values(
         "duration_planned_s": spec.duration_s,
         "stopped_early": report.stopped_early,
         "rx_clock": session.rx_clock if isinstance(session, ApiEchoes) else plat.rx_clock_label(session.kernel_ts),
+        "rx_kernel_timestamps": session.kernel_ts,
         "tx_clock": f"{plat.caps().mono_clock}() before send",
         "platform": plat.caps().system,
         "method_detail": method,
@@ -453,9 +454,11 @@ SEND_ERROR_LOW_MS = 1.0
 
 
 def _confidence(values: dict[str, Value], err: ProbeError | None) -> tuple[str, Why | None]:
-    """(level, reason). high: on schedule, one-way measured; medium: one-way delay estimated
-    as RTT/2; low: the sender missed its schedule (p99 send error > 1 ms) or stopped early.
-    The reason says what lowered it and what to do (none: the error says why)."""
+    """(level, reason). high: on schedule, one-way measured, kernel receive timestamps;
+    medium: one-way delay estimated as RTT/2, or receive times taken in user space (macOS,
+    Windows: the receiving thread's wake-up is added to the return delay, see bench/RESULTS.md
+    "Portable code paths"); low: the sender missed its schedule (p99 send error > 1 ms) or
+    stopped early. The reason says what lowered it and what to do (none: the error says why)."""
     if err is not None:
         return "none", None
     p99 = values.get("send_error_p99_ms")
@@ -467,4 +470,6 @@ def _confidence(values: dict[str, Value], err: ProbeError | None) -> tuple[str, 
         return "low", Why("sip_series")
     if values.get("one_way_delay_estimated"):
         return "medium", Why("owd_estimated")
+    if values.get("rx_kernel_timestamps") is False:
+        return "medium", Why("user_space_rx")
     return "high", None

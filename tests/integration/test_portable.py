@@ -86,6 +86,7 @@ def test_demo_assessment_is_go_with_real_numbers(target: Target, monkeypatch: py
         assert 0.0 < m.values["rtt_median_ms"] < 20.0  # type: ignore[operator]
         assert m.values["jitter_ms"] is not None and m.values["mos"] is not None
         assert str(m.values["rx_clock"]).startswith("user-space")  # no kernel timestamps there
+        assert m.values["rx_kernel_timestamps"] is False and m.confidence in ("medium", "low")
         assert m.values["platform"] == {"windows": "win32", "macos": "darwin"}[target]
     assert calls["stream:platform"].method == "stamp"
     gateway = calls["stream:gateway"]
@@ -153,9 +154,11 @@ def test_udp_sweep_tells_open_from_rejected_without_an_error_queue(mode: str,
         del r
     assert sorted(sw.answered) == list(range(served[0], served[1] + 1))
     closed = list(range(served[1] + 1, hi + 1))
-    assert sorted(sw.icmp) == closed
+    # every ICMP error is for a closed port; not necessarily all of them: the host's ICMP
+    # error credit (icmp_msgs_per_sec) is shared with every other test running on it
+    assert sw.icmp and set(sw.icmp) <= set(closed)
     who = "127.0.0.1" if mode == "linux" else udp_ports.UNKNOWN_OFFENDER
-    assert {sw.icmp[p] for p in closed} == {f"{who} type 3 code 3"}
+    assert set(sw.icmp.values()) == {f"{who} type 3 code 3"}
     assert sw.icmp_method.startswith("IP_RECVERR") is (mode == "linux")
 
 
