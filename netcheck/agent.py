@@ -339,6 +339,8 @@ def capability_notes(caps: dict[str, bool]) -> list[str]:
         notes.append("ICMP: raw sockets (CAP_NET_RAW or root)")
     elif caps.get("unprivileged_icmp"):
         notes.append("ICMP: unprivileged datagram sockets (no CAP_NET_RAW; fine for echo)")
+    elif caps.get("windows_icmp_api"):
+        notes.append("ICMP: the Windows ICMP API (IPv4 echo, no Administrator needed)")
     else:
         notes.append("ICMP path probes will be NOT_MEASURED: grant CAP_NET_RAW, or allow "
                      "ping sockets (sysctl net.ipv4.ping_group_range)")
