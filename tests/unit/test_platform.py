@@ -173,3 +173,29 @@ def test_linux_only_socket_features_stay_behind_the_platform_layer() -> None:
             if name in LINUX_ONLY:
                 offenders.append(f"{rel}:{node.lineno}: {name}")
     assert offenders == []
+
+
+def _dscp_measurement(up: int, down: int | None, sender_marks: bool) -> Any:
+    from netcheck.probes import dscp
+    from netcheck.probes._common import Timer
+
+    spec = dscp.Spec(id="dscp", host="198.18.0.2", port=16384)
+    values = dscp.summarize(spec, "198.18.0.2", [up << 2] * 20, [] if down is None else [down << 2] * 20)
+    values.update(sender_marks=sender_marks, down_readable=down is not None)
+    return Timer().measurement(id="dscp", probe="dscp", target="198.18.0.2 udp/16384", method="udp-echo-tos",
+                               values=values)
+
+
+@pytest.mark.parametrize(("up", "down", "marks", "status", "words"), [
+    (46, 46, True, "PASS", "kept both ways"),
+    (46, None, False, "PASS", "the way back cannot be read"),  # Windows: no IP_RECVTOS read-back
+    (0, None, False, "NOT_MEASURED", "Policy-based QoS"),  # Windows ignored our IP_TOS: not the path
+    (0, None, True, "FAIL", "re-marked on the way out"),  # the OS marked it: the path bleached it
+])
+def test_dscp_judged_by_what_the_platform_can_mark_and_read(up: int, down: int | None, marks: bool,
+                                                             status: str, words: str) -> None:
+    from netcheck.evaluate import evaluate
+    from netcheck.profile import load
+
+    checks = {c.id: c for c in evaluate(load("ringcentral"), [_dscp_measurement(up, down, marks)])}
+    assert checks["qos.dscp"].status.value == status and words in checks["qos.dscp"].reason
