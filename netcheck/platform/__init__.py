@@ -65,6 +65,7 @@ __all__ = [
 SO_TIMESTAMPNS_LINUX: Final = 35
 IP_RECVTTL_LINUX: Final = 12
 IP_RECVERR_LINUX: Final = 11
+IPV6_RECVERR_LINUX: Final = 25
 MSG_ERRQUEUE_LINUX: Final = 0x2000
 _TIMESPEC: Final = struct.Struct("@qq")
 _FINE_NS: Final = 1e-6  # a clock coarser than 1 us cannot time a 20 ms call's jitter
@@ -348,18 +349,21 @@ def new_selector() -> selectors.BaseSelector:
 
 _EE: Final = struct.Struct("=IBBBBII")
 _SO_EE_ORIGIN_ICMP: Final = 2
+_SO_EE_ORIGIN_ICMP6: Final = 3
 
 
 @dataclass(frozen=True)
 class IcmpError:
     """One ICMP error a UDP send drew (Linux ``sock_extended_err``): the destination the
-    failed datagram was sent to, the ICMP type and code, and who sent the error (None when
-    the kernel itself raised it, ``SO_EE_ORIGIN_LOCAL``)."""
+    failed datagram was sent to, the ICMP(v6) type and code, who sent the error (None when
+    the kernel itself raised it, ``SO_EE_ORIGIN_LOCAL``), and the failed datagram's payload
+    as the kernel returns it (to match the error to the probe that drew it)."""
 
     dest: tuple[str, int]
     icmp_type: int
     code: int
     offender: str | None
+    payload: bytes = b""
 
     def describe(self) -> str:
         """``"198.18.0.1 type 3 code 3"`` (``"local ..."`` for a local error)."""
@@ -367,8 +371,8 @@ class IcmpError:
 
 
 class ErrQueue:
-    """Per-destination ICMP errors of an unconnected UDP socket (Linux ``IP_RECVERR``;
-    no root needed).
+    """Per-destination ICMP errors of an unconnected UDP socket (Linux ``IP_RECVERR`` /
+    ``IPV6_RECVERR``; no root needed).
 
     ``active`` is False where the platform has no error queue: then the sender learns of
     ICMP errors only through connected sockets (``ConnectionRefusedError`` on the next
@@ -378,40 +382,50 @@ class ErrQueue:
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
         self.active = False
+        self.v6 = sock.family == socket.AF_INET6
+        level, opt = (socket.IPPROTO_IPV6, IPV6_RECVERR_LINUX) if self.v6 else (socket.IPPROTO_IP, IP_RECVERR_LINUX)
         if caps().error_queue:
             try:
-                sock.setsockopt(socket.IPPROTO_IP, IP_RECVERR_LINUX, 1)
+                sock.setsockopt(level, opt, 1)
                 self.active = True
             except OSError:
                 self.active = False
 
-    def read(self, limit: int = 512) -> list[IcmpError]:
+    def read(self, limit: int = 512, bufsize: int = 2048) -> list[IcmpError]:
         """The queued errors, oldest first (at most ``limit``; never blocks)."""
         out: list[IcmpError] = []
         if not self.active:
             return out
         for _ in range(limit):
             try:
-                _d, anc, _f, dest = self.sock.recvmsg(64, 512, MSG_ERRQUEUE_LINUX | _MSG_DONTWAIT)
+                data, anc, _f, dest = self.sock.recvmsg(bufsize, 512, MSG_ERRQUEUE_LINUX | _MSG_DONTWAIT)
             except OSError:  # BlockingIOError: the queue is empty
                 break
-            out.extend(e for e in (parse_recverr(anc, dest),) if e is not None)
+            err = parse_recverr(anc, dest)
+            if err is not None:
+                out.append(replace(err, payload=bytes(data)))
         return out
 
 
 _MSG_DONTWAIT: Final = 0x40  # linux/socket.h: read the queue without blocking
+_RECVERR: Final = {(socket.IPPROTO_IP, IP_RECVERR_LINUX): (4, 4), (socket.IPPROTO_IPV6, IPV6_RECVERR_LINUX): (8, 16)}
 
 
 def parse_recverr(ancdata: Sequence[tuple[int, int, bytes]], dest: Any) -> IcmpError | None:
-    """The ``IP_RECVERR`` control message as :class:`IcmpError` (``sock_extended_err``,
-    linux/errqueue.h, then the offender's ``sockaddr_in``), None when there is none."""
+    """The ``IP_RECVERR`` / ``IPV6_RECVERR`` control message as :class:`IcmpError`
+    (``sock_extended_err``, linux/errqueue.h, then the offender's ``sockaddr_in`` /
+    ``sockaddr_in6``), None when there is none."""
     for level, kind, data in ancdata:
-        if level == socket.IPPROTO_IP and kind == IP_RECVERR_LINUX and len(data) >= _EE.size:
-            _errno, origin, icmp_type, code, _pad, _info, _data = _EE.unpack_from(data)
-            who = None
-            if origin == _SO_EE_ORIGIN_ICMP and len(data) >= _EE.size + 8:
-                who = socket.inet_ntoa(data[_EE.size + 4 : _EE.size + 8])
-            return IcmpError((str(dest[0]), int(dest[1])), icmp_type, code, who)
+        where = _RECVERR.get((level, kind))
+        if where is None or len(data) < _EE.size:
+            continue
+        _errno, origin, icmp_type, code, _pad, _info, _data = _EE.unpack_from(data)
+        at, size = where
+        who = None
+        if origin in (_SO_EE_ORIGIN_ICMP, _SO_EE_ORIGIN_ICMP6) and len(data) >= _EE.size + at + size:
+            raw = data[_EE.size + at : _EE.size + at + size]
+            who = socket.inet_ntop(socket.AF_INET if size == 4 else socket.AF_INET6, raw)
+        return IcmpError((str(dest[0]), int(dest[1])), icmp_type, code, who)
     return None
 
 

@@ -199,3 +199,21 @@ def test_dscp_judged_by_what_the_platform_can_mark_and_read(up: int, down: int |
 
     checks = {c.id: c for c in evaluate(load("ringcentral"), [_dscp_measurement(up, down, marks)])}
     assert checks["qos.dscp"].status.value == status and words in checks["qos.dscp"].reason
+
+
+def test_recverr_control_message_is_parsed() -> None:
+    """struct sock_extended_err (linux/errqueue.h) + the offender's sockaddr, as the kernel
+    puts them in the IP_RECVERR / IPV6_RECVERR control message (RFC 792 type 3 code 3;
+    RFC 4443 type 1 code 4, both "port unreachable")."""
+    v4 = struct.pack("=IBBBBII", 111, 2, 3, 3, 0, 0, 0) + struct.pack("=HH4s8x", 2, 0, socket.inet_aton("198.18.0.1"))
+    e = plat.parse_recverr([(socket.IPPROTO_IP, 11, v4)], ("198.18.0.2", 20010))
+    assert e == plat.IcmpError(("198.18.0.2", 20010), 3, 3, "198.18.0.1")
+    assert e.describe() == "198.18.0.1 type 3 code 3"
+    addr6 = socket.inet_pton(socket.AF_INET6, "2001:db8::1")
+    v6 = struct.pack("=IBBBBII", 111, 3, 1, 4, 0, 0, 0) + struct.pack("=HHI16sI", 10, 0, 0, addr6, 0)
+    e6 = plat.parse_recverr([(socket.IPPROTO_IPV6, 25, v6)], ("2001:db8::2", 5004, 0, 0))
+    assert e6 is not None and (e6.icmp_type, e6.code, e6.offender) == (1, 4, "2001:db8::1")
+    local = struct.pack("=IBBBBII", 90, 1, 0, 0, 0, 1400, 0)  # SO_EE_ORIGIN_LOCAL: EMSGSIZE
+    e_local = plat.parse_recverr([(socket.IPPROTO_IP, 11, local)], ("198.18.0.2", 1))
+    assert e_local is not None and e_local.describe() == "local type 0 code 0"
+    assert plat.parse_recverr([(socket.IPPROTO_IP, 11, v4[:10])], ("198.18.0.2", 1)) is None
