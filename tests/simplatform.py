@@ -74,11 +74,33 @@ def _socket_class(target: Target, original: type[socket.socket]) -> type[socket.
             super().__init__(family, type, proto, fileno)
 
     if target == "windows":
+        _winsock_errors(SimSocket)
         SimSocket.recvmsg = _Absent("recvmsg", target)  # type: ignore[method-assign,assignment]
         SimSocket.sendmsg = _Absent("sendmsg", target)  # type: ignore[method-assign,assignment]
         SimSocket.recvmsg_into = _Absent("recvmsg_into", target)  # type: ignore[method-assign,assignment]
     SimSocket.__name__ = SimSocket.__qualname__ = "socket"
     return SimSocket
+
+
+def _winsock_errors(cls: type[socket.socket]) -> None:
+    """Winsock reports an ICMP port unreachable on a UDP socket as WSAECONNRESET (10054),
+    not ECONNREFUSED: recv/send raise ConnectionResetError there."""
+
+    def wrap(name: str) -> None:
+        method = getattr(cls, name)
+
+        def call(self: socket.socket, *args: Any) -> Any:
+            try:
+                return method(self, *args)
+            except ConnectionRefusedError as exc:
+                if self.type != socket.SOCK_DGRAM:
+                    raise
+                raise ConnectionResetError(10054, "WSAECONNRESET (simulated Windows)") from exc
+
+        setattr(cls, name, call)
+
+    for name in ("recv", "recvfrom", "send", "sendto"):
+        wrap(name)
 
 
 def _coarse_clock_info(real: Any) -> Any:

@@ -42,6 +42,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Final
 
 __all__ = [
+    "PORT_UNREACHABLE",
     "Caps",
     "ErrQueue",
     "IcmpError",
@@ -120,11 +121,11 @@ class Caps:
     def icmp_echo(self) -> str | None:
         """How ICMP echo is sent here without asking for more rights, best first; None
         when it cannot be (the message says which right to grant)."""
+        if self.icmp_api:  # Windows: the documented way, with or without Administrator
+            return "windows-icmp-api"
         if self.raw_icmp:
             return "raw-socket"
-        if self.ping_socket:
-            return "ping-socket"
-        return "windows-icmp-api" if self.icmp_api else None
+        return "ping-socket" if self.ping_socket else None
 
 
 def detect(system: str | None = None) -> Caps:
@@ -346,6 +347,10 @@ def new_selector() -> selectors.BaseSelector:
 # --------------------------------------------------------------------------------------
 # ICMP errors of UDP sends (RFC 1122 4.1.3.3)
 # --------------------------------------------------------------------------------------
+
+#: How a UDP socket reports an ICMP port unreachable for an earlier datagram (RFC 1122
+#: 4.1.3.3): ECONNREFUSED on Linux and macOS, WSAECONNRESET (10054) on Windows.
+PORT_UNREACHABLE: Final = (ConnectionRefusedError, ConnectionResetError)
 
 _EE: Final = struct.Struct("=IBBBBII")
 _SO_EE_ORIGIN_ICMP: Final = 2

@@ -279,7 +279,7 @@ class CallGen:
                 call.t1_wire[k] = wire
                 try:
                     socks[i].send(call.template.fill(k, wire))
-                except ConnectionRefusedError:
+                except plat.PORT_UNREACHABLE:
                     call.refused += 1
                 except OSError as exc:  # ENOBUFS, EAGAIN, unreachable: this packet is lost
                     if len(call.send_errors) < 5:
@@ -303,7 +303,7 @@ class CallGen:
                 data, real = recv(sock, _RX_BUF)
             except (BlockingIOError, InterruptedError):
                 return
-            except ConnectionRefusedError:
+            except plat.PORT_UNREACHABLE:
                 if call is not None:
                     call.refused += 1
                 else:

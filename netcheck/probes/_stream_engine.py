@@ -179,7 +179,7 @@ class Engine:
     def _send(self, session: Session, index: int, now: int) -> None:
         try:
             session.sock.send(session.packet(index, now))
-        except ConnectionRefusedError:
+        except plat.PORT_UNREACHABLE:
             session.refused += 1
         except OSError as exc:  # ENOBUFS, unreachable: the packet is lost, say why once
             if len(session.send_errors) < 5:
@@ -221,7 +221,7 @@ class Engine:
                 data, real = plat.recv_stamped(sock, _RX_BUF)
             except (BlockingIOError, InterruptedError):
                 return
-            except ConnectionRefusedError:
+            except plat.PORT_UNREACHABLE:
                 session.refused += 1
                 continue
             except OSError:

@@ -184,7 +184,7 @@ def _read_connected(sock: socket.socket, port: int, token: int, key: bytes | Non
                     sw: Sweep) -> None:
     try:
         data = sock.recv(256)
-    except (ConnectionRefusedError, ConnectionResetError):
+    except plat.PORT_UNREACHABLE:
         sw.icmp[port] = f"{UNKNOWN_OFFENDER} type 3 code 3"
         return
     except OSError:

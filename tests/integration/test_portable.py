@@ -32,7 +32,7 @@ from netcheck import responder as resp
 from netcheck.cli import cli
 from netcheck.probes import _callgen, dscp, udp_ports
 from netcheck.probes._common import Context
-from netcheck.result import SCHEMA_PATH, RunResult, Status, from_json
+from netcheck.result import SCHEMA_PATH, ErrorKind, RunResult, Status, from_json
 from tests.simplatform import Target, simulate
 
 TARGETS: tuple[Target, ...] = ("windows", "macos")
@@ -115,6 +115,18 @@ def test_call_generator_runs_with_portable_calls(target: Target, monkeypatch: py
     t4 = [rep.t4_mono_ns - t1 for c in run.calls for rep in c.replies
           if (t1 := c.t1_mono_ns[rep.sender_seq]) is not None]
     assert len(t4) == run.sent and all(0 < d < 1_000_000_000 for d in t4)  # RTT on one clock
+
+
+def test_no_responder_is_refused_not_silence(target: Target, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A STAMP call to a port nobody serves draws ICMP port unreachable: ECONNREFUSED on
+    macOS, WSAECONNRESET on Windows; both are "no responder there", not a timeout."""
+    from netcheck.probes import stream
+
+    port = _free_span(1)[0]
+    with simulate(target, monkeypatch):
+        spec = stream.Spec(id="stream:x", host="127.0.0.1", port=port, duration_s=1.0)
+        m = asyncio.run(stream.run(spec, Context(deadline=time.monotonic() + 10)))
+    assert m.error is not None and m.error.kind is ErrorKind.REFUSED, m.error
 
 
 def _ranges_responder(ports: tuple[int, int]) -> resp.Config:

@@ -123,8 +123,9 @@ def test_icmp_echo_method_preference() -> None:
     base = _caps(raw_icmp=False, ping_socket=False, icmp_api=False)
     assert base.icmp_echo is None
     assert plat.with_(base, icmp_api=True).icmp_echo == "windows-icmp-api"
-    assert plat.with_(base, ping_socket=True, icmp_api=True).icmp_echo == "ping-socket"
+    assert plat.with_(base, raw_icmp=True, icmp_api=True).icmp_echo == "windows-icmp-api"  # even as admin
     assert plat.with_(base, raw_icmp=True, ping_socket=True).icmp_echo == "raw-socket"
+    assert plat.with_(base, ping_socket=True).icmp_echo == "ping-socket"
 
 
 def test_selector_follows_what_the_os_has() -> None:
