@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Final, Protocol
 
 from netcheck import platform as plat
-from netcheck.probes._stream_engine import IP_RECVTTL, clock_sync, enable_rx_timestamps, kernel_rx_ns
+from netcheck.probes._stream_engine import clock_sync, enable_rx_timestamps, kernel_rx_ns
 from netcheck.probes._stream_sessions import error_estimate
 from netcheck.responder_services.control import open_side
 from netcheck.responder_services.replay import DEFAULT_WINDOW_S, ReplayGuard, SeqWindow
@@ -251,7 +251,7 @@ class StampReflector:
         state.last_mono = now
         seq = state.next_seq & 0xFFFF_FFFF
         state.next_seq += 1
-        rx_ts, tx_ts = ntp_from_ns(rx_real_ns), ntp_from_ns(time.time_ns())
+        rx_ts, tx_ts = ntp_from_ns(rx_real_ns), ntp_from_ns(plat.real_ns())
         if request is None:
             return reflect_unauth(data, receive_ts=rx_ts, send_ts=tx_ts, ttl=ttl, reflector_seq=seq,
                                   estimate=self.estimate.to_int())
@@ -358,7 +358,7 @@ def _open(config: Config) -> socket.socket:
         with contextlib.suppress(OSError):
             if family == socket.AF_INET6:
                 sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_RECVHOPLIMIT, 1)
-            sock.setsockopt(socket.IPPROTO_IP, IP_RECVTTL, 1)
+            plat.enable_recv_ttl(sock)
         sock.bind((config.bind, config.port))
         sock.setblocking(False)
     except OSError:
@@ -436,7 +436,7 @@ class Responder:
                 return
             except OSError:
                 continue  # e.g. ICMP error queued on the socket; keep serving
-            rx = kernel_rx_ns(anc) or time.time_ns()
+            rx = kernel_rx_ns(anc) or plat.real_ns()
             self._answer(sock, handler, data, peer, rx, _ttl(anc))
 
     def _answer(self, sock: socket.socket, handler: Handler, data: bytes, peer: tuple[str, int],

@@ -11,9 +11,9 @@ macOS (no sudo), with the Linux-only socket features really gone.
 - Linux-only names are deleted from ``socket`` and ``select`` (``CMSG_SPACE``,
   ``MSG_ERRQUEUE``, ``IP_RECVERR``, ``SO_TIMESTAMPNS``, ``epoll``, and on Windows
   ``poll``), and ``selectors.DefaultSelector`` is what the target would pick;
-- on Windows ``time.monotonic`` / ``time.monotonic_ns`` step by 15.625 ms (GetTickCount64,
-  Python < 3.13) and ``time.get_clock_info`` says so: a measurement timed with them comes
-  out as a multiple of 15.625 ms;
+- on Windows ``time.monotonic`` / ``time.time`` (and their ``_ns``) step by 15.625 ms
+  (GetTickCount64 / GetSystemTimeAsFileTime, Python < 3.13) and ``time.get_clock_info``
+  says so: a measurement timed with them comes out as a multiple of 15.625 ms;
 - then :func:`netcheck.platform.detect` runs for the target's ``sys.platform`` and its
   result is put in effect. Windows gets a stand-in for iphlpapi.dll (:class:`IcmpApiStandIn`)
   that answers ``IcmpSendEcho`` with a real echo over a raw socket and fills the
@@ -137,6 +137,9 @@ def simulate(target: Target, mp: pytest.MonkeyPatch) -> Iterator[plat.Caps]:
         fine_ns = time.monotonic_ns
         mp.setattr(time, "monotonic_ns", lambda: fine_ns() // TICK_NS * TICK_NS)
         mp.setattr(time, "monotonic", lambda: fine_ns() // TICK_NS * TICK_NS / 1e9)
+        wall_ns = time.time_ns  # GetSystemTimeAsFileTime: the same 1/64 s steps
+        mp.setattr(time, "time_ns", lambda: wall_ns() // TICK_NS * TICK_NS)
+        mp.setattr(time, "time", lambda: wall_ns() // TICK_NS * TICK_NS / 1e9)
     stack = contextlib.ExitStack()
     with stack:
         if target == "windows":

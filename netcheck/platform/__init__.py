@@ -55,6 +55,7 @@ __all__ = [
     "mono_ns",
     "new_selector",
     "open_ping_socket",
+    "real_ns",
     "recv_anc",
     "recv_meta",
     "recv_stamped",
@@ -220,6 +221,23 @@ def using(c: Caps, clock: Callable[[], int] | None = None) -> Iterator[Caps]:
 def mono_ns() -> int:
     """Nanoseconds on this run's monotonic clock (see the module docstring)."""
     return _mono()
+
+
+_real_offset: dict[Callable[[], int], int] = {}
+
+
+def real_ns() -> int:
+    """Wall-clock ns for timestamps that go on the wire (STAMP T2/T3): ``time.time_ns``
+    where it is fine-grained, else the run's monotonic clock plus an offset to the wall
+    clock sampled once (Windows before Python 3.13 steps ``time.time`` by 15.6 ms, which
+    would show up as jitter of each one-way direction)."""
+    if caps().fine_realtime:
+        return time.time_ns()
+    clock = _mono
+    offset = _real_offset.get(clock)
+    if offset is None:
+        offset = _real_offset[clock] = time.time_ns() - clock()
+    return clock() + offset
 
 
 def rx_clock_label(kernel: bool) -> str:

@@ -57,6 +57,9 @@ class ClockMap:
 
     Sampled as ``realtime - midpoint(monotonic before, monotonic after)`` over the tightest
     of five reads, which bounds the sampling error by half that read's duration (~50 ns).
+    Where the realtime clock is coarse (Windows before Python 3.13) the process-wide
+    offset of :func:`netcheck.platform.real_ns` is used instead, so every timestamp of
+    this process (sender and an in-process responder) rests on one offset.
     """
 
     def __init__(self) -> None:
@@ -64,6 +67,8 @@ class ClockMap:
 
     @staticmethod
     def sample() -> int:
+        if not plat.caps().fine_realtime:
+            return plat.real_ns() - plat.mono_ns()
         best: tuple[int, int] | None = None
         for _ in range(5):
             before = plat.mono_ns()
