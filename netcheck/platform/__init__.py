@@ -52,6 +52,7 @@ __all__ = [
     "enable_recv_tos",
     "enable_recv_ttl",
     "enable_rx_timestamps",
+    "mark",
     "mono_ns",
     "new_selector",
     "open_ping_socket",
@@ -347,6 +348,28 @@ def recv_meta(sock: socket.socket, bufsize: int) -> Meta:
         elif level == socket.IPPROTO_IP and kind == socket.IP_TTL and value:
             ttl = int.from_bytes(value[:4], "little") & 0xFF if len(value) >= 4 else value[0]
     return Meta(data, source, kernel_rx_ns(anc), tos, ttl)
+
+
+def mark(sock: socket.socket, family: int, dscp: int, ttl: int | None = None) -> bool:
+    """DSCP in the upper six bits of the TOS / Traffic Class octet (RFC 2474) and, if given,
+    the TTL / hop limit. Best effort: False when the OS refused or lacks the option (no
+    ``IPV6_TCLASS`` in some builds); Windows accepts ``IP_TOS`` but does not apply it
+    (:attr:`Caps.tos_marking`)."""
+    v6 = family == socket.AF_INET6
+    level = socket.IPPROTO_IPV6 if v6 else socket.IPPROTO_IP
+    tos_opt = getattr(socket, "IPV6_TCLASS", None) if v6 else socket.IP_TOS
+    ttl_opt = getattr(socket, "IPV6_UNICAST_HOPS", None) if v6 else socket.IP_TTL
+    ok = True
+    for opt, value in ((tos_opt, (dscp << 2) & 0xFC), (ttl_opt, ttl)):
+        if value is None:
+            continue
+        try:
+            if opt is None:
+                raise OSError("option not offered by this platform")
+            sock.setsockopt(level, opt, value)
+        except OSError:
+            ok = False
+    return ok
 
 
 def new_selector() -> selectors.BaseSelector:

@@ -358,13 +358,7 @@ def _open_socket(
             with contextlib.suppress(OSError):
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, buf)
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, buf)
-        with contextlib.suppress(OSError):
-            if family == socket.AF_INET6:
-                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_TCLASS, dscp << 2)
-                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_UNICAST_HOPS, 255)
-            else:
-                sock.setsockopt(socket.IPPROTO_IP, socket.IP_TOS, dscp << 2)
-                sock.setsockopt(socket.IPPROTO_IP, socket.IP_TTL, 255)
+        plat.mark(sock, family, dscp, ttl=255)
         sock.connect(address)
     except OSError:
         sock.close()

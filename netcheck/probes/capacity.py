@@ -40,7 +40,6 @@ Measurement reports ``responder_pps_needed``.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import math
 import os
 import socket
@@ -51,6 +50,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from netcheck import bandwidth, emodel
+from netcheck import platform as plat
 from netcheck.probes import _stream_analysis as an
 from netcheck.probes._callgen import run_calls
 from netcheck.probes._common import Context, Timer, Why, error
@@ -248,12 +248,8 @@ class CallSetup:
 
 
 def set_dscp(sock: socket.socket, family: int, dscp: int) -> None:
-    """DSCP in the upper six bits of TOS / Traffic Class (RFC 2474)."""
-    with contextlib.suppress(OSError):
-        if family == socket.AF_INET6:
-            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_TCLASS, dscp << 2)
-        else:
-            sock.setsockopt(socket.IPPROTO_IP, socket.IP_TOS, dscp << 2)
+    """DSCP in the upper six bits of TOS / Traffic Class (RFC 2474), via the platform layer."""
+    plat.mark(sock, family, dscp)
 
 
 def analyse_calls(calls: Sequence[CallRecord],

@@ -31,7 +31,6 @@ the clock-synchronisation state and the sender's own send-time error.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import ipaddress
 import os
 import socket
@@ -311,13 +310,7 @@ def _icmp_session(spec: Spec, family: int, address: str) -> Session:
 def _set_dscp_ttl(sock: socket.socket, family: int, dscp: int) -> None:
     """DSCP in the upper six bits of the TOS / Traffic Class octet (RFC 2474); TTL 255 so
     the reflector's copy of it tells the hop count (RFC 8762 4.3.1 Session-Sender TTL)."""
-    with contextlib.suppress(OSError):
-        if family == socket.AF_INET6:
-            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_TCLASS, dscp << 2)
-            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_UNICAST_HOPS, 255)
-        else:
-            sock.setsockopt(socket.IPPROTO_IP, socket.IP_TOS, dscp << 2)
-            sock.setsockopt(socket.IPPROTO_IP, socket.IP_TTL, 255)
+    plat.mark(sock, family, dscp, ttl=255)
 
 
 def _summarise(

@@ -218,3 +218,12 @@ def test_recverr_control_message_is_parsed() -> None:
     e_local = plat.parse_recverr([(socket.IPPROTO_IP, 11, local)], ("198.18.0.2", 1))
     assert e_local is not None and e_local.describe() == "local type 0 code 0"
     assert plat.parse_recverr([(socket.IPPROTO_IP, 11, v4[:10])], ("198.18.0.2", 1)) is None
+
+
+def test_mark_sets_the_ds_octet_and_ttl() -> None:
+    """EF (46) in the upper six bits of the TOS octet (RFC 2474, RFC 3246): 0xB8."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        assert plat.mark(s, socket.AF_INET, 46, ttl=255)
+        if plat.caps().tos_marking:
+            assert s.getsockopt(socket.IPPROTO_IP, socket.IP_TOS) == 0xB8
+            assert s.getsockopt(socket.IPPROTO_IP, socket.IP_TTL) == 255
