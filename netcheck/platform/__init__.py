@@ -342,8 +342,9 @@ def recv_meta(sock: socket.socket, bufsize: int) -> Meta:
     """``recvfrom`` plus the ancillary data this platform delivers (see :class:`Meta`)."""
     data, anc, source = recv_anc(sock, bufsize)
     tos = ttl = None
+    tos_kinds = (socket.IP_TOS, getattr(socket, "IP_RECVTOS", -1))  # Linux: IP_TOS; Darwin: IP_RECVTOS
     for level, kind, value in anc:
-        if level == socket.IPPROTO_IP and kind == socket.IP_TOS and value:
+        if level == socket.IPPROTO_IP and kind in tos_kinds and value:
             tos = value[0]
         elif level == socket.IPPROTO_IP and kind == socket.IP_TTL and value:
             ttl = int.from_bytes(value[:4], "little") & 0xFF if len(value) >= 4 else value[0]
