@@ -834,8 +834,12 @@ def doctor(as_json: bool) -> None:
         click.echo(msgspec.json.format(msgspec.json.encode(info), indent=2).decode())
         return
     click.echo(f"os: {caps.describe_os()}")
+    system = plat.caps().system
     for key, ok in privileges.items():
-        click.echo(f"  {'yes' if ok else 'no ':<3}  {key}{'' if ok else _HINTS.get(key, '')}")
+        if key == "windows_icmp_api" and system != "win32":
+            continue  # only meaningful on Windows
+        hint = _HINTS.get(key, "") if system.startswith("linux") or key == "root" else ""
+        click.echo(f"  {'yes' if ok else 'no ':<3}  {key}{'' if ok else hint}")
     click.echo("what this machine can measure:")
     for a in abilities:
         click.echo(f"  {a.level:<6} {a.check}: {a.why}")
