@@ -49,9 +49,11 @@ __all__ = [
     "PingSocket",
     "caps",
     "detect",
+    "enable_errqueue",
     "enable_recv_tos",
     "enable_recv_ttl",
     "enable_rx_timestamps",
+    "errqueue_recv",
     "mark",
     "mono_ns",
     "new_selector",
@@ -428,15 +430,7 @@ class ErrQueue:
 
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
-        self.active = False
-        self.v6 = sock.family == socket.AF_INET6
-        level, opt = (socket.IPPROTO_IPV6, IPV6_RECVERR_LINUX) if self.v6 else (socket.IPPROTO_IP, IP_RECVERR_LINUX)
-        if caps().error_queue:
-            try:
-                sock.setsockopt(level, opt, 1)
-                self.active = True
-            except OSError:
-                self.active = False
+        self.active = enable_errqueue(sock)
 
     def read(self, limit: int = 512, bufsize: int = 2048) -> list[IcmpError]:
         """The queued errors, oldest first (at most ``limit``; never blocks)."""
@@ -445,7 +439,7 @@ class ErrQueue:
             return out
         for _ in range(limit):
             try:
-                data, anc, _f, dest = self.sock.recvmsg(bufsize, 512, MSG_ERRQUEUE_LINUX | _MSG_DONTWAIT)
+                data, anc, dest = errqueue_recv(self.sock, bufsize)
             except OSError:  # BlockingIOError: the queue is empty
                 break
             err = parse_recverr(anc, dest)
@@ -455,6 +449,28 @@ class ErrQueue:
 
 
 _MSG_DONTWAIT: Final = 0x40  # linux/socket.h: read the queue without blocking
+
+
+def enable_errqueue(sock: socket.socket) -> bool:
+    """Queue ICMP errors of this UDP socket's sends with their details (Linux
+    ``IP_RECVERR`` / ``IPV6_RECVERR``); False where the platform has no error queue."""
+    if not caps().error_queue:
+        return False
+    v6 = sock.family == socket.AF_INET6
+    level, opt = (socket.IPPROTO_IPV6, IPV6_RECVERR_LINUX) if v6 else (socket.IPPROTO_IP, IP_RECVERR_LINUX)
+    try:
+        sock.setsockopt(level, opt, 1)
+    except OSError:
+        return False
+    return True
+
+
+def errqueue_recv(sock: socket.socket, bufsize: int = 2048) -> tuple[bytes, list[tuple[int, int, bytes]], Any]:
+    """One entry of the error queue, never blocking: (the failed datagram's payload, its
+    control messages, its destination). BlockingIOError when the queue is empty; for a
+    socket :func:`enable_errqueue` accepted (parse with :func:`parse_recverr`)."""
+    data, anc, _flags, dest = sock.recvmsg(bufsize, 512, MSG_ERRQUEUE_LINUX | _MSG_DONTWAIT)
+    return data, anc, dest
 _RECVERR: Final = {(socket.IPPROTO_IP, IP_RECVERR_LINUX): (4, 4), (socket.IPPROTO_IPV6, IPV6_RECVERR_LINUX): (8, 16)}
 
 
