@@ -156,45 +156,62 @@ def connected_pass(address: str, ports: list[int], token: int, key: bytes | None
     for i in range(0, len(ports), _CONNECTED_BATCH):
         if time.monotonic() >= deadline:
             return
-        socks: dict[int, socket.socket] = {}
+        with plat.new_selector() as sel:
+            try:
+                _send_batch(sel, address, ports[i : i + _CONNECTED_BATCH], token, key, rate)
+                _collect_batch(sel, token, key, min(deadline, time.monotonic() + _settle_s(sw)), sw)
+            finally:
+                for k in list(sel.get_map().values()):
+                    k.fileobj.close()  # type: ignore[union-attr]
+
+
+def _send_batch(sel: selectors.BaseSelector, address: str, ports: list[int], token: int,
+                key: bytes | None, rate: float) -> None:
+    """One connected socket per port, one request each, paced at ``rate``."""
+    t0 = time.monotonic()
+    for k, port in enumerate(ports):
+        time.sleep(max(0.0, t0 + k / rate - time.monotonic()))
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sel.register(s, selectors.EVENT_READ, (port, time.perf_counter()))
+        s.setblocking(False)
+        s.connect((address, port))
         try:
-            t0 = time.monotonic()
-            for k, port in enumerate(ports[i : i + _CONNECTED_BATCH]):
-                time.sleep(max(0.0, t0 + k / rate - time.monotonic()))
-                s = socks[port] = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-                s.setblocking(False)
-                s.connect((address, port))
-                _try_send(s, portecho.Echo(portecho.Kind.REQUEST, port, token).to_bytes(key))
-            time.sleep(max(0.0, min(_settle_s(sw), deadline - time.monotonic())))
-            for port, s in socks.items():
-                _read_connected(s, port, token, key, sw)
-        finally:
-            for s in socks.values():
-                s.close()
+            s.send(portecho.Echo(portecho.Kind.REQUEST, port, token).to_bytes(key))
+        except OSError:
+            pass  # a full buffer or an early ICMP error: the read tells
 
 
-def _try_send(sock: socket.socket, data: bytes) -> None:
-    try:
-        sock.send(data)
-    except OSError:
-        pass  # an earlier ICMP error, or a full buffer: the read below tells
+def _collect_batch(sel: selectors.BaseSelector, token: int, key: bytes | None, until: float,
+                   sw: Sweep) -> None:
+    """Read each socket once it is readable (an echo, or a pending ICMP error) until
+    ``until`` or every socket has told."""
+    while sel.get_map() and (left := until - time.monotonic()) > 0:
+        for k, _ in sel.select(min(left, 0.05)):
+            sock, (port, sent) = k.fileobj, k.data
+            assert isinstance(sock, socket.socket)
+            if _read_connected(sock, port, token, key, sent, sw):
+                sel.unregister(sock)
+                sock.close()
 
 
-def _read_connected(sock: socket.socket, port: int, token: int, key: bytes | None,
-                    sw: Sweep) -> None:
+def _read_connected(sock: socket.socket, port: int, token: int, key: bytes | None, sent: float,
+                    sw: Sweep) -> bool:
+    """Record what came back on ``port``'s socket; True when it told (echo or ICMP)."""
     try:
         data = sock.recv(256)
     except plat.PORT_UNREACHABLE:
         sw.icmp[port] = f"{UNKNOWN_OFFENDER} type 3 code 3"
-        return
+        return True
     except OSError:
-        return
+        return False
     try:
         reply = portecho.parse(data, key)
     except portecho.EchoError:
-        return
+        return False
     if reply.kind is portecho.Kind.REPLY and reply.token == token and reply.port == port:
-        sw.answered.setdefault(port, _settle_s(sw))
+        sw.answered.setdefault(port, time.perf_counter() - sent)
+        return True
+    return False
 
 
 def _rounds(address: str, ports: list[int], token: int, key: bytes | None, rate_pps: float,
