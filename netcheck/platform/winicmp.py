@@ -212,6 +212,7 @@ def echo_series(address: str, *, count: int, interval_ns: int, payload: bytes, t
             out.statuses.append(f"{reply.address}: {reply.status_name}")
 
     t0 = plat.mono_ns() + 20_000_000
+    futures = []
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="icmpapi") as pool:
         try:
             for k in range(count):
@@ -221,11 +222,13 @@ def echo_series(address: str, *, count: int, interval_ns: int, payload: bytes, t
                     break
                 _sleep_until(due)
                 out.send_error_ns.append(plat.mono_ns() - due)
-                pool.submit(one, k)
+                futures.append(pool.submit(one, k))
         finally:
             pool.shutdown(wait=True)
             for p in pingers:
                 p.close()
+    failed = {f"{type(e).__name__}: {e}" for f in futures if (e := f.exception()) is not None}
+    out.statuses.extend(sorted(failed)[:5])  # the API failed: an error, never silent loss
     return out
 
 

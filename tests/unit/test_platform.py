@@ -87,6 +87,16 @@ def test_echo_series_keeps_the_schedule_and_counts_loss() -> None:
     assert s.api_rtt_ms[0] == 0 and len(s.send_error_ns) == 8
 
 
+def test_an_api_failure_is_reported_not_counted_as_loss() -> None:
+    class Broken(_Api):
+        def IcmpCreateFile(self) -> int:
+            return 0  # NULL handle: IcmpCreateFile failed
+
+    s = winicmp.echo_series("192.0.2.1", count=3, interval_ns=1_000_000, payload=bytes(8), timeout_s=0.1,
+                            stop_at_ns=plat.mono_ns() + 5_000_000_000, api=lambda: Broken(set(), set()))
+    assert s.statuses == ["OSError: IcmpCreateFile failed"] and not any(s.t4_mono_ns)
+
+
 def _ipv4_header(payload_len: int) -> bytes:
     return struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + payload_len, 0, 0, 64, 1, 0,
                        socket.inet_aton("192.0.2.1"), socket.inet_aton("192.0.2.2"))
