@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
-import os
+import secrets
 import socket
 from dataclasses import dataclass, field, replace
 
@@ -301,7 +301,8 @@ def _icmp_session(spec: Spec, family: int, address: str) -> Session:
     except OSError:
         sock.close()
         raise
-    ident = (os.getpid() ^ id(sock)) & 0xFFFF
+    # random (as the icmp probe's): raw and Darwin ping sockets see other pingers' replies
+    ident = secrets.randbelow(0x10000)
     return IcmpCall(sock, count=spec.count, payload_bytes=spec.payload_bytes(), ident=ident,
                     raw=ping.raw, v6=family == socket.AF_INET6, ip_header=ping.ip_header,
                     check_ident=ping.raw or ping.keeps_ident)
