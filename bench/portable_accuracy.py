@@ -55,9 +55,11 @@ def rows(name: str, mode: str, r: dict[str, Any]) -> list[str]:
     v, out = r["values"], []
     for tag, t in (("fwd", r["up"]), ("bwd", r["down"])):
         d, j, loss = v[f"owd_{tag}_mean_ms"], v[f"jitter_{tag}_ms"], v[f"loss_{tag}_pct"]
-        out.append(f"| {name} | {mode} | {tag} | {_f(t.owd_mean_ms)} | {_f(d)} | {d - t.owd_mean_ms:+.3f} | "
-                   f"{_f(t.jitter_ms)} | {_f(j)} | {j - t.jitter_ms:+.3f} | {_f(t.loss_pct, 2)} | "
-                   f"{_f(loss, 2)} | {v['send_error_p99_ms']} |")
+        out.append(
+            f"| {name} | {mode} | {tag} | {_f(t.owd_mean_ms)} | {_f(d)} | {d - t.owd_mean_ms:+.3f} | "
+            f"{_f(t.jitter_ms)} | {_f(j)} | {j - t.jitter_ms:+.3f} | {_f(t.loss_pct, 2)} | "
+            f"{_f(loss, 2)} | {v['send_error_p99_ms']} |"
+        )
     return out
 
 
@@ -68,9 +70,11 @@ def main(argv: list[str] | None = None) -> int:
     if reason := lab_support():
         print(f"skipped: {reason}")
         return 0
-    lines = ["| setting | mode | dir | truth OWD ms | netcheck OWD ms | error | truth jitter ms | "
-             "netcheck jitter ms | error | truth loss % | netcheck loss % | send error p99 ms |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| setting | mode | dir | truth OWD ms | netcheck OWD ms | error | truth jitter ms | "
+        "netcheck jitter ms | error | truth loss % | netcheck loss % | send error p99 ms |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
     clocks = {}
     with routed_lab("", seed=SEED) as lab:
         _, port = start_responder(lab)

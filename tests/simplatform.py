@@ -63,11 +63,14 @@ def _socket_class(target: Target, original: type[socket.socket]) -> type[socket.
     """``socket.socket`` as the target offers it."""
 
     class SimSocket(original):  # type: ignore[valid-type,misc]
-        def __init__(self, family: int = -1, type: int = -1, proto: int = -1,
-                     fileno: int | None = None) -> None:
+        def __init__(
+            self, family: int = -1, type: int = -1, proto: int = -1, fileno: int | None = None
+        ) -> None:
             if fileno is None and proto in (socket.IPPROTO_ICMP, socket.IPPROTO_ICMPV6):
                 if type == socket.SOCK_RAW:
-                    raise PermissionError(13, f"raw ICMP needs admin rights on {target} (simulated)")
+                    raise PermissionError(
+                        13, f"raw ICMP needs admin rights on {target} (simulated)"
+                    )
                 if target == "windows":
                     raise OSError(10043, "protocol not supported (simulated Windows)")
                 type = socket.SOCK_RAW  # as Darwin's ping socket: IPv4 header, our identifier
@@ -109,9 +112,12 @@ def _coarse_clock_info(real: Any) -> Any:
     def get_clock_info(name: str) -> Any:
         info = real(name)
         if name in ("monotonic", "time"):
-            return types.SimpleNamespace(implementation=f"{info.implementation} (simulated Windows)",
-                                         monotonic=info.monotonic, adjustable=info.adjustable,
-                                         resolution=0.015625)
+            return types.SimpleNamespace(
+                implementation=f"{info.implementation} (simulated Windows)",
+                monotonic=info.monotonic,
+                adjustable=info.adjustable,
+                resolution=0.015625,
+            )
         return info
 
     return get_clock_info
@@ -173,8 +179,17 @@ class IcmpApiStandIn:
         _HANDLES.pop(handle).close()
         return 1
 
-    def IcmpSendEcho(self, handle: int, dest: int, data: Any, size: int, _opts: Any,
-                     buf: Any, buf_size: int, timeout_ms: int) -> int:
+    def IcmpSendEcho(
+        self,
+        handle: int,
+        dest: int,
+        data: Any,
+        size: int,
+        _opts: Any,
+        buf: Any,
+        buf_size: int,
+        timeout_ms: int,
+    ) -> int:
         sock, ident = _HANDLES[handle], handle & 0xFFFF
         address = socket.inet_ntoa(int(dest).to_bytes(4, "little"))
         payload = ctypes.string_at(data, size)
@@ -195,9 +210,12 @@ class IcmpApiStandIn:
             kind, _c, _s, rid, rseq = struct.unpack_from("!BBHHH", packet, ihl)
             if kind == 0 and rid == ident and rseq == seq:
                 rtt_ms = int((time.perf_counter() - t0) * 1000)
-                reply = winicmp.IcmpEchoReply(Address=int.from_bytes(socket.inet_aton(src), "little"),
-                                              Status=0, RoundTripTime=rtt_ms,
-                                              DataSize=len(packet) - ihl - 8)
+                reply = winicmp.IcmpEchoReply(
+                    Address=int.from_bytes(socket.inet_aton(src), "little"),
+                    Status=0,
+                    RoundTripTime=rtt_ms,
+                    DataSize=len(packet) - ihl - 8,
+                )
                 reply.Options.Ttl = packet[8]
                 ctypes.memmove(buf, ctypes.addressof(reply), min(buf_size, ctypes.sizeof(reply)))
                 return 1

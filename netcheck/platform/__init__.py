@@ -302,7 +302,11 @@ def _anc_size() -> int:
 def kernel_rx_ns(ancdata: Sequence[tuple[int, int, bytes]]) -> int | None:
     """CLOCK_REALTIME ns of the SCM_TIMESTAMPNS control message, or None."""
     for level, kind, data in ancdata:
-        if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS_LINUX and len(data) >= _TIMESPEC.size:
+        if (
+            level == socket.SOL_SOCKET
+            and kind == SO_TIMESTAMPNS_LINUX
+            and len(data) >= _TIMESPEC.size
+        ):
             sec, nsec = _TIMESPEC.unpack_from(data)
             return int(sec) * 1_000_000_000 + int(nsec)
     return None
@@ -344,7 +348,10 @@ def recv_meta(sock: socket.socket, bufsize: int) -> Meta:
     """``recvfrom`` plus the ancillary data this platform delivers (see :class:`Meta`)."""
     data, anc, source = recv_anc(sock, bufsize)
     tos = ttl = None
-    tos_kinds = (socket.IP_TOS, getattr(socket, "IP_RECVTOS", -1))  # Linux: IP_TOS; Darwin: IP_RECVTOS
+    tos_kinds = (
+        socket.IP_TOS,
+        getattr(socket, "IP_RECVTOS", -1),
+    )  # Linux: IP_TOS; Darwin: IP_RECVTOS
     for level, kind, value in anc:
         if level == socket.IPPROTO_IP and kind in tos_kinds and value:
             tos = value[0]
@@ -457,7 +464,9 @@ def enable_errqueue(sock: socket.socket) -> bool:
     if not caps().error_queue:
         return False
     v6 = sock.family == socket.AF_INET6
-    level, opt = (socket.IPPROTO_IPV6, IPV6_RECVERR_LINUX) if v6 else (socket.IPPROTO_IP, IP_RECVERR_LINUX)
+    level, opt = (
+        (socket.IPPROTO_IPV6, IPV6_RECVERR_LINUX) if v6 else (socket.IPPROTO_IP, IP_RECVERR_LINUX)
+    )
     try:
         sock.setsockopt(level, opt, 1)
     except OSError:
@@ -465,13 +474,20 @@ def enable_errqueue(sock: socket.socket) -> bool:
     return True
 
 
-def errqueue_recv(sock: socket.socket, bufsize: int = 2048) -> tuple[bytes, list[tuple[int, int, bytes]], Any]:
+def errqueue_recv(
+    sock: socket.socket, bufsize: int = 2048
+) -> tuple[bytes, list[tuple[int, int, bytes]], Any]:
     """One entry of the error queue, never blocking: (the failed datagram's payload, its
     control messages, its destination). BlockingIOError when the queue is empty; for a
     socket :func:`enable_errqueue` accepted (parse with :func:`parse_recverr`)."""
     data, anc, _flags, dest = sock.recvmsg(bufsize, 512, MSG_ERRQUEUE_LINUX | _MSG_DONTWAIT)
     return data, anc, dest
-_RECVERR: Final = {(socket.IPPROTO_IP, IP_RECVERR_LINUX): (4, 4), (socket.IPPROTO_IPV6, IPV6_RECVERR_LINUX): (8, 16)}
+
+
+_RECVERR: Final = {
+    (socket.IPPROTO_IP, IP_RECVERR_LINUX): (4, 4),
+    (socket.IPPROTO_IPV6, IPV6_RECVERR_LINUX): (8, 16),
+}
 
 
 def parse_recverr(ancdata: Sequence[tuple[int, int, bytes]], dest: Any) -> IcmpError | None:
@@ -485,7 +501,10 @@ def parse_recverr(ancdata: Sequence[tuple[int, int, bytes]], dest: Any) -> IcmpE
         _errno, origin, icmp_type, code, _pad, _info, _data = _EE.unpack_from(data)
         at, size = where
         who = None
-        if origin in (_SO_EE_ORIGIN_ICMP, _SO_EE_ORIGIN_ICMP6) and len(data) >= _EE.size + at + size:
+        if (
+            origin in (_SO_EE_ORIGIN_ICMP, _SO_EE_ORIGIN_ICMP6)
+            and len(data) >= _EE.size + at + size
+        ):
             raw = data[_EE.size + at : _EE.size + at + size]
             who = socket.inet_ntop(socket.AF_INET if size == 4 else socket.AF_INET6, raw)
         return IcmpError((str(dest[0]), int(dest[1])), icmp_type, code, who)

@@ -103,8 +103,9 @@ def parse_reply(buf: bytes | bytearray | memoryview) -> EchoReply:
         raise ValueError(f"reply buffer of {len(buf)} octets < ICMP_ECHO_REPLY")
     rep = IcmpEchoReply.from_buffer_copy(bytes(buf[: ctypes.sizeof(IcmpEchoReply)]))
     address = socket.inet_ntoa(int(rep.Address).to_bytes(4, "little"))
-    return EchoReply(address, int(rep.Status), int(rep.RoundTripTime), int(rep.DataSize),
-                     int(rep.Options.Ttl))
+    return EchoReply(
+        address, int(rep.Status), int(rep.RoundTripTime), int(rep.DataSize), int(rep.Options.Ttl)
+    )
 
 
 def ipaddr(address: str) -> int:
@@ -127,8 +128,16 @@ def load() -> Api:
     dll.IcmpCreateFile.restype = ctypes.c_void_p
     dll.IcmpCloseHandle.argtypes = (ctypes.c_void_p,)
     dll.IcmpSendEcho.restype = ctypes.c_uint32
-    dll.IcmpSendEcho.argtypes = (ctypes.c_void_p, ctypes.c_uint32, ctypes.c_void_p, ctypes.c_uint16,
-                                 ctypes.c_void_p, ctypes.c_void_p, ctypes.c_uint32, ctypes.c_uint32)
+    dll.IcmpSendEcho.argtypes = (
+        ctypes.c_void_p,
+        ctypes.c_uint32,
+        ctypes.c_void_p,
+        ctypes.c_uint16,
+        ctypes.c_void_p,
+        ctypes.c_void_p,
+        ctypes.c_uint32,
+        ctypes.c_uint32,
+    )
     return dll  # type: ignore[no-any-return]
 
 
@@ -158,8 +167,16 @@ class Pinger:
         size = reply_buffer_size(len(payload))
         buf = ctypes.create_string_buffer(size)
         data = ctypes.create_string_buffer(payload, len(payload))
-        n = self.api.IcmpSendEcho(self.handle, ipaddr(address), data, len(payload),
-                                  ctypes.byref(opts), buf, size, max(1, timeout_ms))
+        n = self.api.IcmpSendEcho(
+            self.handle,
+            ipaddr(address),
+            data,
+            len(payload),
+            ctypes.byref(opts),
+            buf,
+            size,
+            max(1, timeout_ms),
+        )
         if not n:
             return None
         return parse_reply(buf.raw)
@@ -181,9 +198,18 @@ class EchoSeries:
     stopped_early: bool = False
 
 
-def echo_series(address: str, *, count: int, interval_ns: int, payload: bytes, timeout_s: float,
-                stop_at_ns: int, api: Callable[[], Api] = load, tos: int = 0,
-                workers: int = 8) -> EchoSeries:
+def echo_series(
+    address: str,
+    *,
+    count: int,
+    interval_ns: int,
+    payload: bytes,
+    timeout_s: float,
+    stop_at_ns: int,
+    api: Callable[[], Api] = load,
+    tos: int = 0,
+    workers: int = 8,
+) -> EchoSeries:
     """``count`` echoes to ``address``, one every ``interval_ns`` (blocking; run in a thread).
 
     Each echo blocks in the API until its reply or ``timeout_s``, so requests are handed to

@@ -37,8 +37,10 @@ from tests.simplatform import Target, simulate
 
 TARGETS: tuple[Target, ...] = ("windows", "macos")
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0 if hasattr(os, "geteuid") else True,
-                                reason="raw ICMP stands in for the target's ICMP: needs root")
+pytestmark = pytest.mark.skipif(
+    os.geteuid() != 0 if hasattr(os, "geteuid") else True,
+    reason="raw ICMP stands in for the target's ICMP: needs root",
+)
 
 
 @pytest.fixture(params=TARGETS)
@@ -48,14 +50,18 @@ def target(request: pytest.FixtureRequest) -> Target:
 
 
 def _run_demo(tmp_path: Path) -> RunResult:
-    out = CliRunner().invoke(cli, ["run", "--profile", "demo", "--quick", "--json", "--out", str(tmp_path)],
-                             catch_exceptions=False)
+    out = CliRunner().invoke(
+        cli,
+        ["run", "--profile", "demo", "--quick", "--json", "--out", str(tmp_path)],
+        catch_exceptions=False,
+    )
     assert out.exit_code == 0, out.output
     return from_json(out.stdout.encode())
 
 
-def test_the_simulation_really_removes_the_linux_features(target: Target,
-                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_simulation_really_removes_the_linux_features(
+    target: Target, monkeypatch: pytest.MonkeyPatch
+) -> None:
     with simulate(target, monkeypatch) as caps:
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
             assert hasattr(s, "recvmsg") is (target == "macos")
@@ -71,8 +77,9 @@ def test_the_simulation_really_removes_the_linux_features(target: Target,
     assert plat.caps().system.startswith("linux")  # restored after the block
 
 
-def test_demo_assessment_is_go_with_real_numbers(target: Target, monkeypatch: pytest.MonkeyPatch,
-                                                  tmp_path: Path) -> None:
+def test_demo_assessment_is_go_with_real_numbers(
+    target: Target, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     with simulate(target, monkeypatch):
         result = _run_demo(tmp_path)
     assert result.verdict.value == "GO", [(c.id, c.status, c.reason) for c in result.checks]
@@ -101,14 +108,23 @@ def test_demo_assessment_is_go_with_real_numbers(target: Target, monkeypatch: py
     else:
         assert result.environment.privileges["unprivileged_icmp"] is True
     assert result.environment.privileges["raw_icmp"] is False
-    timed = [v for m in result.measurements if m.probe in ("tcp_ports", "dns")
-             for k, v in m.values.items() if k in ("connect_median_ms", "resolve_ms")]
-    assert timed and all(isinstance(v, float) and v % 15.625 for v in timed), timed  # not clock ticks
+    timed = [
+        v
+        for m in result.measurements
+        if m.probe in ("tcp_ports", "dns")
+        for k, v in m.values.items()
+        if k in ("connect_median_ms", "resolve_ms")
+    ]
+    assert timed and all(isinstance(v, float) and v % 15.625 for v in timed), (
+        timed
+    )  # not clock ticks
     doc = json.loads(next(tmp_path.glob("netcheck-demo-*.json")).read_text())
     jsonschema.validate(doc, json.loads(SCHEMA_PATH.read_text()))  # the same document as Linux's
 
 
-def test_call_generator_runs_with_portable_calls(target: Target, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_call_generator_runs_with_portable_calls(
+    target: Target, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The capacity / QoS engine: per-call sockets on the target's selector, no recvmsg."""
     with resp.running(resp.Config(bind="127.0.0.1", port=0, rate_pps=1e6, burst=1e6)) as r:
         host, port = r.address
@@ -116,12 +132,18 @@ def test_call_generator_runs_with_portable_calls(target: Target, monkeypatch: py
             run = _callgen.run_calls(host, port, 8, duration_s=1.0, drain_s=0.5)
     assert run.sent == 8 * 50 and run.answered == run.sent
     assert all(not c.kernel_ts for c in run.calls)
-    t4 = [rep.t4_mono_ns - t1 for c in run.calls for rep in c.replies
-          if (t1 := c.t1_mono_ns[rep.sender_seq]) is not None]
+    t4 = [
+        rep.t4_mono_ns - t1
+        for c in run.calls
+        for rep in c.replies
+        if (t1 := c.t1_mono_ns[rep.sender_seq]) is not None
+    ]
     assert len(t4) == run.sent and all(0 < d < 1_000_000_000 for d in t4)  # RTT on one clock
 
 
-def test_no_responder_is_refused_not_silence(target: Target, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_no_responder_is_refused_not_silence(
+    target: Target, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A STAMP call to a port nobody serves draws ICMP port unreachable: ECONNREFUSED on
     macOS, WSAECONNRESET on Windows; both are "no responder there", not a timeout."""
     from netcheck.probes import stream
@@ -156,8 +178,9 @@ def _free_span(n: int) -> tuple[int, int]:
 
 
 @pytest.mark.parametrize("mode", ["linux", *TARGETS])
-def test_udp_sweep_tells_open_from_rejected_without_an_error_queue(mode: str,
-                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_udp_sweep_tells_open_from_rejected_without_an_error_queue(
+    mode: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Served ports echo; ports nobody listens on draw ICMP port unreachable (RFC 1122
     4.1.3.3) from 127.0.0.1. Linux attributes it through IP_RECVERR with the offender's
     address; Windows/macOS through connected sockets, offender unknown. Same states."""
@@ -165,8 +188,13 @@ def test_udp_sweep_tells_open_from_rejected_without_an_error_queue(mode: str,
     served = (lo, hi - 8)
     with resp.running(_ranges_responder(served)) as r:
         with contextlib_simulate(mode, monkeypatch):
-            sw = udp_ports.sweep("127.0.0.1", list(range(lo, hi + 1)), rate_pps=500, retries=1,
-                                 deadline=time.monotonic() + 20)
+            sw = udp_ports.sweep(
+                "127.0.0.1",
+                list(range(lo, hi + 1)),
+                rate_pps=500,
+                retries=1,
+                deadline=time.monotonic() + 20,
+            )
         del r
     assert sorted(sw.answered) == list(range(served[0], served[1] + 1))
     closed = list(range(served[1] + 1, hi + 1))
@@ -189,9 +217,22 @@ def linux_responder(tmp_path: Path) -> Iterator[tuple[int, int]]:
     """``netcheck responder --udp-ranges`` as its own (Linux) process, as deployed: the
     far end stays Linux while this process plays Windows or macOS. Yields the echo span."""
     lo, hi = _free_span(3)
-    proc = subprocess.Popen([sys.executable, "-m", "netcheck", "responder", "--bind", "127.0.0.1",
-                             "--port", str(hi), "--udp-ranges", f"{lo}-{hi - 1}"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "netcheck",
+            "responder",
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            str(hi),
+            "--udp-ranges",
+            f"{lo}-{hi - 1}",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
@@ -205,8 +246,9 @@ def linux_responder(tmp_path: Path) -> Iterator[tuple[int, int]]:
         proc.wait(10)
 
 
-def test_dscp_read_back_says_what_the_platform_can_read(target: Target, monkeypatch: pytest.MonkeyPatch,
-                                                        linux_responder: tuple[int, int]) -> None:
+def test_dscp_read_back_says_what_the_platform_can_read(
+    target: Target, monkeypatch: pytest.MonkeyPatch, linux_responder: tuple[int, int]
+) -> None:
     lo, _hi = linux_responder
     with simulate(target, monkeypatch):
         spec = dscp.Spec(id="dscp", host="127.0.0.1", port=lo, count=10, interval_s=0.01)
@@ -220,11 +262,14 @@ def test_dscp_read_back_says_what_the_platform_can_read(target: Target, monkeypa
         assert m.values["down_dscp"] == 46 and m.values["down_readable"] is True
 
 
-def test_doctor_and_plan_say_what_the_platform_cannot_measure(target: Target,
-                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_doctor_and_plan_say_what_the_platform_cannot_measure(
+    target: Target, monkeypatch: pytest.MonkeyPatch
+) -> None:
     with simulate(target, monkeypatch):
         doctor = CliRunner().invoke(cli, ["doctor", "--json"], catch_exceptions=False)
-        plan = CliRunner().invoke(cli, ["run", "--profile", "demo", "--plan"], catch_exceptions=False)
+        plan = CliRunner().invoke(
+            cli, ["run", "--profile", "demo", "--plan"], catch_exceptions=False
+        )
     rows = {r["check"].split(" (")[0]: r for r in json.loads(doctor.stdout)["measurable"]}
     assert rows["call quality to a netcheck responder"]["level"] == "yes"
     layer2 = rows["LLDP/CDP switch port, DHCP servers"]
@@ -241,8 +286,9 @@ def test_doctor_and_plan_say_what_the_platform_cannot_measure(target: Target,
 
 @pytest.mark.netlab
 @pytest.mark.parametrize("mode", TARGETS)
-def test_sweep_through_a_firewall_without_an_error_queue(mode: Target, monkeypatch: pytest.MonkeyPatch,
-                                                         netlab: Any) -> None:
+def test_sweep_through_a_firewall_without_an_error_queue(
+    mode: Target, monkeypatch: pytest.MonkeyPatch, netlab: Any
+) -> None:
     """The lab router rejects 50010-50019 (ICMP port unreachable) and drops 50050-50059
     (its nftables policy is the ground truth). Without IP_RECVERR both are still blocked,
     and rejected ports are told apart through connected sockets (offender unknown)."""
@@ -261,7 +307,9 @@ def test_sweep_through_a_firewall_without_an_error_queue(mode: Target, monkeypat
 
 
 @pytest.mark.parametrize("probe", ["lldp", "dhcp"])
-def test_layer2_listening_says_what_it_needs(target: Target, probe: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_layer2_listening_says_what_it_needs(
+    target: Target, probe: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """LLDP/DHCP need raw layer-2 access: Npcap + Administrator on Windows, BPF + root on
     macOS. Unmeasured, and the reason names what to install or grant (never a traceback)."""
     import importlib
@@ -273,7 +321,9 @@ def test_layer2_listening_says_what_it_needs(target: Target, probe: str, monkeyp
         ctx = Context(deadline=time.monotonic() + 5, caps=capabilities.privileges())
         m = asyncio.run(mod.run(mod.Spec(interface="lo"), ctx))
     assert m.error is not None and m.error.kind.value in ("unsupported", "permission")
-    assert ("Npcap" in m.error.detail) and (("darwin" if target == "macos" else "win32") in m.error.detail)
+    assert ("Npcap" in m.error.detail) and (
+        ("darwin" if target == "macos" else "win32") in m.error.detail
+    )
 
 
 def test_capacity_ramp_runs(target: Target, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -284,8 +334,16 @@ def test_capacity_ramp_runs(target: Target, monkeypatch: pytest.MonkeyPatch) -> 
 
     with resp.running(resp.Config(bind="127.0.0.1", port=0, rate_pps=1e6, burst=1e6)) as r:
         host, port = r.address
-        spec = capacity.Spec(id="capacity", host=host, port=port, required_up_kbps=400,
-                             required_down_kbps=400, step_s=1.0, pause_s=0.1, duration_s=15)
+        spec = capacity.Spec(
+            id="capacity",
+            host=host,
+            port=port,
+            required_up_kbps=400,
+            required_down_kbps=400,
+            step_s=1.0,
+            pause_s=0.1,
+            duration_s=15,
+        )
         with simulate(target, monkeypatch):
             m = asyncio.run(capacity.run(spec, Context(deadline=time.monotonic() + 20)))
     assert m.ok, m.error
@@ -295,7 +353,9 @@ def test_capacity_ramp_runs(target: Target, monkeypatch: pytest.MonkeyPatch) -> 
 
 
 @pytest.mark.netlab
-def test_whole_rtp_range_in_budget_without_an_error_queue(monkeypatch: pytest.MonkeyPatch, netlab: Any) -> None:
+def test_whole_rtp_range_in_budget_without_an_error_queue(
+    monkeypatch: pytest.MonkeyPatch, netlab: Any
+) -> None:
     """Issue 5's budget (16,384 ports in 30 s) holds on Windows too: a fast first round on
     one socket, then the unanswered ports on connected sockets; the dropped block is
     exactly the blocked one (the router's nftables policy is the truth)."""

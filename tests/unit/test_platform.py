@@ -24,21 +24,34 @@ PACKAGE = Path(plat.__file__).resolve().parents[1]
 
 
 def _reply(address: str, status: int, rtt_ms: int, size: int, ttl: int) -> bytes:
-    rep = winicmp.IcmpEchoReply(Address=winicmp.ipaddr(address), Status=status, RoundTripTime=rtt_ms,
-                                DataSize=size)
+    rep = winicmp.IcmpEchoReply(
+        Address=winicmp.ipaddr(address), Status=status, RoundTripTime=rtt_ms, DataSize=size
+    )
     rep.Options.Ttl = ttl
     return bytes(rep) + bytes(size + 8)
 
 
 def test_icmp_echo_reply_is_parsed_from_the_reply_buffer() -> None:
     r = winicmp.parse_reply(_reply("192.0.2.7", 0, 3, 172, 63))
-    assert r == winicmp.EchoReply("192.0.2.7", 0, 3, 172, 63) and r.ok and r.status_name == "IP_SUCCESS"
+    assert (
+        r == winicmp.EchoReply("192.0.2.7", 0, 3, 172, 63)
+        and r.ok
+        and r.status_name == "IP_SUCCESS"
+    )
 
 
 def test_ip_status_names_come_from_ipexport_h() -> None:
-    assert winicmp.parse_reply(_reply("198.51.100.1", 11003, 0, 0, 0)).status_name == "IP_DEST_HOST_UNREACHABLE"
-    assert winicmp.parse_reply(_reply("198.51.100.1", 11010, 0, 0, 0)).status_name == "IP_REQ_TIMED_OUT"
-    assert winicmp.parse_reply(_reply("198.51.100.1", 12345, 0, 0, 0)).status_name == "IP_STATUS 12345"
+    assert (
+        winicmp.parse_reply(_reply("198.51.100.1", 11003, 0, 0, 0)).status_name
+        == "IP_DEST_HOST_UNREACHABLE"
+    )
+    assert (
+        winicmp.parse_reply(_reply("198.51.100.1", 11010, 0, 0, 0)).status_name
+        == "IP_REQ_TIMED_OUT"
+    )
+    assert (
+        winicmp.parse_reply(_reply("198.51.100.1", 12345, 0, 0, 0)).status_name == "IP_STATUS 12345"
+    )
 
 
 def test_a_short_reply_buffer_is_an_error_not_garbage() -> None:
@@ -65,13 +78,17 @@ class _Api:
     def IcmpCloseHandle(self, handle: int) -> int:
         return 1
 
-    def IcmpSendEcho(self, _h: int, dest: int, _data: Any, size: int, _o: Any, buf: Any, n: int,
-                     _t: int) -> int:
+    def IcmpSendEcho(
+        self, _h: int, dest: int, _data: Any, size: int, _o: Any, buf: Any, n: int, _t: int
+    ) -> int:
         k, self.calls = self.calls, self.calls + 1
         if k in self.lost:
             return 0
-        src, status = ("203.0.113.1", 11003) if k in self.unreachable else (
-            socket.inet_ntoa(int(dest).to_bytes(4, "little")), 0)
+        src, status = (
+            ("203.0.113.1", 11003)
+            if k in self.unreachable
+            else (socket.inet_ntoa(int(dest).to_bytes(4, "little")), 0)
+        )
         raw = _reply(src, status, 0, size, 64)
         ctypes.memmove(buf, raw, min(n, len(raw)))
         return 1
@@ -79,8 +96,16 @@ class _Api:
 
 def test_echo_series_keeps_the_schedule_and_counts_loss() -> None:
     api = _Api(lost={3}, unreachable={5})
-    s = winicmp.echo_series("192.0.2.1", count=8, interval_ns=5_000_000, payload=bytes(32), timeout_s=0.1,
-                            stop_at_ns=plat.mono_ns() + 5_000_000_000, api=lambda: api, workers=1)
+    s = winicmp.echo_series(
+        "192.0.2.1",
+        count=8,
+        interval_ns=5_000_000,
+        payload=bytes(32),
+        timeout_s=0.1,
+        stop_at_ns=plat.mono_ns() + 5_000_000_000,
+        api=lambda: api,
+        workers=1,
+    )
     answered = [k for k, t in enumerate(s.t4_mono_ns) if t]
     assert answered == [0, 1, 2, 4, 6, 7] and all(t is not None for t in s.t1_mono_ns)
     assert s.statuses == ["203.0.113.1: IP_DEST_HOST_UNREACHABLE"]
@@ -92,21 +117,42 @@ def test_an_api_failure_is_reported_not_counted_as_loss() -> None:
         def IcmpCreateFile(self) -> int:
             return 0  # NULL handle: IcmpCreateFile failed
 
-    s = winicmp.echo_series("192.0.2.1", count=3, interval_ns=1_000_000, payload=bytes(8), timeout_s=0.1,
-                            stop_at_ns=plat.mono_ns() + 5_000_000_000, api=lambda: Broken(set(), set()))
+    s = winicmp.echo_series(
+        "192.0.2.1",
+        count=3,
+        interval_ns=1_000_000,
+        payload=bytes(8),
+        timeout_s=0.1,
+        stop_at_ns=plat.mono_ns() + 5_000_000_000,
+        api=lambda: Broken(set(), set()),
+    )
     assert s.statuses == ["OSError: IcmpCreateFile failed"] and not any(s.t4_mono_ns)
 
 
 def _ipv4_header(payload_len: int) -> bytes:
-    return struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + payload_len, 0, 0, 64, 1, 0,
-                       socket.inet_aton("192.0.2.1"), socket.inet_aton("192.0.2.2"))
+    return struct.pack(
+        "!BBHHHBBH4s4s",
+        0x45,
+        0,
+        20 + payload_len,
+        0,
+        0,
+        64,
+        1,
+        0,
+        socket.inet_aton("192.0.2.1"),
+        socket.inet_aton("192.0.2.2"),
+    )
 
 
 def test_darwin_ping_socket_reply_carries_the_ipv4_header() -> None:
     """macOS ping sockets deliver the IPv4 header (RFC 791, IHL words) before the ICMP echo
     reply; read as if it were not there, every reply is lost."""
     echo = struct.pack("!BBHHH", 0, 0, 0, 0x1234, 9) + bytes(16)
-    assert parse_echo_reply(_ipv4_header(len(echo)) + echo, v6=False, has_ip_header=True) == (0x1234, 9)
+    assert parse_echo_reply(_ipv4_header(len(echo)) + echo, v6=False, has_ip_header=True) == (
+        0x1234,
+        9,
+    )
     assert parse_echo_reply(_ipv4_header(len(echo)) + echo, v6=False, has_ip_header=False) is None
     assert parse_echo_reply(echo, v6=False, has_ip_header=False) == (0x1234, 9)
     assert parse_echo_reply(echo, v6=False, has_ip_header=True) is None  # no header: not IPv4
@@ -114,8 +160,16 @@ def test_darwin_ping_socket_reply_carries_the_ipv4_header() -> None:
 
 def test_icmp_call_filters_identifiers_where_the_kernel_keeps_them() -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        call = IcmpCall(s, count=2, payload_bytes=16, ident=0x1234, raw=False, v6=False,
-                        ip_header=True, check_ident=True)
+        call = IcmpCall(
+            s,
+            count=2,
+            payload_bytes=16,
+            ident=0x1234,
+            raw=False,
+            v6=False,
+            ip_header=True,
+            check_ident=True,
+        )
         call.packet(0, 1_000)
         call.packet(1, 2_000)
         foreign = struct.pack("!BBHHH", 0, 0, 0, 0x9999, 0) + bytes(16)
@@ -133,7 +187,9 @@ def test_icmp_echo_method_preference() -> None:
     base = _caps(raw_icmp=False, ping_socket=False, icmp_api=False)
     assert base.icmp_echo is None
     assert plat.with_(base, icmp_api=True).icmp_echo == "windows-icmp-api"
-    assert plat.with_(base, raw_icmp=True, icmp_api=True).icmp_echo == "windows-icmp-api"  # even as admin
+    assert (
+        plat.with_(base, raw_icmp=True, icmp_api=True).icmp_echo == "windows-icmp-api"
+    )  # even as admin
     assert plat.with_(base, raw_icmp=True, ping_socket=True).icmp_echo == "raw-socket"
     assert plat.with_(base, ping_socket=True).icmp_echo == "ping-socket"
 
@@ -149,8 +205,10 @@ def test_selector_follows_what_the_os_has() -> None:
 
 def test_without_recvmsg_datagrams_come_from_recvfrom() -> None:
     with plat.using(_caps(recvmsg=False, rx_timestamps=False, recv_tos=False)):
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as a, \
-                socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as b:
+        with (
+            socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as a,
+            socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as b,
+        ):
             a.bind(("127.0.0.1", 0))
             assert not plat.enable_rx_timestamps(a) and not plat.enable_recv_tos(a)
             b.sendto(b"x", a.getsockname())
@@ -160,13 +218,25 @@ def test_without_recvmsg_datagrams_come_from_recvfrom() -> None:
 
 
 #: Names of Linux-only (or Unix-only) socket features; only netcheck/platform may use them.
-LINUX_ONLY = {"recvmsg", "recvmsg_into", "sendmsg", "epoll", "EPOLLIN", "MSG_ERRQUEUE", "IP_RECVERR",
-              "SO_TIMESTAMPNS", "IP_RECVTOS", "CMSG_SPACE", "CMSG_LEN", "EpollSelector"}
+LINUX_ONLY = {
+    "recvmsg",
+    "recvmsg_into",
+    "sendmsg",
+    "epoll",
+    "EPOLLIN",
+    "MSG_ERRQUEUE",
+    "IP_RECVERR",
+    "SO_TIMESTAMPNS",
+    "IP_RECVTOS",
+    "CMSG_SPACE",
+    "CMSG_LEN",
+    "EpollSelector",
+}
 #: Modules allowed to name them, and why.
 ALLOWED = {
     "platform/__init__.py": "the platform layer itself",
     "responder_services/udp_ranges.py": "responder side, Linux only (nftables mode; the reply's "
-                                        "DS octet per packet via sendmsg); the client never imports it",
+    "DS octet per packet via sendmsg); the client never imports it",
 }
 
 
@@ -179,8 +249,15 @@ def test_linux_only_socket_features_stay_behind_the_platform_layer() -> None:
         if rel in ALLOWED:
             continue
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            name = node.attr if isinstance(node, ast.Attribute) else (
-                node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) else None)
+            name = (
+                node.attr
+                if isinstance(node, ast.Attribute)
+                else (
+                    node.value
+                    if isinstance(node, ast.Constant) and isinstance(node.value, str)
+                    else None
+                )
+            )
             if name in LINUX_ONLY:
                 offenders.append(f"{rel}:{node.lineno}: {name}")
     assert offenders == []
@@ -191,20 +268,45 @@ def _dscp_measurement(up: int, down: int | None, sender_marks: bool) -> Any:
     from netcheck.probes._common import Timer
 
     spec = dscp.Spec(id="dscp", host="198.18.0.2", port=16384)
-    values = dscp.summarize(spec, "198.18.0.2", [up << 2] * 20, [] if down is None else [down << 2] * 20)
+    values = dscp.summarize(
+        spec, "198.18.0.2", [up << 2] * 20, [] if down is None else [down << 2] * 20
+    )
     values.update(sender_marks=sender_marks, down_readable=down is not None)
-    return Timer().measurement(id="dscp", probe="dscp", target="198.18.0.2 udp/16384", method="udp-echo-tos",
-                               values=values)
+    return Timer().measurement(
+        id="dscp", probe="dscp", target="198.18.0.2 udp/16384", method="udp-echo-tos", values=values
+    )
 
 
-@pytest.mark.parametrize(("up", "down", "marks", "status", "words"), [
-    (46, 46, True, "PASS", "kept both ways"),
-    (46, None, False, "PASS", "the way back cannot be read"),  # Windows: no IP_RECVTOS read-back
-    (0, None, False, "NOT_MEASURED", "Policy-based QoS"),  # Windows ignored our IP_TOS: not the path
-    (0, None, True, "FAIL", "re-marked on the way out"),  # the OS marked it: the path bleached it
-])
-def test_dscp_judged_by_what_the_platform_can_mark_and_read(up: int, down: int | None, marks: bool,
-                                                             status: str, words: str) -> None:
+@pytest.mark.parametrize(
+    ("up", "down", "marks", "status", "words"),
+    [
+        (46, 46, True, "PASS", "kept both ways"),
+        (
+            46,
+            None,
+            False,
+            "PASS",
+            "the way back cannot be read",
+        ),  # Windows: no IP_RECVTOS read-back
+        (
+            0,
+            None,
+            False,
+            "NOT_MEASURED",
+            "Policy-based QoS",
+        ),  # Windows ignored our IP_TOS: not the path
+        (
+            0,
+            None,
+            True,
+            "FAIL",
+            "re-marked on the way out",
+        ),  # the OS marked it: the path bleached it
+    ],
+)
+def test_dscp_judged_by_what_the_platform_can_mark_and_read(
+    up: int, down: int | None, marks: bool, status: str, words: str
+) -> None:
     from netcheck.evaluate import evaluate
     from netcheck.profile import load
 
@@ -216,12 +318,16 @@ def test_recverr_control_message_is_parsed() -> None:
     """struct sock_extended_err (linux/errqueue.h) + the offender's sockaddr, as the kernel
     puts them in the IP_RECVERR / IPV6_RECVERR control message (RFC 792 type 3 code 3;
     RFC 4443 type 1 code 4, both "port unreachable")."""
-    v4 = struct.pack("=IBBBBII", 111, 2, 3, 3, 0, 0, 0) + struct.pack("=HH4s8x", 2, 0, socket.inet_aton("198.18.0.1"))
+    v4 = struct.pack("=IBBBBII", 111, 2, 3, 3, 0, 0, 0) + struct.pack(
+        "=HH4s8x", 2, 0, socket.inet_aton("198.18.0.1")
+    )
     e = plat.parse_recverr([(socket.IPPROTO_IP, 11, v4)], ("198.18.0.2", 20010))
     assert e == plat.IcmpError(("198.18.0.2", 20010), 3, 3, "198.18.0.1")
     assert e.describe() == "198.18.0.1 type 3 code 3"
     addr6 = socket.inet_pton(socket.AF_INET6, "2001:db8::1")
-    v6 = struct.pack("=IBBBBII", 111, 3, 1, 4, 0, 0, 0) + struct.pack("=HHI16sI", 10, 0, 0, addr6, 0)
+    v6 = struct.pack("=IBBBBII", 111, 3, 1, 4, 0, 0, 0) + struct.pack(
+        "=HHI16sI", 10, 0, 0, addr6, 0
+    )
     e6 = plat.parse_recverr([(socket.IPPROTO_IPV6, 25, v6)], ("2001:db8::2", 5004, 0, 0))
     assert e6 is not None and (e6.icmp_type, e6.code, e6.offender) == (1, 4, "2001:db8::1")
     local = struct.pack("=IBBBBII", 90, 1, 0, 0, 0, 1400, 0)  # SO_EE_ORIGIN_LOCAL: EMSGSIZE
