@@ -158,8 +158,9 @@ def simulate(target: Target, mp: pytest.MonkeyPatch) -> Iterator[plat.Caps]:
 class IcmpApiStandIn:
     """iphlpapi.dll's ICMP functions on Linux, for the simulated Windows: ``IcmpSendEcho``
     sends one real echo request (raw socket, root) and fills the reply buffer with an
-    ICMP_ECHO_REPLY as Windows does (Address, IP_STATUS, RoundTripTime in whole ms,
-    DataSize, Options.Ttl), returning the number of replies (0 on timeout)."""
+    ICMP_ECHO_REPLY as 64-bit Windows does (Address, IP_STATUS, RoundTripTime in whole ms,
+    DataSize, Data pointer, Options with the TTL), returning the number of replies (0 on
+    timeout)."""
 
     _ids = itertools.count(0x5A01)  # next() on a count is atomic under the GIL
 
@@ -210,14 +211,15 @@ class IcmpApiStandIn:
             kind, _c, _s, rid, rseq = struct.unpack_from("!BBHHH", packet, ihl)
             if kind == 0 and rid == ident and rseq == seq:
                 rtt_ms = int((time.perf_counter() - t0) * 1000)
-                reply = winicmp.IcmpEchoReply(
+                head = winicmp.IcmpEchoReplyHead(
                     Address=int.from_bytes(socket.inet_aton(src), "little"),
                     Status=0,
                     RoundTripTime=rtt_ms,
                     DataSize=len(packet) - ihl - 8,
                 )
-                reply.Options.Ttl = packet[8]
-                ctypes.memmove(buf, ctypes.addressof(reply), min(buf_size, ctypes.sizeof(reply)))
+                # then (64-bit layout) the Data pointer and IP_OPTION_INFORMATION: TTL first
+                raw = bytes(head) + bytes(8) + bytes([packet[8], 0, 0, 0]) + bytes(12)
+                ctypes.memmove(buf, raw, min(buf_size, len(raw)))
                 return 1
         return 0
 

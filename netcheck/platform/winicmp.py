@@ -12,7 +12,8 @@ the API call itself (tens of microseconds); the result states it (``rx_clock``) 
 the API's millisecond figure beside it. IPv4 only (``Icmp6SendEcho2`` is not used).
 
 The ctypes part is small on purpose: :class:`EchoReply` and :func:`parse_reply` are pure
-and tested on Linux with the same ctypes structures; :class:`IcmpApi` only loads the DLL,
+and tested on Linux with the same ctypes structures (only the reply's fields whose offsets
+are the same with 32- and 64-bit pointers are read); :class:`IcmpApi` only loads the DLL,
 and the schedule (:func:`echo_series`) takes the API as a parameter, so a stand-in that
 fills the reply buffer as Windows does runs it anywhere.
 """
@@ -47,20 +48,24 @@ IP_REQ_TIMED_OUT: Final = 11010
 RTT_RESOLUTION_MS: Final = 1.0  # ICMP_ECHO_REPLY.RoundTripTime is in milliseconds
 
 
-class IpOptionInformation(ctypes.Structure):
-    """IP_OPTION_INFORMATION (ipexport.h): TTL and TOS of the request, options pointer."""
+class IpOptionInformation32(ctypes.Structure):
+    """IP_OPTION_INFORMATION32 (ipexport.h): TTL and TOS of the request. IcmpSendEcho takes
+    this layout on 64-bit Windows ("On a 64-bit platform, this parameter is in the form for
+    an IP_OPTION_INFORMATION32 structure"), and on 32-bit it is IP_OPTION_INFORMATION."""
 
     _fields_ = (
         ("Ttl", ctypes.c_ubyte),
         ("Tos", ctypes.c_ubyte),
         ("Flags", ctypes.c_ubyte),
         ("OptionsSize", ctypes.c_ubyte),
-        ("OptionsData", ctypes.c_void_p),
+        ("OptionsData", ctypes.c_uint32),  # UCHAR * POINTER_32; always NULL here
     )
 
 
-class IcmpEchoReply(ctypes.Structure):
-    """ICMP_ECHO_REPLY (ipexport.h), native layout (32- or 64-bit pointers)."""
+class IcmpEchoReplyHead(ctypes.Structure):
+    """The part of ICMP_ECHO_REPLY (ipexport.h) that is the same in its native and its
+    ``ICMP_ECHO_REPLY32`` form: after it come the Data pointer (4 or 8 octets) and the
+    reply's options, whose offsets differ, so they are not read."""
 
     _fields_ = (
         ("Address", ctypes.c_uint32),  # IPAddr: the IPv4 address in network byte order
@@ -68,20 +73,21 @@ class IcmpEchoReply(ctypes.Structure):
         ("RoundTripTime", ctypes.c_uint32),  # milliseconds
         ("DataSize", ctypes.c_uint16),
         ("Reserved", ctypes.c_uint16),
-        ("Data", ctypes.c_void_p),
-        ("Options", IpOptionInformation),
     )
+
+
+#: sizeof(ICMP_ECHO_REPLY) with 64-bit pointers: head 16, Data 8, IP_OPTION_INFORMATION 16.
+ECHO_REPLY_MAX: Final = 40
 
 
 @dataclass(frozen=True)
 class EchoReply:
-    """One parsed reply: who answered, the IP_STATUS, the API's RTT (ms), reply TTL."""
+    """One parsed reply: who answered, the IP_STATUS, the API's RTT (whole ms), data size."""
 
     address: str
     status: int
     rtt_ms: int
     data_size: int
-    ttl: int
 
     @property
     def ok(self) -> bool:
@@ -93,19 +99,19 @@ class EchoReply:
 
 
 def reply_buffer_size(payload_len: int) -> int:
-    """Room for one reply, the echoed data and an ICMP error's 8 octets (IcmpSendEcho docs)."""
-    return ctypes.sizeof(IcmpEchoReply) + payload_len + 8 + 16
+    """Room for one reply, the echoed data and an ICMP error's 8 octets (IcmpSendEcho docs),
+    with the larger (64-bit) reply layout and 16 octets to spare."""
+    return ECHO_REPLY_MAX + payload_len + 8 + 16
 
 
 def parse_reply(buf: bytes | bytearray | memoryview) -> EchoReply:
-    """The first ICMP_ECHO_REPLY of a reply buffer (raises ValueError when it is short)."""
-    if len(buf) < ctypes.sizeof(IcmpEchoReply):
+    """The first reply of a reply buffer (raises ValueError when it is too short)."""
+    head = ctypes.sizeof(IcmpEchoReplyHead)
+    if len(buf) < head:
         raise ValueError(f"reply buffer of {len(buf)} octets < ICMP_ECHO_REPLY")
-    rep = IcmpEchoReply.from_buffer_copy(bytes(buf[: ctypes.sizeof(IcmpEchoReply)]))
+    rep = IcmpEchoReplyHead.from_buffer_copy(bytes(buf[:head]))
     address = socket.inet_ntoa(int(rep.Address).to_bytes(4, "little"))
-    return EchoReply(
-        address, int(rep.Status), int(rep.RoundTripTime), int(rep.DataSize), int(rep.Options.Ttl)
-    )
+    return EchoReply(address, int(rep.Status), int(rep.RoundTripTime), int(rep.DataSize))
 
 
 def ipaddr(address: str) -> int:
@@ -163,7 +169,7 @@ class Pinger:
 
     def echo(self, address: str, payload: bytes, timeout_ms: int, tos: int = 0) -> EchoReply | None:
         """One echo; None when no reply came within ``timeout_ms`` (or the API failed)."""
-        opts = IpOptionInformation(Ttl=128, Tos=tos & 0xFF)
+        opts = IpOptionInformation32(Ttl=128, Tos=tos & 0xFF)
         size = reply_buffer_size(len(payload))
         buf = ctypes.create_string_buffer(size)
         data = ctypes.create_string_buffer(payload, len(payload))

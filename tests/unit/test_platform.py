@@ -23,46 +23,47 @@ pytestmark = pytest.mark.portable
 PACKAGE = Path(plat.__file__).resolve().parents[1]
 
 
-def _reply(address: str, status: int, rtt_ms: int, size: int, ttl: int) -> bytes:
-    rep = winicmp.IcmpEchoReply(
+def _reply(address: str, status: int, rtt_ms: int, size: int, pointer: int = 8) -> bytes:
+    """An ICMP_ECHO_REPLY as Windows writes it: the common head, then the Data pointer and
+    the reply's IP_OPTION_INFORMATION (TTL 64) in the 64- or 32-bit layout, then the data."""
+    head = winicmp.IcmpEchoReplyHead(
         Address=winicmp.ipaddr(address), Status=status, RoundTripTime=rtt_ms, DataSize=size
     )
-    rep.Options.Ttl = ttl
-    return bytes(rep) + bytes(size + 8)
+    options = bytes([64, 0, 0, 0]) + bytes(pointer)  # Ttl, Tos, Flags, OptionsSize, OptionsData
+    return bytes(head) + bytes(pointer) + options + bytes(size + 8)
 
 
-def test_icmp_echo_reply_is_parsed_from_the_reply_buffer() -> None:
-    r = winicmp.parse_reply(_reply("192.0.2.7", 0, 3, 172, 63))
-    assert (
-        r == winicmp.EchoReply("192.0.2.7", 0, 3, 172, 63)
-        and r.ok
-        and r.status_name == "IP_SUCCESS"
-    )
+@pytest.mark.parametrize("pointer", [8, 4])  # ICMP_ECHO_REPLY (64-bit) and ICMP_ECHO_REPLY32
+def test_icmp_echo_reply_is_parsed_from_the_reply_buffer(pointer: int) -> None:
+    r = winicmp.parse_reply(_reply("192.0.2.7", 0, 3, 172, pointer))
+    assert r == winicmp.EchoReply("192.0.2.7", 0, 3, 172)
+    assert r.ok and r.status_name == "IP_SUCCESS"
+    assert len(_reply("192.0.2.7", 0, 3, 172)) <= winicmp.reply_buffer_size(172)
 
 
 def test_ip_status_names_come_from_ipexport_h() -> None:
     assert (
-        winicmp.parse_reply(_reply("198.51.100.1", 11003, 0, 0, 0)).status_name
+        winicmp.parse_reply(_reply("198.51.100.1", 11003, 0, 0)).status_name
         == "IP_DEST_HOST_UNREACHABLE"
     )
     assert (
-        winicmp.parse_reply(_reply("198.51.100.1", 11010, 0, 0, 0)).status_name
+        winicmp.parse_reply(_reply("198.51.100.1", 11010, 0, 0)).status_name
         == "IP_REQ_TIMED_OUT"
     )
     assert (
-        winicmp.parse_reply(_reply("198.51.100.1", 12345, 0, 0, 0)).status_name == "IP_STATUS 12345"
+        winicmp.parse_reply(_reply("198.51.100.1", 12345, 0, 0)).status_name == "IP_STATUS 12345"
     )
 
 
 def test_a_short_reply_buffer_is_an_error_not_garbage() -> None:
     with pytest.raises(ValueError, match="ICMP_ECHO_REPLY"):
-        winicmp.parse_reply(bytes(ctypes.sizeof(winicmp.IcmpEchoReply) - 1))
+        winicmp.parse_reply(bytes(ctypes.sizeof(winicmp.IcmpEchoReplyHead) - 1))
 
 
 def test_ipaddr_is_inet_addr() -> None:
     """inet_addr("192.168.1.1") is 0x0101A8C0 on little-endian Windows (network order octets)."""
     assert winicmp.ipaddr("192.168.1.1") == 0x0101A8C0
-    assert winicmp.reply_buffer_size(172) >= ctypes.sizeof(winicmp.IcmpEchoReply) + 172 + 8
+    assert winicmp.reply_buffer_size(172) >= winicmp.ECHO_REPLY_MAX + 172 + 8
 
 
 class _Api:
@@ -89,7 +90,7 @@ class _Api:
             if k in self.unreachable
             else (socket.inet_ntoa(int(dest).to_bytes(4, "little")), 0)
         )
-        raw = _reply(src, status, 0, size, 64)
+        raw = _reply(src, status, 0, size)
         ctypes.memmove(buf, raw, min(n, len(raw)))
         return 1
 
