@@ -261,7 +261,13 @@ def test_linux_only_socket_features_stay_behind_the_platform_layer() -> None:
             )
             if name in LINUX_ONLY:
                 offenders.append(f"{rel}:{node.lineno}: {name}")
-    assert offenders == []
+    assert offenders == [], (
+        "Linux-only socket features outside netcheck/platform: use its calls instead "
+        "(recv_stamped / recv_anc / recv_meta, new_selector, enable_errqueue + errqueue_recv + "
+        "parse_recverr or ErrQueue, open_ping_socket, enable_rx_timestamps, enable_recv_tos), "
+        "or add the module to ALLOWED with the reason it may (e.g. Linux-only by design and "
+        "checked with platform.caps() first)"
+    )
 
 
 def _dscp_measurement(up: int, down: int | None, sender_marks: bool) -> Any:
