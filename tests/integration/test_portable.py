@@ -96,10 +96,9 @@ def test_demo_assessment_is_go_with_real_numbers(
         assert m.values["rx_kernel_timestamps"] is False and m.confidence in ("medium", "low")
         assert m.values["platform"] == {"windows": "win32", "macos": "darwin"}[target]
     assert calls["stream:platform"].method == "stamp"
-    # each direction's jitter rests on the reflector's T2/T3 (RFC 8762): stamped with a
-    # 15.6 ms wall clock they would add ~5 ms of jitter per direction
-    for key in ("jitter_fwd_ms", "jitter_bwd_ms"):
-        assert calls["stream:platform"].values[key] < 3.0, key  # type: ignore[operator]
+    # one-way delays rest on the reflector's T2/T3 (RFC 8762): stamped with a 15.6 ms wall
+    # clock, some would come out negative, which marks the clocks unsynchronised
+    assert calls["stream:platform"].values["clock_synchronized"] is True
     gateway = calls["stream:gateway"]
     assert gateway.method == "icmp-50pps"
     if target == "windows":
