@@ -45,7 +45,7 @@ from netcheck.platform import winicmp
 Target = Literal["windows", "macos"]
 TICK_NS = 15_625_000  # GetTickCount64's step: 1/64 s
 SYSTEM = {"windows": "win32", "macos": "darwin"}
-_LINUX_ONLY_SOCKET = ("MSG_ERRQUEUE", "IP_RECVERR", "SO_TIMESTAMPNS")
+_LINUX_ONLY_SOCKET = ("MSG_ERRQUEUE", "IP_RECVERR", "SO_TIMESTAMPNS", "TCP_INFO")
 _NO_RECVMSG_SOCKET = ("CMSG_SPACE", "CMSG_LEN", "IP_RECVTOS")  # Windows: no recvmsg at all
 
 

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import socket
 import struct
-import sys
 from typing import Final
+
+from netcheck import platform as plat
 
 #: struct tcp_info (linux/tcp.h): 8 octets of u8 fields, then u32s; tcpi_rtt is the 16th.
 _TCPI_RTT_OFFSET: Final = 8 + 15 * 4
@@ -23,7 +24,7 @@ _TCP_INFO_LEN: Final = 104
 def handshake_rtt_ms(sock: socket.socket) -> float | None:
     """The connected socket's handshake RTT in ms (kernel-measured), or None where the OS
     does not say."""
-    if not sys.platform.startswith("linux") or not hasattr(socket, "TCP_INFO"):
+    if not plat.caps().system.startswith("linux") or not hasattr(socket, "TCP_INFO"):
         return None
     try:
         raw = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, _TCP_INFO_LEN)
