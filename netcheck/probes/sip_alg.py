@@ -370,7 +370,7 @@ async def _options(
         port = int(sock.getsockname()[1])
         mapped = await _stun_mapped(sock, spec, ctx)
         msg = sip.probe_options(local_ip, port, dest[0])
-        t0 = time.monotonic()
+        t0 = time.perf_counter()
         data = await _udp_request(sock, dest, msg, spec, ctx)
     if data is None:
         return {"server_answered": False, "local_address": f"{local_ip}:{port}",
@@ -378,7 +378,7 @@ async def _options(
             ErrorKind.TIMEOUT, f"no answer to SIP OPTIONS from {dest[0]}:{dest[1]}/udp")
     values = {"server": f"{spec.host}:{spec.port}",
               **options_values(msg, data, f"{local_ip}:{port}", mapped, dest[0])}
-    values["rtt_ms"] = round((time.monotonic() - t0) * 1000, 3)
+    values["rtt_ms"] = round((time.perf_counter() - t0) * 1000, 3)
     return values, None
 
 

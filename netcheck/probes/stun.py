@@ -114,10 +114,10 @@ async def transact(
             await loop.sock_sendto(sock, raw, dest)
         except OSError:
             return None, None, None
-        t0 = time.monotonic()
+        t0 = time.perf_counter()
         got = await _await_response(sock, req.transaction_id, min(rto, ctx.remaining()))
         if got is not None:
-            rtt = time.monotonic() - t0 if attempt == 0 else None
+            rtt = time.perf_counter() - t0 if attempt == 0 else None
             return got[0], rtt, got[1]
         rto *= 2
     return None, None, None
@@ -331,7 +331,7 @@ async def _tcp_series(
     server: Address, spec: Spec, ctx: Context
 ) -> tuple[dict[str, Value], dict[str, list[float | None]]]:
     """One connection, ``count`` Binding requests framed by their length (RFC 8489 6.2.2)."""
-    t0 = time.monotonic()
+    t0 = time.perf_counter()
     try:
         reader, writer = await asyncio.wait_for(
             asyncio.open_connection(*server), timeout=ctx.timeout(3.0)
@@ -339,7 +339,7 @@ async def _tcp_series(
     except (TimeoutError, OSError) as exc:
         state = "filtered" if isinstance(exc, TimeoutError) else type(exc).__name__
         return {"reachable": False, "transport": "tcp", "connect": state}, {}
-    connect_ms = ms(time.monotonic() - t0)
+    connect_ms = ms(time.perf_counter() - t0)
     rtts: list[float | None] = []
     first: stun.Message | None = None
     try:
@@ -361,7 +361,7 @@ async def _tcp_exchange(
     reader: asyncio.StreamReader, writer: asyncio.StreamWriter, ctx: Context
 ) -> tuple[stun.Message | None, float | None]:
     req = stun.binding_request()
-    t0 = time.monotonic()
+    t0 = time.perf_counter()
     try:
         writer.write(req.to_bytes())
         head = await asyncio.wait_for(reader.readexactly(stun.HEADER_LEN), ctx.timeout(2.0))
@@ -372,4 +372,4 @@ async def _tcp_exchange(
         return None, None
     if msg.transaction_id != req.transaction_id or msg.cls is not stun.Class.SUCCESS:
         return None, None
-    return msg, time.monotonic() - t0
+    return msg, time.perf_counter() - t0
