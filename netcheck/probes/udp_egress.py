@@ -29,8 +29,9 @@ ends, the middle, one random port), datagrams are paced by a token bucket that o
 answers consume, and silent ports are retried. Each datagram is a 28-octet STUN Binding
 request, so a STUN server that receives one answers it.
 
-Errors are read from the socket's error queue (``IP_RECVERR``, Linux; no root needed);
-elsewhere the probe reports UNSUPPORTED and the rows stay NOT_MEASURED.
+Errors are read from the socket's error queue (``IP_RECVERR``, Linux; no root needed,
+through :mod:`netcheck.platform`); elsewhere the probe reports UNSUPPORTED and the rows stay
+NOT_MEASURED.
 """
 
 from __future__ import annotations
@@ -41,23 +42,20 @@ import ipaddress
 import random
 import select
 import socket
-import struct
-import sys
 import time
 from dataclasses import dataclass, field, replace
 from typing import Final
 
+from netcheck import platform as plat
 from netcheck.probes._common import Context, Timer, Why, error, resolve
 from netcheck.result import ErrorKind, Measurement, ProbeError, Value
 from netcheck.wire import stun
 
 TRACEROUTE_PORT: Final = 33434  # the classic traceroute base port (a control without STUN)
-IP_RECVERR: Final = getattr(socket, "IP_RECVERR", 11)
-MSG_ERRQUEUE: Final = getattr(socket, "MSG_ERRQUEUE", 0x2000)
-SO_EE_ORIGIN_ICMP: Final = 2
+IP_RECVERR: Final = plat.IP_RECVERR_LINUX  # the error queue is netcheck.platform's
+SO_EE_ORIGIN_ICMP: Final = 2  # linux/errqueue.h
 ICMP_UNREACH: Final = 3
 ICMP_TIME_EXCEEDED: Final = 11
-_EE: Final = struct.Struct("=IBBBBII")  # struct sock_extended_err (linux/errqueue.h)
 _SITE_NETS: Final = tuple(ipaddress.ip_network(n) for n in (
     "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16"))
 
@@ -132,17 +130,12 @@ def is_site_address(address: str) -> bool:
 
 
 def parse_recverr(ancdata: list[tuple[int, int, bytes]]) -> tuple[int, int, str] | None:
-    """(ICMP type, code, offender address) from an ``IP_RECVERR`` control message."""
-    for level, kind, data in ancdata:
-        if level != socket.IPPROTO_IP or kind != IP_RECVERR or len(data) < _EE.size:
-            continue
-        _errno, origin, icmp_type, code, _pad, _info, _data = _EE.unpack_from(data)
-        if origin != SO_EE_ORIGIN_ICMP:
-            return None
-        offender = data[_EE.size:_EE.size + 8]
-        source = socket.inet_ntoa(offender[4:8]) if len(offender) == 8 else ""
-        return icmp_type, code, source
-    return None
+    """(ICMP type, code, offender address) from an ``IP_RECVERR`` control message; None for
+    a local error (no ICMP sender). Parsed by :func:`netcheck.platform.parse_recverr`."""
+    err = plat.parse_recverr(ancdata, ("", 0))
+    if err is None or err.offender is None:
+        return None
+    return err.icmp_type, err.code, err.offender
 
 
 class Prober:
@@ -151,7 +144,9 @@ class Prober:
 
     def __init__(self, burst: int, rate_pps: float, stop_at: float) -> None:
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.setsockopt(socket.IPPROTO_IP, IP_RECVERR, 1)
+        if not plat.enable_errqueue(self.sock):
+            self.sock.close()
+            raise OSError("no ICMP error queue on this platform (IP_RECVERR: Linux)")
         self.sock.setblocking(False)
         self.sock.bind(("0.0.0.0", 0))
         self.burst, self.rate, self.stop_at = float(burst), rate_pps, stop_at
@@ -203,7 +198,7 @@ class Prober:
         """The error queue first (ICMP about our datagrams), then ordinary replies."""
         while True:
             try:
-                _data, anc, _flags, addr = self.sock.recvmsg(512, 512, MSG_ERRQUEUE)
+                _data, anc, addr = plat.errqueue_recv(self.sock, 512)
             except (BlockingIOError, InterruptedError):
                 break
             except OSError:
@@ -226,7 +221,7 @@ class Prober:
     def _flush(self) -> None:
         """Drop answers left over from earlier datagrams (they would be misattributed)."""
         with contextlib.suppress(OSError):
-            while self.sock.recvmsg(512, 512, MSG_ERRQUEUE):
+            while plat.errqueue_recv(self.sock, 512):
                 pass
         with contextlib.suppress(OSError):
             while self.sock.recvfrom(2048):
@@ -349,7 +344,7 @@ async def run(spec: Spec, ctx: Context) -> Measurement:
     timer = Timer()
     method = "ttl-site-egress"
     target = f"{len(spec.rows)} UDP rows (control {spec.control_host}:{spec.control_port})"
-    if not sys.platform.startswith("linux"):
+    if not plat.caps().error_queue:
         return timer.measurement(id=spec.id, probe="udp_egress", target=target, method=method,
                                  error=error(ErrorKind.UNSUPPORTED, "the site-egress test reads ICMP "
                                              "errors via IP_RECVERR (Linux); use a responder elsewhere"),

@@ -368,3 +368,26 @@ def test_whole_rtp_range_in_budget_without_an_error_queue(
     assert m.values["blocked"] == ["20000-20999"]
     assert m.values["counts"] == {"open": 15384, "no_answer": 1000}
     assert elapsed < ISSUE_BUDGET_S, elapsed
+
+
+def test_field_mode_stun_stream_runs(target: Target, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Field mode's call without a responder (STUN Binding stream, RFC 8489) runs on the
+    same portable engine: against the demo's STUN server on 127.0.0.1, every request is
+    answered; the TTL-expiry egress test, which needs the Linux error queue, says so."""
+    from netcheck import demo
+    from netcheck.probes import stream, udp_egress
+    from netcheck.profile import load
+
+    async def call() -> tuple[Any, Any]:
+        async with demo.peers(load("demo")) as remap:
+            spec = stream.Spec(id="stream:stun", host="127.0.0.1", port=remap[demo.STUN_PORT],
+                               method="stun", duration_s=2.0)
+            m = await stream.run(spec, Context(deadline=time.monotonic() + 10))
+        eg = udp_egress.Spec(id="egress", rows=(), control_host="127.0.0.1")
+        return m, await udp_egress.run(eg, Context(deadline=time.monotonic() + 5))
+
+    with simulate(target, monkeypatch):
+        m, egress = asyncio.run(call())
+    assert m.ok and m.method == "stun-50pps", m.error
+    assert m.values["received"] == m.values["sent"] > 0 and m.values["rx_kernel_timestamps"] is False
+    assert egress.error is not None and egress.error.kind is ErrorKind.UNSUPPORTED

@@ -239,10 +239,9 @@ ALLOWED = {
     "platform/__init__.py": "the platform layer itself",
     "probes/_tcpinfo.py": "kernel handshake RTT: asks platform.caps() and hasattr(TCP_INFO) "
     "first, None elsewhere (the caller keeps its user-space time)",
-    # Branches not yet on main when this guard was written (field, faultloc): Linux-only by
-    # design (IP_RECVERR), checked with sys.platform; to be routed through enable_errqueue /
-    # errqueue_recv / parse_recverr so the simulated platforms exercise their fallbacks.
-    "probes/udp_egress.py": "TTL-expiry egress probe: IP_RECVERR only, UNSUPPORTED elsewhere",
+    # A branch not yet on main when this guard was written (faultloc): Linux-only by design
+    # (IP_RECVERR), checked with sys.platform; to be routed through enable_errqueue /
+    # errqueue_recv / parse_recverr so the simulated platforms exercise its fallback.
     "probes/path_hops.py": "traceroute: IP_RECVERR receive mode only on Linux, raw ICMP elsewhere",
     "responder_services/udp_ranges.py": "responder side, Linux only (nftables mode; the reply's "
     "DS octet per packet via sendmsg); the client never imports it",
