@@ -196,8 +196,9 @@ def egress_runs(profile: Profile, options: Any, run_cls: Any) -> list[Any]:
     """Field mode: the TTL site-egress test of every UDP row (measurement ``egress``),
     with the STUN server's port as control where the profile names one. Not ``exclusive``:
     it sends about one datagram a second, which disturbs no call, and runs beside the
-    other shared probes (an LLDP wait, TCP connects) instead of after them."""
-    from netcheck.plan import stun_server
+    other shared probes (an LLDP wait, TCP connects) instead of after them; but never beside
+    another reader of the routers' Time Exceeded (the per-hop trace): ``contends``."""
+    from netcheck.plan import ICMP_TIME_EXCEEDED, stun_server
     from netcheck.probes import udp_egress
 
     if options.responder:
@@ -217,7 +218,8 @@ def egress_runs(profile: Profile, options: Any, run_cls: Any) -> list[Any]:
     spec = udp_egress.Spec(id="egress", rows=tuple(rows), control_host=control[0],
                            control_port=control[1])
     return [run_cls("egress", "udp_egress", spec, spec.budget_s(),
-                    f"UDP site egress (TTL one hop past the site edge) for {len(rows)} port rows")]
+                    f"UDP site egress (TTL one hop past the site edge) for {len(rows)} port rows",
+                    contends=ICMP_TIME_EXCEEDED)]
 
 
 def udp_runs(profile: Profile, options: Any, run_cls: Any) -> list[Any]:

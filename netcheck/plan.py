@@ -27,6 +27,16 @@ class ProbeRun:
     timeout_s: float
     title: str
     exclusive: bool = False  # timing-critical: the runner runs it alone (see runner.run_all)
+    #: a resource outside this machine that runs with the same tag must not share: the
+    #: runner runs them one after the other within the shared phase (see runner.run_all)
+    contends: str = ""
+
+
+#: Routers rate-limit the ICMP Time Exceeded they send (Linux: 1/s per destination, burst
+#: 6; most vendors alike). Two probes that read Time Exceeded from the same routers at
+#: the same time eat each other's budget, and the site-egress test would read the
+#: silence as a blocked port, so they take turns.
+ICMP_TIME_EXCEEDED = "icmp-time-exceeded"
 
 
 @dataclass(frozen=True)
@@ -163,7 +173,8 @@ def hop_runs(profile: Profile, options: Options) -> list[ProbeRun]:
                                   dscp=profile.stream.dscp, gateway=options.gateway)
             # room for a second (ICMP echo) trace when UDP does not reach the target, and the PMTU
             budget = 2 * (rounds * spec.interval_s + spec.wait_s) + 10.0
-            runs.append(ProbeRun(spec.id, "path_hops", spec, budget, f"per-hop trace to {name} {target.host}"))
+            runs.append(ProbeRun(spec.id, "path_hops", spec, budget, f"per-hop trace to {name} {target.host}",
+                                 contends=ICMP_TIME_EXCEEDED))
     return runs
 
 

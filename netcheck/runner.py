@@ -44,7 +44,8 @@ Listener = Callable[[Event], None]
 
 
 async def run_all(plan: Sequence[ProbeRun], caps: dict[str, bool], listener: Listener) -> list[Measurement]:
-    """Shared runs concurrently, then each ``exclusive`` run alone; results in plan order.
+    """Shared runs concurrently (those with the same ``contends`` tag one after the other),
+    then each ``exclusive`` run alone; results in plan order.
 
     Exclusive runs are the timing-critical streams (50 pps calls): run beside a TCP scan or
     another stream, their sender thread competes for the CPU and the GIL and its send-time
@@ -57,9 +58,18 @@ async def run_all(plan: Sequence[ProbeRun], caps: dict[str, bool], listener: Lis
     names.prefetch([h for r in plan if isinstance(h := getattr(r.spec, "host", None), str)])
     await _prepare(plan)
     shared = [i for i, r in enumerate(plan) if not r.exclusive]
+    turns = {r.contends: asyncio.Lock() for r in plan if r.contends}
+
+    async def in_turn(r: ProbeRun) -> Measurement:
+        """Runs that contend for one outside resource take turns; a run's deadline starts
+        when its turn does (run_one sets it)."""
+        if not r.contends:
+            return await run_one(r, caps, listener, names)
+        async with turns[r.contends]:
+            return await run_one(r, caps, listener, names)
+
     results: dict[int, Measurement] = dict(
-        zip(shared, await asyncio.gather(*(run_one(plan[i], caps, listener, names) for i in shared)),
-            strict=True)
+        zip(shared, await asyncio.gather(*(in_turn(plan[i]) for i in shared)), strict=True)
     )
     for i, r in enumerate(plan):
         if r.exclusive:
