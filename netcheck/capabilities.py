@@ -39,18 +39,10 @@ def privileges() -> dict[str, bool]:
     }
 
 
-def _can_open(family: int, kind: int, proto: int) -> bool:
-    try:
-        socket.socket(family, kind, proto).close()
-    except OSError:
-        return False
-    return True
-
-
 def _can_open_packet() -> bool:
     """AF_PACKET exists on Linux only; elsewhere scapy would need Npcap/BPF."""
     family = getattr(socket, "AF_PACKET", None)
-    return family is not None and _can_open(family, socket.SOCK_RAW, 0)
+    return family is not None and plat.can_open(family, socket.SOCK_RAW, 0)
 
 
 def interfaces() -> list[Interface]:

@@ -148,8 +148,8 @@ def detect(system: str | None = None) -> Caps:
         epoll=hasattr(select, "epoll"),
         kqueue=hasattr(select, "kqueue"),
         poll=hasattr(select, "poll"),
-        raw_icmp=_can_open(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP),
-        ping_socket=_can_open(socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_ICMP),
+        raw_icmp=can_open(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP),
+        ping_socket=can_open(socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_ICMP),
         ping_ip_header=system == "darwin",
         icmp_api=system == "win32" and _icmp_api_present(),
         admin=_is_admin(),
@@ -158,7 +158,8 @@ def detect(system: str | None = None) -> Caps:
     )
 
 
-def _can_open(family: int, kind: int, proto: int) -> bool:
+def can_open(family: int, kind: int, proto: int) -> bool:
+    """Whether this process may open such a socket (privileges, OS support)."""
     try:
         socket.socket(family, kind, proto).close()
     except OSError:
