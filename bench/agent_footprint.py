@@ -23,7 +23,7 @@ from pathlib import Path
 
 import psutil
 
-from netcheck import store as st
+from netcheck.agent import store as st
 
 
 def main() -> None:

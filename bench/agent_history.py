@@ -23,8 +23,8 @@ from pathlib import Path
 
 import msgspec
 
-from netcheck import store as st
-from netcheck import trends
+from netcheck.agent import store as st
+from netcheck.agent import trends
 from netcheck.result import RunResult, Status, Verdict, from_json
 
 STEP = 900.0

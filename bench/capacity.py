@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from netcheck import bandwidth
+from netcheck.analysis import bandwidth
 from netcheck.probes import capacity, qos
 from netcheck.probes._common import Context
 from tests.integration._qos_lab import priority_uplink

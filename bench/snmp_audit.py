@@ -25,10 +25,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from netcheck import lan_model
 from netcheck.probes import snmp_switch
 from netcheck.probes._common import Context
 from netcheck.result import Measurement
+from netcheck.wire import lan_model
 
 HERE = Path(__file__).resolve().parent
 RECORDING = HERE.parent / "tests" / "data" / "snmp" / "poe48-handmade.snmprec"

@@ -10,7 +10,7 @@ import random
 import statistics
 import time
 
-from netcheck.stats import PacketRecord, summarize_stream
+from netcheck.analysis.stats import PacketRecord, summarize_stream
 
 
 def _stream(seed: int = 1, n: int = 1500) -> list[PacketRecord]:

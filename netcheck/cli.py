@@ -126,19 +126,13 @@ def _snmp_targets(snmp: dict[str, Any]) -> tuple[Any, ...]:
 
 
 def _host_port(item: str) -> tuple[str, int]:
-    """``HOST``, ``HOST:PORT``, ``[V6]:PORT`` or a bare IPv6 address."""
-    if item.startswith("["):
-        host, _, rest = item[1:].partition("]")
-        port = rest.removeprefix(":") or "161"
-    elif item.count(":") == 1:
-        host, port = item.split(":")
-    else:
-        host, port = item, "161"
-    from netcheck.profile import valid_host
+    """A ``--switch`` value: ``HOST``, ``HOST:PORT``, ``[V6]:PORT`` or a bare IPv6 address."""
+    from netcheck import hostport
 
-    if not host or not port.isdigit() or not 0 < int(port) < 65536 or not valid_host(host):
-        raise InputError(f"--switch {item!r}: expected HOST[:PORT]")
-    return host, int(port)
+    try:
+        return hostport.parse(item, 161, option="--switch")
+    except hostport.HostPortError as exc:
+        raise InputError(str(exc)) from None
 
 
 # --------------------------------------------------------------------------- report options
@@ -244,8 +238,11 @@ def run(profile_name: str, extensions: int | None, customer: str | None, site_na
         private: bool = False, integrator_file: Path | None = None, timezone: str | None = None,
         sign_key: Path | None = None, **snmp: Any) -> None:
     """Measure the site against a provider profile and write the verdict."""
-    from netcheck import assess, plan, reports
+    from netcheck import hostport, reports
+    from netcheck.plan import core as plan
+    from netcheck.probes.stream import STAMP_PORT
     from netcheck.result import Site, write_atomic
+    from netcheck.run import assess
 
     render_options = _render_options(appendix, private, integrator_file, timezone)
     profile = _load_profile(profile_name)
@@ -253,8 +250,8 @@ def run(profile_name: str, extensions: int | None, customer: str | None, site_na
     try:
         profile = plan.with_targets(profile, _parse_targets(targets))
         if responder:
-            plan.parse_host_port(responder)
-    except plan.PlanError as exc:
+            hostport.parse(responder, STAMP_PORT)
+    except (plan.PlanError, hostport.HostPortError) as exc:
         raise InputError(str(exc)) from None
     _require_targets(profile)
     load = _capacity_inputs(profile, package_mix, concurrency, capacity, iperf3_server)
@@ -322,7 +319,7 @@ def _save(result: RunResult, out_dir: Path, formats: list[str], reports: Any, wr
 
 def _require_targets(profile: Any) -> None:
     """A required check's target without a host is an input error naming ``--target``."""
-    from netcheck import plan
+    from netcheck.plan import core as plan
 
     missing = plan.missing_required_targets(profile)
     if missing:
@@ -341,7 +338,7 @@ def _parse_targets(items: tuple[str, ...]) -> dict[str, str]:
 
 
 def _run_with_progress(request: Any, quiet: bool, lang: str = "en") -> RunResult:
-    from netcheck import assess
+    from netcheck.run import assess
 
     if quiet or not sys.stderr.isatty():
         return assess.run(request)
@@ -405,7 +402,7 @@ def _write_outputs(result: RunResult, out_dir: Path, formats: list[str], reports
 def _responder_key(path: Path | None) -> bytes | None:
     if path is None:
         return None
-    from netcheck.responder import KeyFileError, load_key
+    from netcheck.responder.server import KeyFileError, load_key
 
     try:
         return load_key(path)
@@ -416,7 +413,8 @@ def _responder_key(path: Path | None) -> bytes | None:
 def _capacity_inputs(profile: Any, package_mix: str | None, concurrency: float | None, capacity: bool,
                      iperf3_server: str | None) -> dict[str, Any]:
     """--package-mix / --concurrency / --capacity / --iperf3, checked against the profile."""
-    from netcheck import bandwidth, plan
+    from netcheck import hostport
+    from netcheck.analysis import bandwidth
 
     try:
         mix = bandwidth.parse_package_mix(package_mix or "")
@@ -426,8 +424,8 @@ def _capacity_inputs(profile: Any, package_mix: str | None, concurrency: float |
             raise bandwidth.BandwidthError(f"--package-mix: profile {profile.id!r} has no package "
                                            f"{', '.join(unknown)} (known: {', '.join(sorted(known)) or 'none'})")
         if iperf3_server:
-            plan.parse_host_port(iperf3_server)
-    except (bandwidth.BandwidthError, plan.PlanError) as exc:
+            hostport.parse(iperf3_server, 5201, option="--iperf3")
+    except (bandwidth.BandwidthError, hostport.HostPortError) as exc:
         raise InputError(str(exc)) from None
     return dict(package_mix=mix, concurrency=concurrency, capacity=capacity, iperf3=iperf3_server)
 
@@ -456,9 +454,8 @@ def _print_plan(view: Any, profile: Any) -> None:
 
 def _print_limits() -> None:
     """What this machine cannot measure (fully), from the platform layer (``doctor`` has all)."""
-    from netcheck import capabilities
     from netcheck import platform as plat
-    from netcheck.platform import measurable
+    from netcheck.platform import capabilities, measurable
 
     limited = [a for a in measurable.table(plat.caps(), capabilities.privileges()["raw_packet"])
                if a.level != "yes"]
@@ -632,7 +629,7 @@ def inventory(result_file: Path | None, csv_file: Path | None, as_json: bool, **
     Exit code 0, or 3 when a switch could not be audited."""
     import msgspec
 
-    from netcheck import inventory as inv
+    from netcheck.reports import inventory as inv
     from netcheck.result import write_atomic
 
     if result_file is not None:
@@ -661,14 +658,16 @@ def inventory(result_file: Path | None, csv_file: Path | None, as_json: bool, **
 def _audit(targets: tuple[Any, ...]) -> list[Any]:
     import asyncio
 
-    from netcheck import capabilities, plan, runner
+    from netcheck.plan import core as plan
+    from netcheck.platform import capabilities
+    from netcheck.run import runner
 
     runs = plan.snmp_runs(targets)
     return asyncio.run(runner.run_all(runs, capabilities.privileges(), lambda _e: None))
 
 
 def _print_inventory(rows: list[dict[str, Any]]) -> None:
-    from netcheck.inventory import COLUMNS
+    from netcheck.reports.inventory import COLUMNS
 
     rows = [{c: visible(r[c] if r[c] is not None else "-") for c in COLUMNS} for r in rows]  # SNMP data
     widths = {c: max([len(c), *(len(r[c]) for r in rows)]) for c in COLUMNS}
@@ -769,8 +768,8 @@ def responder(bind: str, port: int, key_file: Path | None, rate_pps: float, udp_
     import logging
     import signal
 
-    from netcheck import responder as resp
-    from netcheck.responder_services.udp_ranges import RangeSetupError
+    from netcheck.responder import server as resp
+    from netcheck.responder.udp_ranges import RangeSetupError
     from netcheck.wire.portecho import parse_ranges
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
@@ -796,7 +795,7 @@ def responder(bind: str, port: int, key_file: Path | None, rate_pps: float, udp_
 
 def _sip_ports(text: str) -> tuple[int, ...]:
     """``--sip-ports``: ``none`` or a list of ports and ranges, at most MAX_PORTS in all."""
-    from netcheck.responder_services.sip_mirror import MAX_PORTS
+    from netcheck.responder.sip_mirror import MAX_PORTS
     from netcheck.wire.portecho import parse_ranges
 
     if text.strip().lower() in ("none", "off", ""):
@@ -821,8 +820,8 @@ def doctor(as_json: bool) -> None:
     """What this machine allows: privileges, sockets, interfaces, gateway, tools."""
     import msgspec
 
-    from netcheck import capabilities as caps
     from netcheck import platform as plat
+    from netcheck.platform import capabilities as caps
     from netcheck.platform import measurable
 
     privileges, gateway = caps.privileges(), caps.default_gateway()
@@ -943,9 +942,9 @@ def agent(profile_name: str, every: float, full_every: float | None, jitter: flo
     """Watch the site: run the assessment on a schedule, store every result, export metrics."""
     import logging
 
-    from netcheck import agent as ag
-    from netcheck import plan
-    from netcheck import store as st
+    from netcheck.agent import agent as ag
+    from netcheck.agent import store as st
+    from netcheck.plan import core as plan
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     profile = _load_profile(profile_name)
@@ -985,7 +984,7 @@ def history(store_path: Path, since: float, as_csv: bool, report_fmt: str | None
     """Stored runs of the agent: a table, CSV, or a trend report (--report)."""
     import time
 
-    from netcheck import store as st
+    from netcheck.agent import store as st
 
     if not store_path.is_file():
         raise InputError(f"{store_path}: no such store (start `netcheck agent --store {store_path}` first)")
@@ -1019,7 +1018,7 @@ def report_trend(store_path: Path, since: float, fmt: str, output: Path | None, 
     worst windows, availability against the profile's promise, failure shares."""
     import time
 
-    from netcheck import store as st
+    from netcheck.agent import store as st
 
     if not store_path.is_file():
         raise InputError(f"{store_path}: no such store (start `netcheck agent --store {store_path}` first)")
@@ -1034,7 +1033,7 @@ def report_trend(store_path: Path, since: float, fmt: str, output: Path | None, 
 
 def _trend_report(store: Any, since_ts: float, until_ts: float, fmt: str, lang: str = "en") -> bytes:
     from netcheck import profile as prof
-    from netcheck import trends
+    from netcheck.agent import trends
     from netcheck.reports import trend
 
     rows = store.runs(since_ts, until_ts)

@@ -256,9 +256,9 @@ class Profile(_Strict, frozen=True, kw_only=True):
 
 
 def codec_names() -> tuple[str, ...]:
-    """Codec names the E-model knows (G.113 Appendix I table in ``netcheck.emodel``)."""
+    """Codec names the E-model knows (G.113 Appendix I table in ``netcheck.analysis.emodel``)."""
     try:
-        from netcheck.emodel import CODECS
+        from netcheck.analysis.emodel import CODECS
     except ImportError:  # pragma: no cover - emodel is part of the package
         return ("G.711", "G.722", "G.729", "G.729A", "Opus")
     return tuple(CODECS)

@@ -5,7 +5,7 @@ document older code wrote (issue 13: the i18n test once passed only on stale fix
 Tests make them in memory; ``python -m tests.docgen`` writes them to tests/data/results/
 (git-ignored) for people to look at or to render by hand.
 
-How a document is made: :func:`netcheck.plan.build` lists the probe runs a real run of the
+How a document is made: :func:`netcheck.plan.core.build` lists the probe runs a real run of the
 profile would make (with a responder, a switch audit and the LAN probes for ``go`` and
 ``no-go``; without them for ``incomplete``); each run gets the values its probe writes
 (key names as in netcheck/probes/*.py), good ones for ``go``, a few broken ones for ``no-go``
@@ -22,8 +22,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from netcheck import evaluate, lan_model, plan, profile
-from netcheck.plan import ProbeRun
+from netcheck import evaluate, profile
+from netcheck.analysis.stats import JITTER_STATISTIC
+from netcheck.plan import core as plan
+from netcheck.plan.core import ProbeRun
 from netcheck.probes.snmp_switch import SnmpTarget
 from netcheck.profile import Profile
 from netcheck.result import (
@@ -39,7 +41,7 @@ from netcheck.result import (
     Value,
     to_json,
 )
-from netcheck.stats import JITTER_STATISTIC
+from netcheck.wire import lan_model
 from tests import snmprec
 
 OUT = Path(__file__).resolve().parent / "data" / "results"
@@ -291,7 +293,7 @@ def _dhcp(run: ProbeRun, kind: str) -> Made:
 
 def _path_hops(run: ProbeRun, kind: str) -> Made:
     """Four hops; for ``no-go`` the loss and delay start at the ISP's router (hop 3)."""
-    from netcheck.pathseg import HopSamples, hop_summary, segments
+    from netcheck.analysis.pathseg import HopSamples, hop_summary, segments
 
     bad = kind == "no-go"
     addrs = (GATEWAY, "100.64.12.1", "203.0.113.9", "203.0.113.20")

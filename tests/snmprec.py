@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from netcheck.lan_model import COLUMNS, Tables
+from netcheck.wire.lan_model import COLUMNS, Tables
 
 #: LibreNMS device recordings, copied unchanged into the repository (with their README:
 #: source commit, licence, quirks) so a clean clone tests the switch audit on its own.
@@ -47,7 +47,7 @@ def load(path: Path) -> dict[str, Any]:
 
 
 def tables(path: Path) -> tuple[dict[str, Any], Tables]:
-    """(system scalars, column tables) as :func:`netcheck.lan_model.decode` takes them."""
+    """(system scalars, column tables) as :func:`netcheck.wire.lan_model.decode` takes them."""
     data = load(path)
     system = {name: data.get(oid) for name, oid in SYSTEM.items()}
     cols: Tables = {}

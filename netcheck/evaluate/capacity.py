@@ -1,6 +1,6 @@
 """Capacity and QoS checks: free bandwidth per extension (up and down) and voice priority.
 
-- ``bandwidth.per_extension``: the requirement per direction (:func:`netcheck.bandwidth.requirement`
+- ``bandwidth.per_extension``: the requirement per direction (:func:`netcheck.analysis.bandwidth.requirement`
   from ``--extensions``, the package mix and the concurrency ratio, as the run recorded it) against what the
   call-load ramp (probe ``capacity``) carried within the limits. Both directions must
   hold; one that failed is a FAIL, one that was not proven (no responder, time ran out,
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from netcheck import bandwidth
+from netcheck.analysis import bandwidth
 from netcheck.evaluate._core import (
     REMEDIES,
     Base,

@@ -1,6 +1,6 @@
 """Fault location: which segment of the path (LAN, site edge, ISP, provider) degrades voice,
 and who fixes it. Pure: reads the ``path_hops`` measurements (per-hop trace + segment
-shares from :mod:`netcheck.pathseg`), writes checks.
+shares from :mod:`netcheck.analysis.pathseg`), writes checks.
 
 A segment is *degrading* for a metric when its share of that metric reaches the
 threshold below. For loss the share must also be more than sampling noise: the

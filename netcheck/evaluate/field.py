@@ -22,6 +22,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from netcheck.evaluate._core import EN, Base, check, failed, msg, remedy
+from netcheck.hostport import split_target
 from netcheck.profile import Profile, Role
 from netcheck.result import Check, Item, Measurement, Msg, Param, Scope, ScopeItem, Status
 
@@ -41,30 +42,23 @@ def credits(by_id: dict[str, Measurement]) -> list[Credit]:
             continue
         v = m.values
         if m.probe == "stun" and v.get("reachable") and m.method.startswith("stun-"):
-            host, port = _host_port(m.target)
+            host, port = split_target(m.target)
             transport = str(v.get("transport") or m.method.removeprefix("stun-"))
             how = msg("credit.stun", server=str(v.get("server")))
-            for h in {host, str(v.get("server") or "").rsplit(":", 1)[0]} - {""}:
+            for h in {host, split_target(str(v.get("server") or ""))[0]} - {""}:
                 out.append((h, port, transport, how, m.id))
         elif m.probe == "stream" and m.method == "stun-50pps" and (v.get("received") or 0):
-            host, port = _host_port(m.target)
+            host, port = split_target(m.target)
             received = v.get("received")
             how = msg("credit.stream", server=f"{v.get('address')}:{port}",
                       n=received if isinstance(received, int) else 0)
             for h in {host, str(v.get("address") or "")} - {""}:
                 out.append((h, port, "udp", how, m.id))
         elif m.probe == "sip_alg" and v.get("server_answered"):
-            host, port = _host_port(m.target)
+            host, port = split_target(m.target)
             transport = m.target.rsplit("/", 1)[-1] if "/" in m.target else "udp"
             out.append((host, port, transport, msg("credit.sip", status=str(v.get("status_line") or "?")), m.id))
     return out
-
-
-def _host_port(target: str) -> tuple[str, int]:
-    """``host:port/transport`` or ``host:port`` -> (host, port); port 0 if none."""
-    hp = target.split("/", 1)[0]
-    host, _, port = hp.rpartition(":")
-    return (host, int(port)) if port.isdigit() and host else (hp, 0)
 
 
 def credited_row(b: Base, host: str, addresses: Iterable[str], lo: int, hi: int,

@@ -1,5 +1,5 @@
 """Firewall, NAT and SIP ALG checks (issue 5): STUN reachability, NAT mapping behaviour and
-binding lifetime, TLS interception, SIP ALG. Measurement ids: see netcheck/firewall_plan.py.
+binding lifetime, TLS interception, SIP ALG. Measurement ids: see netcheck/plan/firewall.py.
 """
 
 from __future__ import annotations

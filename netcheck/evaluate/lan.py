@@ -213,7 +213,7 @@ def _speed(profile: Profile, b: Base, values: dict[str, Any]) -> Check:
 
 
 def _is_uplink(port: dict[str, Any]) -> bool:
-    from netcheck.lan_model import ACCESS_PORT_MAX_MACS
+    from netcheck.wire.lan_model import ACCESS_PORT_MAX_MACS
 
     return len(port.get("macs") or []) > ACCESS_PORT_MAX_MACS
 
@@ -283,7 +283,7 @@ def _pse_budget(profile: Profile, switches: list[Measurement], extensions: int |
     """Budget per PSE group (stack member, slot), never pooled: a phone draws from the
     member it is plugged into, so the capacity is the sum over groups of the class-0
     phones (15.4 W, IEEE 802.3af PSE output) each group still admits, by the vendor's
-    admission figure where the switch gives it (see :mod:`netcheck.lan_poe`)."""
+    admission figure where the switch gives it (see :mod:`netcheck.wire.lan_poe`)."""
     b = base("lan.pse_budget", "title.lan.pse_budget", required=True, group="lan",
              source=source(profile, profile.lan.source if profile.lan else None))
     b.update(evidence=[m.id for m in switches], unit="phones")

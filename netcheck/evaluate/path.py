@@ -11,11 +11,11 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
+from netcheck.analysis.stats import JITTER_STATISTIC
 from netcheck.evaluate._core import REMEDIES, Base, base, bound_of, check, judge, msg, not_measured, remedy, source
 from netcheck.profile import Limit, PathLimits, Profile, Role
 from netcheck.result import PATH_PROBES, Check, Item, Measurement, Msg, Param, Qty, Site, Status, Value
 from netcheck.result import Role as TargetName
-from netcheck.stats import JITTER_STATISTIC
 
 REMEDIES.update({
     "path_delay": "Reduce delay to {target}: check the internet line's latency with the ISP, "

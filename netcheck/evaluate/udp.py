@@ -2,7 +2,7 @@
 (called from :mod:`netcheck.evaluate.ports`, so the row stays in the port table), DSCP
 read-back (``qos.dscp``) and the connect-back exposure test (``lan.exposure``).
 
-Measurement ids (see :mod:`netcheck.firewall_plan`): ``udp:<port-row-index>``, ``dscp``,
+Measurement ids (see :mod:`netcheck.plan.firewall`): ``udp:<port-row-index>``, ``dscp``,
 ``exposure``. Never PASS what was not measured: a port the responder does not serve is
 "not covered", and without a responder each check is NOT_MEASURED with the reason.
 """

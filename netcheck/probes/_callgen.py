@@ -57,11 +57,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Final, Literal
 
-from netcheck import emodel
 from netcheck import platform as plat
+from netcheck.analysis import emodel
+from netcheck.clock import clock_sync, error_estimate
+from netcheck.platform import enable_rx_timestamps
 from netcheck.platform.measurable import SELECT_MAX_SOCKETS
-from netcheck.probes._stream_engine import ClockMap, clock_sync, enable_rx_timestamps
-from netcheck.probes._stream_sessions import StampReply, error_estimate, stamp_packet_size
+from netcheck.probes._stream_engine import ClockMap
+from netcheck.probes._stream_sessions import StampReply, stamp_packet_size
 from netcheck.wire.stamp import (
     NTP_UNIX_OFFSET_S,
     ErrorEstimate,

@@ -23,7 +23,7 @@ def utc_now() -> str:
 @dataclass(frozen=True)
 class Context:
     """What the runner hands every probe: one monotonic deadline (STYLE.md §3), a progress
-    callback, what this machine allows (``caps``, from :mod:`netcheck.capabilities`), and
+    callback, what this machine allows (``caps``, from :mod:`netcheck.platform.capabilities`), and
     the run's shared name cache (``names``: each name resolved once per run)."""
 
     deadline: float
@@ -127,8 +127,8 @@ def ms(seconds: float) -> float:
 
 def percentile(values: list[float], q: float) -> float | None:
     """Percentile ``q`` (0-100) of unsorted values, ``None`` for no data (type-7 linear
-    interpolation, :func:`netcheck.stats.percentile`)."""
-    from netcheck.stats import percentile as sorted_percentile
+    interpolation, :func:`netcheck.analysis.stats.percentile`)."""
+    from netcheck.analysis.stats import percentile as sorted_percentile
 
     return sorted_percentile(sorted(values), q / 100.0) if values else None
 

@@ -21,7 +21,7 @@ backward: per-direction loss needs a stateful reflector (``netcheck responder`` 
 
 Which figure is judged: each listener hears one direction, so ``loss_pct``, ``jitter_ms``
 and ``mos`` take the worse direction; ICMP (no per-direction view) uses the round trip.
-``jitter_ms`` is the whole-call statistic :data:`netcheck.stats.JITTER_STATISTIC` (named in
+``jitter_ms`` is the whole-call statistic :data:`netcheck.analysis.stats.JITTER_STATISTIC` (named in
 the ``jitter_statistic`` value); ``loss_worst_window_pct`` the worst *sliding* window, with
 its start offset and direction.
 """
@@ -33,10 +33,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from netcheck import emodel
-from netcheck.probes._stream_sessions import StampReply
-from netcheck.result import Value
-from netcheck.stats import (
+from netcheck.analysis import emodel
+from netcheck.analysis.stats import (
     JITTER_STATISTIC,
     PacketRecord,
     Percentiles,
@@ -45,6 +43,8 @@ from netcheck.stats import (
     percentile,
     summarize_stream,
 )
+from netcheck.probes._stream_sessions import StampReply
+from netcheck.result import Value
 
 MAX_SERIES: Final = 1500
 _MS: Final = 1_000_000.0
@@ -269,7 +269,7 @@ def worst_window_values(judged: Sequence[StreamStats | None], prefix: str = "los
 
 
 def jitter_values(judged: Sequence[StreamStats | None]) -> dict[str, Value]:
-    """The judged whole-call jitter (worse direction, :data:`netcheck.stats.JITTER_STATISTIC`),
+    """The judged whole-call jitter (worse direction, :data:`netcheck.analysis.stats.JITTER_STATISTIC`),
     with that direction's maximum and final value of the running estimate."""
     known = [(n, s) for n, s in _named(judged) if s.jitter_ms is not None]
     if not known:
@@ -364,7 +364,7 @@ def _burst(s: StreamStats | None) -> dict[str, Value]:
 
 
 # --------------------------------------------------------------------------------------
-# MOS (ITU-T G.107 via netcheck.emodel)
+# MOS (ITU-T G.107 via netcheck.analysis.emodel)
 # --------------------------------------------------------------------------------------
 
 

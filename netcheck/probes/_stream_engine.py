@@ -26,11 +26,8 @@ offset turns monotonic send times into the wall-clock timestamps STAMP puts on t
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
 import selectors
 import socket
-import struct
 import threading
 import time
 from collections.abc import Sequence
@@ -42,7 +39,7 @@ from netcheck.platform import IP_RECVTTL_LINUX as IP_RECVTTL
 from netcheck.platform import enable_rx_timestamps, kernel_rx_ns
 
 __all__ = ["IP_RECVTTL", "ClockMap", "Engine", "EngineReport", "Schedule",
-           "Session", "clock_sync", "enable_rx_timestamps", "kernel_rx_ns"]
+           "Session", "enable_rx_timestamps", "kernel_rx_ns"]
 
 _RESAMPLE_NS: Final = 1_000_000_000
 _POLL_EVERY_NS: Final = 1_000_000
@@ -243,36 +240,3 @@ class Engine:
                 break
             self._poll(min(left / 1e9, 0.05))
         return report
-
-
-# --------------------------------------------------------------------------------------
-# Clock synchronisation state (for the STAMP Error Estimate, RFC 4656 4.1.2)
-# --------------------------------------------------------------------------------------
-
-_TIME_ERROR: Final = 5
-_STA_UNSYNC: Final = 0x0040
-
-
-@dataclass(frozen=True)
-class ClockSync:
-    """Whether the kernel says CLOCK_REALTIME is disciplined to UTC, and its error bound."""
-
-    synchronized: bool
-    error_s: float
-
-
-def clock_sync() -> ClockSync:
-    """Read ``adjtimex(2)`` (Linux): synchronised when the state is not TIME_ERROR and
-    STA_UNSYNC is clear; error = ``esterror`` (synchronised) or ``maxerror`` (µs).
-    Elsewhere: unknown, reported as not synchronised with a 1 s error."""
-    if not plat.caps().system.startswith("linux") or struct.calcsize("l") != 8:
-        return ClockSync(False, 1.0)
-    buf = ctypes.create_string_buffer(256)  # struct timex is 208 octets on LP64
-    with contextlib.suppress(OSError, AttributeError):
-        libc = ctypes.CDLL(None, use_errno=True)
-        state = libc.adjtimex(buf)
-        maxerror, esterror = struct.unpack_from("@ll", buf, 24)
-        (status,) = struct.unpack_from("@i", buf, 40)
-        synced = state not in (-1, _TIME_ERROR) and not status & _STA_UNSYNC
-        return ClockSync(synced, (esterror if synced else maxerror) / 1e6)
-    return ClockSync(False, 1.0)

@@ -14,7 +14,6 @@ slot and records what comes back, with raw timestamps only; turning them into st
 
 from __future__ import annotations
 
-import math
 import socket
 import struct
 from dataclasses import dataclass
@@ -40,16 +39,6 @@ def stamp_packet_size(payload_bytes: int, authenticated: bool) -> int:
     least the STAMP base size (44 / 112 octets, RFC 8762 4.2)."""
     base = AUTH_LEN if authenticated else UNAUTH_LEN
     return max(base, RTP_HEADER_LEN + payload_bytes)
-
-
-def error_estimate(synchronized: bool, error_s: float) -> ErrorEstimate:
-    """RFC 4656 4.1.2 Error Estimate for an error of ``error_s`` seconds: the smallest
-    Scale whose Multiplier (1..255) covers it; Multiplier * 2^(Scale - 32) >= error_s."""
-    error_s = max(error_s, 2.0**-32)
-    scale = max(0, math.ceil(math.log2(error_s / 255.0)) + 32)
-    scale = min(scale, 63)
-    multiplier = min(255, max(1, math.ceil(error_s / 2.0 ** (scale - 32))))
-    return ErrorEstimate(synchronized=synchronized, scale=scale, multiplier=multiplier)
 
 
 @dataclass(frozen=True)

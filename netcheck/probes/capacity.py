@@ -49,21 +49,21 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from netcheck import bandwidth, emodel
 from netcheck import platform as plat
-from netcheck.probes import _stream_analysis as an
-from netcheck.probes._callgen import run_calls
-from netcheck.probes._common import Context, Timer, Why, error
-from netcheck.probes._common import resolve as resolve_shared
-from netcheck.probes._stream_sessions import StampReply, stamp_packet_size
-from netcheck.result import ErrorKind, Measurement, ProbeError, Value
-from netcheck.stats import (
+from netcheck.analysis import bandwidth, emodel
+from netcheck.analysis.stats import (
     JITTER_STATISTIC,
     JitterSummary,
     PacketRecord,
     jitter_summary,
     rfc3550_jitter_series_ms,
 )
+from netcheck.probes import _stream_analysis as an
+from netcheck.probes._callgen import run_calls
+from netcheck.probes._common import Context, Timer, Why, error
+from netcheck.probes._common import resolve as resolve_shared
+from netcheck.probes._stream_sessions import StampReply, stamp_packet_size
+from netcheck.result import ErrorKind, Measurement, ProbeError, Value
 
 STAMP_PORT = 862
 DEFAULT_MAX_CALLS = 400

@@ -2,7 +2,7 @@
 access to phones from the public internet must be prevented").
 
 Only a host outside the site can tell, so the probe asks the ``netcheck responder``'s TCP
-control service (:mod:`netcheck.responder_services.control`) to connect back to the address it
+control service (:mod:`netcheck.responder.control`) to connect back to the address it
 sees the request come from (the site's public address, after NAT) on ``ports`` (default: HTTP
 80, HTTPS 443, SSH 22, Telnet 23, 8080, 8443, SIP 5060, SIPS 5061). The responder never takes a
 target from the request, so it cannot be used to scan anyone else. Values: ``seen_as`` (the
@@ -17,8 +17,9 @@ import asyncio
 from dataclasses import dataclass, field
 
 from netcheck.probes._common import Context, Timer, error
-from netcheck.responder_services.control import CONNECT_TIMEOUT_S, DEFAULT_EXPOSURE_PORTS, request
+from netcheck.probes._control import request
 from netcheck.result import ErrorKind, Measurement
+from netcheck.wire.control import CONNECT_TIMEOUT_S, DEFAULT_EXPOSURE_PORTS
 
 
 @dataclass(frozen=True)

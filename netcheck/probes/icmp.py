@@ -17,9 +17,9 @@ import time
 from dataclasses import dataclass
 from itertools import pairwise
 
+from netcheck.analysis.stats import worst_sliding_loss
 from netcheck.probes._common import Context, Timer, Why, error, ms, percentile, resolve
 from netcheck.result import ErrorKind, Measurement, ProbeError, Value
-from netcheck.stats import worst_sliding_loss
 
 #: The jitter statistic of this probe, named in its values (a short ping series would leave
 #: RFC 3550's 1/16-gain estimator mostly in its start-up, so all |D| are averaged).

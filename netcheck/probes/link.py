@@ -14,7 +14,7 @@ from pathlib import Path
 
 import psutil
 
-from netcheck import capabilities
+from netcheck.platform import capabilities
 from netcheck.probes._common import Context, Timer, error
 from netcheck.result import ErrorKind, Measurement, Value
 
@@ -76,7 +76,7 @@ def _measure(wanted: str | None) -> tuple[str | None, dict[str, Value] | None]:
 
 def default_route() -> tuple[str | None, str | None]:
     """(IPv4 default gateway, its interface) from the routing table; elsewhere the gateway
-    from :func:`netcheck.capabilities.default_gateway` (scapy's routes) and no interface."""
+    from :func:`netcheck.platform.capabilities.default_gateway` (scapy's routes) and no interface."""
     for path in ROUTE_FILES:
         try:
             return parse_route_table(path.read_text())

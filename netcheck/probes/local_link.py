@@ -27,7 +27,7 @@ from pathlib import Path
 
 import psutil
 
-from netcheck import capabilities
+from netcheck.platform import capabilities
 from netcheck.probes._common import Context, Timer, error
 from netcheck.probes.link import default_route
 from netcheck.result import ErrorKind, Measurement, Value

@@ -23,7 +23,7 @@ destination with a burst of 6, ``net.ipv4.icmp_ratelimit``; vendors similar). Th
 sends each TTL at most once per ``interval_s`` (default 1 s) and staggers the TTLs inside a
 round, so a default run asks no router for more than one answer a second. Loss that a hop
 shows but later hops do not is reported as local to that hop (rate limiting), not as path
-loss (:mod:`netcheck.pathseg`).
+loss (:mod:`netcheck.analysis.pathseg`).
 
 Path MTU: after the trace, one connected socket with "don't fragment" (``IP_PMTUDISC_DO``)
 sends a datagram of the route's MTU to the target until the target answers (RFC 1191 /
@@ -46,7 +46,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from netcheck import pathseg
+from netcheck.analysis import pathseg
 from netcheck.probes._common import Context, Timer, error
 from netcheck.result import ErrorKind, Measurement, ProbeError, Value
 from netcheck.wire import icmperr

@@ -32,12 +32,13 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from netcheck import bandwidth, emodel
+from netcheck.analysis import bandwidth, emodel
+from netcheck.clock import clock_sync, error_estimate
 from netcheck.probes._callgen import Call, CallGen, open_calls
 from netcheck.probes._common import Context, Timer, error
 from netcheck.probes._stream_analysis import send_error_values
-from netcheck.probes._stream_engine import ClockMap, clock_sync
-from netcheck.probes._stream_sessions import error_estimate, stamp_packet_size
+from netcheck.probes._stream_engine import ClockMap
+from netcheck.probes._stream_sessions import stamp_packet_size
 from netcheck.probes.capacity import (
     DRAIN_S,
     CallSetup,

@@ -3,7 +3,7 @@
 Two methods, with different confidence:
 
 - ``mirror`` (high confidence): against ``netcheck responder``'s SIP mirror
-  (:mod:`netcheck.responder_services.sip_mirror`) on one port and transport per run. Five
+  (:mod:`netcheck.responder.sip_mirror`) on one port and transport per run. Five
   messages, each on its own socket / connection with fresh identifiers (Call-ID, branch,
   tag, and a random even RTP port: nf_conntrack_sip keeps the media expectation of an
   earlier offer, and a later INVITE offering the same port is dropped or renumbered):
@@ -48,9 +48,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from netcheck import hostport
+from netcheck.probes import _control as control
 from netcheck.probes._common import Context, Timer, error, resolve
-from netcheck.responder_services import control
-from netcheck.responder_services.sip_mirror import (
+from netcheck.result import ErrorKind, Measurement, ProbeError, Value
+from netcheck.wire import sip
+from netcheck.wire.sip_mirror import (
     DIGEST_HEADER,
     REPLY_HEADER,
     answer_digest,
@@ -59,8 +62,6 @@ from netcheck.responder_services.sip_mirror import (
     strip_answer_digest,
     unmask,
 )
-from netcheck.result import ErrorKind, Measurement, ProbeError, Value
-from netcheck.wire import sip
 
 LARGE_PADDING = 2400  # INVITE of ~2.8 kB: two IPv4 fragments at MTU 1500
 DIGEST_PAD = 200  # octets of padding in requests that ask for the SIP-shaped digest answer
@@ -92,7 +93,7 @@ class Spec:
 
 async def run(spec: Spec, ctx: Context) -> Measurement:
     timer = Timer()
-    label = f"{spec.host}:{spec.port}/{spec.transport}"
+    label = f"{hostport.join(spec.host, spec.port)}/{spec.transport}"
     method = f"sip-{spec.mode}-{spec.transport}"
     confidence = "high" if spec.mode == "mirror" else "medium"
     addr, err = await resolve(ctx, spec.host, socket.AF_INET)

@@ -1,9 +1,9 @@
 """SNMP switch audit: walk the port, VLAN, PoE, LLDP/CDP and MAC tables of one switch.
 
 I/O only (pysnmp 7 asyncio hlapi, numeric OIDs, no MIB compiler); decoding lives in
-:mod:`netcheck.lan_model`. Phases: the system group (the only request whose silence
+:mod:`netcheck.wire.lan_model`. Phases: the system group (the only request whose silence
 means "unreachable or wrong credentials"); a presence probe, one GETBULK per 24 columns
-of :data:`netcheck.lan_model.COLUMNS`; then GETBULK walks of the columns that exist, a
+of :data:`netcheck.wire.lan_model.COLUMNS`; then GETBULK walks of the columns that exist, a
 few in flight at once. A request that times out is retried with a back-off; a column
 that still does not answer keeps the rows read and is listed in ``values["incomplete"]``
 with the reason, and the audit goes on. A column the agent lacks stays absent (the audit
@@ -27,9 +27,9 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
-from netcheck import lan_model
 from netcheck.probes._common import Context, Timer, error
 from netcheck.result import ErrorKind, Measurement, ProbeError
+from netcheck.wire import lan_model
 
 SYSTEM_OIDS = {"sysDescr": "1.3.6.1.2.1.1.1.0", "sysObjectID": "1.3.6.1.2.1.1.2.0", "sysName": "1.3.6.1.2.1.1.5.0"}
 MAX_REPETITIONS = 60

@@ -39,8 +39,11 @@ from dataclasses import dataclass, field, replace
 
 import msgspec
 
-from netcheck import emodel
+from netcheck import hostport
 from netcheck import platform as plat
+from netcheck.analysis import emodel
+from netcheck.analysis.stats import PacketRecord
+from netcheck.clock import clock_sync, error_estimate
 from netcheck.probes import _stream_analysis as an
 from netcheck.probes._common import Context, Timer, Why, error, resolve
 from netcheck.probes._stream_engine import (
@@ -49,18 +52,15 @@ from netcheck.probes._stream_engine import (
     EngineReport,
     Schedule,
     Session,
-    clock_sync,
 )
 from netcheck.probes._stream_sessions import (
     IcmpCall,
     SipOptionsCall,
     StampCall,
     StunCall,
-    error_estimate,
     stamp_packet_size,
 )
 from netcheck.result import ErrorKind, Measurement, ProbeError, Value
-from netcheck.stats import PacketRecord
 
 STAMP_PORT = 862  # RFC 8762 section 4.1: the well-known STAMP port
 STUN_PORT = 3478  # RFC 8489 section 18.6
@@ -162,7 +162,7 @@ async def _run_one(spec: Spec, ctx: Context) -> Measurement:
     """Resolve, open the socket, run the call in a worker thread, summarise."""
     timer = Timer()
     method = METHOD_NAMES.get(spec.method) or ("stamp-auth" if spec.key else "stamp")
-    target = spec.host if spec.method == "icmp" else f"{spec.host}:{spec.port}"
+    target = spec.host if spec.method == "icmp" else hostport.join(spec.host, spec.port)
     if spec.codec not in emodel.CODECS:
         bad = error(ErrorKind.UNSUPPORTED, f"unknown codec {spec.codec!r}")
         return timer.measurement(id=spec.id, probe="stream", target=target, method=method, error=bad)

@@ -33,6 +33,7 @@ import struct
 import time
 from dataclasses import dataclass
 
+from netcheck import hostport
 from netcheck.probes._common import Context, Timer, error, ms, percentile, resolve
 from netcheck.result import ErrorKind, Measurement, ProbeError, Value
 from netcheck.wire import stun
@@ -63,7 +64,7 @@ class Spec:
 async def run(spec: Spec, ctx: Context) -> Measurement:
     """Resolve, then run the binding series, discovery or lifetime search."""
     timer = Timer()
-    label = f"{spec.host}:{spec.port}/{spec.transport}"
+    label = f"{hostport.join(spec.host, spec.port)}/{spec.transport}"
     method = "stun-lifetime" if spec.lifetime_checkpoints_s else f"stun-{spec.transport}"
     server, err = await _resolve(spec.host, spec.port, ctx)
     if server is None:

@@ -101,7 +101,7 @@ async def run(spec: Spec, ctx: Context) -> Measurement:
 
 def ask_coverage(address: str, port: int, key: bytes | None, timeout: float) -> dict[str, Any]:
     """The responder's coverage answer, or ``{"error": ...}`` when it cannot be asked."""
-    from netcheck.responder_services import control
+    from netcheck.probes import _control as control
 
     try:
         return control.request(address, port, "coverage", [], key, max(timeout, 0.1))

@@ -2,7 +2,7 @@
 
 One small inline SVG per per-hop trace (``path_hops`` measurement) in the document. It
 renders what the result holds and recomputes nothing: the segment shares come from the
-measurement (:mod:`netcheck.pathseg`), the segment at fault from the fault-location check
+measurement (:mod:`netcheck.analysis.pathseg`), the segment at fault from the fault-location check
 (``faultloc@<target>``, its ``measured`` value). Every text passes :func:`svg.esc` (hop
 addresses come from the network). Rendered by the partial ``_path_diagram.html.j2``.
 """

@@ -1,6 +1,6 @@
 """Trend report and history table of the agent's stored runs (``netcheck history``).
 
-Renders :class:`netcheck.trends.Trend` (computed there, never here) as text, Markdown,
+Renders :class:`netcheck.agent.trends.Trend` (computed there, never here) as text, Markdown,
 self-contained HTML (the single-result report's palette, inline SVG, no script) or PDF
 (the HTML typeset by :func:`netcheck.reports.pdf.render_html`, which fetches nothing).
 Times are shown in this machine's local time, as the per-hour profile is.
@@ -21,9 +21,9 @@ from netcheck.i18n import Catalogue
 from netcheck.reports import checktext
 
 if TYPE_CHECKING:  # the history table needs neither: ``netcheck history`` stays light
+    from netcheck.agent.store import RunRow
+    from netcheck.agent.trends import Trend
     from netcheck.result import RunResult
-    from netcheck.store import RunRow
-    from netcheck.trends import Trend
 
 HISTORY_COLUMNS = ("run", "started", "kind", "result", "delay_ms", "jitter_ms", "loss_pct", "mos",
                    "handover_up", "failed_checks")
@@ -34,7 +34,7 @@ def _n(value: float | None, digits: int = 2) -> str:
 
 
 def history_cells(rows: Sequence[RunRow]) -> list[tuple[Any, ...]]:
-    """Store rows as :meth:`netcheck.store.Store.history_cells` returns them from SQL (a
+    """Store rows as :meth:`netcheck.agent.store.Store.history_cells` returns them from SQL (a
     test holds the two equal): (id, started_ts, kind, result, delay_ms, jitter_ms,
     loss_pct, mos, handover up as yes/NO/-, failed check ids or the error)."""
     return [(r.id, r.started_ts, r.kind, r.verdict or r.outcome, r.delay_ms, r.jitter_ms, r.loss_pct, r.mos,
@@ -168,7 +168,7 @@ def _hour_rows(t: Trend, cat: Catalogue) -> list[list[str]]:
 
 def _fault(counts: dict[str, int] | None, cat: Catalogue) -> str:
     """The segment the per-hop traces blamed most in that hour: "ISP 3/4" (of traced runs)."""
-    from netcheck.trends import worst_segment
+    from netcheck.agent.trends import worst_segment
 
     if not counts:
         return cat.t("field.none")

@@ -18,7 +18,7 @@ Layout (big-endian, 20 octets; 44 in keyed mode)::
 
 The send time makes a keyed request usable once and only briefly: the responder refuses
 a request outside its timestamp window or whose HMAC it has answered before
-(:mod:`netcheck.responder_services.replay`), so a captured request cannot be replayed.
+(:mod:`netcheck.responder.replay`), so a captured request cannot be replayed.
 
 ``tos_rx`` is the whole IPv4 TOS / IPv6 Traffic Class octet (RFC 2474 section 3: DSCP =
 octet >> 2), so a re-mark of EF (46, RFC 3246) to 0 on the way in is visible per packet.

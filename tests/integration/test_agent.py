@@ -25,9 +25,9 @@ from typing import ClassVar
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from netcheck import agent as ag
-from netcheck import store as st
-from netcheck.metrics import VERDICT_VALUES
+from netcheck.agent import agent as ag
+from netcheck.agent import store as st
+from netcheck.agent.metrics import VERDICT_VALUES
 
 ROOT = Path(__file__).resolve().parents[2]
 #: How long a test waits for the agent to reach a state. A run takes ~2 s on an idle machine;

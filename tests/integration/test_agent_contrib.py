@@ -10,8 +10,8 @@ import yaml
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from netcheck import metrics
-from netcheck import store as st
+from netcheck.agent import metrics
+from netcheck.agent import store as st
 from tests.unit.test_store import T0, make_result, record
 
 ROOT = Path(__file__).resolve().parents[2]

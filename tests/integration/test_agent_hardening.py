@@ -24,8 +24,8 @@ from pathlib import Path
 
 import pytest
 
-from netcheck import agent as ag
-from netcheck import store as st
+from netcheck.agent import agent as ag
+from netcheck.agent import store as st
 from netcheck.result import from_json
 from tests.integration.test_agent import ROOT, runs, wait_for, write_profile
 
@@ -223,7 +223,7 @@ def test_metrics_server_bounds_threads_and_drops_idle_clients(monkeypatch: pytes
     import socket
     import urllib.request
 
-    from netcheck import metrics
+    from netcheck.agent import metrics
 
     monkeypatch.setattr(metrics._QuietHandler, "timeout", 0.5)
     exporter = metrics.Exporter("load")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from netcheck import agent as ag
+from netcheck.agent import agent as ag
 
 
 def test_slots_follow_the_period_with_bounded_seeded_jitter() -> None:

@@ -14,9 +14,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from netcheck import responder as resp
 from netcheck.probes import _stream_analysis as an
 from netcheck.probes._callgen import SocketMode, run_calls
+from netcheck.responder import server as resp
 from netcheck.wire.stamp import ns_from_ntp
 
 KEY = b"callgen test key"

@@ -10,9 +10,9 @@ import time
 
 import pytest
 
-from netcheck import responder as resp
 from netcheck.probes import capacity, iperf3, qos
 from netcheck.probes._common import Context
+from netcheck.responder import server as resp
 from netcheck.result import ErrorKind
 
 

@@ -2,7 +2,7 @@
 
 Truth: tbf on a Linux Ethernet (veth) device counts skb->len, the IP packet plus its
 14-octet MAC header. A G.711 20 ms call is 160 + 12 RTP + 8 UDP + 20 IPv4 = 200 octets at
-layer 3 (80 kbit/s, netcheck.bandwidth), 214 octets as tbf counts it: 214 x 8 x 50 =
+layer 3 (80 kbit/s, netcheck.analysis.bandwidth), 214 octets as tbf counts it: 214 x 8 x 50 =
 85.6 kbit/s per direction. A 2000 kbit/s tbf therefore carries floor(2000 / 85.6) = 23
 calls; the issue's tolerance is +-10 %.
 """
@@ -14,8 +14,9 @@ from typing import Any
 
 import pytest
 
-from netcheck import bandwidth, evaluate
+from netcheck import evaluate
 from netcheck import profile as prof
+from netcheck.analysis import bandwidth
 from netcheck.probes import capacity, qos
 from netcheck.probes._common import Context
 from netcheck.result import Measurement, Site, Status

@@ -143,7 +143,7 @@ def test_doctor_reports_privileges_and_tools() -> None:
 def test_help_and_version_import_no_heavy_modules() -> None:
     """`--help`/`--version` must stay fast: scapy, pysnmp, icmplib load only inside probes."""
     code = ("import sys; from netcheck.cli import cli; "
-            "import netcheck.plan, netcheck.assess; "
+            "import netcheck.plan.core, netcheck.run.assess; "
             "heavy = ('scapy', 'pysnmp', 'icmplib', 'rich', 'jinja2', 'weasyprint'); "
             "print(','.join(m for m in heavy if m in sys.modules))")
     heavy = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60).stdout.strip()

@@ -15,9 +15,10 @@ from typing import Any
 
 import pytest
 
-from netcheck import assess, cli, reports
+from netcheck import cli, reports
 from netcheck import profile as prof
 from netcheck.result import write_atomic
+from netcheck.run import assess
 
 
 def _netcheck(*args: str) -> subprocess.Popen[bytes]:

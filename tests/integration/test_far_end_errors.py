@@ -14,10 +14,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from netcheck import runner
-from netcheck.plan import ProbeRun
+from netcheck.plan.core import ProbeRun
 from netcheck.probes import stun as stun_probe
 from netcheck.result import ErrorKind
+from netcheck.run import runner
 from netcheck.wire import stun
 
 
@@ -87,7 +87,7 @@ def test_an_snmp_answer_lost_mid_audit_is_not_called_wrong_credentials() -> None
     (b"[1, 2]\n", "control reply is not a JSON object"),
 ])
 def test_hostile_control_replies_are_value_errors_the_probes_report(reply: bytes, message: str) -> None:
-    from netcheck.responder_services import control
+    from netcheck.probes import _control as control
 
     with socket.create_server(("127.0.0.1", 0)) as srv:
         def answer() -> None:

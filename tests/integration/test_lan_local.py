@@ -20,8 +20,9 @@ from typing import Any
 
 import pytest
 
-from netcheck import capabilities, profile
+from netcheck import profile
 from netcheck.evaluate import lan_local
+from netcheck.platform import capabilities
 from netcheck.probes import _common, dhcp, lldp
 from netcheck.result import Check, Measurement, Site, Status
 from tests.netlab import peers

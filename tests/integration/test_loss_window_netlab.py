@@ -1,7 +1,7 @@
 """The worst sliding loss window against the impairment link's ground truth (issue 14;
 VSE NET "< 1 % in a 10 s interval", shared/REQUIREMENTS.md). The reference is computed
 here from the link's own drop log by brute force over every 10 s interval that starts at a
-packet (sent every 20 ms), independent of netcheck.stats."""
+packet (sent every 20 ms), independent of netcheck.analysis.stats."""
 
 from __future__ import annotations
 

@@ -28,10 +28,10 @@ import pytest
 from click.testing import CliRunner
 
 from netcheck import platform as plat
-from netcheck import responder as resp
 from netcheck.cli import cli
 from netcheck.probes import _callgen, dscp, udp_ports
 from netcheck.probes._common import Context
+from netcheck.responder import server as resp
 from netcheck.result import SCHEMA_PATH, ErrorKind, RunResult, Status, from_json
 from tests.simplatform import Target, simulate
 
@@ -312,7 +312,7 @@ def test_layer2_listening_says_what_it_needs(
     macOS. Unmeasured, and the reason names what to install or grant (never a traceback)."""
     import importlib
 
-    from netcheck import capabilities
+    from netcheck.platform import capabilities
 
     mod = importlib.import_module(f"netcheck.probes.{probe}")
     with simulate(target, monkeypatch):
@@ -374,9 +374,9 @@ def test_field_mode_stun_stream_runs(target: Target, monkeypatch: pytest.MonkeyP
     """Field mode's call without a responder (STUN Binding stream, RFC 8489) runs on the
     same portable engine: against the demo's STUN server on 127.0.0.1, every request is
     answered; the TTL-expiry egress test, which needs the Linux error queue, says so."""
-    from netcheck import demo
     from netcheck.probes import stream, udp_egress
     from netcheck.profile import load
+    from netcheck.run import demo
 
     async def call() -> tuple[Any, Any]:
         async with demo.peers(load("demo")) as remap:

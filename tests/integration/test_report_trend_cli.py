@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from netcheck import store as st
+from netcheck.agent import store as st
 from tests import docgen
 
 

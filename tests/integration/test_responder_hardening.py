@@ -19,10 +19,11 @@ from pathlib import Path
 
 import pytest
 
-from netcheck import responder as resp
-from netcheck.responder_services import control
-from netcheck.responder_services.replay import ReplayGuard, SeqWindow
-from netcheck.responder_services.udp_ranges import RangeConfig, RangeEcho
+from netcheck.probes import _control
+from netcheck.responder import control
+from netcheck.responder import server as resp
+from netcheck.responder.replay import ReplayGuard, SeqWindow
+from netcheck.responder.udp_ranges import RangeConfig, RangeEcho
 from netcheck.wire import portecho, stamp
 from tests.integration import _flood
 
@@ -235,7 +236,7 @@ def test_hostile_control_requests_get_a_short_error_and_the_service_lives(raw: b
 def test_replayed_control_request_is_refused_and_the_refusal_is_small() -> None:
     ctl, thread, port = _control_server()
     try:
-        answer = control.request("127.0.0.1", port, "coverage", [], KEY, timeout=5)
+        answer = _control.request("127.0.0.1", port, "coverage", [], KEY, timeout=5)
         assert answer["seen_as"] == "127.0.0.1"
         ts, nonce = time.time(), "0123456789abcdef"
         raw = json.dumps({"op": "coverage", "ports": [], "ts": ts, "nonce": nonce,

@@ -21,10 +21,10 @@ from pathlib import Path
 
 import pytest
 
-from netcheck import runner
-from netcheck.plan import ProbeRun
+from netcheck.plan.core import ProbeRun
 from netcheck.probes import tcp_ports, tls
 from netcheck.result import Measurement
+from netcheck.run import runner
 from tests.netlab.lab import RoutedLab
 from tests.netlab.netns import run_async_in_netns
 

@@ -29,8 +29,9 @@ from typing import Any
 
 import pytest
 
-from netcheck import firewall_plan, plan
 from netcheck.evaluate import firewall
+from netcheck.plan import core as plan
+from netcheck.plan import firewall as firewall_plan
 from netcheck.probes import sip_alg
 from netcheck.probes._common import Context
 from netcheck.profile import Profile, load

@@ -9,8 +9,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from netcheck.responder_services import sip_mirror as mirror
+from netcheck.responder import sip_mirror as mirror
 from netcheck.wire import sip
+from netcheck.wire import sip_mirror as codec
 
 KEY = b"loopback-key"
 
@@ -50,16 +51,16 @@ def test_udp_keyed_only(server: tuple[mirror.MirrorServer, int]) -> None:
     srv, port = server
     plain = sip.probe_invite("10.77.1.2", 5060, "127.0.0.1")
     assert _udp(port, plain) is None
-    keyed = sip.probe_invite("10.77.1.2", 5060, "127.0.0.1", extra=(mirror.auth_header(KEY),))
+    keyed = sip.probe_invite("10.77.1.2", 5060, "127.0.0.1", extra=(codec.auth_header(KEY),))
     back = _udp(port, keyed)
-    assert back is not None and mirror.unmask(back) == keyed
+    assert back is not None and codec.unmask(back) == keyed
     assert srv.counters["ignored"] == 1 and srv.counters["mirrored"] == 1
 
 
 def test_tcp_stale_content_length_is_answered_once_the_sender_is_quiet(
         server: tuple[mirror.MirrorServer, int]) -> None:
     _, port = server
-    req = sip.probe_invite("10.77.1.2", 5060, "127.0.0.1", extra=(mirror.auth_header(KEY),))
+    req = sip.probe_invite("10.77.1.2", 5060, "127.0.0.1", extra=(codec.auth_header(KEY),))
     head, _, body = req.partition(b"\r\n\r\n")
     stale = head.replace(f"Content-Length: {len(body)}".encode(),
                          f"Content-Length: {len(body) + 40}".encode()) + b"\r\n\r\n" + body
@@ -69,7 +70,7 @@ def test_tcp_stale_content_length_is_answered_once_the_sender_is_quiet(
         back = b""
         while chunk := c.recv(65535):
             back += chunk
-    assert mirror.unmask(back) == stale
+    assert codec.unmask(back) == stale
     assert 0.9 <= time.monotonic() - t0 < 4.0  # answered after ~1 s of silence, not 5 s
 
 

@@ -15,7 +15,7 @@ from types import TracebackType
 from pyasn1.codec.ber import decoder, encoder
 from pysnmp.proto import api
 
-from netcheck import lan_model
+from netcheck.wire import lan_model
 from tests import snmprec
 from tests.integration._snmp import audit
 

@@ -17,11 +17,11 @@ from pathlib import Path
 
 import pytest
 
-from netcheck import responder as resp
 from netcheck.probes import stream
 from netcheck.probes._common import Context
 from netcheck.probes._stream_engine import ClockMap, Engine, Schedule
 from netcheck.probes._stream_sessions import StampCall
+from netcheck.responder import server as resp
 from netcheck.result import ErrorKind
 from netcheck.wire.stamp import SenderPacket, ns_from_ntp, ntp_from_ns, parse_reflector
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from netcheck import bandwidth as bw
+from netcheck.analysis import bandwidth as bw
 
 
 def test_g711_call_is_80_kbit_per_direction() -> None:

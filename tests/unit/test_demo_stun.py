@@ -4,7 +4,7 @@ else gets no answer."""
 
 from __future__ import annotations
 
-from netcheck.demo import stun_answer
+from netcheck.run.demo import stun_answer
 from netcheck.wire import stun
 
 

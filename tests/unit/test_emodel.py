@@ -1,4 +1,4 @@
-"""Tests of netcheck.emodel against values from ITU-T G.107 / G.113 and hand computation."""
+"""Tests of netcheck.analysis.emodel against values from ITU-T G.107 / G.113 and hand computation."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from netcheck import emodel
-from netcheck.emodel import (
+from netcheck.analysis import emodel
+from netcheck.analysis.emodel import (
     CODECS,
     DEFAULT_PARAMS,
     EModelParams,

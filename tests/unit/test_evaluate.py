@@ -113,7 +113,7 @@ def test_loss_is_judged_on_the_worst_window() -> None:
 
 
 def test_warn_margin_passes_with_warn() -> None:
-    from netcheck.plan import with_targets
+    from netcheck.plan.core import with_targets
 
     p = with_targets(prof.load("generic-voip"), {"handover": "127.0.0.1"})
     m = _m("icmp:handover", "icmp", {"one_way_delay_ms": 120.0, "jitter_ms": 5.0, "loss_pct": 0.0,

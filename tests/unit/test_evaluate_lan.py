@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from netcheck import evaluate, lan_model, profile
+from netcheck import evaluate, profile
 from netcheck.result import Check, ErrorKind, Measurement, ProbeError, Site, Status
+from netcheck.wire import lan_model
 from tests import snmprec
 
 MCB = profile.load("managed-com-business")

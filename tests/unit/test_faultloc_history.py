@@ -1,7 +1,7 @@
 """The agent's history of fault location: per run, each segment's shares (metric rows) and
 the segment the check blamed (``fault_segment.<segment>`` indicator rows), by hour of day.
 
-The runs are built through the real pipeline: hop samples -> netcheck.pathseg.segments ->
+The runs are built through the real pipeline: hop samples -> netcheck.analysis.pathseg.segments ->
 netcheck.evaluate.faultloc.fault_check -> Store.put."""
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ from pathlib import Path
 
 import msgspec
 
-from netcheck import store as st
-from netcheck import trends
+from netcheck.agent import store as st
+from netcheck.agent import trends
+from netcheck.analysis.pathseg import HopSamples, segments
 from netcheck.evaluate import faultloc
-from netcheck.pathseg import HopSamples, segments
 from netcheck.result import Measurement
 from tests.unit.test_store import T0, make_result, record
 

@@ -3,8 +3,8 @@ load only with an iperf3 server (and then alone: it saturates the line)."""
 
 from __future__ import annotations
 
-from netcheck import plan
 from netcheck import profile as prof
+from netcheck.plan import core as plan
 from netcheck.profile import Role
 
 

@@ -91,7 +91,7 @@ def test_stun_answer_credits_udp_3478_and_egress_judges_the_ranges() -> None:
 
 
 def test_plan_without_responder_streams_to_the_stun_server_then_icmp() -> None:
-    from netcheck import plan
+    from netcheck.plan import core as plan
 
     runs = {r.id: r for r in plan.build(load("stimme"), plan.Options(quick=True))}
     spec = runs["stream:platform"].spec

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import msgspec
 
-from netcheck import evaluate, plan
+from netcheck import evaluate
 from netcheck import profile as prof
+from netcheck.plan import core as plan
 from netcheck.result import Measurement, Status
 
 

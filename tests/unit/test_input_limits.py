@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from netcheck import plan
 from netcheck import profile as prof
+from netcheck.plan import core as plan
 
 ROOT = Path(__file__).resolve().parents[2]
 

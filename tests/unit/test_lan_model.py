@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from netcheck import lan_model
+from netcheck.wire import lan_model
 from tests import snmprec
 
 

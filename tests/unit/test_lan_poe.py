@@ -8,7 +8,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from netcheck import lan_model, lan_poe
+from netcheck.wire import lan_model, lan_poe
 from tests import snmprec
 
 

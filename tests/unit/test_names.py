@@ -130,9 +130,9 @@ def test_kernel_handshake_rtt_on_a_loopback_connect() -> None:
 def test_the_dns_check_and_the_probes_of_a_run_share_one_lookup(monkeypatch: pytest.MonkeyPatch) -> None:
     """The DNS check reports the very lookup the other probes used: it cannot pass while
     they fail to resolve (issue 14), and the resolver is asked once."""
-    from netcheck import runner
-    from netcheck.plan import ProbeRun
+    from netcheck.plan.core import ProbeRun
     from netcheck.probes import dns
+    from netcheck.run import runner
 
     async def main() -> tuple[list[str], list[Any]]:
         counting = _CountingLoop(monkeypatch, delay_s=0.02)

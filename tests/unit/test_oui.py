@@ -1,10 +1,10 @@
-"""OUI table: prefixes from the IEEE MA-L registry (see netcheck/oui.py for the sources)."""
+"""OUI table: prefixes from the IEEE MA-L registry (see netcheck/wire/oui.py for the sources)."""
 
 from __future__ import annotations
 
 import pytest
 
-from netcheck import oui
+from netcheck.wire import oui
 
 
 @pytest.mark.parametrize(

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import msgspec
 
+from netcheck.analysis.pathseg import HopSamples, segments
 from netcheck.evaluate import faultloc
 from netcheck.i18n import Catalogue
-from netcheck.pathseg import HopSamples, segments
 from netcheck.reports import html, pathdiagram, svg
 from netcheck.result import Measurement
 from tests.unit.test_store import make_result

@@ -1,12 +1,12 @@
-"""Segmentation of a per-hop trace (netcheck.pathseg) and the fault-location judgement
+"""Segmentation of a per-hop trace (netcheck.analysis.pathseg) and the fault-location judgement
 (netcheck.evaluate.faultloc), on hand-made hop samples whose right answer is known."""
 
 from __future__ import annotations
 
 import pytest
 
+from netcheck.analysis.pathseg import HopSamples, boundaries, hop_summary, is_site_local, points, segments
 from netcheck.evaluate import faultloc
-from netcheck.pathseg import HopSamples, boundaries, hop_summary, is_site_local, points, segments
 
 L = None  # a lost probe
 

@@ -243,7 +243,7 @@ ALLOWED = {
     # (IP_RECVERR), checked with sys.platform; to be routed through enable_errqueue /
     # errqueue_recv / parse_recverr so the simulated platforms exercise its fallback.
     "probes/path_hops.py": "traceroute: IP_RECVERR receive mode only on Linux, raw ICMP elsewhere",
-    "responder_services/udp_ranges.py": "responder side, Linux only (nftables mode; the reply's "
+    "responder/udp_ranges.py": "responder side, Linux only (nftables mode; the reply's "
     "DS octet per packet via sendmsg); the client never imports it",
 }
 

@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 
-from netcheck import probes, runner
-from netcheck.plan import ProbeRun
+from netcheck import probes
+from netcheck.plan.core import ProbeRun
 from netcheck.result import ErrorKind
+from netcheck.run import runner
 
 
 async def _needs_scapy(spec: Any, ctx: Any) -> Any:
@@ -39,7 +40,7 @@ def test_runs_that_contend_take_turns_and_start_their_deadline_at_their_turn(
     """Two readers of the routers' Time Exceeded (per-hop trace, site-egress test) never
     overlap (Linux sends 1/s per destination: together they would eat each other's budget);
     a third, untagged run overlaps both; a run's deadline starts when its turn does."""
-    from netcheck.plan import ICMP_TIME_EXCEEDED
+    from netcheck.plan.core import ICMP_TIME_EXCEEDED
     from netcheck.result import Measurement
 
     spans: dict[str, tuple[float, float, float]] = {}

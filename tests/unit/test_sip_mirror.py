@@ -7,8 +7,9 @@ from __future__ import annotations
 import pytest
 
 from netcheck.probes import sip_alg
-from netcheck.responder_services import sip_mirror as mirror
+from netcheck.responder import sip_mirror as server
 from netcheck.wire import sip
+from netcheck.wire import sip_mirror as mirror
 
 KEY = b"k"
 
@@ -39,7 +40,7 @@ def test_digest_answer_larger_than_request_is_not_sent() -> None:
 
 
 def test_keyed_mirror_accepts_only_fresh_authenticated_requests() -> None:
-    auth = mirror.Authenticator(KEY)
+    auth = server.Authenticator(KEY)
     now = 1_700_000_000.0
     name, value = mirror.auth_header(KEY, now)
     req = sip.probe_invite("10.77.1.2", 5060, "198.18.0.2", extra=((name, value),))
@@ -50,10 +51,10 @@ def test_keyed_mirror_accepts_only_fresh_authenticated_requests() -> None:
     _, other = mirror.auth_header(b"other key", now)
     forged = sip.probe_invite("10.77.1.2", 5060, "198.18.0.2", extra=((name, other),))
     assert not auth.allow(forged, "a:1", now)
-    _, old = mirror.auth_header(KEY, now - mirror.AUTH_WINDOW_S - 1)
+    _, old = mirror.auth_header(KEY, now - server.AUTH_WINDOW_S - 1)
     stale = sip.probe_invite("10.77.1.2", 5060, "198.18.0.2", extra=((name, old),))
     assert not auth.allow(stale, "a:1", now)
-    assert mirror.Authenticator(None).allow(b"anything", "a:1", now)  # unkeyed: all
+    assert server.Authenticator(None).allow(b"anything", "a:1", now)  # unkeyed: all
 
 
 SENT = sip.probe_options("10.77.1.2", 52727, "198.18.0.2").replace(
@@ -115,7 +116,7 @@ def test_findings_name_each_behaviour() -> None:
 
 
 def test_range_echo_leaves_the_mirrors_ports_out() -> None:
-    from netcheck.responder_services.control import without_ports
+    from netcheck.responder.control import without_ports
 
     # RingCentral: SIP 5090-5099 echoed for the UDP sweep, 5090 served by the SIP mirror
     assert without_ports(((5090, 5099), (20000, 64999)), [5060, 5090]) == (

@@ -1,4 +1,4 @@
-"""Tests of netcheck.stats with hand-computed values (formulas named per test)."""
+"""Tests of netcheck.analysis.stats with hand-computed values (formulas named per test)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from netcheck.stats import (
+from netcheck.analysis.stats import (
     PacketRecord,
     burst_stats,
     percentile,

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from netcheck import store as st
+from netcheck.agent import store as st
 from netcheck.result import (
     Check,
     Environment,
@@ -182,7 +182,7 @@ def test_not_a_database_is_a_store_error(tmp_path: Path) -> None:
 def test_instance_lock_is_exclusive_across_processes(tmp_path: Path) -> None:
     db = tmp_path / "agent.db"
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time; from netcheck.store import InstanceLock;"
+        [sys.executable, "-c", "import sys, time; from netcheck.agent.store import InstanceLock;"
          f"l = InstanceLock({str(db)!r}); l.acquire(); print('locked', flush=True);"
          "sys.stdin.read()"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:

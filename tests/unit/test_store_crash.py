@@ -7,7 +7,7 @@ seeded random time, reopens the file, and checks that every printed id is presen
 
 A kill -9 leaves the OS page cache intact, so this proves transaction atomicity and the
 "report only after commit" order, not survival of a power cut; the latter rests on
-``synchronous=FULL`` (an fsync of the WAL per commit), see netcheck/store.py.
+``synchronous=FULL`` (an fsync of the WAL per commit), see netcheck/agent/store.py.
 """
 
 from __future__ import annotations
@@ -23,14 +23,14 @@ from pathlib import Path
 
 import pytest
 
-from netcheck import store as st
+from netcheck.agent import store as st
 
 ITERATIONS = 12
 SEED = 20260101
 
 WRITER = r"""
 import sys
-from netcheck import store as st
+from netcheck.agent import store as st
 from tests.unit.test_store import make_result, record, T0
 s = st.Store(sys.argv[1])
 base = len(s.ids())

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from netcheck import emodel
-from netcheck.plan import PlanError, parse_host_port
+from netcheck.analysis import emodel
+from netcheck.clock import error_estimate
 from netcheck.probes import _stream_analysis as an
 from netcheck.probes._stream_sessions import (
     StampReply,
     build_echo,
-    error_estimate,
     inet_checksum,
     parse_echo_reply,
     stamp_packet_size,
@@ -91,7 +90,7 @@ def test_mos_follows_the_e_model_with_jitter_buffer_and_codec_delay() -> None:
 
 def test_windows_take_the_worse_direction_per_window() -> None:
     cfg = an.StreamConfig("G.711", 20.0, 60.0, 1.0, 200.0)
-    from netcheck.stats import PacketRecord
+    from netcheck.analysis.stats import PacketRecord
 
     a = [PacketRecord(k, k * 20 * MS, None if k in (3, 4) else k * 20 * MS + MS) for k in range(100)]
     b = [PacketRecord(k, k * 20 * MS, None if k == 70 else k * 20 * MS + MS) for k in range(100)]
@@ -146,18 +145,3 @@ def test_packet_sizes_follow_the_codec() -> None:
     assert stamp_packet_size(Spec(id="s", host="h", codec="G.729").payload_bytes(), False) == 44
     assert stamp_packet_size(60, True) == 112
     assert Spec(id="s", host="h", duration_s=30).count == 1500
-
-
-@pytest.mark.parametrize(("text", "want"), [
-    ("r.example", ("r.example", 862)), ("10.0.0.1:9000", ("10.0.0.1", 9000)),
-    ("[::1]:8620", ("::1", 8620)), ("::1", ("::1", 862)),
-])
-def test_responder_address(text: str, want: tuple[str, int]) -> None:
-    assert parse_host_port(text) == want
-
-
-def test_responder_address_errors() -> None:
-    with pytest.raises(PlanError, match="port must be 1-65535"):
-        parse_host_port("h:99999")
-    with pytest.raises(PlanError, match="expected HOST"):
-        parse_host_port(":862")

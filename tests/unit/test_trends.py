@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from netcheck import store as st
-from netcheck import trends
+from netcheck.agent import store as st
+from netcheck.agent import trends
 from netcheck.cli import cli, parse_duration
 from netcheck.result import ErrorKind, Status
 from tests.unit.test_store import T0, make_result, record

@@ -12,14 +12,14 @@ import time
 import pytest
 from click.testing import CliRunner
 
-from netcheck import plan
 from netcheck.cli import cli
 from netcheck.evaluate import evaluate
+from netcheck.plan import core as plan
 from netcheck.probes import udp_ports
 from netcheck.probes._common import Timer
 from netcheck.profile import load
-from netcheck.responder_services import control
-from netcheck.responder_services.udp_ranges import RangeConfig, RangeEcho
+from netcheck.responder import control
+from netcheck.responder.udp_ranges import RangeConfig, RangeEcho
 from netcheck.result import Status
 from netcheck.wire import portecho as pe
 

@@ -12,10 +12,10 @@ import pytest
 
 from netcheck import evaluate
 from netcheck import profile as prof
+from netcheck.analysis.stats import JITTER_STATISTIC, PacketRecord, jitter_summary, summarize_stream
 from netcheck.probes import _stream_analysis as an
 from netcheck.probes._stream_sessions import StampReply
 from netcheck.result import Measurement, Status
-from netcheck.stats import JITTER_STATISTIC, PacketRecord, jitter_summary, summarize_stream
 from netcheck.wire.stamp import ErrorEstimate
 
 MS = 1_000_000

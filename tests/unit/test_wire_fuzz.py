@@ -17,8 +17,8 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from netcheck import responder as resp
-from netcheck.responder_services import control, sip_mirror
+from netcheck.responder import control, sip_mirror
+from netcheck.responder import server as resp
 from netcheck.wire import WireError, dhcp, lldp, portecho, sip, stamp, stamp_fast, stun
 
 KEY = b"fuzz key"
@@ -138,7 +138,7 @@ MIRROR_AUTH = sip_mirror.Authenticator(KEY)
 @FUZZ
 @given(data=PACKETS, port=st.integers(1, 65535), ttl=st.integers(0, 255))
 def test_udp_handlers_answer_or_drop_never_crash_never_amplify(data: bytes, port: int, ttl: int) -> None:
-    """The Handler contract (netcheck/responder.py): a reply no larger than the request,
+    """The Handler contract (netcheck/responder/server.py): a reply no larger than the request,
     or None, or ValueError for garbage; anything else would be a handler crash."""
     for handler in REFLECTORS:
         try:

@@ -25,7 +25,7 @@ Design (issue 9):
   started included) at once. No orphan keeps probing.
 - **SIGTERM/SIGINT**: stop scheduling; let the current run finish for up to ``--grace``,
   else kill it and store it as abandoned; exit 0.
-- **Single instance** per store: :class:`netcheck.store.InstanceLock`.
+- **Single instance** per store: :class:`netcheck.agent.store.InstanceLock`.
 - **Verdict changes** (e.g. GO -> NO-GO) per run kind are logged, noted in the store and
   optionally POSTed to a webhook with retries, off the scheduling thread.
 """
@@ -50,10 +50,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from netcheck import store as st
+from netcheck.agent import store as st
 from netcheck.textsafe import visible
 
-log = logging.getLogger("netcheck.agent")
+log = logging.getLogger("netcheck.agent.agent")
 
 #: Longest sleep between wake-ups: bounds how late a resume or a clock jump is noticed.
 TICK_S = 30.0
@@ -160,7 +160,7 @@ def run_child(spec: RunSpec, deadline_s: float, stop: threading.Event, grace_s: 
               poll_s: float = 0.25) -> RunOutcome:
     """Run one assessment in a child process; kill it at the deadline, or ``grace_s`` after
     ``stop`` was set. A new session keeps a terminal's Ctrl-C away from the child."""
-    proc = subprocess.Popen([sys.executable, "-m", "netcheck.agent", "--child"],
+    proc = subprocess.Popen([sys.executable, "-m", "netcheck.agent.agent", "--child"],
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, start_new_session=True,
                             env={**os.environ, PARENT_ENV: str(os.getpid())})
@@ -226,11 +226,12 @@ def monitor_profile(profile: Any) -> Any:
 
 
 def child_main() -> int:
-    """``python -m netcheck.agent --child``: one assessment; the document on stdout."""
+    """``python -m netcheck.agent.agent --child``: one assessment; the document on stdout."""
     _die_with_parent()
-    from netcheck import assess, plan
     from netcheck import profile as prof
+    from netcheck.plan import core as plan
     from netcheck.result import Site, to_json
+    from netcheck.run import assess
 
     spec = RunSpec(**json.loads(sys.stdin.read()))
     profile = plan.with_targets(prof.load(spec.profile), spec.targets)
@@ -513,7 +514,7 @@ class Agent:
 def serve(cfg: Config) -> None:
     """Run the agent until stopped. Raises ``st.StoreError``/``st.LockHeld``/``OSError``
     for the CLI to print as one line (exit 2)."""
-    from netcheck import capabilities
+    from netcheck.platform import capabilities
 
     with st.InstanceLock(cfg.store_path), st.Store(cfg.store_path) as store:
         metrics = _start_metrics(cfg, store)
@@ -539,7 +540,7 @@ def serve(cfg: Config) -> None:
 def _start_metrics(cfg: Config, store: st.Store) -> Any:
     if cfg.metrics_port is None:
         return None
-    from netcheck.metrics import Exporter
+    from netcheck.agent.metrics import Exporter
 
     exporter = Exporter(cfg.profile_id)
     exporter.restore(store)

@@ -30,7 +30,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 
-from netcheck.stats import percentile as sorted_percentile
+from netcheck.analysis.stats import percentile as sorted_percentile
 
 __all__ = ["HopSamples", "Point", "Segment", "hop_summary", "is_site_local", "points", "segments"]
 
@@ -72,7 +72,7 @@ def _round(value: float | None) -> float | None:
 
 
 def hop_summary(hop: HopSamples) -> dict[str, float | int | None]:
-    """Loss (% of probes without answer), RTT percentiles (type-7, :mod:`netcheck.stats`)
+    """Loss (% of probes without answer), RTT percentiles (type-7, :mod:`netcheck.analysis.stats`)
     and jitter = mean |RTT(k) - RTT(k-1)| over consecutive answered probes (the |D| of
     RFC 3550 section 6.4.1, unsmoothed; probes are paced, so this is jitter between
     samples ``interval`` apart, not packet-to-packet jitter of a 20 ms stream)."""

@@ -495,7 +495,7 @@ def metric_rows(result: RunResult) -> Iterator[tuple[str, str, float]]:
     yield from fault_segment_rows(result)
 
 
-#: Segment shares kept per run (netcheck.pathseg): which part of the path degrades when.
+#: Segment shares kept per run (netcheck.analysis.pathseg): which part of the path degrades when.
 SEGMENT_METRICS = ("delay_ms", "jitter_ms", "loss_pct")
 
 

@@ -1,6 +1,6 @@
 """Plan entries of the firewall/NAT area (issue 5): STUN, NAT lifetime, TLS, SIP ALG.
 
-Kept beside :mod:`netcheck.plan` so that the plan's own module only gains one line; the
+Kept beside :mod:`netcheck.plan.core` so that the plan's own module only gains one line; the
 measurement ids (``stun:udp:<target>``, ``stun:tcp:<target>``, ``stun:lifetime:<target>``,
 ``tls:<port-row-index>``, ``sip_alg:<udp|tcp>:<port>``, ``sip_alg:options``) are what
 :mod:`netcheck.evaluate.firewall` reads.
@@ -8,8 +8,9 @@ measurement ids (``stun:udp:<target>``, ``stun:tcp:<target>``, ``stun:lifetime:<
 
 from __future__ import annotations
 
-from typing import Any
-
+from netcheck import hostport
+from netcheck.plan.runs import ICMP_TIME_EXCEEDED, Options, ProbeRun, stun_server
+from netcheck.probes.stream import STAMP_PORT
 from netcheck.profile import Profile, Role
 
 #: Idle times probed in parallel for the UDP binding lifetime (full runs only): the search
@@ -18,18 +19,17 @@ LIFETIME_CHECKPOINTS_S = (15.0, 30.0, 45.0, 60.0, 90.0, 120.0, 180.0)
 SIP_PORT = 5060
 
 
-def runs(profile: Profile, options: Any, run_cls: Any) -> list[Any]:
-    """``run_cls`` is :class:`netcheck.plan.ProbeRun` (passed in to avoid an import cycle)."""
+def runs(profile: Profile, options: Options) -> list[ProbeRun]:
     # the demo's loopback peers: plain TCP listeners (no TLS) and a STUN server on a free port
     if options.port_remap:
-        return [*_stun(profile, options, run_cls), *_sip_alg(profile, options, run_cls)]
-    return [*_stun(profile, options, run_cls), *_stun_rows(profile, run_cls), *_tls(profile, run_cls),
-            *_sip_alg(profile, options, run_cls), *_sip_rows(profile, options, run_cls),
-            *udp_runs(profile, options, run_cls), *egress_runs(profile, options, run_cls),
-            *responder_runs(profile, options, run_cls)]
+        return [*_stun(profile, options), *_sip_alg(profile, options)]
+    return [*_stun(profile, options), *_stun_rows(profile), *_tls(profile),
+            *_sip_alg(profile, options), *_sip_rows(profile, options),
+            *udp_runs(profile, options), *egress_runs(profile, options),
+            *responder_runs(profile, options)]
 
 
-def _stun(profile: Profile, options: Any, run_cls: Any) -> list[Any]:
+def _stun(profile: Profile, options: Options) -> list[ProbeRun]:
     from netcheck.probes import stun
 
     out = []
@@ -40,12 +40,12 @@ def _stun(profile: Profile, options: Any, run_cls: Any) -> list[Any]:
         for transport in ("udp", "tcp"):
             rid = f"stun:{transport}:{name}"
             spec = stun.Spec(id=rid, host=target.host, transport=transport, port=port)
-            out.append(run_cls(rid, "stun", spec, 20.0, f"STUN {transport.upper()} {target.host}"))
+            out.append(ProbeRun(rid, "stun", spec, 20.0, f"STUN {transport.upper()} {target.host}"))
         checkpoints = lifetime_checkpoints(profile)
         if not options.quick and not options.port_remap and checkpoints:
             rid = f"stun:lifetime:{name}"
             spec = stun.Spec(id=rid, host=target.host, lifetime_checkpoints_s=checkpoints)
-            out.append(run_cls(rid, "stun", spec, checkpoints[-1] + 10.0,
+            out.append(ProbeRun(rid, "stun", spec, checkpoints[-1] + 10.0,
                                f"NAT UDP binding lifetime via {target.host}"))
     return out
 
@@ -70,7 +70,7 @@ def lifetime_checkpoints(profile: Profile) -> tuple[float, ...]:
     return LIFETIME_CHECKPOINTS_S if upto is None else LIFETIME_CHECKPOINTS_S[: upto + 1]
 
 
-def notes(profile: Profile, options: Any) -> list[str]:
+def notes(profile: Profile, options: Options) -> list[str]:
     """What the firewall area deliberately does not run, and why (for ``--plan``)."""
     if profile.targets_with_role(Role.STUN) and not lifetime_checkpoints(profile) and not options.quick:
         return ["NAT UDP binding lifetime: not searched: the profile names no SIP keep-alive or "
@@ -82,7 +82,7 @@ def notes(profile: Profile, options: Any) -> list[str]:
 STUN_ROW_MAX_PORTS = 8
 
 
-def _stun_rows(profile: Profile, run_cls: Any) -> list[Any]:
+def _stun_rows(profile: Profile) -> list[ProbeRun]:
     """A few Binding requests to every port of a small UDP row that names STUN (Teams'
     transport relays answer on 3478-3481), other than 3478 on a STUN target (asked above):
     each answer proves that port open towards that host (netcheck.evaluate.field)."""
@@ -101,11 +101,11 @@ def _stun_rows(profile: Profile, run_cls: Any) -> list[Any]:
                 continue
             rid = f"stun:udp:{rule.destination}:{port}"
             spec = stun.Spec(id=rid, host=host, port=port, count=2, discovery=False)
-            out.append(run_cls(rid, "stun", spec, 8.0, f"STUN UDP {host}:{port}"))
+            out.append(ProbeRun(rid, "stun", spec, 8.0, f"STUN UDP {host}:{port}"))
     return out
 
 
-def _tls(profile: Profile, run_cls: Any) -> list[Any]:
+def _tls(profile: Profile) -> list[ProbeRun]:
     from netcheck.probes import tls
 
     out = []
@@ -113,7 +113,7 @@ def _tls(profile: Profile, run_cls: Any) -> list[Any]:
         host = profile.resolve_destination(rule.destination)
         if rule.tls and host and "tcp" in rule.transports and rule.range[0] == rule.range[1]:
             spec = tls.Spec(id=f"tls:{i}", host=host, port=rule.range[0])
-            out.append(run_cls(f"tls:{i}", "tls", spec, 8.0, f"TLS {host}:{rule.port}"))
+            out.append(ProbeRun(f"tls:{i}", "tls", spec, 8.0, f"TLS {host}:{rule.port}"))
     return out
 
 
@@ -129,24 +129,23 @@ def sip_legs(profile: Profile) -> list[tuple[int, str]]:
     return sorted(legs, key=lambda leg: (leg[0], leg[1] != "udp"))
 
 
-def _sip_alg(profile: Profile, options: Any, run_cls: Any) -> list[Any]:
+def _sip_alg(profile: Profile, options: Options) -> list[ProbeRun]:
     """With a responder: the SIP mirror on its host, on every leg of :func:`sip_legs`
     (``sip_alg:<transport>:<port>``, high confidence). With a SIP / handover host in the
     profile, also OPTIONS with RFC 3581 to it (``sip_alg:options``, medium confidence): the
     verdict without a responder, and the fallback when the mirror does not answer."""
-    from netcheck.plan import parse_host_port
     from netcheck.probes import sip_alg
 
     if not profile.sip or profile.sip.alg_allowed:
         return []
     out = []
     if options.responder:
-        host, control_port = parse_host_port(options.responder)
+        host, control_port = hostport.parse(options.responder, STAMP_PORT)
         for port, t in sip_legs(profile):
             rid = f"sip_alg:{t}:{port}"
             spec = sip_alg.Spec(id=rid, host=host, port=port, transport=t,
                                 key=options.responder_key, control_port=control_port)
-            out.append(run_cls(rid, "sip_alg", spec, 15.0,
+            out.append(ProbeRun(rid, "sip_alg", spec, 15.0,
                                f"SIP ALG {t.upper()} {port} via responder mirror {host}"))
     sbc = _sip_server(profile)
     if sbc is not None:
@@ -155,7 +154,7 @@ def _sip_alg(profile: Profile, options: Any, run_cls: Any) -> list[Any]:
         stun_host = next((t.host for _, t in profile.targets_with_role(Role.STUN) if t.host), None) or sbc[0]
         spec = sip_alg.Spec(id="sip_alg:options", host=sbc[0], port=sbc[1], mode="options",
                             stun_host=stun_host)
-        out.append(run_cls("sip_alg:options", "sip_alg", spec, 10.0,
+        out.append(ProbeRun("sip_alg:options", "sip_alg", spec, 10.0,
                            f"SIP ALG: OPTIONS with rport (RFC 3581) to {sbc[0]}:{sbc[1]}"))
     return out
 
@@ -171,7 +170,7 @@ def _sip_server(profile: Profile) -> tuple[str, int] | None:
     return None
 
 
-def _sip_rows(profile: Profile, options: Any, run_cls: Any) -> list[Any]:
+def _sip_rows(profile: Profile, options: Options) -> list[ProbeRun]:
     """Field mode: a SIP OPTIONS to each host of a UDP 5060 port row (e.g. stimme's local SIP
     trunk, ``--target sip_trunk=HOST``) that the SIP ALG test does not already ask; its
     answer proves UDP 5060 open towards that host (netcheck.evaluate.field)."""
@@ -179,7 +178,7 @@ def _sip_rows(profile: Profile, options: Any, run_cls: Any) -> list[Any]:
 
     if options.responder:
         return []
-    asked = {r.spec.host for r in _sip_alg(profile, options, run_cls)}
+    asked = {r.spec.host for r in _sip_alg(profile, options)}
     out = []
     for rule in profile.ports:
         host = profile.resolve_destination(rule.destination)
@@ -188,17 +187,16 @@ def _sip_rows(profile: Profile, options: Any, run_cls: Any) -> list[Any]:
             asked.add(host)
             rid = f"sip_options:{rule.destination}"
             spec = sip_alg.Spec(id=rid, host=host, port=SIP_PORT, mode="options")
-            out.append(run_cls(rid, "sip_alg", spec, 8.0, f"SIP OPTIONS {host}:{SIP_PORT} (UDP egress)"))
+            out.append(ProbeRun(rid, "sip_alg", spec, 8.0, f"SIP OPTIONS {host}:{SIP_PORT} (UDP egress)"))
     return out
 
 
-def egress_runs(profile: Profile, options: Any, run_cls: Any) -> list[Any]:
+def egress_runs(profile: Profile, options: Options) -> list[ProbeRun]:
     """Field mode: the TTL site-egress test of every UDP row (measurement ``egress``),
     with the STUN server's port as control where the profile names one. Not ``exclusive``:
     it sends about one datagram a second, which disturbs no call, and runs beside the
     other shared probes (an LLDP wait, TCP connects) instead of after them; but never beside
     another reader of the routers' Time Exceeded (the per-hop trace): ``contends``."""
-    from netcheck.plan import ICMP_TIME_EXCEEDED, stun_server
     from netcheck.probes import udp_egress
 
     if options.responder:
@@ -217,22 +215,21 @@ def egress_runs(profile: Profile, options: Any, run_cls: Any) -> list[Any]:
     control = stun_at or (rows[0].host, udp_egress.TRACEROUTE_PORT)
     spec = udp_egress.Spec(id="egress", rows=tuple(rows), control_host=control[0],
                            control_port=control[1])
-    return [run_cls("egress", "udp_egress", spec, spec.budget_s(),
+    return [ProbeRun("egress", "udp_egress", spec, spec.budget_s(),
                     f"UDP site egress (TTL one hop past the site edge) for {len(rows)} port rows",
                     contends=ICMP_TIME_EXCEEDED)]
 
 
-def udp_runs(profile: Profile, options: Any, run_cls: Any) -> list[Any]:
+def udp_runs(profile: Profile, options: Options) -> list[ProbeRun]:
     """With a responder: every UDP row of the port table swept port by port against it
     (``udp:<row>``). ``exclusive``: a sweep sends thousands of datagrams per second and must
     not run beside the timed call. Without a responder nothing is planned; the rows stay
     NOT_MEASURED with the reason (netcheck.evaluate.udp)."""
-    from netcheck.plan import parse_host_port
     from netcheck.probes import udp_ports
 
     if not options.responder:
         return []
-    host, port = parse_host_port(options.responder)
+    host, port = hostport.parse(options.responder, STAMP_PORT)
     out = []
     for i, rule in enumerate(profile.ports):
         dest = profile.resolve_destination(rule.destination)
@@ -243,29 +240,28 @@ def udp_runs(profile: Profile, options: Any, run_cls: Any) -> list[Any]:
                               key=options.responder_key, stands_for=dest)
         # all blocked, worst case: 1 round at 3000 pps + 2 at 1500 pps, each + <= 2 s settling
         timeout = 10.0 + 2.0 * (hi - lo + 1) / 1000.0
-        out.append(run_cls(f"udp:{i}", "udp_ports", spec, timeout,
+        out.append(ProbeRun(f"udp:{i}", "udp_ports", spec, timeout,
                            f"UDP {rule.port} via responder {host} (for {dest})", exclusive=True))
     return out
 
 
-def responder_runs(profile: Profile, options: Any, run_cls: Any) -> list[Any]:
+def responder_runs(profile: Profile, options: Options) -> list[ProbeRun]:
     """With a responder: DSCP read-back on the first port of the first UDP media range (when
     the profile asks for a voice DSCP), and the connect-back exposure test (when the profile
     forbids admin access from the internet)."""
-    from netcheck.plan import parse_host_port
     from netcheck.probes import dscp, exposure
 
     if not options.responder:
         return []
-    host, port = parse_host_port(options.responder)
+    host, port = hostport.parse(options.responder, STAMP_PORT)
     out = []
     media = [r.range[0] for r in profile.ports if "udp" in r.transports and r.range[1] > r.range[0]]
     if profile.qos and profile.qos.voice_dscp is not None and media:
         spec = dscp.Spec(id="dscp", host=host, port=media[0], dscp=profile.qos.voice_dscp,
                          key=options.responder_key)
-        out.append(run_cls("dscp", "dscp", spec, 8.0, f"DSCP read-back via responder {host}"))
+        out.append(ProbeRun("dscp", "dscp", spec, 8.0, f"DSCP read-back via responder {host}"))
     if profile.lan and profile.lan.no_admin_exposure:
         spec2 = exposure.Spec(id="exposure", host=host, control_port=port, key=options.responder_key)
-        out.append(run_cls("exposure", "exposure", spec2, 10.0,
+        out.append(ProbeRun("exposure", "exposure", spec2, 10.0,
                            f"exposure: connect-back from responder {host}"))
     return out

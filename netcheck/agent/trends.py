@@ -1,11 +1,11 @@
 """History aggregation: busy hour, worst windows, availability, failure shares.
 
-Pure functions over the store's summary rows (:class:`netcheck.store.RunRow`,
-:class:`netcheck.store.CheckRow`); no I/O, no clock, so every number in a trend report can
+Pure functions over the store's summary rows (:class:`netcheck.agent.store.RunRow`,
+:class:`netcheck.agent.store.CheckRow`); no I/O, no clock, so every number in a trend report can
 be recomputed from the rows it names. Definitions:
 
 - **Per-hour-of-day profile**: runs grouped by the local hour they started in; per hour the
-  median and 95th percentile (``netcheck.stats.percentile``, type 7) of the run's worst
+  median and 95th percentile (``netcheck.analysis.stats.percentile``, type 7) of the run's worst
   handover jitter and delay, the mean and maximum loss, the lowest MOS, and the share of
   completed runs that were NO-GO. The **busy hour** is the hour with the highest NO-GO
   share, ties broken by the highest p95 jitter: the hour a one-shot test at 10:00 misses.
@@ -31,9 +31,9 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from netcheck.agent.store import CheckRow, RunRow
+from netcheck.analysis.stats import percentile
 from netcheck.result import Status
-from netcheck.stats import percentile
-from netcheck.store import CheckRow, RunRow
 
 HOUR_S = 3600.0
 #: (check id, title, status, number of runs), as ``Store.check_counts`` returns them

@@ -16,12 +16,12 @@ it exceeds the power drawn), else the power drawn (RFC 3621
 ``pethMainPseConsumptionPower``), and says which.
 
 Index → ifIndex: RFC 3621 leaves the (group, port) index to the agent; see
-:func:`netcheck.lan_model._pse_port_map`. Huawei, MikroTik and Netonix index by ifIndex.
+:func:`netcheck.wire.lan_model._pse_port_map`. Huawei, MikroTik and Netonix index by ifIndex.
 Rows that map to no interface are counted in ``unmapped`` so the audit can say that data
 existed but was not decoded.
 
 Juniper EX publishes per-port PoE only in the standard pethPsePortTable, numbered FPC + 1,
-port + 1 (the mapping is in :func:`netcheck.lan_model._pse_port_map`). Not decoded (no
+port + 1 (the mapping is in :func:`netcheck.wire.lan_model._pse_port_map`). Not decoded (no
 definition verified while building this): TP-Link's global tpPoeSystem scalars, Moxa's
 PoE table, ARUBAWIRED-POE-MIB's module and main-PSE tables.
 """
@@ -46,7 +46,7 @@ _TP = "1.3.6.1.4.1.11863.6.56.1.1.2.1.1"  # TPLINK-POWER-OVER-ETHERNET-MIB tpPoe
 _MT = "1.3.6.1.4.1.14988.1.1.15.1.1"  # MIKROTIK-MIB mtxrPOEEntry
 _NX = "1.3.6.1.4.1.46242.5.1"  # NETONIX-SWITCH-MIB poeStatusEntry
 
-#: column name -> OID (walked like :data:`netcheck.lan_model.COLUMNS`).
+#: column name -> OID (walked like :data:`netcheck.wire.lan_model.COLUMNS`).
 COLUMNS: dict[str, str] = {
     # CISCO-POWER-ETHERNET-EXT-MIB cpeExtPsePortEntry (AUGMENTS pethPsePortEntry)
     "cpeExtPsePortEnable": f"{_CPE}.2.1.1",  # auto(1) static(2) limit(3) disable(4)

@@ -11,8 +11,11 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from netcheck import __version__, capabilities, demo, evaluate, firewall_plan, plan, runner
+from netcheck import __version__, evaluate
 from netcheck.evaluate import _core
+from netcheck.plan import core as plan
+from netcheck.plan import firewall as firewall_plan
+from netcheck.platform import capabilities
 from netcheck.probes._common import utc_now
 from netcheck.probes.snmp_switch import SnmpTarget
 from netcheck.profile import Profile
@@ -30,6 +33,7 @@ from netcheck.result import (
     Status,
     Verdict,
 )
+from netcheck.run import demo, runner
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ MIBs: IF-MIB (RFC 2863), EtherLike-MIB (RFC 3635), BRIDGE-MIB (RFC 4188), Q-BRID
 (RFC 4363), POWER-ETHERNET-MIB (RFC 3621), ENTITY-MIB (RFC 6933), LLDP-MIB (IEEE
 802.1AB), LLDP-EXT-MED-MIB (ANSI/TIA-1057), and Cisco's CISCO-VLAN-MEMBERSHIP-MIB,
 CISCO-VTP-MIB and CISCO-POWER-ETHERNET-EXT-MIB where the standard ones are missing,
-CISCO-CDP-MIB beside LLDP, and the vendor PoE MIBs of :mod:`netcheck.lan_poe`.
+CISCO-CDP-MIB beside LLDP, and the vendor PoE MIBs of :mod:`netcheck.wire.lan_poe`.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from netcheck import lan_poe, oui
+from netcheck.wire import lan_poe, oui
 
 __all__ = ["COLUMNS", "Rows", "Tables", "cdp_caps", "decode", "lldp_caps", "portlist"]
 
@@ -488,7 +488,7 @@ def _cisco_voice(tables: Tables, ports: dict[int, dict[str, Any]]) -> None:
 
 def _poe(tables: Tables, ports: dict[int, dict[str, Any]]) -> dict[str, int]:
     """Per-port PoE: POWER-ETHERNET-MIB pethPsePortTable plus Cisco's per-port power,
-    then the vendor tables of :mod:`netcheck.lan_poe`. Returns, per table, how many rows
+    then the vendor tables of :mod:`netcheck.wire.lan_poe`. Returns, per table, how many rows
     matched no interface."""
     admin = tables.get("pethPsePortAdminEnable", {})
     detection = tables.get("pethPsePortDetectionStatus", {})

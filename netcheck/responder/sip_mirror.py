@@ -30,10 +30,8 @@ carries no address, so an ALG has no reason to touch it.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import hmac
 import logging
-import secrets
 import selectors
 import socket
 import threading
@@ -43,53 +41,25 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Final
 
-from netcheck.responder_services.replay import DEFAULT_WINDOW_S
+from netcheck.responder.ratelimit import RateLimiter
+from netcheck.responder.replay import DEFAULT_WINDOW_S
 from netcheck.wire import sip
+from netcheck.wire.sip_mirror import (
+    AUTH_HEADER,
+    answer,
+    header_value,
+    mac,
+)
 
-log = logging.getLogger("netcheck.responder")
+log = logging.getLogger("netcheck.responder.server")
 
-MASK: Final = 0x55
-_TABLE: Final = bytes(b ^ MASK for b in range(256))
 MAX_MESSAGE: Final = 65535
 DEFAULT_PORTS: Final = (5060,)
 MAX_PORTS: Final = 64  # two sockets each; a profile names a handful
 MAX_TCP: Final = 64  # TCP connections served at once (one thread each, <= 5 s)
-AUTH_HEADER: Final = "X-Netcheck-Auth"
-REPLY_HEADER: Final = "X-Netcheck-Reply"
-DIGEST_HEADER: Final = "X-Netcheck-Digest"
-ANSWER_HEADER: Final = "X-Netcheck-Answer"
 AUTH_WINDOW_S: Final = DEFAULT_WINDOW_S  # the responder's replay window, ±120 s
 _NONCES_MAX: Final = 100_000
 _TCP_QUIET_S: Final = 0.3
-
-
-def unmask(data: bytes) -> bytes:
-    """Undo (and apply) the mirror's mask."""
-    return data.translate(_TABLE)
-
-
-# -- authentication ----------------------------------------------------------------------
-
-
-def _mac(key: bytes, t: str, nonce: str) -> str:
-    return hmac.new(key, f"sip-mirror:{t}:{nonce}".encode(), hashlib.sha256).hexdigest()[:32]
-
-
-def auth_header(key: bytes, now_s: float | None = None) -> tuple[str, str]:
-    """The header a keyed request carries (fresh nonce, current time)."""
-    t, nonce = str(int(time.time() if now_s is None else now_s)), secrets.token_hex(8)
-    return AUTH_HEADER, f"t={t};n={nonce};m={_mac(key, t, nonce)}"
-
-
-def _header_value(data: bytes, name: str) -> str | None:
-    """A header's value found without a full parse (the request may be malformed on purpose,
-    and an ALG may have broken its framing)."""
-    head = data.partition(b"\r\n\r\n")[0]
-    prefix = name.lower().encode() + b":"
-    for line in head.split(b"\r\n")[1:]:
-        if line.lower().startswith(prefix):
-            return line[len(prefix):].strip().decode("ascii", "replace")
-    return None
 
 
 @dataclass
@@ -103,14 +73,14 @@ class Authenticator:
     def allow(self, data: bytes, source: str, now_s: float) -> bool:
         if self.key is None:
             return True
-        value = _header_value(data, AUTH_HEADER)
+        value = header_value(data, AUTH_HEADER)
         if value is None:
             return False
         params = dict(p.partition("=")[::2] for p in value.split(";"))
-        t, nonce, mac = params.get("t", ""), params.get("n", ""), params.get("m", "")
+        t, nonce, tag = params.get("t", ""), params.get("n", ""), params.get("m", "")
         if not t.isdigit() or abs(now_s - int(t)) > self.window_s:
             return False
-        if not hmac.compare_digest(mac, _mac(self.key, t, nonce)):
+        if not hmac.compare_digest(tag, mac(self.key, t, nonce)):
             return False
         return self._fresh(nonce, source, now_s)
 
@@ -123,65 +93,6 @@ class Authenticator:
             return first[0] == source  # a retransmission, not a replay from elsewhere
         self.seen[nonce] = (source, now_s)
         return True
-
-
-# -- answers ------------------------------------------------------------------------------
-
-
-def digest_of(data: bytes) -> str:
-    return f"sha256={hashlib.sha256(data).hexdigest()[:32]};len={len(data)}"
-
-
-def answer(data: bytes, source: tuple[str, int] | None = None) -> bytes | None:
-    """The mirror's answer to one received message: masked copy, or the SIP-shaped digest
-    answer when asked for; None when the digest answer would be larger than the request.
-
-    The digest answer is what a SIP server would send: the top Via gets ``received`` and
-    ``rport`` with the ``source`` the request came from (RFC 3581 section 4), and
-    ``X-Netcheck-Answer`` carries the SHA-256 of the answer itself without that line, so
-    the sender also sees whether a middlebox rewrote the answer on its way back in."""
-    if (_header_value(data, REPLY_HEADER) or "").lower() != "digest":
-        return unmask(data)
-    head = data.partition(b"\r\n\r\n")[0].split(b"\r\n")[1:]
-    keep = (b"via:", b"v:", b"from:", b"f:", b"to:", b"t:", b"call-id:", b"i:", b"cseq:")
-    copied = [ln for ln in head if ln.lower().replace(b" ", b"").startswith(keep)]
-    if source is not None:
-        copied = _received(copied, source)
-    lines = [b"SIP/2.0 200 OK", *copied, f"{DIGEST_HEADER}: {digest_of(data)}".encode(),
-             b"Content-Length: 0"]
-    reply = _with_answer_digest(lines)
-    return reply if len(reply) <= len(data) else None
-
-
-def _received(lines: list[bytes], source: tuple[str, int]) -> list[bytes]:
-    """``;received=<ip>;rport=<port>`` on the first Via line (replacing an empty rport)."""
-    for i, line in enumerate(lines):
-        if line.lower().replace(b" ", b"").startswith((b"via:", b"v:")):
-            first, sep, rest = line.partition(b",")
-            first = first.replace(b";rport;", b";").removesuffix(b";rport")
-            first += f";received={source[0]};rport={source[1]}".encode()
-            return [*lines[:i], first + sep + rest, *lines[i + 1:]]
-    return lines
-
-
-def _with_answer_digest(lines: list[bytes]) -> bytes:
-    body = b"\r\n".join([*lines, b"", b""])
-    return b"\r\n".join([*lines, f"{ANSWER_HEADER}: {answer_digest(body)}".encode(), b"", b""])
-
-
-def answer_digest(answer_without_it: bytes) -> str:
-    return f"sha256={hashlib.sha256(answer_without_it).hexdigest()[:32]}"
-
-
-def strip_answer_digest(reply: bytes) -> tuple[bytes, str | None]:
-    """(the answer without its ``X-Netcheck-Answer`` line, that line's value)."""
-    lines = reply.split(b"\r\n")
-    prefix = ANSWER_HEADER.lower().encode() + b":"
-    found = [ln for ln in lines if ln.lower().startswith(prefix)]
-    if not found:
-        return reply, None
-    rest = [ln for ln in lines if not ln.lower().startswith(prefix)]
-    return b"\r\n".join(rest), found[0][len(prefix):].strip().decode("ascii", "replace")
 
 
 # -- server -------------------------------------------------------------------------------
@@ -197,7 +108,6 @@ class MirrorServer:
     def __init__(self, bind: str, ports: tuple[int, ...], key: bytes | None,
                  rate_pps: float = 50.0, burst: float = 100.0,
                  window_s: float = AUTH_WINDOW_S) -> None:
-        from netcheck.responder import RateLimiter  # the responder's own token bucket
 
         self.auth = Authenticator(key, window_s)
         self.limiter = RateLimiter(rate_pps, burst)

@@ -17,13 +17,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from netcheck import probes
-from netcheck.plan import ProbeRun
+from netcheck.plan.runs import ProbeRun
 from netcheck.probes._common import Context, Timer, error
 from netcheck.probes._names import Names
 from netcheck.result import ErrorKind, Measurement
 from netcheck.wire import WireError
 
-log = logging.getLogger("netcheck.runner")
+log = logging.getLogger("netcheck.run.runner")
 GRACE_S = 2.0
 #: optional top-level packages -> the pyproject extra that installs them
 EXTRAS = {"scapy": "lan", "pysnmp": "lan", "weasyprint": "report", "prometheus_client": "agent"}

@@ -30,7 +30,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
-from netcheck import emodel
+from netcheck.analysis import emodel
 
 RTP_HEADER: Final = 12  # RFC 3550 5.1
 UDP_HEADER: Final = 8  # RFC 768

@@ -12,7 +12,7 @@ Safety rules every handler lives under (enforced here, not in the handlers):
   one source address; the rest are dropped unanswered;
 - a key configured means authenticated mode only (RFC 8762 4.4, HMAC-SHA-256): requests
   without a valid HMAC are dropped, and so are replays (timestamp window, per-session
-  sequence window, each HMAC answered once: :mod:`netcheck.responder_services.replay`);
+  sequence window, each HMAC answered once: :mod:`netcheck.responder.replay`);
 - bounded state: the STAMP session table (:class:`SessionTable`) and the rate limiter's
   buckets have fixed caps, so a flood from spoofed sources costs bounded memory;
 - garbage never stops the server: a request that fails to parse is dropped and counted.
@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import math
 import selectors
 import socket
 import threading
@@ -40,10 +39,11 @@ from pathlib import Path
 from typing import Final, Protocol
 
 from netcheck import platform as plat
-from netcheck.probes._stream_engine import clock_sync, enable_rx_timestamps, kernel_rx_ns
-from netcheck.probes._stream_sessions import error_estimate
-from netcheck.responder_services.control import open_side
-from netcheck.responder_services.replay import DEFAULT_WINDOW_S, ReplayGuard, SeqWindow
+from netcheck.clock import clock_sync, error_estimate
+from netcheck.platform import enable_rx_timestamps, kernel_rx_ns
+from netcheck.responder.control import open_side
+from netcheck.responder.ratelimit import RateLimiter
+from netcheck.responder.replay import DEFAULT_WINDOW_S, ReplayGuard, SeqWindow
 from netcheck.wire.stamp import (
     HMAC_LEN,
     HMAC_OFFSET,
@@ -57,7 +57,7 @@ from netcheck.wire.stamp import (
 )
 from netcheck.wire.stamp_fast import reflect_unauth, request_ssid
 
-log = logging.getLogger("netcheck.responder")
+log = logging.getLogger("netcheck.responder.server")
 
 DEFAULT_PORT: Final = 862  # RFC 8762 4.1
 _BUF: Final = 65535
@@ -67,7 +67,6 @@ _BUF: Final = 65535
 MAX_SESSIONS: Final = 16_384
 MAX_SESSIONS_PER_SOURCE: Final = 1_024
 #: Per-source token buckets kept at most (the oldest is forgotten beyond that).
-MAX_RATE_SOURCES: Final = 10_000
 #: Sessions shorter than this end without their own log line (one summary line instead).
 _LOG_MIN_PACKETS: Final = 10
 
@@ -102,11 +101,11 @@ class Config:
     max_sessions: int = MAX_SESSIONS
     max_sessions_per_source: int = MAX_SESSIONS_PER_SOURCE
     replay_window_s: float = DEFAULT_WINDOW_S  # keyed mode: accepted request timestamp skew
-    udp_ranges: tuple[tuple[int, int], ...] = ()  # UDP range echo (responder_services.udp_ranges)
+    udp_ranges: tuple[tuple[int, int], ...] = ()  # UDP range echo (responder.udp_ranges)
     udp_mode: str = "auto"  # auto | sockets | redirect
     udp_rate_pps: float = 5000.0  # per source, range echo only (a sweep needs thousands/s)
     control: bool = False  # TCP control service on the same port (coverage, exposure); CLI: on
-    sip_ports: tuple[int, ...] = ()  # SIP mirror, UDP + TCP (responder_services.sip_mirror); CLI: 5060
+    sip_ports: tuple[int, ...] = ()  # SIP mirror, UDP + TCP (responder.sip_mirror); CLI: 5060
 
 
 @dataclass
@@ -219,7 +218,7 @@ class SessionTable:
 class StampReflector:
     """Stateful RFC 8762 Session-Reflector (unauthenticated, or authenticated with ``key``).
 
-    Authenticated mode also refuses replays (:mod:`netcheck.responder_services.replay`):
+    Authenticated mode also refuses replays (:mod:`netcheck.responder.replay`):
     the request's timestamp must be within the window, its sequence number new in its
     session, and its HMAC not answered before (from whatever source)."""
 
@@ -306,42 +305,6 @@ HANDLERS: dict[str, Callable[[Config], Handler]] = {"stamp": StampReflector}
 # --------------------------------------------------------------------------------------
 # Rate limit
 # --------------------------------------------------------------------------------------
-
-
-class RateLimiter:
-    """Token bucket per source address: ``rate`` tokens/s up to ``burst``; one per request.
-
-    At most ``max_sources`` buckets: beyond that, buckets that are full again (quiet
-    sources) are dropped, then the least recently used, so a flood from spoofed addresses
-    costs bounded memory. A forgotten source starts again with a full bucket."""
-
-    def __init__(self, rate: float, burst: float, max_sources: int = MAX_RATE_SOURCES) -> None:
-        if not (math.isfinite(rate) and rate > 0 and math.isfinite(burst)):
-            raise ValueError(f"rate must be a finite number > 0 (got {rate}, burst {burst})")
-        self.rate, self.burst, self.max_sources = rate, max(burst, 1.0), max_sources
-        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
-
-    def allow(self, source: str, now: float) -> bool:
-        tokens, last = self._buckets.get(source, (self.burst, now))
-        tokens = min(self.burst, tokens + (now - last) * self.rate)
-        allowed = tokens >= 1.0
-        self._buckets[source] = (tokens - 1.0 if allowed else tokens, now)
-        self._buckets.move_to_end(source)
-        if len(self._buckets) > self.max_sources:
-            self._prune(now)
-        return allowed
-
-    def _prune(self, now: float) -> None:
-        """Forget sources whose bucket is full again (they have been quiet), then the
-        least recently seen ones down to 90 % of the cap."""
-        full = [s for s, (t, last) in self._buckets.items() if t + (now - last) * self.rate >= self.burst]
-        for s in full:
-            del self._buckets[s]
-        while len(self._buckets) > self.max_sources * 9 // 10:
-            self._buckets.popitem(last=False)
-
-    def __len__(self) -> int:
-        return len(self._buckets)
 
 
 # --------------------------------------------------------------------------------------

@@ -34,12 +34,10 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import hashlib
 import hmac
 import json
 import logging
 import math
-import secrets
 import selectors
 import socket
 import threading
@@ -48,40 +46,22 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Final
 
-from netcheck.responder_services.replay import DEFAULT_WINDOW_S, ReplayGuard
+from netcheck.responder.replay import DEFAULT_WINDOW_S, ReplayGuard
+from netcheck.wire.control import (
+    CONNECT_TIMEOUT_S,
+    DEFAULT_EXPOSURE_PORTS,
+    MAX_PORTS,
+    MAX_REQUEST,
+    RequestError,
+    decode,
+    error_line,
+    mac,
+)
 
-#: Phone admin and SIP ports that must not be reachable from the internet (VSE NET):
-#: HTTP/HTTPS web admin, SSH, Telnet, alternative HTTP(S), SIP, SIPS.
-DEFAULT_EXPOSURE_PORTS: Final = (80, 443, 22, 23, 8080, 8443, 5060, 5061)
-MAX_PORTS: Final = 32
 EXPOSURE_INTERVAL_S: Final = 10.0
-CONNECT_TIMEOUT_S: Final = 1.5
-_MAX_REQUEST: Final = 4096
-_MAX_REPLY: Final = 1 << 20  # a coverage answer for 65,535 ports is ~400 KB
 MAX_CONNECTIONS: Final = 64
 MAX_PER_SOURCE: Final = 8
 _MAX_SOURCES: Final = 10_000
-
-
-def mac(key: bytes, op: str, ports: list[int], ts: float = 0.0, nonce: str = "") -> str:
-    """HMAC-SHA-256 over ``"op:port,port,...:ts:nonce"`` (hex)."""
-    text = f"{op}:{','.join(str(p) for p in ports)}:{ts!r}:{nonce}".encode()
-    return hmac.new(key, text, hashlib.sha256).hexdigest()
-
-
-class RequestError(ValueError):
-    """A control request refused; ``code`` is the short reason sent back."""
-
-    def __init__(self, code: str) -> None:
-        super().__init__(code)
-        self.code = code
-
-
-def error_line(code: str, budget: int) -> bytes:
-    """The one-line error reply, or b"" when it would be larger than the request
-    (``budget`` octets): an error answer never amplifies."""
-    line = json.dumps({"error": code}, separators=(",", ":")).encode() + b"\n"
-    return line if len(line) <= budget else b""
 
 
 def connect_state(address: str, port: int, timeout: float) -> str:
@@ -179,13 +159,13 @@ class Control:
         try:
             raw = _read_line(conn)
             reply = json.dumps(self.handle(decode(raw), source)).encode() + b"\n"
-        except RequestError as exc:  # too_long: more than _MAX_REQUEST octets arrived
-            reply = self._error(exc.code, _MAX_REQUEST if exc.code == "too_long" else len(raw))
+        except RequestError as exc:  # too_long: more than MAX_REQUEST octets arrived
+            reply = self._error(exc.code, MAX_REQUEST if exc.code == "too_long" else len(raw))
         except OSError:
             return  # the peer went away or was too slow: nothing to answer
         except Exception:  # a bug must cost one request, never the service
             self.crashes += 1
-            logging.getLogger("netcheck.responder").exception("control request from %s", source)
+            logging.getLogger("netcheck.responder.server").exception("control request from %s", source)
             reply = self._error("internal", len(raw))
         with contextlib.suppress(OSError):
             if reply:
@@ -243,17 +223,6 @@ class Control:
                 "ports": {str(p): s for p, s in zip(ports, states, strict=True)}}
 
 
-def decode(line: bytes) -> dict[str, Any]:
-    """One request line -> its JSON object; RequestError for anything else."""
-    try:
-        request = json.loads(line)
-    except (ValueError, RecursionError):  # RecursionError: "[[[[..." nesting
-        raise RequestError("json") from None
-    if not isinstance(request, dict):
-        raise RequestError("not_object")
-    return request
-
-
 def _read_line(conn: socket.socket) -> bytes:
     buf = b""
     while b"\n" not in buf:
@@ -261,37 +230,9 @@ def _read_line(conn: socket.socket) -> bytes:
         if not chunk:
             break
         buf += chunk
-        if len(buf) > _MAX_REQUEST:
+        if len(buf) > MAX_REQUEST:
             raise RequestError("too_long")
     return buf.split(b"\n", 1)[0]
-
-
-def request(host: str, port: int, op: str, ports: list[int], key: bytes | None,
-            timeout: float) -> dict[str, Any]:
-    """Client side (blocking): send one request, return the decoded answer. Raises OSError
-    / ValueError for network trouble or garbage; the probes turn those into errors."""
-    body: dict[str, Any] = {"op": op, "ports": ports}
-    if key:
-        body["ts"], body["nonce"] = time.time(), secrets.token_hex(8)
-        body["mac"] = mac(key, op, ports, body["ts"], body["nonce"])
-    with socket.create_connection((host, port), timeout=timeout) as conn:
-        conn.settimeout(timeout)
-        conn.sendall(json.dumps(body).encode() + b"\n")
-        buf = b""
-        while b"\n" not in buf:
-            chunk = conn.recv(65536)
-            if not chunk:
-                break
-            buf += chunk
-            if len(buf) > _MAX_REPLY:  # a hostile far end streaming forever
-                raise ValueError(f"control reply longer than {_MAX_REPLY} octets")
-    try:
-        answer = json.loads(buf.split(b"\n", 1)[0] or b"null")
-    except RecursionError:  # "[[[[..." from a hostile far end
-        raise ValueError("control reply nested too deeply") from None
-    if not isinstance(answer, dict):
-        raise ValueError("control reply is not a JSON object")
-    return answer
 
 
 def without_ports(ranges: tuple[tuple[int, int], ...], ports: list[int]
@@ -317,8 +258,8 @@ def open_side(config: Any, port: int) -> list[Any]:
     echo on ``config.udp_ranges`` minus the mirror's ports, and this
     control service on TCP ``port`` when ``config.control`` (skipped with a log line when
     the TCP port is taken). Each has ``serve()`` (blocking) and ``stop()``."""
-    from netcheck.responder_services.sip_mirror import MirrorServer
-    from netcheck.responder_services.udp_ranges import RangeConfig, RangeEcho
+    from netcheck.responder.sip_mirror import MirrorServer
+    from netcheck.responder.udp_ranges import RangeConfig, RangeEcho
 
     side: list[Any] = []
     mirror = (MirrorServer(config.bind, config.sip_ports, config.key,
@@ -355,7 +296,7 @@ def open_side(config: Any, port: int) -> list[Any]:
             sock.listen(16)
         except OSError as exc:
             sock.close()
-            logging.getLogger("netcheck.responder").warning(
+            logging.getLogger("netcheck.responder.server").warning(
                 "control service (coverage, exposure) not started: TCP %d: %s", port, exc)
         else:
             side.append(Control(sock, config.key, coverage, window_s=config.replay_window_s))

@@ -41,10 +41,11 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from netcheck import platform as plat
-from netcheck.responder_services.replay import DEFAULT_WINDOW_S, ReplayGuard
+from netcheck.responder.ratelimit import RateLimiter
+from netcheck.responder.replay import DEFAULT_WINDOW_S, ReplayGuard
 from netcheck.wire import portecho
 
-log = logging.getLogger("netcheck.responder")
+log = logging.getLogger("netcheck.responder.server")
 
 DEFAULT_RATE_PPS: Final = 5000.0
 _FD_MARGIN: Final = 256
@@ -85,7 +86,6 @@ class RangeEcho:
     """Serve the port echo on the configured ranges until :meth:`stop`."""
 
     def __init__(self, cfg: RangeConfig) -> None:
-        from netcheck.responder import RateLimiter  # not at import time: responder imports us
 
         self.cfg = cfg
         self.counters = RangeCounters()

@@ -114,7 +114,7 @@ async def _stun_tcp(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) 
 @asynccontextmanager
 async def responder() -> AsyncIterator[str]:
     """A STAMP responder on 127.0.0.1 (free port) in a background thread; yields HOST:PORT."""
-    from netcheck import responder as resp
+    from netcheck.responder import server as resp
 
     with resp.running(resp.Config(bind="127.0.0.1", port=0)) as server:
         host, port = server.address

@@ -25,7 +25,7 @@ from wsgiref.simple_server import WSGIRequestHandler, make_server
 from prometheus_client import CollectorRegistry, Counter, Gauge, make_wsgi_app
 from prometheus_client.exposition import ThreadingWSGIServer
 
-from netcheck import store as st
+from netcheck.agent import store as st
 from netcheck.result import PATH_PROBES, RunResult, Status, Verdict
 
 VERDICT_VALUES = {v.value: v.exit_code for v in Verdict}

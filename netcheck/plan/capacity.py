@@ -1,6 +1,6 @@
 """Plan entries of the capacity area (issue 8): call-load ramp, QoS under load, iperf3.
 
-Kept beside :mod:`netcheck.plan` so that the plan only gains one line. Measurement ids are
+Kept beside :mod:`netcheck.plan.core` so that the plan only gains one line. Measurement ids are
 what :mod:`netcheck.evaluate.capacity` reads: ``capacity``, ``qos``, and ``iperf3:up`` /
 ``iperf3:down`` (informative; iperf3's own figures, no check judges them).
 
@@ -15,7 +15,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from netcheck import bandwidth
+from netcheck import hostport
+from netcheck.analysis import bandwidth
+from netcheck.plan.runs import Options, ProbeRun, stun_server
+from netcheck.probes.stream import STAMP_PORT
 from netcheck.profile import Limit, PathLimits, Profile
 
 CAPACITY_BUDGET_S = 60.0  # the issue's bound for the whole ramp
@@ -23,18 +26,17 @@ QOS_BUDGET_S = 30.0
 IPERF3_SECONDS = 5.0
 
 
-def runs(profile: Profile, options: Any, run_cls: Any) -> list[Any]:
-    """``run_cls`` is :class:`netcheck.plan.ProbeRun` (passed in to avoid an import cycle)."""
+def runs(profile: Profile, options: Options) -> list[ProbeRun]:
     if not getattr(options, "capacity", True):
         return []
     out = []
     if options.responder:
-        out += _capacity(profile, options, run_cls)
-        out += _qos(profile, options, run_cls)
+        out += _capacity(profile, options)
+        out += _qos(profile, options)
     elif not options.port_remap:
-        out += _stun_capacity(profile, options, run_cls)
+        out += _stun_capacity(profile, options)
     if getattr(options, "iperf3", None):
-        out += _iperf3(options, run_cls)
+        out += _iperf3(options)
     return out
 
 
@@ -54,7 +56,7 @@ def _bound(limit: Limit | None, default: float) -> float:
     return limit.comparator[1] if limit is not None else default
 
 
-def requirement(profile: Profile, options: Any) -> bandwidth.Requirement | None:
+def requirement(profile: Profile, options: Options) -> bandwidth.Requirement | None:
     bw = profile.bandwidth
     if bw is None or options.extensions is None:
         return None
@@ -65,13 +67,12 @@ def requirement(profile: Profile, options: Any) -> bandwidth.Requirement | None:
         codec=profile.stream.codec, interval_ms=profile.stream.packet_interval_ms)
 
 
-def _responder(options: Any) -> tuple[str, int]:
-    from netcheck.plan import parse_host_port
+def _responder(options: Options) -> tuple[str, int]:
+    assert options.responder, "planned only with a responder"
+    return hostport.parse(options.responder, STAMP_PORT)
 
-    return parse_host_port(options.responder)
 
-
-def _capacity(profile: Profile, options: Any, run_cls: Any) -> list[Any]:
+def _capacity(profile: Profile, options: Options) -> list[ProbeRun]:
     from netcheck.probes import capacity
 
     need = requirement(profile, options)
@@ -87,14 +88,13 @@ def _capacity(profile: Profile, options: Any, run_cls: Any) -> list[Any]:
                          step_s=2.0 if options.quick else 3.0, duration_s=budget, limits=limits_of(profile))
     title = (f"call load up to {spec.target_calls()} calls via responder {host}:{port} "
              f"(need {need.up_kbps:g}/{need.down_kbps:g} kbit/s up/down)")
-    return [run_cls("capacity", "capacity", spec, budget + 5.0, title, exclusive=True)]
+    return [ProbeRun("capacity", "capacity", spec, budget + 5.0, title, exclusive=True)]
 
 
-def _stun_capacity(profile: Profile, options: Any, run_cls: Any) -> list[Any]:
+def _stun_capacity(profile: Profile, options: Options) -> list[ProbeRun]:
     """Field mode: the same bounded ramp (requirement + 25 %) as STUN Binding streams to the
     provider's STUN server; it loads and proves the uplink only (downstream is stated as not
     measured). The only step that sends a provider server more than one call's packets."""
-    from netcheck.plan import stun_server
     from netcheck.probes import capacity
     from netcheck.profile import Role
 
@@ -114,10 +114,10 @@ def _stun_capacity(profile: Profile, options: Any, run_cls: Any) -> list[Any]:
                          duration_s=budget, limits=limits_of(profile), method="stun")
     title = (f"upstream call load up to {spec.target_calls()} calls via STUN server "
              f"{server[0]}:{server[1]} (need {need.up_kbps:g} kbit/s up)")
-    return [run_cls("capacity", "capacity", spec, budget + 5.0, title, exclusive=True)]
+    return [ProbeRun("capacity", "capacity", spec, budget + 5.0, title, exclusive=True)]
 
 
-def _qos(profile: Profile, options: Any, run_cls: Any) -> list[Any]:
+def _qos(profile: Profile, options: Options) -> list[ProbeRun]:
     from netcheck.probes import qos
 
     q = profile.qos
@@ -131,19 +131,19 @@ def _qos(profile: Profile, options: Any, run_cls: Any) -> list[Any]:
                     interval_ms=s.packet_interval_ms, jitter_buffer_ms=s.jitter_buffer_ms,
                     dscp=q.voice_dscp if q.voice_dscp is not None else s.dscp, bulk_start_kbps=start,
                     duration_s=QOS_BUDGET_S, limits=limits_of(profile))
-    return [run_cls("qos", "qos", spec, QOS_BUDGET_S + 5.0,
+    return [ProbeRun("qos", "qos", spec, QOS_BUDGET_S + 5.0,
                     f"voice under bulk load via responder {host}:{port}", exclusive=True)]
 
 
-def _iperf3(options: Any, run_cls: Any) -> list[Any]:
-    from netcheck.plan import parse_host_port
+def _iperf3(options: Options) -> list[ProbeRun]:
     from netcheck.probes import iperf3
 
-    host, port = parse_host_port(options.iperf3, default_port=iperf3.DEFAULT_PORT)
+    assert options.iperf3, "planned only with an iperf3 server"
+    host, port = hostport.parse(options.iperf3, iperf3.DEFAULT_PORT, option="--iperf3")
     out = []
     for reverse, tag in ((False, "up"), (True, "down")):
         spec = iperf3.Spec(id=f"iperf3:{tag}", host=host, port=port, duration_s=IPERF3_SECONDS,
                            reverse=reverse)
-        out.append(run_cls(spec.id, "iperf3", spec, IPERF3_SECONDS + 12.0,
+        out.append(ProbeRun(spec.id, "iperf3", spec, IPERF3_SECONDS + 12.0,
                            f"iperf3 TCP {tag} to {host}:{port}", exclusive=True))
     return out

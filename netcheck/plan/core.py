@@ -6,60 +6,19 @@ A pure function of the profile, the site inputs and this machine's capabilities,
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
-
 import msgspec
 
-from netcheck import capacity_plan, firewall_plan
+from netcheck import hostport
+from netcheck.plan import capacity as capacity_plan
+from netcheck.plan import firewall as firewall_plan
+from netcheck.plan.runs import ICMP_TIME_EXCEEDED as ICMP_TIME_EXCEEDED
+from netcheck.plan.runs import Options as Options
+from netcheck.plan.runs import PlanError as PlanError
+from netcheck.plan.runs import ProbeRun as ProbeRun
+from netcheck.plan.runs import stun_server as stun_server
 from netcheck.probes import dns, snmp_switch, stream, tcp_ports
 from netcheck.probes._common import is_ip_literal
 from netcheck.profile import Profile, Role, valid_host
-
-
-@dataclass(frozen=True)
-class ProbeRun:
-    """One probe invocation; ``timeout_s`` becomes its monotonic deadline in the runner."""
-
-    id: str
-    probe: str
-    spec: Any
-    timeout_s: float
-    title: str
-    exclusive: bool = False  # timing-critical: the runner runs it alone (see runner.run_all)
-    #: a resource outside this machine that runs with the same tag must not share: the
-    #: runner runs them one after the other within the shared phase (see runner.run_all)
-    contends: str = ""
-
-
-#: Routers rate-limit the ICMP Time Exceeded they send (Linux: 1/s per destination, burst
-#: 6; most vendors alike). Two probes that read Time Exceeded from the same routers at
-#: the same time eat each other's budget, and the site-egress test would read the
-#: silence as a blocked port, so they take turns.
-ICMP_TIME_EXCEEDED = "icmp-time-exceeded"
-
-
-@dataclass(frozen=True)
-class Options:
-    quick: bool = False
-    gateway: str | None = None  # the default gateway, found by capabilities
-    port_remap: dict[int, int] = field(default_factory=dict)  # demo peers
-    responder: str | None = None  # HOST[:PORT] of a netcheck responder (STAMP)
-    responder_key: bytes | None = field(default=None, repr=False)  # HMAC key: authenticated STAMP
-    interface: str | None = None  # LAN probes (link, lldp, dhcp): None = default-route interface
-    lldp_wait_s: float = 35.0  # one 30 s LLDP interval (IEEE 802.1AB default) + margin
-    dhcp_wait_s: float = 6.0  # probes.dhcp.DEFAULT_WAIT_S (RFC 2131 4.1 timing, dnsmasq ping check)
-    voice_vlan: int | None = None  # also DISCOVER tagged on <interface>.<vlan>
-    switches: tuple[snmp_switch.SnmpTarget, ...] = ()  # SNMP switch audit (credentials inside)
-    extensions: int | None = None  # capacity: the requirement needs the site's extensions
-    package_mix: dict[str, int] = field(default_factory=dict)  # users per profile package
-    concurrency: float | None = None  # share of extensions active at once
-    capacity: bool = True  # call-load ramp and QoS under load (with a responder)
-    iperf3: str | None = None  # HOST[:PORT] of an iperf3 server: raw throughput, iperf3's figures
-
-
-class PlanError(ValueError):
-    """The site inputs do not fit the profile (e.g. an unknown --target name)."""
 
 
 def with_targets(profile: Profile, overrides: dict[str, str]) -> Profile:
@@ -98,8 +57,8 @@ def build(profile: Profile, options: Options) -> list[ProbeRun]:
     runs += local_link_runs(options)
     runs += _tcp_runs(profile, options)
     runs += lan_local_runs(profile, options)
-    runs += firewall_plan.runs(profile, options, ProbeRun)
-    runs += capacity_plan.runs(profile, options, ProbeRun)
+    runs += firewall_plan.runs(profile, options)
+    runs += capacity_plan.runs(profile, options)
     runs += snmp_runs(options.switches)
     return runs
 
@@ -193,33 +152,12 @@ def bufferbloat_runs(options: Options) -> list[ProbeRun]:
 
     if not options.iperf3:
         return []
-    host, port = parse_host_port(options.iperf3, iperf3.DEFAULT_PORT)
+    host, port = hostport.parse(options.iperf3, iperf3.DEFAULT_PORT, option="--iperf3")
     load_s = 4.0 if options.quick else 8.0
     spec = bufferbloat.Spec(id="bufferbloat", load_host=host, load_port=port, load_s=load_s)
     timeout = spec.idle_s + 2 * (load_s + 5.0) + 10.0
     return [ProbeRun(spec.id, "bufferbloat", spec, timeout, f"latency under load via iperf3 {host}:{port}",
                      exclusive=True)]
-
-
-def parse_host_port(value: str, default_port: int = stream.STAMP_PORT) -> tuple[str, int]:
-    """``host``, ``host:port``, ``[v6]:port`` or a bare IPv6 address -> (host, port)."""
-    value = value.strip()
-    if value.startswith("["):
-        host, _, rest = value[1:].partition("]")
-        port = rest.removeprefix(":")
-    elif value.count(":") == 1:
-        host, _, port = value.partition(":")
-    else:
-        host, port = value, ""
-    if not host:
-        raise PlanError(f"--responder {value!r}: expected HOST[:PORT]")
-    if not valid_host(host):
-        raise PlanError(f"--responder {value!r}: not a host name or IP address")
-    if not port:
-        return host, default_port
-    if not port.isdigit() or not 0 < int(port) < 65536:
-        raise PlanError(f"--responder {value!r}: port must be 1-65535")
-    return host, int(port)
 
 
 def _stream_run(profile: Profile, options: Options, name: str, host: str, window: float | None) -> ProbeRun:
@@ -246,7 +184,7 @@ def _stream_run(profile: Profile, options: Options, name: str, host: str, window
     if name != "gateway" and _sip_row(profile, name):
         chain.append(stream.Attempt("sip", host, stream.SIP_PORT))
     if options.responder:
-        r_host, r_port = parse_host_port(options.responder)
+        r_host, r_port = hostport.parse(options.responder, stream.STAMP_PORT)
         spec = stream.Spec(host=r_host, port=r_port, key=options.responder_key, method="stamp",
                            fallback=tuple(chain), **common)  # type: ignore[arg-type]
         title = f"call (STAMP) via responder {r_host}:{r_port} for {name}"
@@ -266,23 +204,6 @@ def _sip_row(profile: Profile, name: str) -> bool:
     """True when the port table has a UDP row with 5060 towards target ``name``."""
     return any(r.destination == name and "udp" in r.transports and r.range[0] <= stream.SIP_PORT <= r.range[1]
                for r in profile.ports)
-
-
-def stun_server(profile: Profile, name: str, options: Options | None = None) -> tuple[str, int] | None:
-    """The STUN/TURN server that stands for path ``name`` without a responder: the
-    profile's STUN target, else the target itself when its port table row names STUN on
-    UDP 3478 (Teams: the transport relay). None when the profile names none."""
-    port = (options.port_remap if options else {}).get(stream.STUN_PORT, stream.STUN_PORT)
-    named = next((t.host for _, t in profile.targets_with_role(Role.STUN) if t.host), None)
-    if named:
-        return named, port
-    target = profile.targets.get(name)
-    for rule in profile.ports:
-        lo, hi = rule.range
-        if (rule.destination == name and "udp" in rule.transports and lo <= stream.STUN_PORT <= hi
-                and "STUN" in rule.protocol.upper() and target is not None and target.host):
-            return target.host, port
-    return None
 
 
 def _window(profile: Profile) -> float | None:

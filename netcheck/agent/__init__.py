@@ -1,0 +1,2 @@
+"""Agent: scheduled runs (``agent``), the SQLite history (``store``), the Prometheus
+exporter (``metrics``) and trend statistics (``trends``)."""

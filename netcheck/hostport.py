@@ -1,0 +1,52 @@
+"""The one ``HOST[:PORT]`` parser (command line, profiles, plans, measurement targets).
+
+IPv6 literals need brackets to carry a port (RFC 3986 section 3.2.2, as in URLs):
+``[2001:db8::1]:862``. A bare IPv6 address (``2001:db8::1``, more than one colon) is a
+host without a port; ``host:port`` with a single colon is a name or IPv4 address with a port.
+"""
+
+from __future__ import annotations
+
+from netcheck.profile import valid_host
+
+
+class HostPortError(ValueError):
+    """A ``HOST[:PORT]`` value that is not one; the message names the option."""
+
+
+def _split(value: str) -> tuple[str, str]:
+    if value.startswith("["):
+        host, _, rest = value[1:].partition("]")
+        return host, rest.removeprefix(":")
+    if value.count(":") == 1:
+        host, _, port = value.partition(":")
+        return host, port
+    return value, ""
+
+
+def parse(value: str, default_port: int, option: str = "--responder") -> tuple[str, int]:
+    """``host``, ``host:port``, ``[v6]:port`` or a bare IPv6 address -> (host, port);
+    :class:`HostPortError` naming ``option`` for anything else."""
+    value = value.strip()
+    host, port = _split(value)
+    if not host:
+        raise HostPortError(f"{option} {value!r}: expected HOST[:PORT]")
+    if not valid_host(host):
+        raise HostPortError(f"{option} {value!r}: not a host name or IP address")
+    if not port:
+        return host, default_port
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise HostPortError(f"{option} {value!r}: port must be 1-65535")
+    return host, int(port)
+
+
+def split_target(target: str) -> tuple[str, int]:
+    """A measurement's ``target`` (``host:port/transport``, ``[v6]:port``, ``host``) ->
+    (host, port), port 0 when it names none. Lenient: targets were written by probes."""
+    host, port = _split(target.split("/", 1)[0])
+    return host, int(port) if port.isdigit() else 0
+
+
+def join(host: str, port: int) -> str:
+    """The inverse of :func:`parse`: brackets around an IPv6 literal."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"

@@ -1,0 +1,2 @@
+"""Run: the runner (deadlines, scheduling by contention), assessment orchestration,
+capability detection and the demo's loopback peers."""
