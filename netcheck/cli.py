@@ -85,53 +85,90 @@ def _snmp_options(fn: Any) -> Any:
     return fn
 
 
-def _secret(path: Path | None, env: str, what: str) -> str:
-    import os
+def _snmp_input(snmp: dict[str, Any]) -> Any:
+    """The ``_snmp_options`` values as the run input's SNMP part (file names, no secrets)."""
+    from netcheck.run.inputs import SnmpInput
 
-    if path is not None:
-        try:
-            value = path.read_text(encoding="utf-8").strip()
-        except OSError as exc:
-            raise InputError(f"{path}: {exc.strerror or exc}") from None
-        if not value:
-            raise InputError(f"{path}: empty {what} file")
-        return value
-    return os.environ.get(env, "").strip()
+    def name(key: str) -> str | None:
+        value = snmp.pop(key, None)
+        return str(value) if value is not None else None
 
-
-def _snmp_targets(snmp: dict[str, Any]) -> tuple[Any, ...]:
-    """``--switch`` items -> SnmpTarget specs (v3 when --snmp-v3-user is given)."""
-    from netcheck.probes.snmp_switch import SnmpTarget, Version
-
-    if not snmp.get("switches"):
-        return ()
-    user = snmp.get("snmp_v3_user")
-    if user:
-        auth = _secret(snmp.get("snmp_v3_auth_file"), "NETCHECK_SNMP_V3_AUTH_KEY", "auth key")
-        priv = _secret(snmp.get("snmp_v3_priv_file"), "NETCHECK_SNMP_V3_PRIV_KEY", "privacy key")
-        if len(auth) < 8 or len(priv) < 8:
-            raise InputError("SNMPv3 authPriv needs an auth and a privacy key of at least 8 characters "
-                             "(--snmp-v3-auth-file/--snmp-v3-priv-file or the environment variables)")
-        creds: dict[str, Any] = dict(version=Version.V3, v3_user=user, v3_auth_key=auth, v3_priv_key=priv,
-                                     v3_auth_proto=snmp["snmp_v3_auth_proto"],
-                                     v3_priv_proto=snmp["snmp_v3_priv_proto"],
-                                     v3_context=snmp.get("snmp_v3_context") or "")
-    else:
-        community = _secret(snmp.get("snmp_community_file"), "NETCHECK_SNMP_COMMUNITY", "community")
-        if not community:
-            raise InputError("--switch needs SNMP credentials: --snmp-community-file FILE or "
-                             "$NETCHECK_SNMP_COMMUNITY (SNMPv2c), or --snmp-v3-user with key files")
-        creds = dict(version=Version.V2C, community=community)
-    return tuple(SnmpTarget(host, port, **creds) for host, port in map(_host_port, snmp["switches"]))
+    return SnmpInput(switches=tuple(snmp.pop("switches", ()) or ()), community_file=name("snmp_community_file"),
+                     v3_user=snmp.pop("snmp_v3_user", None), v3_auth_file=name("snmp_v3_auth_file"),
+                     v3_priv_file=name("snmp_v3_priv_file"), v3_auth_proto=snmp.pop("snmp_v3_auth_proto", "SHA"),
+                     v3_priv_proto=snmp.pop("snmp_v3_priv_proto", "AES"),
+                     v3_context=snmp.pop("snmp_v3_context", "") or "")
 
 
-def _host_port(item: str) -> tuple[str, int]:
-    """A ``--switch`` value: ``HOST``, ``HOST:PORT``, ``[V6]:PORT`` or a bare IPv6 address."""
-    from netcheck import hostport
+def _run_input_options(fn: Any) -> Any:
+    """The options of one assessment, shared by ``run`` and ``agent`` (one typed run input:
+    :class:`netcheck.run.inputs.RunInput`)."""
+    from netcheck.run.inputs import DHCP_WAIT_S, LLDP_WAIT_S
+
+    options = [
+        click.option("--profile", "profile_name", required=True, help="Shipped profile name or a YAML path."),
+        click.option("--target", "targets", multiple=True, metavar="NAME=HOST",
+                     help="Set or override a profile target's host (repeatable)."),
+        click.option("--extensions", type=click.IntRange(1, 100_000), help="Extensions (phones) in use at the site."),
+        click.option("--customer", help="Customer name for the report."),
+        click.option("--site", "site_name", help="Site name for the report."),
+        click.option("--technician", help="Who ran the test."),
+        click.option("--quick", is_flag=True, help="Shorter measurement (the profile's quick duration)."),
+        click.option("--responder", metavar="HOST[:PORT]",
+                     help="A netcheck responder at the provider side: the call is measured with STAMP (port 862)."),
+        click.option("--responder-key-file", type=click.Path(dir_okay=False, path_type=Path),
+                     help="Shared key file: authenticated STAMP (HMAC-SHA-256) with the responder."),
+        click.option("--interface", metavar="IFACE",
+                     help="LAN probes (link, LLDP, DHCP): interface (default: the default route's)."),
+        click.option("--lldp-wait", default=LLDP_WAIT_S, show_default=True, type=Finite(1, 300),
+                     help="Seconds to listen for LLDP/CDP (LLDP sends every 30 s by default)."),
+        click.option("--dhcp-wait", default=DHCP_WAIT_S, show_default=True, type=Finite(0.5, 30),
+                     help="Seconds to collect DHCP OFFERs (DISCOVER only; no lease is taken). Servers that "
+                     "ping an address before offering it (dnsmasq: 3 s) need more than 3 s."),
+        click.option("--voice-vlan", type=click.IntRange(1, 4094),
+                     help="Also DISCOVER on the 802.1Q sub-interface IFACE.VLAN."),
+        click.option("--capacity/--no-capacity", default=True, show_default=True,
+                     help="With --responder: ramp concurrent calls up to the bandwidth need (--extensions) "
+                     "and test voice under bulk load."),
+        click.option("--iperf3", "iperf3_server", metavar="HOST[:PORT]",
+                     help="An iperf3 server: also measure raw TCP throughput up and down (iperf3's own figures)."),
+        click.option("--package-mix", metavar="NAME=N,...",
+                     help="Users per profile package, e.g. video=10,desktop_sharing=5 (stimme)."),
+        click.option("--concurrency", type=Finite(0, 1, min_open=True),
+                     help="Share of extensions in calls at once (default 1: every extension, the providers' rule)."),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return _snmp_options(fn)
+
+
+def _run_input(kw: dict[str, Any]) -> Any:
+    """Take the :func:`_run_input_options` values out of ``kw``: the typed run input."""
+    from netcheck.run.inputs import RunInput, parse_targets
+
+    key_file = kw.pop("responder_key_file", None)
+    try:
+        targets = parse_targets(kw.pop("targets", ()))
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+    return RunInput(
+        profile=kw.pop("profile_name"), targets=targets, customer=kw.pop("customer", None),
+        site=kw.pop("site_name", None), technician=kw.pop("technician", None), extensions=kw.pop("extensions", None),
+        quick=kw.pop("quick", False), responder=kw.pop("responder", None),
+        responder_key_file=str(key_file) if key_file is not None else None, interface=kw.pop("interface", None),
+        lldp_wait_s=kw.pop("lldp_wait"), dhcp_wait_s=kw.pop("dhcp_wait"), voice_vlan=kw.pop("voice_vlan", None),
+        capacity=kw.pop("capacity", True), iperf3=kw.pop("iperf3_server", None),
+        package_mix=kw.pop("package_mix", None), concurrency=kw.pop("concurrency", None), snmp=_snmp_input(kw),
+    )
+
+
+def _resolve(inp: Any) -> Any:
+    """The checked request of a run input; its mistakes are one-line input errors."""
+    from netcheck.run import inputs
 
     try:
-        return hostport.parse(item, 161, option="--switch")
-    except hostport.HostPortError as exc:
+        return inputs.resolve(inp)
+    except inputs.InputError as exc:
         raise InputError(str(exc)) from None
 
 
@@ -188,13 +225,7 @@ def _sign(paths: list[Path], key: Path | None) -> None:
 
 
 @cli.command()
-@click.option("--profile", "profile_name", required=True, help="Shipped profile name or a YAML path.")
-@click.option("--extensions", type=click.IntRange(1, 100_000), help="Extensions (phones) in use at the site.")
-@click.option("--customer", help="Customer name for the report.")
-@click.option("--site", "site_name", help="Site name for the report.")
-@click.option("--technician", help="Who ran the test.")
-@click.option("--target", "targets", multiple=True, metavar="NAME=HOST",
-              help="Set or override a profile target's host (repeatable).")
+@_run_input_options
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
               default=Path("netcheck-results"), show_default=True, help="Directory for result and reports.")
 @click.option("--format", "formats", multiple=True,
@@ -202,63 +233,20 @@ def _sign(paths: list[Path], key: Path | None) -> None:
               help="Report formats to write (repeatable; default json and html).")
 @click.option("--lang", type=click.Choice(["en", "de"]), default="en", show_default=True,
               help="Language of the reports.")
-@click.option("--quick", is_flag=True, help="Shorter measurement (the profile's quick duration).")
 @click.option("--plan", "plan_only", is_flag=True, help="Show what would be measured; send nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result document on stdout, nothing else.")
-@click.option("--responder", metavar="HOST[:PORT]",
-              help="A netcheck responder at the provider side: the call is measured with STAMP (port 862).")
-@click.option("--interface", metavar="IFACE",
-              help="LAN probes (link, LLDP, DHCP): interface (default: the default route's).")
-@click.option("--lldp-wait", default=35.0, show_default=True, type=Finite(1, 300),
-              help="Seconds to listen for LLDP/CDP (LLDP sends every 30 s by default).")
-@click.option("--dhcp-wait", default=6.0, show_default=True, type=Finite(0.5, 30),
-              help="Seconds to collect DHCP OFFERs (DISCOVER only; no lease is taken). Servers that "
-              "ping an address before offering it (dnsmasq: 3 s) need more than 3 s.")
-@click.option("--voice-vlan", type=click.IntRange(1, 4094),
-              help="Also DISCOVER on the 802.1Q sub-interface IFACE.VLAN.")
-@click.option("--responder-key-file", type=click.Path(dir_okay=False, path_type=Path),
-              help="Shared key file: authenticated STAMP (HMAC-SHA-256) with the responder.")
-@click.option("--capacity/--no-capacity", default=True, show_default=True,
-              help="With --responder: ramp concurrent calls up to the bandwidth need (--extensions) "
-              "and test voice under bulk load.")
-@click.option("--iperf3", "iperf3_server", metavar="HOST[:PORT]",
-              help="An iperf3 server: also measure raw TCP throughput up and down (iperf3's own figures).")
-@click.option("--package-mix", metavar="NAME=N,...",
-              help="Users per profile package, e.g. video=10,desktop_sharing=5 (stimme).")
-@click.option("--concurrency", type=Finite(0, 1, min_open=True),
-              help="Share of extensions in calls at once (default 1: every extension, the providers' rule).")
-@_snmp_options
 @_report_options
-def run(profile_name: str, extensions: int | None, customer: str | None, site_name: str | None,
-        technician: str | None, targets: tuple[str, ...], out_dir: Path, formats: tuple[str, ...],
-        quick: bool, plan_only: bool, as_json: bool, interface: str | None, lldp_wait: float, dhcp_wait: float,
-        voice_vlan: int | None, responder: str | None,
-        responder_key_file: Path | None, lang: str, capacity: bool = True, iperf3_server: str | None = None,
-        package_mix: str | None = None, concurrency: float | None = None, appendix: bool | None = None,
-        private: bool = False, integrator_file: Path | None = None, timezone: str | None = None,
-        sign_key: Path | None = None, **snmp: Any) -> None:
+def run(out_dir: Path, formats: tuple[str, ...], plan_only: bool, as_json: bool, lang: str,
+        appendix: bool | None = None, private: bool = False, integrator_file: Path | None = None,
+        timezone: str | None = None, sign_key: Path | None = None, **inputs: Any) -> None:
     """Measure the site against a provider profile and write the verdict."""
-    from netcheck import hostport, reports
-    from netcheck.plan import core as plan
-    from netcheck.probes.stream import STAMP_PORT
-    from netcheck.result import Site, write_atomic
+    from netcheck import reports
+    from netcheck.result import write_atomic
     from netcheck.run import assess
 
     render_options = _render_options(appendix, private, integrator_file, timezone)
-    profile = _load_profile(profile_name)
-    key = _responder_key(responder_key_file)
-    try:
-        profile = plan.with_targets(profile, _parse_targets(targets))
-        if responder:
-            hostport.parse(responder, STAMP_PORT)
-    except (plan.PlanError, hostport.HostPortError) as exc:
-        raise InputError(str(exc)) from None
-    _require_targets(profile)
-    load = _capacity_inputs(profile, package_mix, concurrency, capacity, iperf3_server)
-    site = Site(customer=customer, site=site_name, technician=technician, extensions=extensions)
-    lan = dict(interface=interface, lldp_wait_s=lldp_wait, dhcp_wait_s=dhcp_wait, voice_vlan=voice_vlan)
-    request = assess.Request(profile=profile, site=site, quick=quick, lan=lan, responder=responder,
-                             responder_key=key, switches=_snmp_targets(snmp), **load)
+    request = _resolve(_run_input(inputs))
+    profile = request.profile
     if plan_only:
         _print_plan(assess.plan_for(request), profile)
         return
@@ -315,26 +303,6 @@ def _save(result: RunResult, out_dir: Path, formats: list[str], reports: Any, wr
     except InputError as exc:
         click.echo(f"error: {exc.message}: the result could not be saved", err=True)
         return []
-
-
-def _require_targets(profile: Any) -> None:
-    """A required check's target without a host is an input error naming ``--target``."""
-    from netcheck.plan import core as plan
-
-    missing = plan.missing_required_targets(profile)
-    if missing:
-        raise InputError(f"profile {profile.id!r} needs a host for its target(s) {', '.join(missing)}: "
-                         + " ".join(f"--target {n}=HOST" for n in missing))
-
-
-def _parse_targets(items: tuple[str, ...]) -> dict[str, str]:
-    out = {}
-    for item in items:
-        name, sep, host = item.partition("=")
-        if not sep or not name or not host:
-            raise InputError(f"--target {item!r}: expected NAME=HOST")
-        out[name.strip()] = host.strip()
-    return out
 
 
 def _run_with_progress(request: Any, quiet: bool, lang: str = "en") -> RunResult:
@@ -400,34 +368,12 @@ def _write_outputs(result: RunResult, out_dir: Path, formats: list[str], reports
 
 
 def _responder_key(path: Path | None) -> bytes | None:
-    if path is None:
-        return None
-    from netcheck.responder.server import KeyFileError, load_key
+    from netcheck.run import inputs
 
     try:
-        return load_key(path)
-    except KeyFileError as exc:
+        return inputs.responder_key(str(path) if path is not None else None)
+    except inputs.InputError as exc:
         raise InputError(str(exc)) from None
-
-
-def _capacity_inputs(profile: Any, package_mix: str | None, concurrency: float | None, capacity: bool,
-                     iperf3_server: str | None) -> dict[str, Any]:
-    """--package-mix / --concurrency / --capacity / --iperf3, checked against the profile."""
-    from netcheck import hostport
-    from netcheck.analysis import bandwidth
-
-    try:
-        mix = bandwidth.parse_package_mix(package_mix or "")
-        known = profile.bandwidth.packages_kbps if profile.bandwidth else {}
-        unknown = sorted(set(mix) - set(known))
-        if unknown:
-            raise bandwidth.BandwidthError(f"--package-mix: profile {profile.id!r} has no package "
-                                           f"{', '.join(unknown)} (known: {', '.join(sorted(known)) or 'none'})")
-        if iperf3_server:
-            hostport.parse(iperf3_server, 5201, option="--iperf3")
-    except (bandwidth.BandwidthError, hostport.HostPortError) as exc:
-        raise InputError(str(exc)) from None
-    return dict(package_mix=mix, concurrency=concurrency, capacity=capacity, iperf3=iperf3_server)
 
 
 def _print_plan(view: Any, profile: Any) -> None:
@@ -635,7 +581,12 @@ def inventory(result_file: Path | None, csv_file: Path | None, as_json: bool, **
     if result_file is not None:
         measurements = _load_result(result_file).measurements
     else:
-        targets = _snmp_targets(snmp)
+        from netcheck.run import inputs
+
+        try:
+            targets = inputs.snmp_targets(_snmp_input(snmp))
+        except inputs.InputError as exc:
+            raise InputError(str(exc)) from None
         if not targets:
             raise InputError("give --switch HOST (with SNMP credentials) or --result RESULT.json")
         measurements = _audit(targets)
@@ -910,7 +861,7 @@ _STORE_OPTION = click.option(
 
 
 @cli.command()
-@click.option("--profile", "profile_name", required=True, help="Shipped profile name or a YAML path.")
+@_run_input_options
 @click.option("--every", default="15m", show_default=True, callback=_period, help="Run period (90s, 15m, 1h).")
 @click.option("--full-every", callback=_period,
               help="Runs at --every are the monitor subset (stream, ports, DNS); a full run this often.")
@@ -924,41 +875,27 @@ _STORE_OPTION = click.option(
               help="On SIGTERM, how long the current run may still finish.")
 @click.option("--retention", default="400d", show_default=True, callback=_duration, help="Keep runs this long.")
 @click.option("--webhook", metavar="URL", help="POST a JSON event on every verdict change (with retries).")
-@click.option("--target", "targets", multiple=True, metavar="NAME=HOST", help="Set a profile target's host.")
-@click.option("--responder", metavar="HOST[:PORT]", help="A netcheck responder for the STAMP stream.")
-@click.option("--responder-key-file", type=click.Path(dir_okay=False, path_type=Path),
-              help="Shared key file for authenticated STAMP.")
-@click.option("--customer", help="Customer name stored with every result.")
-@click.option("--site", "site_name", help="Site name stored with every result.")
-@click.option("--extensions", type=click.IntRange(1, 100_000), help="Extensions (phones) in use at the site.")
-@click.option("--quick", is_flag=True, help="The profile's quick durations for every run.")
 @click.option("--once", is_flag=True, help="One run now, stored, then exit (for cron / Task Scheduler).")
 @click.option("--max-runs", type=click.IntRange(min=1), hidden=True)
-def agent(profile_name: str, every: float, full_every: float | None, jitter: float | None, store_path: Path,
+def agent(every: float, full_every: float | None, jitter: float | None, store_path: Path,
           metrics_port: int | None, metrics_bind: str, deadline: float, grace: float, retention: float,
-          webhook: str | None, targets: tuple[str, ...], responder: str | None, responder_key_file: Path | None,
-          customer: str | None, site_name: str | None, extensions: int | None, quick: bool, once: bool,
-          max_runs: int | None) -> None:
-    """Watch the site: run the assessment on a schedule, store every result, export metrics."""
+          webhook: str | None, once: bool, max_runs: int | None, **inputs: Any) -> None:
+    """Watch the site: run the assessment on a schedule, store every result, export metrics.
+
+    Every run takes the same inputs as ``netcheck run`` (checked once here, before the first
+    run; each run's child process reads the key and credential files again)."""
     import logging
 
     from netcheck.agent import agent as ag
     from netcheck.agent import store as st
-    from netcheck.plan import core as plan
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    profile = _load_profile(profile_name)
-    try:
-        _require_targets(plan.with_targets(profile, _parse_targets(targets)))
-    except plan.PlanError as exc:
-        raise InputError(str(exc)) from None
-    site = {"customer": customer, "site": site_name, "extensions": extensions}
+    run_input = _run_input(inputs)
+    request = _resolve(run_input)
     cfg = ag.Config(
-        profile=profile.path or profile_name, profile_id=profile.id, store_path=store_path, every_s=every,
+        run=run_input, profile_id=request.profile.id, store_path=store_path, every_s=every,
         jitter_s=min(every * 0.1, 300.0) if jitter is None else jitter, full_every_s=full_every,
-        quick=quick, deadline_s=deadline, grace_s=grace, retention_s=retention,
-        targets=_parse_targets(targets), site={k: v for k, v in site.items() if v is not None},
-        responder=responder, responder_key_file=str(responder_key_file) if responder_key_file else None,
+        deadline_s=deadline, grace_s=grace, retention_s=retention,
         metrics_bind=metrics_bind, metrics_port=metrics_port, webhook=webhook,
         max_runs=1 if once else max_runs, immediate=once,
     )

@@ -46,11 +46,14 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 from netcheck.agent import store as st
+from netcheck.run.inputs import RunInput
 from netcheck.textsafe import visible
 
 log = logging.getLogger("netcheck.agent.agent")
@@ -130,17 +133,12 @@ class ClockWatch:
 # --------------------------------------------------------------------------- one run
 
 
-@dataclass(frozen=True)
-class RunSpec:
-    """What the child process runs (sent as JSON on its stdin; never credentials)."""
+class RunSpec(msgspec.Struct, frozen=True, kw_only=True):
+    """What the child process runs (JSON on its stdin): the agent's run input and the kind
+    of run. Never credentials: the input names key files; the child reads them."""
 
-    profile: str
+    input: RunInput
     kind: str = "full"  # full | monitor
-    quick: bool = False
-    targets: dict[str, str] = field(default_factory=dict)
-    site: dict[str, Any] = field(default_factory=dict)
-    responder: str | None = None
-    responder_key_file: str | None = None  # read by the child; the key never enters argv
 
 
 @dataclass(frozen=True)
@@ -164,7 +162,7 @@ def run_child(spec: RunSpec, deadline_s: float, stop: threading.Event, grace_s: 
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, start_new_session=True,
                             env={**os.environ, PARENT_ENV: str(os.getpid())})
-    payload: bytes | None = json.dumps(asdict(spec)).encode()
+    payload: bytes | None = msgspec.json.encode(spec)
     t_end, stop_at = clock() + deadline_s, None
     while True:
         try:
@@ -228,18 +226,14 @@ def monitor_profile(profile: Any) -> Any:
 def child_main() -> int:
     """``python -m netcheck.agent.agent --child``: one assessment; the document on stdout."""
     _die_with_parent()
-    from netcheck import profile as prof
-    from netcheck.plan import core as plan
-    from netcheck.result import Site, to_json
-    from netcheck.run import assess
+    from netcheck.result import to_json
+    from netcheck.run import assess, inputs
 
-    spec = RunSpec(**json.loads(sys.stdin.read()))
-    profile = plan.with_targets(prof.load(spec.profile), spec.targets)
+    spec = msgspec.json.decode(sys.stdin.buffer.read(), type=RunSpec)
+    profile = inputs.load_profile(spec.input)
     if spec.kind == "monitor":
         profile = monitor_profile(profile)
-    key = Path(spec.responder_key_file).read_bytes().strip() if spec.responder_key_file else None
-    request = assess.Request(profile=profile, site=Site(**spec.site), quick=spec.quick,
-                             responder=spec.responder, responder_key=key)
+    request = inputs.resolve(spec.input, profile=profile)
     result = assess.run(request)
     sys.stdout.buffer.write(to_json(result))
     return 0
@@ -357,20 +351,15 @@ def capability_notes(caps: dict[str, bool]) -> list[str]:
 
 @dataclass(frozen=True)
 class Config:
-    profile: str
+    run: RunInput  # what every run measures (the same inputs as `netcheck run`)
     profile_id: str
     store_path: Path
     every_s: float
     jitter_s: float
     full_every_s: float | None = None  # None: every run is a full run
-    quick: bool = False
     deadline_s: float = 600.0
     grace_s: float = 20.0
     retention_s: float = 400 * 86400.0
-    targets: dict[str, str] = field(default_factory=dict)
-    site: dict[str, Any] = field(default_factory=dict)
-    responder: str | None = None
-    responder_key_file: str | None = None
     metrics_bind: str = "127.0.0.1"
     metrics_port: int | None = None
     webhook: str | None = None
@@ -437,9 +426,7 @@ class Agent:
 
     def run_once(self) -> int:
         cfg, kind = self.cfg, self._kind()
-        spec = RunSpec(profile=cfg.profile, kind=kind, quick=cfg.quick, targets=cfg.targets,
-                       site=cfg.site, responder=cfg.responder,
-                       responder_key_file=cfg.responder_key_file)
+        spec = RunSpec(input=cfg.run, kind=kind)
         started, t0 = self.wall(), self.steady()
         # committed before the child exists: if the agent dies during the run, the next
         # start finds this note without a run and stores the run as abandoned

@@ -9,7 +9,6 @@ import sys
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Any
 
 from netcheck import __version__, evaluate
 from netcheck.evaluate import _core
@@ -34,33 +33,38 @@ from netcheck.result import (
     Verdict,
 )
 from netcheck.run import demo, runner
+from netcheck.run.inputs import RunInput
 
 
 @dataclass(frozen=True)
 class Request:
-    """Everything the user asked for (site inputs never include credentials here)."""
+    """A checked run input (:func:`netcheck.run.inputs.resolve`): the user's
+    :class:`~netcheck.run.inputs.RunInput` with what it names loaded — the profile (target
+    overrides applied), the responder key, the SNMP targets with their credentials, the
+    package mix. Never serialised: it holds secrets."""
 
     profile: Profile
+    input: RunInput = field(default_factory=lambda: RunInput(profile="-"))
     site: Site = field(default_factory=Site)
-    quick: bool = False
-    lan: dict[str, Any] = field(default_factory=dict)  # plan.Options LAN fields: interface, lldp_wait_s...
-    responder: str | None = None  # HOST[:PORT] of a netcheck responder
     responder_key: bytes | None = field(default=None, repr=False)
     switches: tuple[SnmpTarget, ...] = field(default=(), repr=False)  # SNMP audit targets
-    capacity: bool = True  # call-load ramp and QoS under load (need a responder)
-    iperf3: str | None = None  # HOST[:PORT] of an iperf3 server
     package_mix: dict[str, int] = field(default_factory=dict)  # users per profile package
-    concurrency: float | None = None  # share of extensions active at once (planning input)
+
+    @property
+    def responder(self) -> str | None:
+        return self.input.responder
 
 
 def options_for(request: Request, gateway: str | None, remap: dict[int, int],
                 responder: str | None) -> plan.Options:
     """The plan options of a request: the one place both ``run`` and ``--plan`` get them."""
-    return plan.Options(quick=request.quick, gateway=gateway, port_remap=remap, **request.lan,
+    inp = request.input
+    return plan.Options(quick=inp.quick, gateway=gateway, port_remap=remap, interface=inp.interface,
+                        lldp_wait_s=inp.lldp_wait_s, dhcp_wait_s=inp.dhcp_wait_s, voice_vlan=inp.voice_vlan,
                         responder=responder, responder_key=request.responder_key,
                         extensions=request.site.extensions, package_mix=dict(request.package_mix),
-                        concurrency=request.concurrency, capacity=request.capacity,
-                        iperf3=request.iperf3, switches=request.switches)
+                        concurrency=inp.concurrency, capacity=inp.capacity,
+                        iperf3=inp.iperf3, switches=request.switches)
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ import pytest
 from netcheck.agent import agent as ag
 from netcheck.agent import store as st
 from netcheck.result import from_json
+from netcheck.run.inputs import RunInput
 from tests.integration.test_agent import ROOT, runs, wait_for, write_profile
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"),
@@ -91,7 +92,7 @@ def test_an_interrupted_run_is_stored_as_abandoned_at_the_next_start(tmp_path: P
     db = tmp_path / "r.db"
     with st.Store(db) as s:
         s.event("run_start", '{"kind": "monitor", "pid": 1}', ts=1_790_000_000.25)
-        cfg = ag.Config(profile="demo", profile_id="demo", store_path=db, every_s=60, jitter_s=0)
+        cfg = ag.Config(run=RunInput(profile="demo"), profile_id="demo", store_path=db, every_s=60, jitter_s=0)
         agent = ag.Agent(cfg, s)
         assert agent.recover() == 1
         assert agent.recover() == 0  # recorded once
@@ -193,7 +194,7 @@ def test_wall_clock_jumps_neither_skip_nor_double_a_run(tmp_path: Path) -> None:
         offset[0] += {2: 3600.0, 4: -7200.0}.get(len(at), 0.0)
         return ag.RunOutcome(st.Outcome.FAILED, error="stand-in run")
 
-    cfg = ag.Config(profile="demo", profile_id="demo", store_path=tmp_path / "c.db", every_s=period,
+    cfg = ag.Config(run=RunInput(profile="demo"), profile_id="demo", store_path=tmp_path / "c.db", every_s=period,
                     jitter_s=0.0, max_runs=n, immediate=True)
     with st.Store(cfg.store_path) as store:
         agent = ag.Agent(cfg, store, runner=runner, wall=lambda: time.time() + offset[0])
