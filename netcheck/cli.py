@@ -385,6 +385,10 @@ def _print_plan(view: Any, profile: Any) -> None:
         click.echo(f"  {r.id:<28} {r.probe:<11} {r.title}  (up to {r.timeout_s:.0f} s{mode})")
     if not view.runs:
         click.echo("  nothing to measure with these inputs")
+    if view.cannot_run:
+        click.echo("will not run on this machine (details: netcheck doctor):")
+        for r, needs in view.cannot_run:
+            click.echo(f"  {r.id}: needs {'; '.join(n.value for n in needs)}")
     minutes = view.total_s / 60.0
     click.echo(f"total: up to {view.total_s:.0f} s ({minutes:.1f} min): shared probes run together, "
                "calls and sweeps one at a time")
@@ -772,15 +776,18 @@ def doctor(as_json: bool) -> None:
     import msgspec
 
     from netcheck import platform as plat
+    from netcheck import probes
     from netcheck.platform import capabilities as caps
     from netcheck.platform import measurable
 
     privileges, gateway = caps.privileges(), caps.default_gateway()
     interfaces, tools = caps.interfaces(), caps.tools()
     abilities = measurable.table(plat.caps(), privileges["raw_packet"])
+    cannot = {name: [n.value for n in unmet] for name in sorted(probes.PROBES)
+              if (unmet := probes.unmet(name, privileges))}
     if as_json:
         info = {"os": caps.describe_os(), "privileges": privileges, "default_gateway": gateway,
-                "measurable": abilities, "interfaces": interfaces, "tools": tools}
+                "measurable": abilities, "cannot_run": cannot, "interfaces": interfaces, "tools": tools}
         click.echo(msgspec.json.format(msgspec.json.encode(info), indent=2).decode())
         return
     click.echo(f"os: {caps.describe_os()}")
@@ -793,6 +800,10 @@ def doctor(as_json: bool) -> None:
     click.echo("what this machine can measure:")
     for a in abilities:
         click.echo(f"  {a.level:<6} {a.check}: {a.why}")
+    if cannot:
+        click.echo("probes that cannot run here:")
+        for name, what in cannot.items():
+            click.echo(f"  {name}: needs {'; '.join(what)}")
     click.echo(f"default gateway: {gateway or 'none found'}")
     for iface in interfaces:
         speed = f"{iface.speed_mbps} Mbit/s {iface.duplex or ''}".strip() if iface.speed_mbps else "speed n/a"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import msgspec
 
-from netcheck import hostport
+from netcheck import hostport, probes
 from netcheck.plan import capacity as capacity_plan
 from netcheck.plan import firewall as firewall_plan
 from netcheck.plan.runs import ICMP_TIME_EXCEEDED as ICMP_TIME_EXCEEDED
@@ -49,6 +49,8 @@ def missing_required_targets(profile: Profile) -> list[str]:
 
 
 def build(profile: Profile, options: Options) -> list[ProbeRun]:
+    """Every probe run of a profile with these options, each spec checked against the probe
+    registry (a run paired with another probe's Spec is a bug caught here, not mid-run)."""
     runs: list[ProbeRun] = []
     runs += _dns_runs(profile)
     runs += _path_runs(profile, options)
@@ -60,6 +62,8 @@ def build(profile: Profile, options: Options) -> list[ProbeRun]:
     runs += firewall_plan.runs(profile, options)
     runs += capacity_plan.runs(profile, options)
     runs += snmp_runs(options.switches)
+    for r in runs:
+        probes.check_spec(r.probe, r.spec)
     return runs
 
 

@@ -42,7 +42,8 @@ def privileges() -> dict[str, bool]:
 def _can_open_packet() -> bool:
     """AF_PACKET exists on Linux only; elsewhere scapy would need Npcap/BPF."""
     family = getattr(socket, "AF_PACKET", None)
-    return family is not None and plat.can_open(family, socket.SOCK_RAW, 0)
+    return (plat.caps().system.startswith("linux") and family is not None
+            and plat.can_open(family, socket.SOCK_RAW, 0))
 
 
 def interfaces() -> list[Interface]:

@@ -10,7 +10,7 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
-from netcheck import __version__, evaluate
+from netcheck import __version__, evaluate, probes
 from netcheck.evaluate import _core
 from netcheck.plan import core as plan
 from netcheck.plan import firewall as firewall_plan
@@ -77,6 +77,8 @@ class PlanView:
     total_s: float
     not_measured: list[Check]
     notes: list[str]
+    #: planned runs this machine cannot do, with the needs it does not meet (the registry's)
+    cannot_run: list[tuple[plan.ProbeRun, list[probes.Need]]] = field(default_factory=list)
 
 
 _PLANNED = "planned; not run yet"
@@ -98,7 +100,10 @@ def plan_for(request: Request) -> PlanView:
                     for r in runs]
     checks = evaluate.evaluate(p, placeholders, request.site)
     skipped = [c for c in checks if c.status in (Status.NOT_MEASURED, Status.SKIPPED) and _PLANNED not in c.reason]
-    return PlanView(runs=runs, total_s=total, not_measured=skipped, notes=firewall_plan.notes(p, options))
+    privileges = capabilities.privileges()
+    cannot = [(r, unmet) for r in runs if (unmet := probes.unmet(r.probe, privileges))]
+    return PlanView(runs=runs, total_s=total, not_measured=skipped, notes=firewall_plan.notes(p, options),
+                    cannot_run=cannot)
 
 
 def run(request: Request, listener: runner.Listener = lambda _e: None) -> RunResult:

@@ -280,6 +280,12 @@ def test_doctor_and_plan_say_what_the_platform_cannot_measure(
         assert lan["level"] == "yes" and "IPv4 header" in lan["why"]
         assert "connected socket" in plan.stdout and "root (BPF" in plan.stdout
     assert plan.exit_code == 0 and "limits on this machine" in plan.stdout
+    # the probe registry's needs against the platform's flags: neither target gives a
+    # traceroute raw ICMP without Administrator/sudo, nor a UDP socket's ICMP error queue
+    cannot = json.loads(doctor.stdout)["cannot_run"]
+    assert set(cannot) == {"dhcp", "lldp", "path_hops", "udp_egress"}, cannot
+    assert ("will not run on this machine" in plan.stdout
+            and "path_hops:platform: needs ICMP errors from routers" in plan.stdout)
 
 
 @pytest.mark.netlab

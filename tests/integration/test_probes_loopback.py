@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from netcheck.probes import dns, icmp, tcp_ports
+from netcheck.probes import dns, tcp_ports
 from netcheck.probes._common import Context, compress_ranges
 from netcheck.result import ErrorKind
 from tests.netlab.lab import RoutedLab
@@ -88,50 +88,6 @@ def test_tcp_deadline_bounds_a_silent_peer(netlab: RoutedLab) -> None:
     assert elapsed < 1.5, f"took {elapsed:.2f} s: the 3 s socket timeout was not cut to the deadline"
 
 
-def test_icmp_loopback_measures_rtt_and_no_loss() -> None:
-    spec = icmp.Spec(id="icmp:lo", host="127.0.0.1", count=10, interval_s=0.01)
-    m = asyncio.run(icmp.run(spec, ctx(raw_icmp=True)))
-    assert m.ok, m.error
-    assert m.method in ("icmp-privileged", "icmp-unprivileged")
-    assert (m.values["sent"], m.values["received"], m.values["loss_pct"]) == (10, 10, 0.0)
-    assert 0 < m.values["rtt_min_ms"] <= m.values["rtt_median_ms"] <= m.values["rtt_max_ms"] < 50  # type: ignore[operator]
-    assert len(m.series["rtt_ms"]) == 10
-
-
-def test_icmp_unknown_host_is_a_dns_error() -> None:
-    m = asyncio.run(icmp.run(icmp.Spec(id="i", host="no-such-host.invalid", count=1), ctx()))
-    assert m.error is not None and m.error.kind is ErrorKind.DNS
-
-
-@pytest.mark.netlab
-def test_icmp_to_a_namespace_and_unprivileged_mode(netlab: RoutedLab) -> None:
-    """ICMP from the lan namespace to the dc host through the router; the unprivileged
-    ('ping socket') path is allowed by net.ipv4.ping_group_range inside that namespace."""
-    netlab.exec(netlab.ns.lan, ["sysctl", "-qw", "net.ipv4.ping_group_range=0 2147483647"])
-    spec = icmp.Spec(id="icmp:dc", host=netlab.addr.dc, count=5, interval_s=0.02)
-    m = run_in_netns(netlab.ns.lan, asyncio.run, icmp.run(spec, ctx(raw_icmp=False)))
-    assert m.ok and m.method == "icmp-unprivileged"
-    assert m.values["received"] == 5
-
-
-@pytest.mark.netlab
-def test_icmp_without_any_permission_says_what_to_grant(netlab: RoutedLab) -> None:
-    """No raw socket asked for, and ping sockets disabled (range '1 0'): PERMISSION."""
-    netlab.exec(netlab.ns.lan, ["sysctl", "-qw", "net.ipv4.ping_group_range=1 0"])
-    spec = icmp.Spec(id="icmp:dc", host=netlab.addr.dc, count=2, interval_s=0.01)
-    m = run_in_netns(netlab.ns.lan, asyncio.run, icmp.run(spec, ctx(raw_icmp=False)))
-    assert m.error is not None and m.error.kind is ErrorKind.PERMISSION
-    assert "CAP_NET_RAW" in m.error.detail
-
-
-@pytest.mark.netlab
-def test_icmp_loss_to_a_silent_address_is_timeout(netlab: RoutedLab) -> None:
-    spec = icmp.Spec(id="icmp:x", host="198.18.0.99", count=3, interval_s=0.01, timeout_s=0.1)
-    m = run_in_netns(netlab.ns.lan, asyncio.run, icmp.run(spec, ctx(raw_icmp=True)))
-    assert m.error is not None and m.error.kind is ErrorKind.TIMEOUT
-    assert m.values["loss_pct"] == 100.0
-
-
 def test_dns_literal_and_localhost_and_failure() -> None:
     lit = asyncio.run(dns.run(dns.Spec(id="d", host="127.0.0.1"), ctx()))
     assert lit.method == "literal" and lit.values["addresses"] == ["127.0.0.1"]
@@ -139,14 +95,6 @@ def test_dns_literal_and_localhost_and_failure() -> None:
     assert local.ok and "127.0.0.1" in local.values["addresses"]  # type: ignore[operator]
     bad = asyncio.run(dns.run(dns.Spec(id="d", host="no-such-host.invalid"), ctx()))
     assert bad.error is not None and bad.error.kind is ErrorKind.DNS
-
-
-def test_icmp_loss_windows() -> None:
-    """10 echoes at 1 s spacing in 5 s windows, echoes 2 and 7 lost -> 20 % in each window."""
-    echoes = [icmp.Echo(i, float(i), None if i in (2, 7) else 1.0) for i in range(10)]
-    values, _ = icmp.summarize(echoes, 5.0)
-    assert values["loss_windows_pct"] == [20.0, 20.0]
-    assert values["loss_pct"] == 20.0
 
 
 def test_compress_ranges() -> None:

@@ -1,0 +1,72 @@
+"""The probe registry (issue 13): each probe's module, Spec and needs; a plan cannot pair a
+probe with another probe's Spec; site needs are planned only when the site input is given;
+``unmet`` names what this machine lacks, from the platform layer's privilege flags."""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+import pytest
+
+from netcheck import probes
+from netcheck.plan import core as plan
+from netcheck.probes import Need, dns, snmp_switch, tcp_ports
+from netcheck.profile import load
+
+SHIPPED = sorted(p.stem for p in (Path(__file__).parents[2] / "profiles").glob("*.yaml"))
+NOTHING = dict.fromkeys(("root", "raw_icmp", "unprivileged_icmp", "windows_icmp_api", "raw_packet",
+                         "kernel_rx_timestamps", "tos_readback", "icmp_error_queue"), False)
+
+
+@pytest.mark.parametrize("name", sorted(probes.PROBES))
+def test_every_entry_names_a_module_with_run_and_spec(name: str) -> None:
+    module = importlib.import_module(probes.PROBES[name].module)
+    assert callable(module.run) and isinstance(module.Spec, type)
+
+
+def test_every_probe_module_is_registered() -> None:
+    """A probe module nobody can plan is dead code (the old ``icmp`` probe was one)."""
+    folder = Path(probes.__file__).parent
+    modules = {p.stem for p in folder.glob("*.py") if not p.stem.startswith("_")}
+    assert modules == set(probes.PROBES)
+
+
+def test_a_spec_of_another_probe_is_refused() -> None:
+    probes.check_spec("dns", dns.Spec(id="d", host="h"))
+    with pytest.raises(TypeError, match=r"probe 'tcp_ports' takes netcheck.probes.tcp_ports.Spec, "
+                                        r"not netcheck.probes.dns.Spec"):
+        probes.check_spec("tcp_ports", dns.Spec(id="d", host="h"))
+    with pytest.raises(TypeError, match=r"not builtins\.dict"):
+        probes.check_spec("dns", {"host": "h"})
+    with pytest.raises(TypeError, match="no probe named 'icmp'"):
+        probes.check_spec("icmp", tcp_ports.Spec(id="t", host="h", ports=(443,)))
+
+
+def _options(**kw: object) -> plan.Options:
+    return plan.Options(gateway="192.0.2.1", extensions=20, **kw)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_site_needs_are_planned_only_with_their_input(name: str) -> None:
+    """Without --responder, --iperf3 or --switch no run needs one (its checks are
+    NOT_MEASURED with a reason instead); with them, every planned spec passes the registry."""
+    profile = load(name)
+    bare = plan.build(profile, _options())
+    site_needs = {Need.RESPONDER, Need.IPERF3, Need.SNMP}
+    assert not [r.id for r in bare if probes.PROBES[r.probe].needs & site_needs]
+    switch = snmp_switch.SnmpTarget("192.0.2.2", 161, community="c")
+    full = plan.build(profile, _options(responder="192.0.2.9", iperf3="192.0.2.9", switches=(switch,)))
+    assert {"snmp_switch", "iperf3"} <= {r.probe for r in full}
+
+
+def test_unmet_names_what_the_machine_lacks() -> None:
+    assert probes.unmet("lldp", NOTHING) == [Need.RAW_PACKET]
+    assert probes.unmet("lldp", NOTHING | {"raw_packet": True}) == []
+    assert probes.unmet("path_hops", NOTHING) == [Need.ICMP_ERRORS]
+    assert probes.unmet("path_hops", NOTHING | {"icmp_error_queue": True}) == []  # Linux IP_RECVERR
+    assert probes.unmet("udp_egress", NOTHING | {"raw_icmp": True}) == [Need.ERROR_QUEUE]
+    assert probes.unmet("bufferbloat", NOTHING | {"windows_icmp_api": True}) == []
+    assert probes.unmet("bufferbloat", NOTHING) == [Need.ICMP]
+    assert probes.unmet("stream", NOTHING) == []  # STAMP/STUN need no privilege; ICMP is one fall-back
+    assert probes.unmet("snmp_switch", NOTHING) == []  # credentials are a site input, not a privilege
