@@ -1,7 +1,7 @@
-"""Requirements this build cannot measure yet: stated as NOT_MEASURED, never passed.
+"""Requirements a one-shot run cannot judge: stated as SKIPPED with the reason, never passed.
 
-Each area's real checks replaced their entries here when their probes landed (QoS under
-load and capacity: evaluate/capacity.py; lan.exposure: evaluate/udp.py)."""
+Today: the platform's availability (e.g. 99.9 %), which only the scheduled agent's history
+over weeks can show (``netcheck history --report``). Every other area has its own module."""
 
 from __future__ import annotations
 

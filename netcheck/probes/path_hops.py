@@ -47,7 +47,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from netcheck.analysis import pathseg
-from netcheck.probes._common import Context, Timer, error
+from netcheck.probes._common import Context, Timer, error, resolve
 from netcheck.result import ErrorKind, Measurement, ProbeError, Value
 from netcheck.wire import icmperr
 from netcheck.wire.icmperr import IcmpError, Kind
@@ -174,13 +174,13 @@ def _further(new: Trace, old: Trace) -> bool:
 
 
 async def _resolve(host: str, ctx: Context) -> tuple[str, int, ProbeError | None]:
-    loop = asyncio.get_running_loop()
-    try:
-        infos = await asyncio.wait_for(loop.getaddrinfo(host, None, type=socket.SOCK_DGRAM), ctx.timeout(5.0))
-    except (TimeoutError, OSError, UnicodeError) as exc:
-        return "", 0, error(ErrorKind.DNS, f"cannot resolve {host!r}: {exc}")
-    fam, *_rest, sockaddr = infos[0]
-    return str(sockaddr[0]), 6 if fam == socket.AF_INET6 else 4, None
+    """The target's address from the run's shared name cache (one resolver per run, within
+    the probe's deadline), and its IP version."""
+    found, err = await resolve(ctx, host)
+    if err is not None or found is None:
+        return "", 0, err or error(ErrorKind.DNS, f"cannot resolve {host!r}")
+    family, address = found
+    return address, 6 if family == socket.AF_INET6 else 4, None
 
 
 # --------------------------------------------------------------------------- socket I/O

@@ -1,9 +1,11 @@
 """``netcheck responder``: the far end that the integrator runs at a data centre or a second site.
 
-Today it hosts the STAMP Session-Reflector (RFC 8762) that the stream probe measures against;
-later services (UDP range echo, SIP mirror, DSCP read-back, load sink) plug into
-:data:`HANDLERS`: a handler turns one request datagram into at most one reply datagram and
-knows nothing about sockets, so each new service is one class and one registry line.
+This module is the STAMP Session-Reflector (RFC 8762) that the stream, capacity and QoS
+probes measure against. The other services open beside it
+(:func:`netcheck.responder.control.open_side`): the TCP control channel (coverage,
+connect-back exposure), the whole-range UDP echo (which also returns each request's DS octet:
+DSCP read-back) and the SIP mirror. A datagram service plugs into :data:`HANDLERS`: a handler turns one request datagram
+into at most one reply datagram and knows nothing about sockets.
 
 Safety rules every handler lives under (enforced here, not in the handlers):
 
