@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from netcheck import ids
 from netcheck.evaluate._core import REMEDIES, base, check, failed, msg, remedy
 from netcheck.profile import Profile
 from netcheck.result import Check, Measurement, Qty, Site, Status
@@ -16,7 +17,7 @@ REMEDIES["dns_fail"] = (
 
 def checks(profile: Profile, by_id: dict[str, Measurement], site: Site) -> Iterator[Check]:
     for name, target in profile.targets.items():
-        m = by_id.get(f"dns:{name}")
+        m = by_id.get(ids.dns(name))
         if m is None:
             continue
         host = target.host or name

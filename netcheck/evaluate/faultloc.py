@@ -20,6 +20,7 @@ import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
+from netcheck import ids
 from netcheck.evaluate._core import Qty, Role, base, check, failed, msg, not_measured, remedy
 from netcheck.profile import Profile
 from netcheck.profile import Role as TargetRole
@@ -87,7 +88,7 @@ def responsible(found: list[Finding]) -> str | None:
 
 def checks(profile: Profile, by_id: dict[str, Measurement], site: Site) -> Iterator[Check]:
     for name, target in profile.targets_with_role(TargetRole.HANDOVER):
-        m = by_id.get(f"path_hops:{name}")
+        m = by_id.get(ids.path_hops(name))
         if m is None or not target.host:
             continue
         yield fault_check(name, target.host, m)
@@ -95,7 +96,7 @@ def checks(profile: Profile, by_id: dict[str, Measurement], site: Site) -> Itera
         if remark is not None:
             yield remark
     if "bufferbloat" in by_id:
-        yield from bufferbloat_checks(by_id["bufferbloat"])
+        yield from bufferbloat_checks(by_id[ids.BUFFERBLOAT])
 
 
 #: Grades that are still fine for voice (Waveform: B = "some latency under load").

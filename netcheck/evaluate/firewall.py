@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from netcheck import ids
 from netcheck.evaluate._core import REMEDIES, Base, base, check, failed, msg, not_measured, remedy, source
 from netcheck.profile import Profile, Role
 from netcheck.result import Bound, Check, ErrorKind, Item, Measurement, Msg, Op, Param, Qty, Site, Status
@@ -41,7 +42,7 @@ def checks(profile: Profile, by_id: dict[str, Measurement], site: Site) -> Itera
             for transport in ("udp", "tcp"):
                 # informational: the requirement itself is the 3478 row of the port table
                 yield _stun(profile, name, target.host, transport, False,
-                            by_id.get(f"stun:{transport}:{name}"))
+                            by_id.get(ids.stun(transport, name)))
             yield from _nat(profile, name, by_id)
     yield from _tls(profile, by_id)
     if profile.sip and not profile.sip.alg_allowed:
@@ -68,10 +69,10 @@ def _stun(profile: Profile, name: str, host: str, transport: str, required: bool
 
 
 def _nat(profile: Profile, name: str, by_id: dict[str, Measurement]) -> Iterator[Check]:
-    m = by_id.get(f"stun:udp:{name}")
+    m = by_id.get(ids.stun("udp", name))
     if m is not None and m.ok and m.values.get("reachable"):
         yield _mapping(m)
-    lt = by_id.get(f"stun:lifetime:{name}")
+    lt = by_id.get(ids.stun_lifetime(name))
     if lt is not None:
         yield _lifetime(profile, lt)
 
@@ -123,7 +124,7 @@ def _lifetime(profile: Profile, m: Measurement) -> Check:
 
 def _tls(profile: Profile, by_id: dict[str, Measurement]) -> Iterator[Check]:
     for i, rule in enumerate(profile.ports):
-        m = by_id.get(f"tls:{i}")
+        m = by_id.get(ids.tls(i))
         host = profile.resolve_destination(rule.destination)
         if not rule.tls or m is None or not host:
             continue
@@ -168,9 +169,9 @@ def _sip_alg(profile: Profile, by_id: dict[str, Measurement]) -> Check:
     src = source(profile, profile.sip.source if profile.sip else None)
     b = base("sip.alg", "title.sip.alg", required=True, group="firewall", source=src)
     b["limit_key"] = "limit.sip_unmodified"
-    legs = sorted((m for k, m in by_id.items() if k.startswith(("sip_alg:udp", "sip_alg:tcp"))),
+    legs = sorted((m for k, m in by_id.items() if k.startswith(ids.SIP_LEG_PREFIXES)),
                   key=_leg_order)
-    options = by_id.get("sip_alg:options")
+    options = by_id.get(ids.SIP_OPTIONS)
     if any(m.values.get("mirror_reachable") for m in legs):
         mirrored = _sip_mirror({**b, "evidence": [m.id for m in legs], "method": "sip-mirror"}, legs)
         if (mirrored.status is not Status.FAIL and options is not None and options.ok

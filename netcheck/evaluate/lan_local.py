@@ -23,6 +23,7 @@ import ipaddress
 from collections.abc import Iterator
 from typing import Any
 
+from netcheck import ids
 from netcheck.evaluate._core import REMEDIES, Base, base, check, failed, msg, remedy, source
 from netcheck.profile import Profile
 from netcheck.result import Bound, Check, ErrorKind, Item, Measurement, Msg, Op, Param, Qty, Site, Status
@@ -57,9 +58,9 @@ def checks(profile: Profile, by_id: dict[str, Measurement], site: Site) -> Itera
         yield _dhcp(profile, dhcp_runs, src)
         yield from _rogue(dhcp_runs, src)
     if "lldp" in by_id:
-        yield _voice_policy(profile, by_id["lldp"], src)
+        yield _voice_policy(profile, by_id[ids.LLDP], src)
     if "link" in by_id and lan.port_speed_min_mbps:
-        yield _link(profile, by_id["link"], src)
+        yield _link(profile, by_id[ids.LINK], src)
 
 
 def _base(cid: str, title_key: str, required: bool, src: str | None, evidence: list[str],

@@ -19,6 +19,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterator
 
+from netcheck import ids
 from netcheck.evaluate._core import Qty, base, check, failed, msg, not_measured, remedy
 from netcheck.profile import Profile
 from netcheck.result import Check, Item, Measurement, Msg, Site, Status
@@ -29,7 +30,7 @@ WIFI_MIN_DBM = -67.0
 
 
 def checks(profile: Profile, by_id: dict[str, Measurement], site: Site) -> Iterator[Check]:
-    m = by_id.get("local_link")
+    m = by_id.get(ids.LOCAL_LINK)
     if m is None:
         return
     yield wifi_check(m)
@@ -91,7 +92,7 @@ def voice_segment_check(m: Measurement, by_id: dict[str, Measurement]) -> Check 
     if not m.ok:
         return None
     b = _base("link.voice_segment", m)
-    lldp = by_id.get("lldp")
+    lldp = by_id.get(ids.LLDP)
     voice_vlan = lldp.values.get("voice_vlan") if lldp and lldp.ok else None
     own_vlan = m.values.get("vlan")
     where: Msg = msg("link.vlan", vlan=own_vlan) if isinstance(own_vlan, int) else msg("link.native_vlan")
@@ -118,7 +119,7 @@ def _voice_offer(by_id: dict[str, Measurement]) -> tuple[int, ipaddress.IPv4Netw
     """(VLAN, subnet) of the first DHCP offer heard on a voice VLAN (``dhcp:vlanN``)."""
     for key, m in sorted(by_id.items()):
         offers = m.values.get("offers")
-        if m.probe != "dhcp" or not key.startswith("dhcp:vlan") or not m.ok or not isinstance(offers, list):
+        if m.probe != "dhcp" or not key.startswith(ids.DHCP_VLAN_PREFIX) or not m.ok or not isinstance(offers, list):
             continue
         for offer in offers:
             if isinstance(offer, dict) and offer.get("yiaddr") and offer.get("subnet_mask"):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from netcheck import ids
 from netcheck.evaluate import field, udp
 from netcheck.evaluate._core import REMEDIES, Base, base, check, failed, msg, not_measured, remedy, source
 from netcheck.profile import Profile
@@ -29,7 +30,7 @@ def checks(profile: Profile, by_id: dict[str, Measurement], site: Site) -> Itera
                 yield _udp_check(b, i, rule.required, by_id, host, _addresses(by_id, rule.destination),
                                  rule.range, str(rule.port), rule.purpose)
             else:
-                m = by_id.get(f"tcp:{i}")
+                m = by_id.get(ids.tcp(i))
                 credit = None if m is not None and m.ok else field.credited_row(
                     b, host, _addresses(by_id, rule.destination), *rule.range, "tcp", by_id)
                 yield credit or _tcp_check(b, rule.required, m, host, port, rule.purpose)
@@ -39,7 +40,7 @@ def _udp_check(b: Base, i: int, required: bool, by_id: dict[str, Measurement], h
                addresses: list[str], span: tuple[int, int], port: str, purpose: str) -> Check:
     """Best evidence first: the responder's sweep of every port (``udp:<i>``); a server's
     answer on the port (STUN, SIP); the sampled TTL site-egress test; else NOT_MEASURED."""
-    m = by_id.get(f"udp:{i}")
+    m = by_id.get(ids.udp(i))
     if m is None:
         found = (field.credited_row(b, host, addresses, *span, "udp", by_id)
                  or field.egress_row(b, i, required, host, port, purpose, by_id))
@@ -50,7 +51,7 @@ def _udp_check(b: Base, i: int, required: bool, by_id: dict[str, Measurement], h
 
 def _addresses(by_id: dict[str, Measurement], target: str) -> list[str]:
     """The addresses DNS gave for a target name (credited answers carry addresses)."""
-    m = by_id.get(f"dns:{target}")
+    m = by_id.get(ids.dns(target))
     found = m.values.get("addresses") if m is not None and m.ok else None
     return [str(a) for a in found] if isinstance(found, list) else []
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from netcheck import ids
 from netcheck.evaluate._core import REMEDIES, Base, base, check, failed, msg, not_measured, remedy, source
 from netcheck.profile import Profile
 from netcheck.result import Bound, Check, Item, Measurement, Msg, Op, Param, Qty, Site, Status
@@ -89,9 +90,9 @@ def _blocked(b: Base, required: bool, v: dict[str, Any], blocked: list[str], hos
 def checks(profile: Profile, by_id: dict[str, Measurement], site: Site) -> Iterator[Check]:
     qos = profile.qos
     if qos and qos.voice_dscp is not None:
-        yield _dscp(profile, qos.voice_dscp, qos.priority_required, by_id.get("dscp"))
+        yield _dscp(profile, qos.voice_dscp, qos.priority_required, by_id.get(ids.DSCP))
     if profile.lan and profile.lan.no_admin_exposure:
-        yield _exposure(profile, by_id.get("exposure"))
+        yield _exposure(profile, by_id.get(ids.EXPOSURE))
 
 
 def _dscp(profile: Profile, want: int, required: bool, m: Measurement | None) -> Check:

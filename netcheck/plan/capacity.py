@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from netcheck import hostport
+from netcheck import hostport, ids
 from netcheck.analysis import bandwidth
 from netcheck.plan.runs import Options, ProbeRun, stun_server
 from netcheck.probes.stream import STAMP_PORT
@@ -81,14 +81,14 @@ def _capacity(profile: Profile, options: Options) -> list[ProbeRun]:
     host, port = _responder(options)
     s = profile.stream
     budget = CAPACITY_BUDGET_S / 2 if options.quick else CAPACITY_BUDGET_S
-    spec = capacity.Spec(id="capacity", host=host, port=port, key=options.responder_key, codec=s.codec,
+    spec = capacity.Spec(id=ids.CAPACITY, host=host, port=port, key=options.responder_key, codec=s.codec,
                          interval_ms=s.packet_interval_ms, jitter_buffer_ms=s.jitter_buffer_ms,
                          required_up_kbps=need.up_kbps, required_down_kbps=need.down_kbps,
                          requirement_basis=need.basis,
                          step_s=2.0 if options.quick else 3.0, duration_s=budget, limits=limits_of(profile))
     title = (f"call load up to {spec.target_calls()} calls via responder {host}:{port} "
              f"(need {need.up_kbps:g}/{need.down_kbps:g} kbit/s up/down)")
-    return [ProbeRun("capacity", "capacity", spec, budget + 5.0, title, exclusive=True)]
+    return [ProbeRun(ids.CAPACITY, "capacity", spec, budget + 5.0, title, exclusive=True)]
 
 
 def _stun_capacity(profile: Profile, options: Options) -> list[ProbeRun]:
@@ -107,14 +107,14 @@ def _stun_capacity(profile: Profile, options: Options) -> list[ProbeRun]:
         return []
     s = profile.stream
     budget = CAPACITY_BUDGET_S / 2 if options.quick else CAPACITY_BUDGET_S
-    spec = capacity.Spec(id="capacity", host=server[0], port=server[1], codec=s.codec,
+    spec = capacity.Spec(id=ids.CAPACITY, host=server[0], port=server[1], codec=s.codec,
                          interval_ms=s.packet_interval_ms, jitter_buffer_ms=s.jitter_buffer_ms,
                          required_up_kbps=need.up_kbps, required_down_kbps=need.down_kbps,
                          requirement_basis=need.basis, step_s=2.0 if options.quick else 3.0,
                          duration_s=budget, limits=limits_of(profile), method="stun")
     title = (f"upstream call load up to {spec.target_calls()} calls via STUN server "
              f"{server[0]}:{server[1]} (need {need.up_kbps:g} kbit/s up)")
-    return [ProbeRun("capacity", "capacity", spec, budget + 5.0, title, exclusive=True)]
+    return [ProbeRun(ids.CAPACITY, "capacity", spec, budget + 5.0, title, exclusive=True)]
 
 
 def _qos(profile: Profile, options: Options) -> list[ProbeRun]:
@@ -127,11 +127,11 @@ def _qos(profile: Profile, options: Options) -> list[ProbeRun]:
     s = profile.stream
     need = requirement(profile, options)
     start = max(1000.0, need.up_kbps) if need else 1000.0
-    spec = qos.Spec(id="qos", host=host, port=port, key=options.responder_key, codec=s.codec,
+    spec = qos.Spec(id=ids.QOS, host=host, port=port, key=options.responder_key, codec=s.codec,
                     interval_ms=s.packet_interval_ms, jitter_buffer_ms=s.jitter_buffer_ms,
                     dscp=q.voice_dscp if q.voice_dscp is not None else s.dscp, bulk_start_kbps=start,
                     duration_s=QOS_BUDGET_S, limits=limits_of(profile))
-    return [ProbeRun("qos", "qos", spec, QOS_BUDGET_S + 5.0,
+    return [ProbeRun(ids.QOS, "qos", spec, QOS_BUDGET_S + 5.0,
                     f"voice under bulk load via responder {host}:{port}", exclusive=True)]
 
 
@@ -142,7 +142,7 @@ def _iperf3(options: Options) -> list[ProbeRun]:
     host, port = hostport.parse(options.iperf3, iperf3.DEFAULT_PORT, option="--iperf3")
     out = []
     for reverse, tag in ((False, "up"), (True, "down")):
-        spec = iperf3.Spec(id=f"iperf3:{tag}", host=host, port=port, duration_s=IPERF3_SECONDS,
+        spec = iperf3.Spec(id=ids.iperf3(tag), host=host, port=port, duration_s=IPERF3_SECONDS,
                            reverse=reverse)
         out.append(ProbeRun(spec.id, "iperf3", spec, IPERF3_SECONDS + 12.0,
                            f"iperf3 TCP {tag} to {host}:{port}", exclusive=True))

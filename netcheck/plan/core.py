@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import msgspec
 
-from netcheck import hostport, probes
+from netcheck import hostport, ids, probes
 from netcheck.plan import capacity as capacity_plan
 from netcheck.plan import firewall as firewall_plan
 from netcheck.plan.runs import ICMP_TIME_EXCEEDED as ICMP_TIME_EXCEEDED
@@ -73,7 +73,7 @@ SNMP_AUDIT_TIMEOUT_S = 30.0
 def snmp_runs(switches: tuple[snmp_switch.SnmpTarget, ...]) -> list[ProbeRun]:
     """One SNMP audit per switch; measurement id ``snmp:HOST[:PORT]``."""
     return [
-        ProbeRun(f"snmp:{t.label}", "snmp_switch", snmp_switch.Spec(id=f"snmp:{t.label}", target=t),
+        ProbeRun(ids.snmp(t.label), "snmp_switch", snmp_switch.Spec(id=ids.snmp(t.label), target=t),
                  SNMP_AUDIT_TIMEOUT_S, f"SNMP switch audit {t.label}")
         for t in switches
     ]
@@ -81,7 +81,7 @@ def snmp_runs(switches: tuple[snmp_switch.SnmpTarget, ...]) -> list[ProbeRun]:
 
 def _dns_runs(profile: Profile) -> list[ProbeRun]:
     return [
-        ProbeRun(f"dns:{name}", "dns", dns.Spec(id=f"dns:{name}", host=t.host), 6.0, f"DNS {t.host}")
+        ProbeRun(ids.dns(name), "dns", dns.Spec(id=ids.dns(name), host=t.host), 6.0, f"DNS {t.host}")
         for name, t in profile.targets.items()
         if t.host and not is_ip_literal(t.host)
     ]
@@ -132,7 +132,7 @@ def hop_runs(profile: Profile, options: Options) -> list[ProbeRun]:
     runs = []
     for name, target in profile.targets_with_role(Role.HANDOVER):
         if target.host:
-            spec = path_hops.Spec(id=f"path_hops:{name}", host=target.host, rounds=rounds,
+            spec = path_hops.Spec(id=ids.path_hops(name), host=target.host, rounds=rounds,
                                   dscp=profile.stream.dscp, gateway=options.gateway)
             # room for a second (ICMP echo) trace when UDP does not reach the target, and the PMTU
             budget = 2 * (rounds * spec.interval_s + spec.wait_s) + 10.0
@@ -158,7 +158,7 @@ def bufferbloat_runs(options: Options) -> list[ProbeRun]:
         return []
     host, port = hostport.parse(options.iperf3, iperf3.DEFAULT_PORT, option="--iperf3")
     load_s = 4.0 if options.quick else 8.0
-    spec = bufferbloat.Spec(id="bufferbloat", load_host=host, load_port=port, load_s=load_s)
+    spec = bufferbloat.Spec(id=ids.BUFFERBLOAT, load_host=host, load_port=port, load_s=load_s)
     timeout = spec.idle_s + 2 * (load_s + 5.0) + 10.0
     return [ProbeRun(spec.id, "bufferbloat", spec, timeout, f"latency under load via iperf3 {host}:{port}",
                      exclusive=True)]
@@ -173,7 +173,7 @@ def _stream_run(profile: Profile, options: Options, name: str, host: str, window
     s = profile.stream
     duration = s.quick_duration_s if options.quick else s.duration_s
     common = dict(
-        id=f"stream:{name}", codec=s.codec, duration_s=duration, interval_ms=s.packet_interval_ms,
+        id=ids.stream(name), codec=s.codec, duration_s=duration, interval_ms=s.packet_interval_ms,
         dscp=s.dscp, jitter_buffer_ms=s.jitter_buffer_ms, window_s=window or 10.0,
         burst_window_ms=_burst_window(profile),
     )
@@ -235,9 +235,9 @@ def _tcp_runs(profile: Profile, options: Options) -> list[ProbeRun]:
             continue
         lo, hi = rule.range
         spec = tcp_ports.Spec(
-            id=f"tcp:{i}", host=host, ports=tuple(range(lo, hi + 1)), remap=options.port_remap
+            id=ids.tcp(i), host=host, ports=tuple(range(lo, hi + 1)), remap=options.port_remap
         )
-        runs.append(ProbeRun(f"tcp:{i}", "tcp_ports", spec, 10.0, f"TCP {rule.port} {host}"))
+        runs.append(ProbeRun(ids.tcp(i), "tcp_ports", spec, 10.0, f"TCP {rule.port} {host}"))
     return runs
 
 
@@ -251,15 +251,15 @@ def lan_local_runs(profile: Profile, options: Options) -> list[ProbeRun]:
         return []
     iface, where = options.interface, options.interface or "default interface"
     runs = [
-        ProbeRun("link", "link", link.Spec(interface=iface), 5.0, f"link {where}"),
-        ProbeRun("lldp", "lldp", lldp.Spec(interface=iface, wait_s=options.lldp_wait_s),
+        ProbeRun(ids.LINK, "link", link.Spec(interface=iface), 5.0, f"link {where}"),
+        ProbeRun(ids.LLDP, "lldp", lldp.Spec(interface=iface, wait_s=options.lldp_wait_s),
                  options.lldp_wait_s + 3.0, f"LLDP/CDP listen {where}"),
     ]
     if profile.lan.dhcp:
-        runs.append(ProbeRun("dhcp", "dhcp", dhcp.Spec(interface=iface, wait_s=options.dhcp_wait_s),
+        runs.append(ProbeRun(ids.DHCP, "dhcp", dhcp.Spec(interface=iface, wait_s=options.dhcp_wait_s),
                              options.dhcp_wait_s + 3.0, f"DHCP DISCOVER {where}"))
         if options.voice_vlan is not None:
             vid = options.voice_vlan
-            spec = dhcp.Spec(id=f"dhcp:vlan{vid}", interface=iface, vlan=vid, wait_s=options.dhcp_wait_s)
+            spec = dhcp.Spec(id=ids.dhcp_vlan(vid), interface=iface, vlan=vid, wait_s=options.dhcp_wait_s)
             runs.append(ProbeRun(spec.id, "dhcp", spec, options.dhcp_wait_s + 3.0, f"DHCP DISCOVER VLAN {vid}"))
     return runs

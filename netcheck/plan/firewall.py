@@ -8,7 +8,7 @@ measurement ids (``stun:udp:<target>``, ``stun:tcp:<target>``, ``stun:lifetime:<
 
 from __future__ import annotations
 
-from netcheck import hostport
+from netcheck import hostport, ids
 from netcheck.plan.runs import ICMP_TIME_EXCEEDED, Options, ProbeRun, stun_server
 from netcheck.probes.stream import STAMP_PORT
 from netcheck.profile import Profile, Role
@@ -38,12 +38,12 @@ def _stun(profile: Profile, options: Options) -> list[ProbeRun]:
         if not target.host:
             continue
         for transport in ("udp", "tcp"):
-            rid = f"stun:{transport}:{name}"
+            rid = ids.stun(transport, name)
             spec = stun.Spec(id=rid, host=target.host, transport=transport, port=port)
             out.append(ProbeRun(rid, "stun", spec, 20.0, f"STUN {transport.upper()} {target.host}"))
         checkpoints = lifetime_checkpoints(profile)
         if not options.quick and not options.port_remap and checkpoints:
-            rid = f"stun:lifetime:{name}"
+            rid = ids.stun_lifetime(name)
             spec = stun.Spec(id=rid, host=target.host, lifetime_checkpoints_s=checkpoints)
             out.append(ProbeRun(rid, "stun", spec, checkpoints[-1] + 10.0,
                                f"NAT UDP binding lifetime via {target.host}"))
@@ -99,7 +99,7 @@ def _stun_rows(profile: Profile) -> list[ProbeRun]:
         for port in range(lo, hi + 1):
             if port == 3478 and host in asked:
                 continue
-            rid = f"stun:udp:{rule.destination}:{port}"
+            rid = ids.stun_row(rule.destination, port)
             spec = stun.Spec(id=rid, host=host, port=port, count=2, discovery=False)
             out.append(ProbeRun(rid, "stun", spec, 8.0, f"STUN UDP {host}:{port}"))
     return out
@@ -112,8 +112,8 @@ def _tls(profile: Profile) -> list[ProbeRun]:
     for i, rule in enumerate(profile.ports):
         host = profile.resolve_destination(rule.destination)
         if rule.tls and host and "tcp" in rule.transports and rule.range[0] == rule.range[1]:
-            spec = tls.Spec(id=f"tls:{i}", host=host, port=rule.range[0])
-            out.append(ProbeRun(f"tls:{i}", "tls", spec, 8.0, f"TLS {host}:{rule.port}"))
+            spec = tls.Spec(id=ids.tls(i), host=host, port=rule.range[0])
+            out.append(ProbeRun(ids.tls(i), "tls", spec, 8.0, f"TLS {host}:{rule.port}"))
     return out
 
 
@@ -142,7 +142,7 @@ def _sip_alg(profile: Profile, options: Options) -> list[ProbeRun]:
     if options.responder:
         host, control_port = hostport.parse(options.responder, STAMP_PORT)
         for port, t in sip_legs(profile):
-            rid = f"sip_alg:{t}:{port}"
+            rid = ids.sip_leg(t, port)
             spec = sip_alg.Spec(id=rid, host=host, port=port, transport=t,
                                 key=options.responder_key, control_port=control_port)
             out.append(ProbeRun(rid, "sip_alg", spec, 15.0,
@@ -152,9 +152,9 @@ def _sip_alg(profile: Profile, options: Options) -> list[ProbeRun]:
         # the public address comes from the profile's STUN server, else the SBC itself: many
         # answer STUN (the field-mode call tries it first too); a silent one costs ~3.5 s
         stun_host = next((t.host for _, t in profile.targets_with_role(Role.STUN) if t.host), None) or sbc[0]
-        spec = sip_alg.Spec(id="sip_alg:options", host=sbc[0], port=sbc[1], mode="options",
+        spec = sip_alg.Spec(id=ids.SIP_OPTIONS, host=sbc[0], port=sbc[1], mode="options",
                             stun_host=stun_host)
-        out.append(ProbeRun("sip_alg:options", "sip_alg", spec, 10.0,
+        out.append(ProbeRun(ids.SIP_OPTIONS, "sip_alg", spec, 10.0,
                            f"SIP ALG: OPTIONS with rport (RFC 3581) to {sbc[0]}:{sbc[1]}"))
     return out
 
@@ -185,7 +185,7 @@ def _sip_rows(profile: Profile, options: Options) -> list[ProbeRun]:
         lo, hi = rule.range
         if host and host not in asked and "udp" in rule.transports and lo <= SIP_PORT <= hi:
             asked.add(host)
-            rid = f"sip_options:{rule.destination}"
+            rid = ids.sip_options(rule.destination)
             spec = sip_alg.Spec(id=rid, host=host, port=SIP_PORT, mode="options")
             out.append(ProbeRun(rid, "sip_alg", spec, 8.0, f"SIP OPTIONS {host}:{SIP_PORT} (UDP egress)"))
     return out
@@ -213,9 +213,9 @@ def egress_runs(profile: Profile, options: Options) -> list[ProbeRun]:
     if stun_at is None:
         stun_at = next((s for r in rows if (s := stun_server(profile, profile.ports[r.row].destination))), None)
     control = stun_at or (rows[0].host, udp_egress.TRACEROUTE_PORT)
-    spec = udp_egress.Spec(id="egress", rows=tuple(rows), control_host=control[0],
+    spec = udp_egress.Spec(id=ids.EGRESS, rows=tuple(rows), control_host=control[0],
                            control_port=control[1])
-    return [ProbeRun("egress", "udp_egress", spec, spec.budget_s(),
+    return [ProbeRun(ids.EGRESS, "udp_egress", spec, spec.budget_s(),
                     f"UDP site egress (TTL one hop past the site edge) for {len(rows)} port rows",
                     contends=ICMP_TIME_EXCEEDED)]
 
@@ -236,11 +236,11 @@ def udp_runs(profile: Profile, options: Options) -> list[ProbeRun]:
         if "udp" not in rule.transports or not dest:
             continue
         lo, hi = rule.range
-        spec = udp_ports.Spec(id=f"udp:{i}", host=host, ranges=((lo, hi),), control_port=port,
+        spec = udp_ports.Spec(id=ids.udp(i), host=host, ranges=((lo, hi),), control_port=port,
                               key=options.responder_key, stands_for=dest)
         # all blocked, worst case: 1 round at 3000 pps + 2 at 1500 pps, each + <= 2 s settling
         timeout = 10.0 + 2.0 * (hi - lo + 1) / 1000.0
-        out.append(ProbeRun(f"udp:{i}", "udp_ports", spec, timeout,
+        out.append(ProbeRun(ids.udp(i), "udp_ports", spec, timeout,
                            f"UDP {rule.port} via responder {host} (for {dest})", exclusive=True))
     return out
 
@@ -257,11 +257,11 @@ def responder_runs(profile: Profile, options: Options) -> list[ProbeRun]:
     out = []
     media = [r.range[0] for r in profile.ports if "udp" in r.transports and r.range[1] > r.range[0]]
     if profile.qos and profile.qos.voice_dscp is not None and media:
-        spec = dscp.Spec(id="dscp", host=host, port=media[0], dscp=profile.qos.voice_dscp,
+        spec = dscp.Spec(id=ids.DSCP, host=host, port=media[0], dscp=profile.qos.voice_dscp,
                          key=options.responder_key)
-        out.append(ProbeRun("dscp", "dscp", spec, 8.0, f"DSCP read-back via responder {host}"))
+        out.append(ProbeRun(ids.DSCP, "dscp", spec, 8.0, f"DSCP read-back via responder {host}"))
     if profile.lan and profile.lan.no_admin_exposure:
-        spec2 = exposure.Spec(id="exposure", host=host, control_port=port, key=options.responder_key)
-        out.append(ProbeRun("exposure", "exposure", spec2, 10.0,
+        spec2 = exposure.Spec(id=ids.EXPOSURE, host=host, control_port=port, key=options.responder_key)
+        out.append(ProbeRun(ids.EXPOSURE, "exposure", spec2, 10.0,
                            f"exposure: connect-back from responder {host}"))
     return out
