@@ -16,7 +16,6 @@ from netcheck.plan import core as plan
 from netcheck.plan import firewall as firewall_plan
 from netcheck.platform import capabilities
 from netcheck.probes._common import utc_now
-from netcheck.probes.snmp_switch import SnmpTarget
 from netcheck.profile import Profile
 from netcheck.result import (
     SCHEMA_VERSION,
@@ -28,31 +27,11 @@ from netcheck.result import (
     ProfileRef,
     Qty,
     RunResult,
-    Site,
     Status,
     Verdict,
 )
 from netcheck.run import demo, runner
-from netcheck.run.inputs import RunInput
-
-
-@dataclass(frozen=True)
-class Request:
-    """A checked run input (:func:`netcheck.run.inputs.resolve`): the user's
-    :class:`~netcheck.run.inputs.RunInput` with what it names loaded — the profile (target
-    overrides applied), the responder key, the SNMP targets with their credentials, the
-    package mix. Never serialised: it holds secrets."""
-
-    profile: Profile
-    input: RunInput = field(default_factory=lambda: RunInput(profile="-"))
-    site: Site = field(default_factory=Site)
-    responder_key: bytes | None = field(default=None, repr=False)
-    switches: tuple[SnmpTarget, ...] = field(default=(), repr=False)  # SNMP audit targets
-    package_mix: dict[str, int] = field(default_factory=dict)  # users per profile package
-
-    @property
-    def responder(self) -> str | None:
-        return self.input.responder
+from netcheck.run.inputs import Request
 
 
 def options_for(request: Request, gateway: str | None, remap: dict[int, int],

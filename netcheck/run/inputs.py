@@ -13,15 +13,17 @@ packet is sent.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import msgspec
 
+from netcheck.result import Site
+
 if TYPE_CHECKING:
     from netcheck.probes.snmp_switch import SnmpTarget
     from netcheck.profile import Profile
-    from netcheck.run.assess import Request
 
 #: default seconds to listen for LLDP: one 30 s LLDP interval (IEEE 802.1AB) + margin
 LLDP_WAIT_S = 35.0
@@ -71,6 +73,25 @@ class RunInput(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     package_mix: str | None = None
     concurrency: float | None = None
     snmp: SnmpInput = SnmpInput()
+
+
+@dataclass(frozen=True)
+class Request:
+    """A checked run input (:func:`resolve`): the user's
+    :class:`RunInput` with what it names loaded — the profile (target
+    overrides applied), the responder key, the SNMP targets with their credentials, the
+    package mix. Never serialised: it holds secrets."""
+
+    profile: Profile
+    input: RunInput = field(default_factory=lambda: RunInput(profile="-"))
+    site: Site = field(default_factory=Site)
+    responder_key: bytes | None = field(default=None, repr=False)
+    switches: tuple[SnmpTarget, ...] = field(default=(), repr=False)  # SNMP audit targets
+    package_mix: dict[str, int] = field(default_factory=dict)  # users per profile package
+
+    @property
+    def responder(self) -> str | None:
+        return self.input.responder
 
 
 def to_json(inp: RunInput) -> bytes:
@@ -125,9 +146,6 @@ def resolve(inp: RunInput, profile: Profile | None = None) -> Request:
     ``profile``: an already loaded (e.g. reduced) profile instead of ``inp.profile``."""
     from netcheck import hostport
     from netcheck.probes.stream import STAMP_PORT
-    from netcheck.result import Site
-    from netcheck.run.assess import Request
-
     profile = profile if profile is not None else load_profile(inp)
     require_targets(profile)
     try:
