@@ -4,7 +4,7 @@
 :class:`RunInput` is what the user typed, as data: JSON-serialisable (the agent hands it to
 its child process on stdin) and free of secrets (keys and SNMP credentials are named by file
 or come from the environment, never carried in argv or in the object). :func:`resolve`
-turns it into an :class:`~netcheck.run.assess.Request`: the profile loaded with its target
+turns it into a :class:`Request` for :mod:`netcheck.run.assess`: the profile loaded with its target
 overrides, the keys read, the SNMP targets built, the package mix parsed against the profile.
 Every mistake is an :class:`InputError` with one line that names the option, raised before a
 packet is sent.
