@@ -24,12 +24,12 @@ from pathlib import Path
 from rich.console import Console
 
 from netcheck import responder as resp
-from netcheck import runner
 from netcheck.plan import ProbeRun
 from netcheck.probes import _stream_live, stream, tcp_ports
 from netcheck.probes._stream_live import LiveCall
 from netcheck.reports import live, terminal
 from netcheck.result import Measurement
+from netcheck.run import runner
 from tests import docgen
 
 DURATION_S = 4.0
