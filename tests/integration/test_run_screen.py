@@ -24,7 +24,7 @@ from pathlib import Path
 from rich.console import Console
 
 from netcheck import responder as resp
-from netcheck.plan import ProbeRun
+from netcheck.plan.runs import ProbeRun
 from netcheck.probes import _stream_live, stream, tcp_ports
 from netcheck.probes._stream_live import LiveCall
 from netcheck.reports import live, terminal
