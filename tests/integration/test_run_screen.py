@@ -23,11 +23,11 @@ from pathlib import Path
 
 from rich.console import Console
 
-from netcheck import responder as resp
 from netcheck.plan.runs import ProbeRun
 from netcheck.probes import _stream_live, stream, tcp_ports
 from netcheck.probes._stream_live import LiveCall
 from netcheck.reports import live, terminal
+from netcheck.responder import server as resp
 from netcheck.result import Measurement
 from netcheck.run import runner
 from tests import docgen
