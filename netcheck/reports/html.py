@@ -65,9 +65,9 @@ def render_text(result: RunResult, lang: str = "en", options: RenderOptions | No
         r=report,
         t=report.t.t,
         charts=charts,
-        # with the finding it explains (a segment at fault), and all of them in the appendix
-        path_by_check={d["check_id"]: d for d in paths if d["fault"] and d["check_id"]},
-        path_diagrams=paths if report.appendix else [],
+        # with the finding it explains (a segment at fault); the others in the appendix
+        path_by_check=(in_findings := {d["check_id"]: d for d in paths if d["fault"] and d["check_id"]}),
+        path_diagrams=[d for d in paths if d["check_id"] not in in_findings] if report.appendix else [],
         keyword=f"{integrity.keyword(report.sha256)} {integrity.SPEC_MARKER}{report.spec}",
         page_label=report.t.t("label.page"),
     )

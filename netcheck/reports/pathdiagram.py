@@ -11,7 +11,7 @@ the target's role from the check's typed ``Role`` param (else the measurement id
 
 Where it goes (:mod:`netcheck.reports.html`): with the fault-location finding it explains
 (only when a segment is at fault: a clean path has nothing to say on the report's first
-pages), and every diagram in the optional appendix.
+pages); every other diagram in the optional appendix.
 """
 
 from __future__ import annotations
