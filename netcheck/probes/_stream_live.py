@@ -116,8 +116,8 @@ class LiveCounter:
     def _jitter_step(self, rtt: float) -> None:
         """RFC 3550 section 6.4.1 estimator over consecutive round trips."""
         if self._last_rtt is not None:
-            d = abs(rtt - self._last_rtt)
-            self._jitter = d if self._jitter is None else self._jitter + (d - self._jitter) / 16.0
+            j = self._jitter or 0.0  # J starts at 0 (RFC 3550 A.8)
+            self._jitter = j + (abs(rtt - self._last_rtt) - j) / 16.0
         self._last_rtt = rtt
 
 
