@@ -126,7 +126,7 @@ MARKS = {"ok": "✓", "problem": "!", "failed": "✗"}
 #: Port states that are an answer to look at, not "ok" (tcp_ports / udp_ports ``counts``).
 _PORT_FINE = ("open",)
 #: Probes whose run title names a target role after the colon of the run id (``stream:platform``).
-_ROLE_PROBES = ("stream", "path_hops", "icmp")
+_ROLE_PROBES = ("stream", "path_hops")
 
 
 def state(m: Measurement) -> str:
@@ -141,7 +141,7 @@ def state(m: Measurement) -> str:
         return "problem"
     if m.probe == "stun" and not m.values.get("reachable") and m.values.get("lifetime_min_s") is None:
         return "problem"
-    if m.probe in ("stream", "icmp") and m.values.get("received") == 0:
+    if m.probe == "stream" and m.values.get("received") == 0:
         return "problem"
     return "ok"
 
