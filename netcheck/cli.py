@@ -253,6 +253,10 @@ def run(out_dir: Path, formats: tuple[str, ...], plan_only: bool, as_json: bool,
     _check_writable(out_dir)
     result = _run_with_progress(request, quiet=as_json, lang=lang)
     interrupted = any(c.id == assess.INTERRUPTED_CHECK for c in result.checks)
+    if not as_json:
+        from netcheck.reports.terminal import rendering
+
+        click.echo(rendering(lang), err=True)
     written = _save(result, out_dir, list(formats) or ["json", "html"], reports, write_atomic, lang, render_options)
     _sign(written, sign_key)
     if as_json:
@@ -306,46 +310,16 @@ def _save(result: RunResult, out_dir: Path, formats: list[str], reports: Any, wr
 
 
 def _run_with_progress(request: Any, quiet: bool, lang: str = "en") -> RunResult:
+    """Measure, showing each probe's outcome, a call's live figures and the time left
+    (netcheck.reports.live; in place on a terminal, a few plain lines elsewhere)."""
     from netcheck.run import assess
 
-    if quiet or not sys.stderr.isatty():
+    if quiet:
         return assess.run(request)
-    import time
+    from netcheck.reports.live import Screen
 
-    from rich.console import Console
-    from rich.markup import escape
-    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
-    from netcheck.i18n import Catalogue
-    from netcheck.reports import terminal
-
-    console = Console(stderr=True)
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
-                  console=console, transient=True) as progress:
-        tasks: dict[str, Any] = {}
-
-        def listener(event: Any) -> None:
-            if event.kind == "planned":
-                planned.append(event.run)
-            elif event.kind == "start":
-                tasks[event.run.id] = progress.add_task(event.run.title, total=None)
-            elif event.kind == "progress":
-                progress.update(tasks[event.run.id],
-                                description=escape(visible(f"{event.run.title}: {event.text}")))
-            elif event.kind == "done":
-                progress.remove_task(tasks.pop(event.run.id))
-                done[0] += 1
-                mark = "[green]✓[/]" if event.measurement.ok else "[red]✗[/]"
-                what = terminal.outcome(event.measurement, lang)
-                console.print(f"  {mark} {escape(visible(event.run.title))}: {escape(visible(what))}")
-                progress.update(overall, description=terminal.overall(planned, done[0], time.monotonic() - t0, lang))
-
-        overall = progress.add_task("", total=None)
-        done, t0 = [0], time.monotonic()
-        planned: list[Any] = []
-        result = assess.run(request, listener)
-        progress.update(overall, description=Catalogue(lang).t("term.rendering"))
-        return result
+    with Screen(lang) as screen:
+        return assess.run(request, screen.listener)
 
 
 def _write_outputs(result: RunResult, out_dir: Path, formats: list[str], reports: Any,

@@ -151,7 +151,15 @@ def _stream(run: ProbeRun, kind: str) -> Made:
         "loss_worst_window_start_s": 0.0 if not bad else 11.96, "loss_worst_window_end_s": 10.0 if not bad else 21.96,
         "loss_worst_window_direction": "upstream", "late_pct": 0.0 if not bad else 1.07, "jitter_buffer_ms": 60.0,
     }
-    return values, {"rtt_ms": rtt, "jitter_ms": jitter}, str(getattr(run.spec, "method", "stamp"))  # type: ignore[dict-item]
+    return values, {"rtt_ms": rtt, "jitter_ms": jitter}, _stream_method(run)  # type: ignore[dict-item]
+
+
+def _stream_method(run: ProbeRun) -> str:
+    """The method name the stream probe writes (``stun`` spec -> ``stun-50pps``), not the spec's."""
+    from netcheck.probes.stream import METHOD_NAMES
+
+    spec = str(getattr(run.spec, "method", "stamp"))
+    return METHOD_NAMES.get(spec) or ("stamp-auth" if getattr(run.spec, "key", None) else "stamp")
 
 
 def _host(run: ProbeRun) -> str:
@@ -172,7 +180,7 @@ def _lan_stream(run: ProbeRun) -> Made:
         "jitter_final_ms": 0.02, "loss_worst_window_start_s": 0.0, "loss_worst_window_end_s": 10.0,
         "loss_worst_window_direction": "round trip", "late_pct": 0.0, "jitter_buffer_ms": 60.0,
     }
-    return values, {"rtt_ms": rtt}, str(getattr(run.spec, "method", "icmp"))
+    return values, {"rtt_ms": rtt}, _stream_method(run)
 
 
 def _tcp(run: ProbeRun, kind: str) -> Made:

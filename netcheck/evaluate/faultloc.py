@@ -143,7 +143,9 @@ def fault_check(name: str, host: str, m: Measurement) -> Check:
     local = _rate_limited_hops(m)
     suffix = "_local" if local else ""
     if seg is None:
+        b["measured_key"] = "measured.faultloc_none"
         return check(b, Status.PASS, f"reason.faultloc_none{suffix}", measured="none", hops=local)
+    b["measured_key"] = f"faultloc.segment.{seg}"  # the report names the segment in its language
     span = _seg(segments, seg)
     params: dict[str, Param] = dict(
         segment=msg(f"faultloc.segment.{seg}"), party=msg(f"faultloc.party.{seg}"),

@@ -51,7 +51,9 @@ def wifi_check(m: Measurement) -> Check:
     if not m.ok:
         return not_measured(b, m)
     if m.values.get("type") != "wifi":
+        b["measured_key"] = "measured.link_wired"
         return check(b, Status.PASS, "reason.link_wired", measured="ethernet", interface=m.target)
+    b["measured_key"] = "measured.link_wifi"
     dbm = m.values.get("signal_dbm")
     signal: Item = Qty(float(dbm), "dBm") if isinstance(dbm, float | int) else msg("link.signal_unknown")
     weak = isinstance(dbm, float | int) and dbm < WIFI_MIN_DBM
@@ -75,10 +77,12 @@ def duplex_check(m: Measurement) -> Check:
     if duplex == "half" or grew:
         symptoms: list[Item] = [msg("link.half_duplex")] if duplex == "half" else []
         symptoms += [msg(f"link.counter.{k}", n=v, window=window) for k, v in sorted(grew.items())]
+        b["measured_key"] = f"duplex.{duplex if duplex in ('full', 'half') else 'unknown'}"
         return failed(b, False, "reason.link_duplex_bad", remedy("link_duplex", interface=m.target),
                       measured=str(duplex), interface=m.target, symptoms=symptoms)
     if duplex != "full":  # no symptoms, but the duplex itself is not known: not a pass
         return check(b, Status.NOT_MEASURED, "reason.link_duplex_unknown", interface=m.target, window=window)
+    b["measured_key"] = "duplex.full"
     return check(b, Status.PASS, "reason.link_duplex_ok", measured=str(duplex), interface=m.target, duplex=shown,
                  window=window)
 

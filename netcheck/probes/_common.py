@@ -8,6 +8,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from netcheck.probes._names import Names, ResolveError
 from netcheck.result import ErrorKind, Measurement, ProbeError, Value
@@ -23,11 +24,14 @@ def utc_now() -> str:
 @dataclass(frozen=True)
 class Context:
     """What the runner hands every probe: one monotonic deadline (STYLE.md §3), a progress
-    callback, what this machine allows (``caps``, from :mod:`netcheck.platform.capabilities`), and
-    the run's shared name cache (``names``: each name resolved once per run)."""
+    callback, what this machine allows (``caps``, from :mod:`netcheck.platform.capabilities`),
+    and the run's shared name cache (``names``: each name resolved once per run). ``live``
+    takes a running call's figures (:class:`netcheck.probes._stream_live.LiveCall`), at
+    most once a second, from the loop (never from the sender thread)."""
 
     deadline: float
     progress: Callable[[str], None] = lambda _msg: None
+    live: Callable[[Any], None] = lambda _snapshot: None
     caps: dict[str, bool] = field(default_factory=dict)
     names: Names = field(default_factory=Names)
 

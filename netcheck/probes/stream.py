@@ -45,6 +45,7 @@ from netcheck.analysis import emodel
 from netcheck.analysis.stats import PacketRecord
 from netcheck.clock import clock_sync, error_estimate
 from netcheck.probes import _stream_analysis as an
+from netcheck.probes import _stream_live
 from netcheck.probes._common import Context, Timer, Why, error, resolve
 from netcheck.probes._stream_engine import (
     ClockMap,
@@ -200,10 +201,12 @@ async def _measure(
     schedule = Schedule(count=spec.count, interval_ns=round(spec.send_interval_ms * 1e6))
     engine = Engine([session], schedule, clock)
     watchdog = asyncio.create_task(_stop_if_silent(spec, session, engine))
+    live = asyncio.create_task(_stream_live.sample(_stream_live.LiveCounter(session, spec.duration_s), ctx.live))
     try:
         report = await asyncio.to_thread(engine.run, stop_at)
     finally:
         watchdog.cancel()
+        live.cancel()
         engine.cancel.set()
         session.sock.close()
     return _result(spec, timer, method, address, session, report, sync.synchronized)

@@ -58,14 +58,16 @@ def render_text(result: RunResult, lang: str = "en", options: RenderOptions | No
 
     report = view.build(result, lang, options, fmt)
     charts = [{"title": c.title, "svg": Markup(c.svg), "caption": c.caption} for c in report.charts]
-    paths = [{"title": d.title, "svg": Markup(d.svg), "caption": d.caption}
-             for d in pathdiagram.diagrams(result, report.t)]
+    paths = [{"title": d.title, "svg": Markup(d.svg), "caption": d.caption, "check_id": d.check_id,
+              "fault": d.fault} for d in pathdiagram.diagrams(result, report.t)]
     template = _environment().get_template("report.html.j2")  # type: ignore[attr-defined]
     text: str = template.render(
         r=report,
         t=report.t.t,
         charts=charts,
-        path_diagrams=paths,
+        # with the finding it explains (a segment at fault); the others in the appendix
+        path_by_check=(in_findings := {d["check_id"]: d for d in paths if d["fault"] and d["check_id"]}),
+        path_diagrams=[d for d in paths if d["check_id"] not in in_findings] if report.appendix else [],
         keyword=f"{integrity.keyword(report.sha256)} {integrity.SPEC_MARKER}{report.spec}",
         page_label=report.t.t("label.page"),
     )

@@ -67,8 +67,21 @@ def _stun(values: dict[str, Value], cat: Catalogue) -> str:
     return cat.t("term.stun", rtt=_qty(cat, values, "rtt_ms", "ms"), address=str(values.get("mapped_address")))
 
 
+def _path(values: dict[str, Value], cat: Catalogue) -> str:
+    hops = values.get("hop_count")
+    key = "term.path_reached" if values.get("reached") else "term.path_not_reached"
+    return cat.t(key, hops=hops) if isinstance(hops, int) else ""
+
+
+def _link(values: dict[str, Value], cat: Catalogue) -> str:
+    kind = cat.t("measured.link_wifi" if values.get("type") == "wifi" else "measured.link_wired")
+    duplex = values.get("duplex")
+    return f"{kind}, {cat.t(f'duplex.{duplex}')}" if duplex in ("full", "half") else kind
+
+
 _SUMMARIES: dict[str, Callable[[dict[str, Value], Catalogue], str]] = {
     "stream": _call, "icmp": _call, "tcp_ports": _ports, "udp_ports": _ports, "dns": _dns, "stun": _stun,
+    "path_hops": _path, "local_link": _link,
 }
 
 
@@ -103,3 +116,66 @@ def closing(result: RunResult, lang: str = "en") -> list[str]:
     counts = "  ".join(f"{word}={n}" for _, word, n in r.summary)
     out.append(f"{t('field.verdict').upper()}: {r.verdict_word}   {counts}")
     return out
+
+
+# ------------------------------------------------------------------ during the run
+
+#: What a finished probe line is marked with: measured and fine, found something to look
+#: at (a refused or blocked port, a server that did not answer), or failed to measure.
+MARKS = {"ok": "✓", "problem": "!", "failed": "✗"}
+#: Port states that are an answer to look at, not "ok" (tcp_ports / udp_ports ``counts``).
+_PORT_FINE = ("open",)
+#: Probes whose run title names a target role after the colon of the run id (``stream:platform``).
+_ROLE_PROBES = ("stream", "path_hops")
+
+
+def state(m: Measurement) -> str:
+    """"ok", "problem" or "failed" for a finished probe's line. Judging against the
+    profile's limits is the evaluator's job (after the run); this only says whether the
+    probe met a refusal, a block or silence, so a refused port is never shown as ok."""
+    if m.error is not None:
+        return "failed"
+    counts = m.values.get("counts")
+    if m.probe in ("tcp_ports", "udp_ports") and isinstance(counts, dict) \
+            and any(n for s, n in counts.items() if s not in _PORT_FINE):
+        return "problem"
+    if m.probe == "stun" and not m.values.get("reachable") and m.values.get("lifetime_min_s") is None:
+        return "problem"
+    if m.probe == "stream" and m.values.get("received") == 0:
+        return "problem"
+    return "ok"
+
+
+def run_label(run: Any, lang: str = "en") -> str:
+    """A probe run's name in the language: ``term.run.<probe>`` with the target's role and
+    host where the catalogue has one (the plan's run title is English), else the title
+    (protocol, port and host: "TCP 5060 sip.example.net")."""
+    cat = Catalogue(lang)
+    key = f"term.run.{run.probe}"
+    if not cat.has(key):
+        return str(run.title)
+    host = str(getattr(run.spec, "host", "") or "")
+    role = str(run.id).split(":", 1)[1] if run.probe in _ROLE_PROBES and ":" in str(run.id) else ""
+    return cat.t(key, target=cat.target(role) if role else host, host=host).replace(" ()", "")
+
+
+def line(run: Any, m: Measurement, lang: str = "en") -> str:
+    """One finished probe: mark, name, what it found ("! TCP 5060 x: refused 1")."""
+    return f"{MARKS[state(m)]} {run_label(run, lang)}: {outcome(m, lang)}"
+
+
+def live_line(snapshot: Any, lang: str = "en") -> str:
+    """A running call's figures so far (:class:`netcheck.probes._stream_live.LiveCall`)."""
+    cat = Catalogue(lang)
+
+    def ms(v: float | None) -> str:
+        return cat.param_qty(v, "ms") if v is not None else cat.t("field.none")
+
+    return cat.t("term.live", elapsed=cat.param_qty(float(round(snapshot.elapsed_s)), "s"),
+                 duration=cat.param_qty(float(snapshot.duration_s), "s"), sent=snapshot.sent,
+                 received=snapshot.received, lost=snapshot.lost, loss=cat.param_qty(snapshot.loss_pct, "%"),
+                 rtt=ms(snapshot.rtt_ms), jitter=ms(snapshot.jitter_ms))
+
+
+def rendering(lang: str = "en") -> str:
+    return Catalogue(lang).t("term.rendering")

@@ -32,12 +32,13 @@ EXTRAS = {"scapy": "lan", "pysnmp": "lan", "weasyprint": "report", "prometheus_c
 @dataclass(frozen=True)
 class Event:
     """A progress event: ``kind`` is "planned" (once per run, before any starts), "start",
-    "progress" or "done"."""
+    "progress", "live" (a running call's figures in ``live``, at most once a second) or "done"."""
 
     kind: str
     run: ProbeRun
     text: str = ""
     measurement: Measurement | None = None
+    live: object | None = None
 
 
 Listener = Callable[[Event], None]
@@ -94,7 +95,7 @@ async def run_one(run: ProbeRun, caps: dict[str, bool], listener: Listener,
                   names: Names | None = None) -> Measurement:
     deadline = time.monotonic() + run.timeout_s
     ctx = Context(deadline=deadline, caps=caps, progress=lambda text: listener(Event("progress", run, text)),
-                  names=names or Names())
+                  live=lambda snapshot: listener(Event("live", run, live=snapshot)), names=names or Names())
     listener(Event("start", run))
     timer = Timer()
     try:

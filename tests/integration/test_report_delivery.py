@@ -85,16 +85,6 @@ def pdfs(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, str], Path
     return paths
 
 
-#: Known open defect, found when the fault-location work (issue 20) met the report work
-#: (issue 18) at the last merge: the path-diagram section prints the probe's English run
-#: title and method ("per-hop trace to platform", "udp-ttl-raw") and adds a page, so GO
-#: reports reach 4 pages and NO-GO 6. Kept visible (not skipped) until the diagram takes its
-#: text from the catalogue and the layout is tightened; issues 18 and 20 stay open for it.
-OPEN_DIAGRAM_DEFECT = pytest.mark.xfail(reason="path diagram: English run title/method, +1 page (issues 18/20)",
-                                        strict=False)
-
-
-@OPEN_DIAGRAM_DEFECT
 @pytest.mark.parametrize("name", sorted(DOCS))
 def test_german_html_and_pdf_have_no_english_sentence(pdfs: dict[tuple[str, str], Path], name: str) -> None:
     doc = DOCS[name]
@@ -105,7 +95,6 @@ def test_german_html_and_pdf_have_no_english_sentence(pdfs: dict[tuple[str, str]
         assert not english, f"{name} {fmt}: English in the German report: {english[:5]}"
 
 
-@OPEN_DIAGRAM_DEFECT
 @pytest.mark.parametrize("name", sorted(DOCS))
 @pytest.mark.parametrize("lang", ["de", "en"])
 def test_page_count_and_ungrouped_ports(pdfs: dict[tuple[str, str], Path], name: str, lang: str) -> None:

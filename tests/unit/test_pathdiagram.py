@@ -49,3 +49,37 @@ def _with(base, m, check):  # type: ignore[no-untyped-def]
     checks = [*base.checks, check]
     return msgspec.structs.replace(base, measurements=[*base.measurements, m], checks=checks,
                                    verdict=verdict_of(checks), summary=summary_of(checks))
+
+
+def test_diagram_names_role_address_and_method_from_the_catalogue_never_the_run_title() -> None:
+    """The run title ("per-hop trace to ...") and the raw method name are English/internal:
+    the diagram shows the target's role (typed Role param), its address, and the method and
+    confidence from the catalogue (issue 18: by key, never by English text)."""
+    doc = _doc()
+    de = Catalogue("de")
+    [d] = pathdiagram.diagrams(doc, de)
+    assert d.title == "Pfad zum Ziel sbc (198.51.100.10)"  # "sbc" has no target.* key: shown as named
+    assert de.t("method.udp-ttl-raw") in d.caption and "udp-ttl-raw" not in d.caption
+    assert "Aussagekraft: hoch" in d.caption
+    assert ">sbc</text>" in d.svg and ">198.51.100.10</text>" in d.svg
+    assert EVIL not in d.title + d.caption  # the measurement's own target text is never used
+
+
+def test_diagram_sits_in_the_fault_finding_and_clean_paths_only_in_the_appendix() -> None:
+    """A segment at fault: the diagram is in that finding's card (the page limits hold);
+    a clean path has nothing to say in the body and is drawn in the appendix only."""
+    from netcheck.reports.options import RenderOptions
+
+    page = html.render_text(_doc(), "en", RenderOptions(appendix=False))
+    card = page.split("fault location: path to")[1].split('<div class="card')[0]
+    assert '<figure class="pathdiagram">' in card
+    clean = tuple([1.0] * 20)
+    hops = [HopSamples(i + 1, a, clean) for i, a in enumerate(("192.168.1.1", "100.64.0.1", "198.51.100.10"))]
+    m = Measurement(id="path_hops:sbc", probe="path_hops", target="x", method="udp-ttl-raw",
+                    started_utc="2026-01-01T00:00:00.000Z", duration_s=1.0,
+                    values={"segments": segments(hops, gateway="192.168.1.1", target="198.51.100.10",  # type: ignore[dict-item]
+                                                 reached=True), "address": "198.51.100.10"})
+    doc = _with(make_result(), m, faultloc.fault_check("sbc", "198.51.100.10", m))
+    assert '<figure class="pathdiagram">' not in html.render_text(doc, "en", RenderOptions(appendix=False))
+    with_appendix = html.render_text(doc, "en", RenderOptions(appendix=True)).split('id="appendix"')[1]
+    assert '<figure class="pathdiagram">' in with_appendix and "Path to sbc (198.51.100.10)" in with_appendix

@@ -39,3 +39,13 @@ def test_incomplete_run_ends_with_open_points_remedies_and_the_verdict_last() ->
 def test_go_run_ends_with_the_verdict_only() -> None:
     # 17 + fault location, DSCP along the path, wired link, duplex (path_hops, local_link)
     assert terminal.closing(docgen.named("teams-go"), "en") == ["VERDICT: GO   PASS=21"]
+
+
+def test_every_port_state_a_probe_writes_has_a_word_in_both_languages() -> None:
+    """The screen names port states by catalogue key (``state.<name>``): a state without
+    one would show its internal name ("no_answer") in a German run."""
+    from netcheck.i18n import Catalogue
+    from netcheck.probes import tcp_ports, udp_ports
+
+    for lang in ("en", "de"):
+        assert all(Catalogue(lang).has(f"state.{s}") for s in (*tcp_ports.STATES, *udp_ports.STATES)), lang
