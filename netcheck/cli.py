@@ -136,6 +136,9 @@ def _run_input_options(fn: Any) -> Any:
                      help="Users per profile package, e.g. video=10,desktop_sharing=5 (stimme)."),
         click.option("--concurrency", type=Finite(0, 1, min_open=True),
                      help="Share of extensions in calls at once (default 1: every extension, the providers' rule)."),
+        click.option("--low-cpu", is_flag=True,
+                     help="Calls on a sleep-only send schedule (busy-wait at most 0.05 ms per packet) for small "
+                     "boxes; each call states its measured send error and is at most medium confidence."),
     ]
     for option in reversed(options):
         fn = option(fn)
@@ -158,7 +161,8 @@ def _run_input(kw: dict[str, Any]) -> Any:
         responder_key_file=str(key_file) if key_file is not None else None, interface=kw.pop("interface", None),
         lldp_wait_s=kw.pop("lldp_wait"), dhcp_wait_s=kw.pop("dhcp_wait"), voice_vlan=kw.pop("voice_vlan", None),
         capacity=kw.pop("capacity", True), iperf3=kw.pop("iperf3_server", None),
-        package_mix=kw.pop("package_mix", None), concurrency=kw.pop("concurrency", None), snmp=_snmp_input(kw),
+        package_mix=kw.pop("package_mix", None), concurrency=kw.pop("concurrency", None),
+        low_cpu=kw.pop("low_cpu", False), snmp=_snmp_input(kw),
     )
 
 

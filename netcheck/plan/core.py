@@ -175,7 +175,7 @@ def _stream_run(profile: Profile, options: Options, name: str, host: str, window
     common = dict(
         id=ids.stream(name), codec=s.codec, duration_s=duration, interval_ms=s.packet_interval_ms,
         dscp=s.dscp, jitter_buffer_ms=s.jitter_buffer_ms, window_s=window or 10.0,
-        burst_window_ms=_burst_window(profile),
+        burst_window_ms=_burst_window(profile), low_cpu=options.low_cpu,
     )
     stun_at = stun_server(profile, name, options) if name != "gateway" else None
     guess = stun_at is None and name != "gateway"

@@ -49,6 +49,7 @@ class Options:
     concurrency: float | None = None  # share of extensions active at once
     capacity: bool = True  # call-load ramp and QoS under load (with a responder)
     iperf3: str | None = None  # HOST[:PORT] of an iperf3 server: raw throughput, iperf3's figures
+    low_cpu: bool = False  # calls on the stream engine's low-CPU schedule (agent on small boxes)
 
 
 class PlanError(ValueError):

@@ -121,18 +121,28 @@ class EngineReport:
     started_mono_ns: int = 0
     last_send_mono_ns: int = 0
     stopped_early: bool = False
+    low_cpu: bool = False  # sent on the low-CPU schedule (Schedule.low_cpu)
+
+
+#: Low-CPU schedule: the most a send may busy-wait (see :meth:`Engine._wait_low_cpu`).
+LOW_CPU_SPIN_NS: Final = 50_000
+#: ``epoll``/``select`` time out in whole milliseconds (Python rounds the timeout up), so
+#: the low-CPU schedule leaves the selector this long before a slot and sleeps the rest.
+_SELECT_STEP_NS: Final = 2_000_000
 
 
 @dataclass(frozen=True)
 class Schedule:
     """``count`` packets per session every ``interval_ns``; ``spin_ns`` busy-wait tail;
-    listen ``drain_ns`` after the last send for late replies."""
+    listen ``drain_ns`` after the last send for late replies. ``low_cpu``: the sleep-only
+    schedule with a spin of at most :data:`LOW_CPU_SPIN_NS` (small boxes, the agent)."""
 
     count: int
     interval_ns: int
     spin_ns: int = 200_000
     drain_ns: int = 1_000_000_000
     lead_ns: int = 20_000_000
+    low_cpu: bool = False
 
 
 class Engine:
@@ -149,6 +159,10 @@ class Engine:
         self._spin = schedule.spin_ns
         self._oversleep = 0
         self._spin_cap = max(schedule.spin_ns, schedule.interval_ns // 2)
+        self._comp = 0
+        # without kernel receive stamps a reply is timed when it is read: keep reading in
+        # the selector then, so the sleep never delays a receive time
+        self._select_first = not all(s.kernel_ts for s in self.sessions)
 
     def run(self, stop_at_mono_ns: int) -> EngineReport:
         """Send every packet on time, receive replies, stop at ``stop_at_mono_ns``."""
@@ -162,7 +176,7 @@ class Engine:
     def _loop(self, stop_at: int) -> EngineReport:
         sch, n = self.schedule, len(self.sessions)
         offsets = [i * sch.interval_ns // max(n, 1) for i in range(n)]
-        report = EngineReport(started_mono_ns=plat.mono_ns() + sch.lead_ns)
+        report = EngineReport(started_mono_ns=plat.mono_ns() + sch.lead_ns, low_cpu=sch.low_cpu)
         t0 = report.started_mono_ns
         for k in range(sch.count):
             for session, offset in zip(self.sessions, offsets, strict=True):
@@ -170,7 +184,10 @@ class Engine:
                 if due >= stop_at or self.cancel.is_set():
                     report.stopped_early = True
                     return self._drain_until(report, min(stop_at, due))
-                self._wait_until(due)
+                if sch.low_cpu:
+                    self._wait_low_cpu(due)
+                else:
+                    self._wait_until(due)
                 now = plat.mono_ns()
                 self._send(session, k, now)
                 report.send_error_ns.append(now - due)
@@ -188,7 +205,8 @@ class Engine:
                 session.send_errors.append(f"{type(exc).__name__}: {exc}")
 
     def _wait_until(self, due: int) -> None:
-        """Poll for replies until the spin margin before ``due``, then busy-wait.
+        """Poll for replies until the spin margin before ``due``, then busy-wait
+        (:meth:`_wait_low_cpu` on the low-CPU schedule).
 
         The margin adapts to how late this host wakes a sleeping thread: it is the largest
         recent oversleep (decaying by 5 % per wake-up), at least ``spin_ns`` and at most half
@@ -205,6 +223,33 @@ class Engine:
             self._oversleep = max(over, int(self._oversleep * 0.95))
             self._spin = min(max(self.schedule.spin_ns, self._oversleep), self._spin_cap)
         while plat.mono_ns() < due:
+            pass
+
+    def _wait_low_cpu(self, due: int) -> None:
+        """Low-CPU schedule: sleep to the slot, spin at most :data:`LOW_CPU_SPIN_NS`.
+
+        Replies are drained without waiting (``select`` with timeout 0) before each send;
+        with kernel receive stamps (``SO_TIMESTAMPNS``) a reply read a slot later keeps its
+        arrival time, so the thread need not wake for it. Without them it waits in the
+        selector until :data:`_SELECT_STEP_NS` before the slot, as the default does.
+        The sleep is ``time.sleep`` (``clock_nanosleep``: microsecond resolution) ended
+        ``comp`` early, ``comp`` being the running mean of how late this host wakes a
+        sleeper (exponential, alpha 1/8, at most the spin cap; IRTT's compensating timer
+        works the same way), and the rest is spun. A wake-up later than that is sent
+        late: the send-time error is measured per packet and reported, never hidden.
+        """
+        mono = plat.mono_ns
+        self._poll(0.0)
+        if self._select_first:
+            while (left := due - mono()) > _SELECT_STEP_NS:
+                self._poll((left - _SELECT_STEP_NS) / 1e9)
+        start = mono()
+        nap = due - start - self._comp
+        if nap > 0:
+            time.sleep(nap / 1e9)
+            over = mono() - (start + nap)
+            self._comp = min(LOW_CPU_SPIN_NS, max(0, self._comp + (over - self._comp) // 8))
+        while mono() < due:
             pass
 
     def _poll(self, timeout_s: float) -> None:

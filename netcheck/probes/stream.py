@@ -115,6 +115,7 @@ class Spec:
     assume_synchronized: bool = False
     fallback: tuple[Attempt, ...] = ()
     silent_stop_s: float | None = 2.0
+    low_cpu: bool = False  # the engine's sleep-only schedule (small boxes); send error stated
 
     @property
     def send_interval_ms(self) -> float:
@@ -198,7 +199,7 @@ async def _measure(
     clock = ClockMap()
     sync = clock_sync()
     session = _open_session(spec, family, address, clock, sync.synchronized, sync.error_s)
-    schedule = Schedule(count=spec.count, interval_ns=round(spec.send_interval_ms * 1e6))
+    schedule = Schedule(count=spec.count, interval_ns=round(spec.send_interval_ms * 1e6), low_cpu=spec.low_cpu)
     engine = Engine([session], schedule, clock)
     watchdog = asyncio.create_task(_stop_if_silent(spec, session, engine))
     live = asyncio.create_task(_stream_live.sample(_stream_live.LiveCounter(session, spec.duration_s), ctx.live))
@@ -438,6 +439,7 @@ def _context_values(
         "jitter_buffer_ms": spec.jitter_buffer_ms,
         "duration_planned_s": spec.duration_s,
         "stopped_early": report.stopped_early,
+        "send_schedule": "low-cpu" if report.low_cpu else "default",
         "rx_clock": session.rx_clock if isinstance(session, ApiEchoes) else plat.rx_clock_label(session.kernel_ts),
         "rx_kernel_timestamps": session.kernel_ts,
         "tx_clock": f"{plat.caps().mono_clock}() before send",
@@ -456,7 +458,9 @@ def _confidence(values: dict[str, Value], err: ProbeError | None) -> tuple[str, 
     medium: one-way delay estimated as RTT/2, or receive times taken in user space (macOS,
     Windows: the receiving thread's wake-up is added to the return delay, see bench/RESULTS.md
     "Portable code paths"); low: the sender missed its schedule (p99 send error > 1 ms) or
-    stopped early. The reason says what lowered it and what to do (none: the error says why)."""
+    stopped early; medium on the low-CPU send schedule, its measured p99 send error named
+    (the agent's ``--low-cpu``: it trades schedule precision for CPU, never silently).
+    The reason says what lowered it and what to do (none: the error says why)."""
     if err is not None:
         return "none", None
     p99 = values.get("send_error_p99_ms")
@@ -466,6 +470,8 @@ def _confidence(values: dict[str, Value], err: ProbeError | None) -> tuple[str, 
         return "low", Why("stopped_early")
     if values.get("method_detail") == METHOD_NAMES["sip"]:
         return "low", Why("sip_series")
+    if values.get("send_schedule") == "low-cpu" and isinstance(p99, int | float):
+        return "medium", Why("low_cpu_schedule", {"late": round(float(p99), 3)})
     if values.get("one_way_delay_estimated"):
         return "medium", Why("owd_estimated")
     if values.get("rx_kernel_timestamps") is False:

@@ -43,7 +43,7 @@ def options_for(request: Request, gateway: str | None, remap: dict[int, int],
                         responder=responder, responder_key=request.responder_key,
                         extensions=request.site.extensions, package_mix=dict(request.package_mix),
                         concurrency=inp.concurrency, capacity=inp.capacity,
-                        iperf3=inp.iperf3, switches=request.switches)
+                        iperf3=inp.iperf3, switches=request.switches, low_cpu=inp.low_cpu)
 
 
 @dataclass(frozen=True)

@@ -72,6 +72,7 @@ class RunInput(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     iperf3: str | None = None
     package_mix: str | None = None
     concurrency: float | None = None
+    low_cpu: bool = False  # calls on the stream engine's low-CPU send schedule (small boxes)
     snmp: SnmpInput = SnmpInput()
 
 

@@ -101,7 +101,7 @@ def test_key_families_built_at_run_time_are_complete() -> None:
         "note.dir": list(path.DIRECTIONS),
         # probes' Why(key) (netcheck.probes._common): stream, capacity, icmp
         "confidence_reason": ["sender_late", "sender_late_step", "stopped_early", "owd_estimated",
-                              "ramp_deadline", "icmp_rtt_half", "sip_series", "ttl_sampled"],
+                              "ramp_deadline", "icmp_rtt_half", "sip_series", "ttl_sampled", "low_cpu_schedule"],
         "sip.finding": list(firewall.SIP_FINDINGS),  # SIP ALG: what the path did
         "sip.leg": list(firewall.SIP_LEG_GAPS),
         "sip.options": list(firewall.SIP_OPTIONS_EVIDENCE),
