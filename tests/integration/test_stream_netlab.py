@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import pytest
 
+from netcheck.result import Measurement
 from tests.integration.stream_lab import (
     DELAY_ERROR_MS,
     call,
@@ -37,9 +38,27 @@ SETTINGS = {
 
 @pytest.mark.parametrize("spec", list(SETTINGS.values()), ids=list(SETTINGS))
 def test_stream_matches_ground_truth(netlab_impaired, spec: str) -> None:  # type: ignore[no-untyped-def]
-    lab = netlab_impaired(spec, seed=11)
+    _matches_ground_truth(netlab_impaired(spec, seed=11), spec)
+
+
+def test_low_cpu_schedule_matches_ground_truth(netlab_impaired) -> None:  # type: ignore[no-untyped-def]
+    """The low-CPU send schedule (issue 22): the same jitter and the same loss as the link's
+    truth, within the same tolerances (the host-noise term of the jitter tolerance comes
+    from this very call, so a late sender cannot hide), and it says so in its result.
+    Jitter and loss on two links of one lab: with replies lost, the forward series leaves
+    those requests out and the per-position pairing of the noise bound would slip."""
+    lab = netlab_impaired("delay=20ms jitter=4ms dist=uniform", seed=12)
+    for spec in ("delay=20ms jitter=4ms dist=uniform", "delay=10ms loss=3%"):
+        lab.set_impairment(spec, seed=12)
+        m = _matches_ground_truth(lab, spec, low_cpu=True)
+        assert m.values["send_schedule"] == "low-cpu"
+        assert m.values["confidence_reason_key"] in ("low_cpu_schedule", "sender_late")
+    assert m.values["loss_rt_pct"] > 0  # the lossy link did drop packets of this call
+
+
+def _matches_ground_truth(lab, spec: str, **kw: object) -> Measurement:  # type: ignore[no-untyped-def]
     _, port = start_responder(lab)
-    m = call(lab, port, 4.0)
+    m = call(lab, port, 4.0, **kw)
     t = call_truth(lab, port)
     v = m.values
     assert m.ok, m.error
@@ -62,6 +81,7 @@ def test_stream_matches_ground_truth(netlab_impaired, spec: str) -> None:  # typ
     assert v["loss_rt_pct"] == pytest.approx(100 * (t.up.lost + t.down.lost) / t.up.sent, abs=1e-3)
     if "reorder" in spec:
         assert v["reorder_fwd_pct"] > 0 and t.up.reordered > 0
+    return m
 
 
 def test_layer2_icmp_fallback_through_the_link(netlab_impaired) -> None:  # type: ignore[no-untyped-def]

@@ -1,0 +1,43 @@
+"""The low-CPU send schedule is chosen by the user (``run``/``agent --low-cpu``), reaches
+every call of the plan (and the agent's child run), and is never silent: a call on it is
+at most medium confidence, the reason naming its measured p99 send error."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+
+from netcheck import agent, assess, plan
+from netcheck import profile as prof
+from netcheck.probes import stream
+
+
+def _calls(low_cpu: bool) -> list[stream.Spec]:
+    request = assess.Request(profile=prof.load("stimme"), responder="127.0.0.1", low_cpu=low_cpu)
+    runs = plan.build(request.profile, assess.options_for(request, None, {}, request.responder))
+    return [r.spec for r in runs if r.probe == "stream"]
+
+
+def test_the_option_reaches_every_call_of_the_plan() -> None:
+    low, default = _calls(True), _calls(False)
+    assert low and len(low) == len(default)
+    assert all(s.low_cpu for s in low) and not any(s.low_cpu for s in default)
+
+
+def test_the_agent_hands_it_to_its_child_run() -> None:
+    spec = agent.RunSpec(profile="demo", low_cpu=True)
+    assert agent.RunSpec(**json.loads(json.dumps(asdict(spec)))).low_cpu is True  # the child's decoding
+
+
+def test_a_low_cpu_call_names_its_send_error() -> None:
+    values = {"send_error_p99_ms": 0.0734, "send_schedule": "low-cpu", "one_way_delay_estimated": False,
+              "rx_kernel_timestamps": True}
+    level, why = stream._confidence(values, None)
+    assert level == "medium" and why is not None
+    text = why.values()["confidence_reason"]
+    assert text.startswith("sent on the low-CPU schedule") and "0.073 ms (p99)" in text
+    # a late sender is low whatever the schedule
+    late = stream._confidence({**values, "send_error_p99_ms": 2.5}, None)
+    assert late[0] == "low" and late[1] is not None and late[1].key == "sender_late"
+    # the default schedule keeps its own rules
+    assert stream._confidence({**values, "send_schedule": "default"}, None) == ("high", None)
