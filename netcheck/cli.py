@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 import re
 import sys
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -284,12 +283,28 @@ def run(out_dir: Path, formats: tuple[str, ...], plan_only: bool, as_json: bool,
 
 #: Exit code of a run stopped with Ctrl-C (128 + SIGINT, the shell convention).
 EXIT_INTERRUPTED = 130
-#: Where a result goes when ``--out`` cannot be written after measuring (stated in the message).
-FALLBACK_DIR = Path(tempfile.gettempdir()) / "netcheck-results"
+
+
+def __getattr__(name: str) -> Any:
+    """``FALLBACK_DIR``: where a result goes when ``--out`` cannot be written after
+    measuring (stated in the message); made on first use, as ``tempfile`` costs every
+    command's start-up 4 ms (``history``, issue 22)."""
+    if name == "FALLBACK_DIR":
+        import tempfile
+
+        globals()[name] = value = Path(tempfile.gettempdir()) / "netcheck-results"
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _fallback_dir() -> Path:
+    return Path(sys.modules[__name__].FALLBACK_DIR)
 
 
 def _check_writable(out_dir: Path) -> None:
     """Fail before measuring, not after: ``--out`` must be a directory we can create a file in."""
+    import tempfile
+
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryFile(dir=out_dir):
@@ -300,14 +315,14 @@ def _check_writable(out_dir: Path) -> None:
 
 def _save(result: RunResult, out_dir: Path, formats: list[str], reports: Any, write_atomic: Any,
           lang: str, options: Any = None) -> list[Path]:
-    """Write to ``--out``; if that fails now (disk full, removed), to :data:`FALLBACK_DIR`,
+    """Write to ``--out``; if that fails now (disk full, removed), to ``FALLBACK_DIR``,
     saying so: a measurement is never thrown away because a directory went bad."""
     try:
         return _write_outputs(result, out_dir, formats, reports, write_atomic, lang, options)
     except InputError as exc:
-        click.echo(f"error: {exc.message}; saving to {FALLBACK_DIR} instead", err=True)
+        click.echo(f"error: {exc.message}; saving to {_fallback_dir()} instead", err=True)
     try:
-        return _write_outputs(result, FALLBACK_DIR, formats, reports, write_atomic, lang, options)
+        return _write_outputs(result, _fallback_dir(), formats, reports, write_atomic, lang, options)
     except InputError as exc:
         click.echo(f"error: {exc.message}: the result could not be saved", err=True)
         return []
@@ -920,12 +935,16 @@ def history(store_path: Path, since: float, as_csv: bool, report_fmt: str | None
             if report_fmt:
                 data = _trend_report(store, until - since, until, report_fmt, lang)
             else:
-                from netcheck.reports import trend
+                from netcheck.reports import history as hist
 
                 if as_csv:
-                    data = trend.history_csv(store.runs(until - since, until)).encode()
-                else:  # stored host names and child error lines: shown, never obeyed
-                    data = visible_lines(trend.history_table(store.history_cells(until - since, until))).encode()
+                    data = hist.history_csv(store.runs(until - since, until)).encode()
+                elif output:
+                    data = "".join(hist.table(store, until - since, until)).encode()
+                else:  # streamed: a year is 35,040 lines
+                    for chunk in hist.table(store, until - since, until):
+                        sys.stdout.buffer.write(chunk.encode())
+                    return
     except st.StoreError as exc:
         raise InputError(str(exc)) from None
     _emit(data, output)

@@ -25,11 +25,10 @@ import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, NamedTuple
+from typing import IO, TYPE_CHECKING, Any, NamedTuple
 
-import msgspec
-
-from netcheck.result import PATH_PROBES, Measurement, RunResult, Status
+if TYPE_CHECKING:  # imported where used: ``netcheck history`` needs neither (issue 22)
+    from netcheck.result import Measurement, RunResult, Status
 
 SCHEMA_VERSION = 1
 #: Measurement values kept as metric rows (units in the names, STYLE.md §8); everything
@@ -43,7 +42,6 @@ METRIC_NAMES = (
 OUTAGE_KINDS = frozenset({"timeout", "unreachable", "refused", "reset", "dns"})
 #: Check groups whose evidence is a handover (internet) path.
 HANDOVER_GROUPS = ("end_to_end", "handover")
-STATUS_CODES = {s: i for i, s in enumerate(Status)}
 
 _SCHEMA_V1 = """
 CREATE TABLE runs (
@@ -168,6 +166,29 @@ _ROW_COLUMNS = (
 )
 
 
+class HistoryExtent(NamedTuple):
+    """Runs in a period and the extremes the ``history`` table's widths come from: the
+    largest id, the longest kind and result, (min, max) of delay, jitter, loss and MOS
+    (None when all NULL), and the first and last start (epoch seconds)."""
+
+    runs: int
+    max_id: int | None
+    kind_len: int | None
+    result_len: int | None
+    numbers: tuple[tuple[float | None, float | None], ...]
+    first_ts: float | None
+    last_ts: float | None
+
+
+#: The ``history`` table's text cells as SQL, newlines shown as ``\x0a`` (as
+#: :func:`netcheck.textsafe.visible` shows them): a stored line break must not forge a line.
+_H_KIND = "replace(kind, char(10), '\\x0a')"
+_H_RESULT = "replace(coalesce(verdict, outcome), char(10), '\\x0a')"
+_H_UP = "CASE handover_up WHEN 1 THEN 'yes' WHEN 0 THEN 'NO' ELSE '-' END"
+_H_TAIL = ("replace(CASE WHEN coalesce(failed_checks, '') != '' THEN replace(failed_checks, ',', ' ')"
+           " ELSE coalesce(error, '') END, char(10), '\\x0a')")
+
+
 class Store:
     """One SQLite file in WAL mode; one writer (the agent, see :func:`exclusive_lock`),
     any number of readers (``history``, ``report``)."""
@@ -273,7 +294,8 @@ class Store:
         rows = [(run_id, self._series_id(mid, name), value)
                 for mid, name, value in metric_rows(result)]
         self.db.executemany("INSERT INTO metrics VALUES (?,?,?)", rows)
-        checks = [(run_id, self._check_ref(c.id, c.title), STATUS_CODES[c.status], int(c.required))
+        codes = _status_codes()
+        checks = [(run_id, self._check_ref(c.id, c.title), codes[c.status], int(c.required))
                   for c in result.checks]
         self.db.executemany("INSERT OR REPLACE INTO checks VALUES (?,?,?,?)", checks)
 
@@ -347,6 +369,51 @@ class Store:
             " FROM runs WHERE started_ts >= ? AND started_ts < ? ORDER BY started_ts",
             (since_ts, until_ts if until_ts is not None else 1e18)).fetchall()
 
+    @contextlib.contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """A read transaction: every query inside sees one committed state of the file
+        (WAL), so a run the agent stores meanwhile cannot appear in one query and not in
+        the next (``history``: the column widths and the lines)."""
+        self.db.execute("BEGIN")
+        try:
+            yield
+        finally:
+            if self.db.in_transaction:
+                self.db.execute("COMMIT")
+
+    def history_extent(self, since_ts: float = 0.0, until_ts: float | None = None) -> HistoryExtent:
+        """What the ``history`` table's column widths depend on, for runs started in
+        [since_ts, until_ts), aggregated in SQL (no row leaves SQLite)."""
+        row = self.db.execute(
+            f"SELECT count(*), max(id), max(length({_H_KIND})), max(length({_H_RESULT})),"
+            " min(delay_ms), max(delay_ms), min(jitter_ms), max(jitter_ms), min(loss_pct), max(loss_pct),"
+            " min(mos), max(mos), min(started_ts), max(started_ts)"
+            " FROM runs WHERE started_ts >= ? AND started_ts < ?",
+            (since_ts, until_ts if until_ts is not None else 1e18)).fetchone()
+        return HistoryExtent(row[0], row[1], row[2], row[3], tuple(zip(row[4:12:2], row[5:12:2], strict=True)),
+                             row[12], row[13])
+
+    def history_lines(self, since_ts: float = 0.0, until_ts: float | None = None, *, local_time: bool = True,
+                      chunk: int = 4096) -> Iterator[list[tuple[Any, ...]]]:
+        """The ``history`` table's cells, oldest first, in chunks (streamed, never all in
+        memory): (null mask, id, start, kind, result, delay_ms, jitter_ms, loss_pct, mos,
+        handover up as yes/NO/-, failed check ids or the error). The null mask has bit k
+        set when number k is NULL (then the cell is "-"). ``local_time``: the start as
+        this machine's local "YYYY-MM-DD HH:MM:SS" (SQLite's strftime in C, localtime_r as
+        Python's ``time.localtime``; the caller checks the range it is exact in), else the
+        epoch seconds. Newlines in the text cells come back as ``\\x0a`` (one table line
+        per run, whatever an error message holds)."""
+        start = ("strftime('%Y-%m-%d %H:%M:%S', CAST(started_ts AS INTEGER), 'unixepoch', 'localtime')"
+                 if local_time else "started_ts")
+        cursor = self.db.execute(
+            "SELECT (delay_ms IS NULL) + 2 * (jitter_ms IS NULL) + 4 * (loss_pct IS NULL) + 8 * (mos IS NULL),"
+            f" id, {start}, {_H_KIND}, {_H_RESULT}, coalesce(delay_ms, '-'), coalesce(jitter_ms, '-'),"
+            f" coalesce(loss_pct, '-'), coalesce(mos, '-'), {_H_UP}, {_H_TAIL}"
+            " FROM runs WHERE started_ts >= ? AND started_ts < ? ORDER BY started_ts",
+            (since_ts, until_ts if until_ts is not None else 1e18))
+        while rows := cursor.fetchmany(chunk):
+            yield rows
+
     def last_run(self, *, completed: bool = False, kind: str | None = None) -> RunRow | None:
         where = ["1"]
         params: list[Any] = []
@@ -375,7 +442,7 @@ class Store:
             " JOIN runs r ON r.id = c.run_id JOIN check_names n ON n.id = c.check_ref"
             " WHERE r.started_ts >= ? AND r.started_ts < ? ORDER BY r.started_ts",
             (since_ts, until_ts if until_ts is not None else 1e18))
-        statuses = list(Status)
+        statuses = _statuses()
         return [CheckRow(r[0], r[1], r[2] or r[1], statuses[r[3]], bool(r[4])) for r in rows]
 
     def check_counts(self, since_ts: float = 0.0, until_ts: float | None = None
@@ -387,7 +454,7 @@ class Store:
             " JOIN checks c ON c.run_id = r.id JOIN check_names n ON n.id = c.check_ref"
             " WHERE r.started_ts >= ? AND r.started_ts < ? GROUP BY c.check_ref, c.status",
             (since_ts, until_ts if until_ts is not None else 1e18))
-        statuses = list(Status)
+        statuses = _statuses()
         return [(str(a), str(b or a), statuses[c], int(d)) for a, b, c, d in rows]
 
     def metric_series(self, name: str, since_ts: float = 0.0,
@@ -430,12 +497,29 @@ def _run_row(r: Sequence[Any]) -> RunRow:
 # ---------------------------------------------------------------------- extraction
 
 
+def _statuses() -> list[Status]:
+    """Check statuses in the order their index is stored (``checks.status``)."""
+    from netcheck.result import Status
+
+    return list(Status)
+
+
+def _status_codes() -> dict[Status, int]:
+    return {s: i for i, s in enumerate(_statuses())}
+
+
 def encode_document(result: RunResult) -> bytes:
     """Compact JSON, zlib level 6: a demo document shrinks from ~23 kB to ~6 kB."""
+    import msgspec
+
     return zlib.compress(msgspec.json.encode(result), 6)
 
 
 def decode_document(blob: bytes) -> RunResult:
+    import msgspec
+
+    from netcheck.result import RunResult
+
     return msgspec.json.decode(zlib.decompress(blob), type=RunResult)
 
 
@@ -462,6 +546,8 @@ SummaryCols = tuple[str | None, float | None, float | None, float | None, float 
 def summarize(result: RunResult | None) -> SummaryCols:
     """The ``runs`` summary columns: verdict, worst handover delay/jitter/loss, lowest MOS,
     availability, check counts and failed check ids."""
+    from netcheck.result import Status
+
     if result is None:
         return (None, None, None, None, None, None, 0, 0, 0, "")
     paths = handover_measurements(result)
@@ -484,6 +570,8 @@ def _worst(paths: Iterable[Measurement], key: str, pick: Any) -> float | None:
 def metric_rows(result: RunResult) -> Iterator[tuple[str, str, float]]:
     """(measurement id, metric name, value) for the kept metric names, plus ``up`` (1/0)
     for path measurements whose far end answered or not."""
+    from netcheck.result import PATH_PROBES
+
     for m in result.measurements:
         for name in METRIC_NAMES:
             value = m.values.get(name)
@@ -513,6 +601,8 @@ def fault_segment_rows(result: RunResult) -> Iterator[tuple[str, str, float]]:
     """An indicator row ``fault_segment.<segment>`` = 1 per path whose fault-location check
     named a segment (``fault_segment.none`` when it found none), keyed by the trace it
     judged: the history of *who* was at fault, run by run."""
+    from netcheck.result import Status
+
     for c in result.checks:
         if c.id.startswith("faultloc@") and c.evidence and isinstance(c.measured, str) \
                 and c.status in (Status.PASS, Status.WARN, Status.FAIL):

@@ -6,11 +6,12 @@ Renderers read only the result document. One failing renderer does not stop the 
 from __future__ import annotations
 
 import importlib
-import logging
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from netcheck.reports.options import RenderOptions
-from netcheck.result import RunResult
+if TYPE_CHECKING:  # light: ``netcheck history`` imports netcheck.reports.history only
+    from netcheck.reports.options import RenderOptions
+    from netcheck.result import RunResult
 
 #: format -> (module, file extension)
 FORMATS: dict[str, tuple[str, str]] = {
@@ -23,7 +24,6 @@ FORMATS: dict[str, tuple[str, str]] = {
 #: Report languages (catalogues in netcheck/reports/i18n/).
 LANGUAGES = ("en", "de")
 
-log = logging.getLogger("netcheck.reports")
 Renderer = Callable[..., bytes]  # render(result, lang="en", options: RenderOptions | None = None) -> bytes
 
 
@@ -40,6 +40,8 @@ def render_all(result: RunResult, formats: list[str], lang: str = "en",
         try:
             out[fmt] = get(fmt)(result, lang, options)
         except Exception as exc:  # one broken renderer must not cost the others
-            log.debug("renderer %s failed", fmt, exc_info=True)
+            import logging
+
+            logging.getLogger("netcheck.reports").debug("renderer %s failed", fmt, exc_info=True)
             out[fmt] = exc
     return out

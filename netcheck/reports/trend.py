@@ -1,4 +1,4 @@
-"""Trend report and history table of the agent's stored runs (``netcheck history``).
+"""Trend report of the agent's stored runs (``netcheck history --report``, ``report trend``).
 
 Renders :class:`netcheck.agent.trends.Trend` (computed there, never here) as text, Markdown,
 self-contained HTML (the single-result report's palette, inline SVG, no script) or PDF
@@ -8,79 +8,20 @@ Times are shown in this machine's local time, as the per-hour profile is.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
-import time
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from html import escape
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from netcheck.i18n import Catalogue
 from netcheck.reports import checktext
 
-if TYPE_CHECKING:  # the history table needs neither: ``netcheck history`` stays light
-    from netcheck.agent.store import RunRow
+# the history table and CSV live in the light module ``netcheck history`` imports
+from netcheck.reports.history import HISTORY_COLUMNS, history_cells, history_csv  # noqa: F401
+
+if TYPE_CHECKING:
     from netcheck.agent.trends import Trend
     from netcheck.result import RunResult
-
-HISTORY_COLUMNS = ("run", "started", "kind", "result", "delay_ms", "jitter_ms", "loss_pct", "mos",
-                   "handover_up", "failed_checks")
-
-
-def _n(value: float | None, digits: int = 2) -> str:
-    return "-" if value is None else f"{value:.{digits}f}"
-
-
-def history_cells(rows: Sequence[RunRow]) -> list[tuple[Any, ...]]:
-    """Store rows as :meth:`netcheck.agent.store.Store.history_cells` returns them from SQL (a
-    test holds the two equal): (id, started_ts, kind, result, delay_ms, jitter_ms,
-    loss_pct, mos, handover up as yes/NO/-, failed check ids or the error)."""
-    return [(r.id, r.started_ts, r.kind, r.verdict or r.outcome, r.delay_ms, r.jitter_ms, r.loss_pct, r.mos,
-             "-" if r.handover_up is None else ("yes" if r.handover_up else "NO"),
-             " ".join(r.failed_checks) or (r.error or "")) for r in rows]
-
-
-def history_table(cells: Sequence[tuple[Any, ...]]) -> str:
-    """One line per run, aligned; the failed check ids (or the error) last. A year is
-    35,040 lines, so the widths come from each column's extremes (not from every
-    formatted cell) and each line is one format call."""
-    if not cells:
-        return "no runs stored in this period\n"
-    fmt = "  ".join(f"{{:<{w}}}" for w in _history_widths(cells)) + "  {}"
-    stamp, local = time.strftime, time.localtime
-    out = [fmt.format(*HISTORY_COLUMNS).rstrip()]
-    out += [fmt.format(i, stamp("%Y-%m-%d %H:%M:%S", local(ts)), kind, res,
-                       "-" if d is None else f"{d:.2f}", "-" if j is None else f"{j:.2f}",
-                       "-" if lo is None else f"{lo:.2f}", "-" if m is None else f"{m:.2f}", up, tail).rstrip()
-            for i, ts, kind, res, d, j, lo, m, up, tail in cells]
-    return "\n".join(out) + "\n"
-
-
-def _history_widths(cells: Sequence[tuple[Any, ...]]) -> list[int]:
-    """Column widths of the first nine columns: the header's, or the longest value's (a
-    number's longest text is its largest or smallest value's, at two decimals)."""
-    def text(col: int) -> int:
-        return max(len(v) for v in {c[col] for c in cells})
-
-    def number(col: int) -> int:
-        vals = [c[col] for c in cells if c[col] is not None]
-        return max(1, *(len(f"{v:.2f}") for v in (min(vals), max(vals)))) if vals else 1
-
-    data = [len(str(max(c[0] for c in cells))), 19, text(2), text(3), *(number(k) for k in range(4, 8)), text(8)]
-    return [max(len(h), w) for h, w in zip(HISTORY_COLUMNS, data, strict=False)]
-
-
-def history_csv(rows: Sequence[RunRow]) -> str:
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow([*HISTORY_COLUMNS, "started_ts", "duration_s", "outcome", "error"])
-    for r, c in zip(rows, history_cells(rows), strict=True):
-        w.writerow([c[0], dt.datetime.fromtimestamp(r.started_ts, dt.UTC).isoformat(), c[2], c[3],
-                    *(_n(x) for x in c[4:8]), c[8], c[9], r.started_ts, r.duration_s, r.outcome, r.error or ""])
-    return buf.getvalue()
-
 
 # --------------------------------------------------------------------------- trend
 

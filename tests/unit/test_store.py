@@ -200,7 +200,7 @@ def test_history_cells_from_sql_equal_the_rows(store: st.Store) -> None:
     """`netcheck history` reads cells straight from SQL (Store.history_cells); they must be
     what the rows give (reports.trend.history_cells): a GO, a NO-GO with failed checks, a
     handover that did not answer, and a failed run with its error and no document."""
-    from netcheck.reports import trend
+    from netcheck.reports import history, trend
 
     store.put(record(T0, make_result()))
     store.put(record(T0 + 900, make_result(jitter=25.0, port_ok=False)))
@@ -211,6 +211,6 @@ def test_history_cells_from_sql_equal_the_rows(store: st.Store) -> None:
     assert [c[3] for c in sql] == ["GO", "NO-GO", "INCOMPLETE", "failed"]
     assert sql[1][9] == "end_to_end.jitter_ms@platform port.tcp.443@platform"
     assert [c[8] for c in sql] == ["yes", "yes", "NO", "-"] and sql[3][9] == "RuntimeError: boom"
-    table = trend.history_table(sql).splitlines()
+    table = "".join(history.table(store, 0.0, 1e18)).splitlines()
     assert table[0].split() == list(trend.HISTORY_COLUMNS) and len(table) == 5
     assert table[2].split()[5:8] == ["10.00", "25.00", "0.00"]  # delay, jitter, loss as stored
