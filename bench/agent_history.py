@@ -6,13 +6,16 @@ verdict per run, and stores them through ``Store.put`` (the agent's own path). T
 ``Store.runs`` for 7 and 365 days (what ``netcheck history`` queries), the trend report
 aggregation for 7 and 365 days, and the write cost of synchronous=FULL vs NORMAL.
 
-Run: python bench/agent_history.py [--runs 35040] [--db /tmp/netcheck-year.db]
+Run: python bench/agent_history.py [--runs 35040] [--db /tmp/netcheck-year.db] [--keep]
+     python bench/agent_history.py --reuse --db /tmp/netcheck-year.db [--before REV]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import random
+import resource
 import shutil
 import statistics
 import subprocess
@@ -28,6 +31,7 @@ from netcheck.agent import trends
 from netcheck.result import RunResult, Status, Verdict, from_json
 
 STEP = 900.0
+NEWLINE = b"\n"
 
 
 def demo_document() -> RunResult:
@@ -89,25 +93,86 @@ def write_cost(base: RunResult, mode: str, n: int = 50) -> float:
         return (time.perf_counter() - t0) * 1000 / n
 
 
-def _wall_ms(argv: list[str], repeat: int = 5) -> float:
-    """Median wall time of a whole command (process start included), stdout discarded."""
-    times = []
+def _timed_children(commands: dict[str, tuple[list[str], dict[str, str] | None]], repeat: int
+                    ) -> dict[str, tuple[list[float], list[float], bytes]]:
+    """Each command ``repeat`` times, interleaved (same load for all): wall and CPU ms."""
+    out: dict[str, tuple[list[float], list[float], bytes]] = {k: ([], [], b"") for k in commands}
     for _ in range(repeat):
-        t0 = time.perf_counter()
-        subprocess.run(argv, stdout=subprocess.DEVNULL, check=True)
-        times.append((time.perf_counter() - t0) * 1e3)
-    return statistics.median(times)
+        for name, (argv, env) in commands.items():
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            t0 = time.perf_counter()
+            # from a neutral directory: ``-m`` puts the working directory first on sys.path
+            done = subprocess.run(argv, stdout=subprocess.PIPE, env=env, check=True, cwd=tempfile.gettempdir())
+            wall = (time.perf_counter() - t0) * 1e3
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpu = (after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime) * 1e3
+            walls, cpus, _ = out[name]
+            walls.append(wall)
+            cpus.append(cpu)
+            out[name] = (walls, cpus, done.stdout)
+    return out
 
 
-def whole_process(db: Path) -> None:
-    """``netcheck history --since 365d`` as a user runs it, beside sqlite3 printing the same
-    summary columns of the same rows (the floor: no Python start-up, no formatting)."""
+def _checkout(rev: str) -> Path:
+    """``netcheck/`` of git revision ``rev`` in a temporary directory, byte-compiled (as an
+    installed package is), for the before/after comparison in one run."""
+    root = Path(tempfile.mkdtemp(prefix="netcheck-before-"))
+    archive = subprocess.run(["git", "archive", rev, "netcheck"], capture_output=True, check=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(root)], input=archive, check=True)
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(root / "netcheck")], check=True,
+                   stdout=subprocess.DEVNULL)
+    return root
+
+
+def whole_process(db: Path, before: str | None = None, repeat: int = 9) -> None:
+    """``netcheck history --since 365d`` as a user runs it (byte-compiled, as installed),
+    beside sqlite3 printing the same summary columns of the same rows (the floor: no Python
+    start-up, no formatting) and, with ``before``, the same command of that git revision;
+    interleaved, so all see the same load. Median wall and CPU (user + system) ms."""
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(Path(st.__file__).parent)], check=True,
+                   stdout=subprocess.DEVNULL)
     since = time.time() - 365 * 86400
-    ours = _wall_ms([sys.executable, "-m", "netcheck", "history", "--since", "365d", "--store", str(db)])
-    sql = (f"SELECT id, started_ts, kind, verdict, delay_ms, jitter_ms, loss_pct, mos, handover_up, "
-           f"failed_checks FROM runs WHERE started_ts >= {since} ORDER BY started_ts")
-    peer = _wall_ms(["sqlite3", "-readonly", str(db), sql]) if shutil.which("sqlite3") else float("nan")
-    print(f"whole process, history --since 365d: netcheck {ours:.0f} ms | sqlite3 {peer:.0f} ms (median of 5)")
+    cmd = [sys.executable, "-m", "netcheck", "history", "--since", "365d", "--store", str(db.resolve())]
+    commands: dict[str, tuple[list[str], dict[str, str] | None]] = {"netcheck": (cmd, None)}
+    old = _checkout(before) if before else None
+    if old is not None:
+        commands[f"netcheck {before}"] = (cmd, {**os.environ, "PYTHONPATH": str(old)})
+    if shutil.which("sqlite3"):
+        sql = (f"SELECT id, started_ts, kind, verdict, delay_ms, jitter_ms, loss_pct, mos, handover_up, "
+               f"failed_checks FROM runs WHERE started_ts >= {since} ORDER BY started_ts")
+        commands["sqlite3"] = (["sqlite3", "-readonly", str(db.resolve()), sql], None)
+    try:
+        results = _timed_children(commands, repeat)
+    finally:
+        if old is not None:
+            shutil.rmtree(old)
+    load = os.getloadavg()[0]
+    for name, (walls, cpus, _) in results.items():
+        print(f"whole process, history --since 365d: {name}: wall {statistics.median(walls):.0f} ms, "
+              f"CPU {statistics.median(cpus):.0f} ms (median of {repeat}; wall min {min(walls):.0f} ms)")
+    if old is not None:
+        ours = results["netcheck"][2]
+        same = ours == results[f"netcheck {before}"][2]
+        print(f"output identical to {before}'s: {'yes' if same else 'NO'} ({ours.count(NEWLINE)} lines); "
+              f"load average {load:.2f}")
+
+
+def in_process(db: Path, now: float) -> None:
+    """The query alone (extremes + every line's cells, as ``history`` streams them) and the
+    whole table text, in this process: median of 7."""
+    from netcheck.reports import history as hist
+
+    since = now - 365 * 86400
+    with st.Store(db) as s:
+        def query() -> int:
+            with s.snapshot():
+                s.history_extent(since, now)
+                return sum(len(rows) for rows in s.history_lines(since, now))
+
+        ms, n = timed(query)
+        print(f"history --since 365d query in-process (extremes + {n} rows of cells): {ms:.1f} ms (median of 7)")
+        ms, _ = timed(lambda: "".join(hist.table(s, since, now)))
+        print(f"history --since 365d table text in-process (query + formatting): {ms:.1f} ms (median of 7)")
 
 
 def main() -> None:
@@ -115,10 +180,12 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=35_040)
     ap.add_argument("--db", type=Path, default=Path(tempfile.gettempdir()) / "netcheck-year.db")
     ap.add_argument("--reuse", action="store_true", help="time an existing --db (no fill, no prune)")
+    ap.add_argument("--before", metavar="REV", help="also time `history` of this git revision (same run)")
     ap.add_argument("--keep", action="store_true", help="leave the year in --db (skip the prune timing)")
     args = ap.parse_args()
     if args.reuse:
-        whole_process(args.db)
+        in_process(args.db, time.time())
+        whole_process(args.db, args.before)
         return
     base = demo_document()
     raw = len(msgspec.json.encode(base))
@@ -143,7 +210,8 @@ def main() -> None:
             ms, t = timed(report, 3)
             print(f"trend report data --since {days}d: {ms:.0f} ms (median of 3), "
                   f"busy hour {t.busy_hour}")  # type: ignore[union-attr]
-    whole_process(args.db)
+    in_process(args.db, now)
+    whole_process(args.db, args.before)
     if args.keep:
         return
     with st.Store(args.db) as s:

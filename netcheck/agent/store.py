@@ -180,10 +180,12 @@ class HistoryExtent(NamedTuple):
     last_ts: float | None
 
 
-#: The ``history`` table's text cells as SQL, newlines shown as ``\x0a`` (as
-#: :func:`netcheck.textsafe.visible` shows them): a stored line break must not forge a line.
-_H_KIND = "replace(kind, char(10), '\\x0a')"
-_H_RESULT = "replace(coalesce(verdict, outcome), char(10), '\\x0a')"
+#: The ``history`` table's text cells as SQL. Kind and result are the agent's own words
+#: (full/monitor, verdict or outcome); the last cell holds error text from the run, in which
+#: a newline is shown as ``\x0a`` (as :func:`netcheck.textsafe.visible` shows it): a stored
+#: line break must not forge a line.
+_H_KIND = "kind"
+_H_RESULT = "coalesce(verdict, outcome)"
 _H_UP = "CASE handover_up WHEN 1 THEN 'yes' WHEN 0 THEN 'NO' ELSE '-' END"
 _H_TAIL = ("replace(CASE WHEN coalesce(failed_checks, '') != '' THEN replace(failed_checks, ',', ' ')"
            " ELSE coalesce(error, '') END, char(10), '\\x0a')")
@@ -401,7 +403,7 @@ class Store:
         set when number k is NULL (then the cell is "-"). ``local_time``: the start as
         this machine's local "YYYY-MM-DD HH:MM:SS" (SQLite's strftime in C, localtime_r as
         Python's ``time.localtime``; the caller checks the range it is exact in), else the
-        epoch seconds. Newlines in the text cells come back as ``\\x0a`` (one table line
+        epoch seconds. Newlines in the last cell come back as ``\\x0a`` (one table line
         per run, whatever an error message holds)."""
         start = ("strftime('%Y-%m-%d %H:%M:%S', CAST(started_ts AS INTEGER), 'unixepoch', 'localtime')"
                  if local_time else "started_ts")
