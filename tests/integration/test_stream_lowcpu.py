@@ -18,11 +18,11 @@ from collections.abc import Iterator
 
 import pytest
 
-from netcheck import responder as resp
 from netcheck.probes import stream
 from netcheck.probes._common import Context
 from netcheck.probes._stream_engine import ClockMap, Engine, Schedule
 from netcheck.probes._stream_sessions import StampCall
+from netcheck.responder import server as resp
 
 INTERVAL_NS = 20_000_000
 COUNT = 150

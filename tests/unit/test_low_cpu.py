@@ -1,19 +1,22 @@
-"""The low-CPU send schedule is chosen by the user (``run``/``agent --low-cpu``), reaches
-every call of the plan (and the agent's child run), and is never silent: a call on it is
-at most medium confidence, the reason naming its measured p99 send error."""
+"""The low-CPU send schedule is chosen by the user (``run``/``agent --low-cpu``: one field of
+the run input), reaches every call of the plan (and the agent's child run), and is never
+silent: a call on it is at most medium confidence, the reason naming its measured p99 send
+error."""
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict
+import msgspec
+from click.testing import CliRunner
 
-from netcheck import agent, assess, plan
-from netcheck import profile as prof
+from netcheck.agent import agent
+from netcheck.cli import cli
+from netcheck.plan import core as plan
 from netcheck.probes import stream
+from netcheck.run import assess, inputs
 
 
 def _calls(low_cpu: bool) -> list[stream.Spec]:
-    request = assess.Request(profile=prof.load("stimme"), responder="127.0.0.1", low_cpu=low_cpu)
+    request = inputs.resolve(inputs.RunInput(profile="stimme", responder="127.0.0.1", low_cpu=low_cpu))
     runs = plan.build(request.profile, assess.options_for(request, None, {}, request.responder))
     return [r.spec for r in runs if r.probe == "stream"]
 
@@ -25,8 +28,15 @@ def test_the_option_reaches_every_call_of_the_plan() -> None:
 
 
 def test_the_agent_hands_it_to_its_child_run() -> None:
-    spec = agent.RunSpec(profile="demo", low_cpu=True)
-    assert agent.RunSpec(**json.loads(json.dumps(asdict(spec)))).low_cpu is True  # the child's decoding
+    spec = agent.RunSpec(input=inputs.RunInput(profile="demo", low_cpu=True))
+    decoded = msgspec.json.decode(msgspec.json.encode(spec), type=agent.RunSpec)  # the child's decoding
+    assert decoded.input.low_cpu is True
+
+
+def test_run_takes_the_option() -> None:
+    out = CliRunner().invoke(cli, ["run", "--profile", "demo", "--plan", "--low-cpu"])
+    assert out.exit_code == 0, out.output
+    assert "stream:platform" in out.output
 
 
 def test_a_low_cpu_call_names_its_send_error() -> None:
