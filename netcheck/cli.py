@@ -243,16 +243,17 @@ def run(out_dir: Path, formats: tuple[str, ...], plan_only: bool, as_json: bool,
         appendix: bool | None = None, private: bool = False, integrator_file: Path | None = None,
         timezone: str | None = None, sign_key: Path | None = None, **inputs: Any) -> None:
     """Measure the site against a provider profile and write the verdict."""
-    from netcheck import reports
-    from netcheck.result import write_atomic
     from netcheck.run import assess
 
-    render_options = _render_options(appendix, private, integrator_file, timezone)
     request = _resolve(_run_input(inputs))
     profile = request.profile
-    if plan_only:
+    if plan_only:  # nothing is rendered: the report machinery stays unloaded
         _print_plan(assess.plan_for(request), profile)
         return
+    from netcheck import reports
+    from netcheck.result import write_atomic
+
+    render_options = _render_options(appendix, private, integrator_file, timezone)
     _check_writable(out_dir)
     result = _run_with_progress(request, quiet=as_json, lang=lang)
     interrupted = any(c.id == assess.INTERRUPTED_CHECK for c in result.checks)
