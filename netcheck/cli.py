@@ -136,7 +136,7 @@ def _run_input_options(fn: Any) -> Any:
         click.option("--concurrency", type=Finite(0, 1, min_open=True),
                      help="Share of extensions in calls at once (default 1: every extension, the providers' rule)."),
         click.option("--low-cpu", is_flag=True,
-                     help="Calls on a sleep-only send schedule (busy-wait at most 0.05 ms per packet) for small "
+                     help="Path calls on a sleep-only send schedule (busy-wait at most 0.05 ms per packet) for small "
                      "boxes; each call states its measured send error and is at most medium confidence."),
     ]
     for option in reversed(options):
