@@ -106,7 +106,7 @@ def _path_runs(profile: Profile, options: Options) -> list[ProbeRun]:
                 runs.append(_stream_run(profile, options, name, target.host, _window(profile)))
     gateway = lan_target(profile, options)
     if limits.layer2 and gateway:
-        no_responder = Options(quick=options.quick)
+        no_responder = Options(quick=options.quick, low_cpu=options.low_cpu)
         runs.append(_stream_run(profile, no_responder, "gateway", gateway, limits.layer2.loss_window_s))
     return runs
 

@@ -16,14 +16,15 @@ from netcheck.run import assess, inputs
 
 
 def _calls(low_cpu: bool) -> list[stream.Spec]:
-    request = inputs.resolve(inputs.RunInput(profile="stimme", responder="127.0.0.1", low_cpu=low_cpu))
-    runs = plan.build(request.profile, assess.options_for(request, None, {}, request.responder))
+    request = inputs.resolve(inputs.RunInput(profile="demo", responder="127.0.0.1", low_cpu=low_cpu))
+    # a default gateway: the layer-2 call to it is planned too (without the responder)
+    runs = plan.build(request.profile, assess.options_for(request, "127.0.0.1", {}, request.responder))
     return [r.spec for r in runs if r.probe == "stream"]
 
 
 def test_the_option_reaches_every_call_of_the_plan() -> None:
     low, default = _calls(True), _calls(False)
-    assert low and len(low) == len(default)
+    assert "stream:gateway" in {s.id for s in low} and len(low) >= 2 and len(low) == len(default)
     assert all(s.low_cpu for s in low) and not any(s.low_cpu for s in default)
 
 
