@@ -7,6 +7,7 @@ and ``--version`` stay fast.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import re
 import sys
@@ -19,6 +20,8 @@ from netcheck import __version__
 from netcheck.textsafe import visible, visible_lines
 
 if TYPE_CHECKING:
+    from collections.abc import Generator
+
     from netcheck.result import RunResult
 
 EXIT_INPUT = 2
@@ -943,12 +946,26 @@ def history(store_path: Path, since: float, as_csv: bool, report_fmt: str | None
                 elif output:
                     data = "".join(hist.table(store, until - since, until)).encode()
                 else:  # streamed: a year is 35,040 lines
-                    for chunk in hist.table(store, until - since, until):
-                        sys.stdout.buffer.write(chunk.encode())
+                    _stream_out(hist.table(store, until - since, until))
                     return
     except st.StoreError as exc:
         raise InputError(str(exc)) from None
     _emit(data, output)
+
+
+def _stream_out(chunks: Generator[str, None, None]) -> None:
+    """Text chunks to stdout as they come. A reader that stops early (``history | head``)
+    ends the output quietly, exit code 0, as when the table was one write; the generator
+    is closed here, so its read transaction ends before the store closes."""
+    import os
+
+    with contextlib.closing(chunks):
+        try:
+            for chunk in chunks:
+                sys.stdout.buffer.write(chunk.encode())
+            sys.stdout.buffer.flush()
+        except BrokenPipeError:  # nothing more is read: the rest goes nowhere, quietly
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 @report.command("trend")

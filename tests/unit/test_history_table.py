@@ -141,3 +141,22 @@ def test_a_leap_second_time_zone_is_formatted_by_python(tmp_path: Path, monkeypa
 def test_an_empty_period(tmp_path: Path) -> None:
     db = _store(tmp_path / "empty.db", [])
     assert _history(db) == expected(db) == "no runs stored in this period\n"
+
+
+def test_a_reader_that_stops_early_ends_the_output_quietly(tmp_path: Path) -> None:
+    """``netcheck history | head``: the table is streamed; when the reader goes, the
+    command stops without an error line and exits 0, as when the table was one write."""
+    import subprocess
+    import sys
+
+    now = time.time()
+    rows = [(now - 86400 + i, *ROWS[0][1:]) for i in range(3000)]  # ~300 kB: more than a pipe holds
+    db = _store(tmp_path / "many.db", rows)
+    proc = subprocess.Popen([sys.executable, "-m", "netcheck", "history", "--since", "2d", "--store", str(db)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stderr is not None
+    assert proc.stdout.readline().split()[:2] == [b"run", b"started"]
+    proc.stdout.close()  # the reader is gone
+    with proc.stderr:
+        assert proc.wait(timeout=60) == 0
+        assert proc.stderr.read() == b""
