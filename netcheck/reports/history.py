@@ -16,7 +16,7 @@ import csv
 import datetime as dt
 import io
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
 from netcheck.textsafe import visible_lines
@@ -83,7 +83,7 @@ def _line_formats(w: list[int]) -> list[str]:
     return out
 
 
-def table(store: Store, since_ts: float, until_ts: float) -> Iterator[str]:
+def table(store: Store, since_ts: float, until_ts: float) -> Generator[str, None, None]:
     """The history table of runs started in [since_ts, until_ts) as text chunks, header
     first; control characters shown as escapes (:func:`netcheck.textsafe.visible_lines`:
     stored host names and child error lines are shown, never obeyed)."""
