@@ -439,10 +439,13 @@ def downsample(values: Sequence[float | None], limit: int = MAX_SERIES) -> list[
 
 
 def delay_series(records: Sequence[PacketRecord], offset_ns: int = 0) -> list[float | None]:
-    """Per distinct sequence number in order: delay in ms (minus ``offset_ns``), None = lost."""
+    """Index = sequence number (from 0): delay in ms (minus ``offset_ns``) of its first
+    arrival; None where it was lost or its delay is unknown (a forward record whose reply was
+    lost on the way back is absent from ``records``: a gap, so later packets keep their
+    place on the chart's time axis and beside a truth log)."""
     first: dict[int, float | None] = {}
     for rec in sorted(records, key=lambda r: r.seq):
         if rec.seq in first and first[rec.seq] is not None:
             continue
         first[rec.seq] = None if rec.recv_ns is None else (rec.recv_ns - rec.send_ns - offset_ns) / _MS
-    return downsample(list(first.values()))
+    return downsample([first.get(seq) for seq in range(max(first, default=-1) + 1)])

@@ -145,3 +145,12 @@ def test_packet_sizes_follow_the_codec() -> None:
     assert stamp_packet_size(Spec(id="s", host="h", codec="G.729").payload_bytes(), False) == 44
     assert stamp_packet_size(60, True) == 112
     assert Spec(id="s", host="h", duration_s=30).count == 1500
+
+
+def test_forward_series_keeps_each_packet_at_its_sequence_number() -> None:
+    """Request 1's reply was lost on the way back: its forward delay is unknown (RFC 8762: T2
+    travels in the reply), so the series has a gap there and request 2 stays at index 2."""
+    t1 = [0, 20 * MS, 40 * MS]
+    replies = [_reply(0, 0, t1[0], fwd_ms=5.0), _reply(2, 2, t1[2], fwd_ms=7.0)]  # reflector saw 0, 1, 2
+    _rt, fwd, _bwd = an.stamp_records(t1, t1, replies)
+    assert an.delay_series(fwd) == [5.0, None, 7.0]
