@@ -4,53 +4,127 @@ listeners), through a site router with NAT and a firewall, and one ISP router be
 (tests/netlab/field_lab.py). The shipped stimme and managed-com-business profiles are used
 as shipped, their targets pointed into the lab with ``--target``.
 
-One lab serves every scenario (the router policy and the impairment are reset before each),
-so the module builds the lab once. Ground truth is the router's policy (nftables drops,
-tbf rate, the kernel SIP helper) and the impairment bridge's seeded loss.
+Every scenario is one ``netcheck run`` in a field lab of its own, built with only that
+scenario's router policy and impairment (:data:`SCENARIOS`). A run is ~25 s of waiting on
+the network (a 10 s call, the hop-by-hop trace and the TTL egress test at the router's
+1/s ICMP budget) and little CPU, so the module fixture builds every lab and runs every
+scenario at once, each in its own namespaces: no shared router, no shared ICMP rate
+budget, no policy left over from another scenario. The tests then read their scenario's
+result document. Ground truth is the router's policy (nftables drops, tbf rate, the kernel
+SIP helper) and the impairment bridge's seeded loss.
 """
 
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
-from tests.netlab.field_lab import DC, FieldLab, field_lab
+from tests.netlab.field_lab import field_lab
 from tests.netlab.fixtures import require_netlab
+from tests.netlab.lab import PortSpec
 
 pytestmark = pytest.mark.netlab
 
-STIMME_TARGETS = ("--target", f"platform={DC}", "--target", f"services={DC}", "--target", f"stun={DC}")
-MCB_TARGETS = ("--target", f"handover={DC}")
+
+@dataclass(frozen=True)
+class Scenario:
+    """One site: the router's and the provider's policy, and the ``netcheck run`` made there."""
+
+    profile: str
+    targets: tuple[str, ...]  # profile target names pointed at the lab's provider host
+    args: tuple[str, ...] = ()
+    drop_udp: tuple[PortSpec, ...] = ()
+    drop_tcp: tuple[PortSpec, ...] = ()
+    drop_icmp_echo: bool = False  # the provider drops ICMP echo requests (as many SBCs do)
+    sip_alg: bool = False  # the router's kernel SIP helper (nf_conntrack_sip + nf_nat_sip)
+    uplink_kbit: int | None = None  # tbf on the router
+    impairment: str | None = ""  # the impairment bridge's spec ("" = a clean bridge; None = a plain veth)
+    seed: int = 1
+    isp_hop: bool = True  # False: the provider right behind the site router
+
+
+STIMME = ("platform", "services", "stun")
+MCB = ("handover",)
+MCB_LAN = ("--lldp-wait", "1", "--dhcp-wait", "0.5")
+
+#: Every scenario of this module, by name; each test reads its own.
+SCENARIOS = {
+    "good": Scenario("stimme", STIMME),
+    "rtp_dropped": Scenario("stimme", STIMME, drop_udp=((16384, 32767), (50000, 50100))),
+    "icmp_dropped": Scenario("stimme", STIMME, drop_icmp_echo=True),
+    "loss_2pct_icmp_dropped": Scenario("stimme", STIMME, drop_icmp_echo=True, impairment="loss=2%", seed=16),
+    "tcp_1300_dropped": Scenario("stimme", STIMME, drop_tcp=(1300,)),
+    "mcb_icmp_and_stun_dropped": Scenario("managed-com-business", MCB, MCB_LAN, drop_udp=(3478,),
+                                          drop_icmp_echo=True),
+    "mcb_sip_alg": Scenario("managed-com-business", MCB, MCB_LAN, sip_alg=True),
+    "mcb_1mbit_uplink_20_ext": Scenario("managed-com-business", MCB, ("--extensions", "20", *MCB_LAN),
+                                        uplink_kbit=1000),
+    "flat_rtp_dropped": Scenario("stimme", STIMME, drop_udp=((16384, 32767),), isp_hop=False,
+                                 impairment=None),
+}
+
+
+#: Seconds between the scenarios' starts: a run's CPU comes in bursts (lab build, interpreter
+#: start-up, report rendering); spread out, they do not all land on the others' 50 pps calls.
+STAGGER_S = 3.0
+
+
+@dataclass(frozen=True)
+class FieldRun:
+    """What a scenario's run left: the process (None if its lab failed to build) and the
+    provider's address in its lab."""
+
+    proc: subprocess.CompletedProcess[str] | None
+    provider: str
+    error: str = ""
+
+
+def run_scenario(sc: Scenario, start_after_s: float = 0.0) -> FieldRun:
+    """Build the scenario's lab, set its policy, ``netcheck run --quick --json`` in the
+    site's LAN namespace; the lab is torn down before this returns."""
+    time.sleep(start_after_s)
+    try:
+        with field_lab(sc.impairment, seed=sc.seed, isp_hop=sc.isp_hop) as lab:
+            if sc.drop_udp or sc.drop_tcp:
+                lab.router_firewall(drop_udp=sc.drop_udp, drop_tcp=sc.drop_tcp)
+            if sc.drop_icmp_echo:
+                lab.drop_icmp_echo(True)
+            if sc.sip_alg:
+                lab.sip_alg(True)
+            if sc.uplink_kbit is not None:
+                lab.rate_limit(sc.uplink_kbit)
+            targets = [a for name in sc.targets for a in ("--target", f"{name}={lab.addr.dc}")]
+            argv = [sys.executable, "-m", "netcheck", "run", "--profile", sc.profile, "--quick", "--json",
+                    *targets, *sc.args]
+            return FieldRun(lab.exec(lab.ns.lan, argv, check=False, timeout=240), lab.addr.dc)
+    except Exception as exc:  # a lab that fails to build fails its own test, not the module
+        return FieldRun(None, "", f"{type(exc).__name__}: {exc}")
 
 
 @pytest.fixture(scope="module")
-def lab() -> Iterator[FieldLab]:
+def field_runs() -> Iterator[dict[str, FieldRun]]:
+    """Every scenario run at once, each in its own lab (see the module docstring)."""
     require_netlab()
-    with field_lab("") as built:  # a clean impairment bridge, ready for the loss scenario
-        yield built
+    with ThreadPoolExecutor(max_workers=len(SCENARIOS)) as pool:
+        futures = {name: pool.submit(run_scenario, sc, i * STAGGER_S) for i, (name, sc) in enumerate(SCENARIOS.items())}
+        yield {name: f.result() for name, f in futures.items()}
 
 
-@pytest.fixture
-def site(lab: FieldLab) -> Iterator[FieldLab]:
-    """The lab with a good site: no firewall rule, ICMP answered, no ALG, no rate limit."""
-    yield lab
-    lab.router_firewall()
-    lab.drop_icmp_echo(False)
-    lab.sip_alg(False)
-    lab.rate_limit(None)
-
-
-def netcheck_run(lab: FieldLab, profile: str, *args: str) -> dict[str, Any]:
-    """``netcheck run --quick --json`` in the site's LAN namespace; the result document."""
-    argv = [sys.executable, "-m", "netcheck", "run", "--profile", profile, "--quick", "--json", *args]
-    res = lab.exec(lab.ns.lan, argv, check=False, timeout=240)
-    assert res.returncode in (0, 1, 3), res.stderr[-3000:]
-    doc: dict[str, Any] = json.loads(res.stdout)
-    assert doc["verdict"] == {0: "GO", 1: "NO-GO", 3: "INCOMPLETE"}[res.returncode]
+def result(field_runs: dict[str, FieldRun], name: str) -> dict[str, Any]:
+    """The scenario's result document; its exit code must match its verdict."""
+    run = field_runs[name]
+    assert run.proc is not None, f"the {name} lab failed: {run.error}"
+    assert run.proc.returncode in (0, 1, 3), run.proc.stderr[-3000:]
+    doc: dict[str, Any] = json.loads(run.proc.stdout)
+    assert doc["verdict"] == {0: "GO", 1: "NO-GO", 3: "INCOMPLETE"}[run.proc.returncode]
     return doc
 
 
@@ -66,8 +140,9 @@ def failed(doc: dict[str, Any]) -> list[str]:
     return [c["id"] for c in doc["checks"] if c["status"] == "FAIL"]
 
 
-def test_good_site_is_go_in_field_mode(site: FieldLab) -> None:
-    doc = netcheck_run(site, "stimme", *STIMME_TARGETS)
+def test_good_site_is_go_in_field_mode(field_runs: dict[str, FieldRun]) -> None:
+    """A good site: no firewall rule, ICMP answered, no ALG, no rate limit."""
+    doc = result(field_runs, "good")
     assert doc["verdict"] == "GO", [(c["id"], c["status"], c["reason"]) for c in doc["checks"]]
     stream = measurement(doc, "stream:platform")
     assert stream["method"] == "stun-50pps" and stream["values"]["loss_pct"] == 0.0
@@ -85,9 +160,8 @@ def test_good_site_is_go_in_field_mode(site: FieldLab) -> None:
     assert {"scope.one_way_delay", "scope.udp_range"} <= keys
 
 
-def test_rtp_range_dropped_is_no_go_naming_the_range(site: FieldLab) -> None:
-    site.router_firewall(drop_udp=[(16384, 32767), (50000, 50100)])
-    doc = netcheck_run(site, "stimme", *STIMME_TARGETS)
+def test_rtp_range_dropped_is_no_go_naming_the_range(field_runs: dict[str, FieldRun]) -> None:
+    doc = result(field_runs, "rtp_dropped")  # UDP 16384-32767 and 50000-50100 dropped
     assert doc["verdict"] == "NO-GO"
     assert set(failed(doc)) == {"port.udp.16384-32767@platform", "port.udp.50000-50100@platform"}
     rtp = check(doc, "port.udp.16384-32767@platform")
@@ -95,9 +169,8 @@ def test_rtp_range_dropped_is_no_go_naming_the_range(site: FieldLab) -> None:
     assert check(doc, "port.udp.60000-60100@platform")["status"] == "PASS"
 
 
-def test_icmp_dropped_path_still_measured_by_stun(site: FieldLab) -> None:
-    site.drop_icmp_echo(True)
-    doc = netcheck_run(site, "stimme", *STIMME_TARGETS)
+def test_icmp_dropped_path_still_measured_by_stun(field_runs: dict[str, FieldRun]) -> None:
+    doc = result(field_runs, "icmp_dropped")
     assert doc["verdict"] == "GO"
     for metric in ("jitter_ms", "loss_pct", "one_way_delay_ms"):
         c = check(doc, f"end_to_end.{metric}@platform")
@@ -106,13 +179,8 @@ def test_icmp_dropped_path_still_measured_by_stun(site: FieldLab) -> None:
     assert not any("ICMP" in r for r in remedies), remedies
 
 
-def test_two_percent_loss_with_icmp_dropped_is_no_go_on_loss(site: FieldLab) -> None:
-    site.drop_icmp_echo(True)
-    site.set_impairment("loss=2%", seed=16)
-    try:
-        doc = netcheck_run(site, "stimme", *STIMME_TARGETS)
-    finally:
-        site.set_impairment("")
+def test_two_percent_loss_with_icmp_dropped_is_no_go_on_loss(field_runs: dict[str, FieldRun]) -> None:
+    doc = result(field_runs, "loss_2pct_icmp_dropped")  # the bridge: loss=2%, seed 16
     loss = check(doc, "end_to_end.loss_pct@platform")
     assert loss["status"] == "FAIL" and loss["method"] == "stun-50pps"
     assert doc["verdict"] == "NO-GO"
@@ -120,14 +188,14 @@ def test_two_percent_loss_with_icmp_dropped_is_no_go_on_loss(site: FieldLab) -> 
     assert 2.0 <= measurement(doc, "stream:platform")["values"]["loss_pct"] <= 7.0
 
 
-def test_tcp_1300_dropped_is_no_go(site: FieldLab) -> None:
-    site.router_firewall(drop_tcp=[1300])
-    doc = netcheck_run(site, "stimme", *STIMME_TARGETS)
+def test_tcp_1300_dropped_is_no_go(field_runs: dict[str, FieldRun]) -> None:
+    doc = result(field_runs, "tcp_1300_dropped")
     assert doc["verdict"] == "NO-GO"
     assert failed(doc) == ["port.tcp.1300@platform"]
 
 
-def test_managed_com_business_icmp_and_stun_dropped_falls_back_to_sip_options(site: FieldLab) -> None:
+def test_managed_com_business_icmp_and_stun_dropped_falls_back_to_sip_options(
+        field_runs: dict[str, FieldRun]) -> None:
     """VSE NET names no STUN server, so the call first tries STUN at the handover host
     itself; with UDP 3478 dropped by the site and ICMP echo dropped at the handover point
     the path is measured by the last fall-back, a SIP OPTIONS series to the SBC (kamailio),
@@ -135,9 +203,7 @@ def test_managed_com_business_icmp_and_stun_dropped_falls_back_to_sip_options(si
     addresses and no DHCP server, which the profile requires: lan.dhcp fails; the LAN-side
     figures (2 ms layer-2 limits against the router namespace) are not what this test is
     about."""
-    site.router_firewall(drop_udp=[3478])
-    site.drop_icmp_echo(True)
-    doc = netcheck_run(site, "managed-com-business", *MCB_TARGETS, "--lldp-wait", "1", "--dhcp-wait", "0.5")
+    doc = result(field_runs, "mcb_icmp_and_stun_dropped")  # UDP 3478 dropped, ICMP echo dropped
     stream = measurement(doc, "stream:handover")
     assert stream["method"] == "sip-options-5pps" and stream["confidence"] == "low"
     tried = [(a["method"], a["used"]) for a in stream["values"]["path_methods"]]
@@ -153,25 +219,22 @@ def test_managed_com_business_icmp_and_stun_dropped_falls_back_to_sip_options(si
     assert not any("ICMP" in r for r in remedies), remedies
 
 
-def test_kernel_sip_alg_is_no_go(site: FieldLab) -> None:
+def test_kernel_sip_alg_is_no_go(field_runs: dict[str, FieldRun]) -> None:
     """The router's kernel SIP helper (nf_conntrack_sip + nf_nat_sip) rewrites SIP both ways;
     without a responder, OPTIONS with rport (RFC 3581) to the SBC shows it: the answer names
     our private address although STUN (at the SBC host, field mode's guess) saw the NAT."""
-    site.sip_alg(True)
-    doc = netcheck_run(site, "managed-com-business", *MCB_TARGETS, "--lldp-wait", "1", "--dhcp-wait", "0.5")
+    doc = result(field_runs, "mcb_sip_alg")
     alg = check(doc, "sip.alg")
     assert alg["status"] == "FAIL" and alg["method"] == "sip-options-udp", alg
     assert doc["verdict"] == "NO-GO" and alg["remediation"]["key"] == "sip_alg"
 
 
-def test_one_mbit_uplink_for_20_extensions_is_no_go_on_upstream_bandwidth(site: FieldLab) -> None:
+def test_one_mbit_uplink_for_20_extensions_is_no_go_on_upstream_bandwidth(field_runs: dict[str, FieldRun]) -> None:
     """20 extensions x 100 kbit/s (VSE NET) = 2000 kbit/s needed up; tbf caps the uplink at
     1000 kbit/s. VSE NET names no STUN server: the handover host answers STUN itself (the
     lab's coturn beside kamailio), so the STUN call load runs against it, finds the uplink
     short, and states the way down as not measured."""
-    site.rate_limit(1000)
-    doc = netcheck_run(site, "managed-com-business", *MCB_TARGETS, "--extensions", "20", "--lldp-wait", "1",
-                       "--dhcp-wait", "0.5")
+    doc = result(field_runs, "mcb_1mbit_uplink_20_ext")
     bw = check(doc, "bandwidth.per_extension")
     assert bw["status"] == "FAIL" and bw["method"] == "stun-load", bw
     assert "not measured" in bw["reason"] and "down" in bw["reason"]
@@ -183,17 +246,13 @@ def test_one_mbit_uplink_for_20_extensions_is_no_go_on_upstream_bandwidth(site: 
     assert {"scope.downstream"} <= {i["key"] for i in doc["scope"]["not_proven"]}
 
 
-def test_provider_right_behind_the_site_router_rtp_dropped() -> None:
+def test_provider_right_behind_the_site_router_rtp_dropped(field_runs: dict[str, FieldRun]) -> None:
     """The routed lab's shape: no router between the site and the provider, so the TTL
     that expires one hop past the edge reaches the provider itself; its ICMP port
     unreachable for closed media ports shows them leaving the site, and silence on the
     dropped ranges (while it answers the others) shows them blocked."""
-    require_netlab()
-    with field_lab(isp_hop=False) as flat:
-        dc = flat.addr.dc
-        flat.router_firewall(drop_udp=[(16384, 32767)])
-        doc = netcheck_run(flat, "stimme", "--target", f"platform={dc}", "--target", f"services={dc}",
-                           "--target", f"stun={dc}")
+    doc = result(field_runs, "flat_rtp_dropped")  # UDP 16384-32767 dropped
+    dc = field_runs["flat_rtp_dropped"].provider
     egress = measurement(doc, "egress")["values"]
     assert egress["test_hop_is_destination"] is True and egress["beyond_edge"] == dc
     assert failed(doc) == ["port.udp.16384-32767@platform"]
