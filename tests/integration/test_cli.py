@@ -66,8 +66,15 @@ def test_report_renders_from_the_document(demo_run: tuple[subprocess.CompletedPr
     assert "VERDICT: GO" in txt.stdout
 
 
-def test_json_mode_prints_only_the_document(tmp_path: Path) -> None:
-    proc = run("run", "--profile", "demo", "--quick", "--json", "--out", str(tmp_path))
+@pytest.fixture(scope="module")
+def demo_json_run(tmp_path_factory: pytest.TempPathFactory) -> subprocess.CompletedProcess[str]:
+    """``netcheck run --profile demo --quick --json``, run once for the tests that read it
+    (a run costs ~20 s of waiting on its probes)."""
+    return run("run", "--profile", "demo", "--quick", "--json", "--out", str(tmp_path_factory.mktemp("json")))
+
+
+def test_json_mode_prints_only_the_document(demo_json_run: subprocess.CompletedProcess[str]) -> None:
+    proc = demo_json_run
     assert proc.returncode == 0
     assert json.loads(proc.stdout)["verdict"] == "GO"
 
@@ -84,14 +91,13 @@ def test_plan_sends_nothing_and_lists_probes() -> None:
     assert "NAT UDP binding lifetime: not searched" in not_measured
 
 
-def test_plan_shows_exactly_what_run_measures(tmp_path: Path) -> None:
+def test_plan_shows_exactly_what_run_measures(demo_json_run: subprocess.CompletedProcess[str]) -> None:
     """Same inputs, same plan code: the ids --plan lists are the measurements run makes."""
     planned = run("run", "--profile", "demo", "--quick", "--plan")
     assert planned.returncode == 0
     rows = planned.stdout.split("total:", 1)[0].splitlines()[1:]
     ids = {line.split()[0] for line in rows}
-    proc = run("run", "--profile", "demo", "--quick", "--json", "--out", str(tmp_path))
-    measured = {m["id"] for m in json.loads(proc.stdout)["measurements"]}
+    measured = {m["id"] for m in json.loads(demo_json_run.stdout)["measurements"]}
     assert ids == measured
 
 
