@@ -14,6 +14,7 @@ import pytest
 from netcheck.result import SCHEMA_PATH, from_json, json_schema
 
 NETCHECK = [sys.executable, "-m", "netcheck"]
+Proc = subprocess.CompletedProcess[str]
 
 
 def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -67,13 +68,14 @@ def test_report_renders_from_the_document(demo_run: tuple[subprocess.CompletedPr
 
 
 @pytest.fixture(scope="module")
-def demo_json_run(tmp_path_factory: pytest.TempPathFactory) -> subprocess.CompletedProcess[str]:
+def demo_json_run(tmp_path_factory: pytest.TempPathFactory) -> Proc:
     """``netcheck run --profile demo --quick --json``, run once for the tests that read it
     (a run costs ~20 s of waiting on its probes)."""
-    return run("run", "--profile", "demo", "--quick", "--json", "--out", str(tmp_path_factory.mktemp("json")))
+    out = tmp_path_factory.mktemp("json")
+    return run("run", "--profile", "demo", "--quick", "--json", "--out", str(out))
 
 
-def test_json_mode_prints_only_the_document(demo_json_run: subprocess.CompletedProcess[str]) -> None:
+def test_json_mode_prints_only_the_document(demo_json_run: Proc) -> None:
     proc = demo_json_run
     assert proc.returncode == 0
     assert json.loads(proc.stdout)["verdict"] == "GO"
@@ -91,7 +93,7 @@ def test_plan_sends_nothing_and_lists_probes() -> None:
     assert "NAT UDP binding lifetime: not searched" in not_measured
 
 
-def test_plan_shows_exactly_what_run_measures(demo_json_run: subprocess.CompletedProcess[str]) -> None:
+def test_plan_shows_exactly_what_run_measures(demo_json_run: Proc) -> None:
     """Same inputs, same plan code: the ids --plan lists are the measurements run makes."""
     planned = run("run", "--profile", "demo", "--quick", "--plan")
     assert planned.returncode == 0

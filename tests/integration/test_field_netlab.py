@@ -46,7 +46,7 @@ class Scenario:
     drop_icmp_echo: bool = False  # the provider drops ICMP echo requests (as many SBCs do)
     sip_alg: bool = False  # the router's kernel SIP helper (nf_conntrack_sip + nf_nat_sip)
     uplink_kbit: int | None = None  # tbf on the router
-    impairment: str | None = ""  # the impairment bridge's spec ("" = a clean bridge; None = a plain veth)
+    impairment: str | None = ""  # the bridge's spec ("" = a clean bridge; None = a plain veth)
     seed: int = 1
     isp_hop: bool = True  # False: the provider right behind the site router
 
@@ -60,13 +60,14 @@ SCENARIOS = {
     "good": Scenario("stimme", STIMME),
     "rtp_dropped": Scenario("stimme", STIMME, drop_udp=((16384, 32767), (50000, 50100))),
     "icmp_dropped": Scenario("stimme", STIMME, drop_icmp_echo=True),
-    "loss_2pct_icmp_dropped": Scenario("stimme", STIMME, drop_icmp_echo=True, impairment="loss=2%", seed=16),
+    "loss_2pct_icmp_dropped": Scenario("stimme", STIMME, drop_icmp_echo=True, impairment="loss=2%",
+                                       seed=16),
     "tcp_1300_dropped": Scenario("stimme", STIMME, drop_tcp=(1300,)),
     "mcb_icmp_and_stun_dropped": Scenario("managed-com-business", MCB, MCB_LAN, drop_udp=(3478,),
                                           drop_icmp_echo=True),
     "mcb_sip_alg": Scenario("managed-com-business", MCB, MCB_LAN, sip_alg=True),
-    "mcb_1mbit_uplink_20_ext": Scenario("managed-com-business", MCB, ("--extensions", "20", *MCB_LAN),
-                                        uplink_kbit=1000),
+    "mcb_1mbit_uplink_20_ext": Scenario("managed-com-business", MCB,
+                                        ("--extensions", "20", *MCB_LAN), uplink_kbit=1000),
     "flat_rtp_dropped": Scenario("stimme", STIMME, drop_udp=((16384, 32767),), isp_hop=False,
                                  impairment=None),
 }
@@ -87,6 +88,9 @@ class FieldRun:
     error: str = ""
 
 
+Runs = dict[str, FieldRun]
+
+
 def run_scenario(sc: Scenario, start_after_s: float = 0.0) -> FieldRun:
     """Build the scenario's lab, set its policy, ``netcheck run --quick --json`` in the
     site's LAN namespace; the lab is torn down before this returns."""
@@ -102,23 +106,24 @@ def run_scenario(sc: Scenario, start_after_s: float = 0.0) -> FieldRun:
             if sc.uplink_kbit is not None:
                 lab.rate_limit(sc.uplink_kbit)
             targets = [a for name in sc.targets for a in ("--target", f"{name}={lab.addr.dc}")]
-            argv = [sys.executable, "-m", "netcheck", "run", "--profile", sc.profile, "--quick", "--json",
-                    *targets, *sc.args]
+            argv = [sys.executable, "-m", "netcheck", "run", "--profile", sc.profile, "--quick",
+                    "--json", *targets, *sc.args]
             return FieldRun(lab.exec(lab.ns.lan, argv, check=False, timeout=240), lab.addr.dc)
     except Exception as exc:  # a lab that fails to build fails its own test, not the module
         return FieldRun(None, "", f"{type(exc).__name__}: {exc}")
 
 
 @pytest.fixture(scope="module")
-def field_runs() -> Iterator[dict[str, FieldRun]]:
+def field_runs() -> Iterator[Runs]:
     """Every scenario run at once, each in its own lab (see the module docstring)."""
     require_netlab()
     with ThreadPoolExecutor(max_workers=len(SCENARIOS)) as pool:
-        futures = {name: pool.submit(run_scenario, sc, i * STAGGER_S) for i, (name, sc) in enumerate(SCENARIOS.items())}
+        futures = {name: pool.submit(run_scenario, sc, i * STAGGER_S)
+                   for i, (name, sc) in enumerate(SCENARIOS.items())}
         yield {name: f.result() for name, f in futures.items()}
 
 
-def result(field_runs: dict[str, FieldRun], name: str) -> dict[str, Any]:
+def result(field_runs: Runs, name: str) -> dict[str, Any]:
     """The scenario's result document; its exit code must match its verdict."""
     run = field_runs[name]
     assert run.proc is not None, f"the {name} lab failed: {run.error}"
@@ -140,7 +145,7 @@ def failed(doc: dict[str, Any]) -> list[str]:
     return [c["id"] for c in doc["checks"] if c["status"] == "FAIL"]
 
 
-def test_good_site_is_go_in_field_mode(field_runs: dict[str, FieldRun]) -> None:
+def test_good_site_is_go_in_field_mode(field_runs: Runs) -> None:
     """A good site: no firewall rule, ICMP answered, no ALG, no rate limit."""
     doc = result(field_runs, "good")
     assert doc["verdict"] == "GO", [(c["id"], c["status"], c["reason"]) for c in doc["checks"]]
@@ -160,7 +165,7 @@ def test_good_site_is_go_in_field_mode(field_runs: dict[str, FieldRun]) -> None:
     assert {"scope.one_way_delay", "scope.udp_range"} <= keys
 
 
-def test_rtp_range_dropped_is_no_go_naming_the_range(field_runs: dict[str, FieldRun]) -> None:
+def test_rtp_range_dropped_is_no_go_naming_the_range(field_runs: Runs) -> None:
     doc = result(field_runs, "rtp_dropped")  # UDP 16384-32767 and 50000-50100 dropped
     assert doc["verdict"] == "NO-GO"
     assert set(failed(doc)) == {"port.udp.16384-32767@platform", "port.udp.50000-50100@platform"}
@@ -169,7 +174,7 @@ def test_rtp_range_dropped_is_no_go_naming_the_range(field_runs: dict[str, Field
     assert check(doc, "port.udp.60000-60100@platform")["status"] == "PASS"
 
 
-def test_icmp_dropped_path_still_measured_by_stun(field_runs: dict[str, FieldRun]) -> None:
+def test_icmp_dropped_path_still_measured_by_stun(field_runs: Runs) -> None:
     doc = result(field_runs, "icmp_dropped")
     assert doc["verdict"] == "GO"
     for metric in ("jitter_ms", "loss_pct", "one_way_delay_ms"):
@@ -179,7 +184,7 @@ def test_icmp_dropped_path_still_measured_by_stun(field_runs: dict[str, FieldRun
     assert not any("ICMP" in r for r in remedies), remedies
 
 
-def test_two_percent_loss_with_icmp_dropped_is_no_go_on_loss(field_runs: dict[str, FieldRun]) -> None:
+def test_two_percent_loss_with_icmp_dropped_is_no_go_on_loss(field_runs: Runs) -> None:
     doc = result(field_runs, "loss_2pct_icmp_dropped")  # the bridge: loss=2%, seed 16
     loss = check(doc, "end_to_end.loss_pct@platform")
     assert loss["status"] == "FAIL" and loss["method"] == "stun-50pps"
@@ -188,14 +193,14 @@ def test_two_percent_loss_with_icmp_dropped_is_no_go_on_loss(field_runs: dict[st
     assert 2.0 <= measurement(doc, "stream:platform")["values"]["loss_pct"] <= 7.0
 
 
-def test_tcp_1300_dropped_is_no_go(field_runs: dict[str, FieldRun]) -> None:
+def test_tcp_1300_dropped_is_no_go(field_runs: Runs) -> None:
     doc = result(field_runs, "tcp_1300_dropped")
     assert doc["verdict"] == "NO-GO"
     assert failed(doc) == ["port.tcp.1300@platform"]
 
 
 def test_managed_com_business_icmp_and_stun_dropped_falls_back_to_sip_options(
-        field_runs: dict[str, FieldRun]) -> None:
+        field_runs: Runs) -> None:
     """VSE NET names no STUN server, so the call first tries STUN at the handover host
     itself; with UDP 3478 dropped by the site and ICMP echo dropped at the handover point
     the path is measured by the last fall-back, a SIP OPTIONS series to the SBC (kamailio),
@@ -219,7 +224,7 @@ def test_managed_com_business_icmp_and_stun_dropped_falls_back_to_sip_options(
     assert not any("ICMP" in r for r in remedies), remedies
 
 
-def test_kernel_sip_alg_is_no_go(field_runs: dict[str, FieldRun]) -> None:
+def test_kernel_sip_alg_is_no_go(field_runs: Runs) -> None:
     """The router's kernel SIP helper (nf_conntrack_sip + nf_nat_sip) rewrites SIP both ways;
     without a responder, OPTIONS with rport (RFC 3581) to the SBC shows it: the answer names
     our private address although STUN (at the SBC host, field mode's guess) saw the NAT."""
@@ -229,7 +234,8 @@ def test_kernel_sip_alg_is_no_go(field_runs: dict[str, FieldRun]) -> None:
     assert doc["verdict"] == "NO-GO" and alg["remediation"]["key"] == "sip_alg"
 
 
-def test_one_mbit_uplink_for_20_extensions_is_no_go_on_upstream_bandwidth(field_runs: dict[str, FieldRun]) -> None:
+def test_one_mbit_uplink_for_20_extensions_is_no_go_on_upstream_bandwidth(
+        field_runs: Runs) -> None:
     """20 extensions x 100 kbit/s (VSE NET) = 2000 kbit/s needed up; tbf caps the uplink at
     1000 kbit/s. VSE NET names no STUN server: the handover host answers STUN itself (the
     lab's coturn beside kamailio), so the STUN call load runs against it, finds the uplink
@@ -246,7 +252,7 @@ def test_one_mbit_uplink_for_20_extensions_is_no_go_on_upstream_bandwidth(field_
     assert {"scope.downstream"} <= {i["key"] for i in doc["scope"]["not_proven"]}
 
 
-def test_provider_right_behind_the_site_router_rtp_dropped(field_runs: dict[str, FieldRun]) -> None:
+def test_provider_right_behind_the_site_router_rtp_dropped(field_runs: Runs) -> None:
     """The routed lab's shape: no router between the site and the provider, so the TTL
     that expires one hop past the edge reaches the provider itself; its ICMP port
     unreachable for closed media ports shows them leaving the site, and silence on the
