@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-pytest_plugins = ["tests.netlab.fixtures"]
+pytest_plugins = ["tests.netlab.fixtures", "tests.alone"]
 
 #: Loopback, and the address plan of tests/netlab (lan 10.77/16, wan 198.18/15 RFC 2544,
 #: flat L2 192.168.77/24; the multi-hop lab's IPv6 fd77::/16 ULA and 2001:db8::/32, the RFC 3849
