@@ -38,6 +38,9 @@ ALONE = {
     "tests/integration/test_responder_hardening.py": "floods, and the responder's RSS under them",
     "tests/unit/test_wire_fuzz.py": "hypothesis, 400 examples per codec",
     "tests/unit/test_lan_poe.py": "hypothesis, 300 hostile tables",
+    # not CPU-bound: one SIP answer missed its 1 s wait beside other modules (1 run of 5,
+    # never alone); kept alone until that is understood (bench/RESULTS.md, CI wall time)
+    "tests/integration/test_sip_alg.py": "a SIP answer missed its 1 s wait once beside others",
 }
 
 
