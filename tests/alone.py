@@ -2,7 +2,8 @@
 the session at the same time; every other test may share the machine with one other test.
 
 Why: most of this suite waits (a 10 s call, a TTL trace paced at the routers' 1/s ICMP
-budget, an agent's child run), so two workers halve its wall time. What must not overlap
+budget, an agent's child run), so two workers cut its wall time by about 40 %
+(bench/RESULTS.md, "CI wall time"). What must not overlap
 anything is work that takes the CPU for seconds (PDF and browser rendering, packet floods,
 a module that runs many labs at once): beside it, another test's 50 pps sender or the
 lab's user-space impairment bridge would be late, and a timing statistic would measure the
