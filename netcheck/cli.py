@@ -373,12 +373,16 @@ def _responder_key(path: Path | None) -> bytes | None:
         raise InputError(str(exc)) from None
 
 
+#: how a run shares time (netcheck.schedule), as ``--plan`` says it
+_PLAN_MODES = {"call": ", with the other calls", "passive": ", beside the calls", "paced": ", beside the calls"}
+
+
 def _print_plan(view: Any, profile: Any) -> None:
     """What ``run`` will do with the same inputs (``assess.plan_for``: the same plan code),
     how long it takes at most, and what it will not measure, with the reason."""
     click.echo(f"plan for profile {profile.id} ({profile.name}):")
     for r in view.runs:
-        mode = " alone" if r.exclusive else ""
+        mode = " alone" if r.exclusive else _PLAN_MODES.get(r.kind, "")
         click.echo(f"  {r.id:<28} {r.probe:<11} {r.title}  (up to {r.timeout_s:.0f} s{mode})")
     if not view.runs:
         click.echo("  nothing to measure with these inputs")
@@ -387,8 +391,9 @@ def _print_plan(view: Any, profile: Any) -> None:
         for r, needs in view.cannot_run:
             click.echo(f"  {r.id}: needs {'; '.join(n.value for n in needs)}")
     minutes = view.total_s / 60.0
-    click.echo(f"total: up to {view.total_s:.0f} s ({minutes:.1f} min): shared probes run together, "
-               "calls and sweeps one at a time")
+    click.echo(f"total: up to {view.total_s:.0f} s ({minutes:.1f} min): calls together in one call engine "
+               "with listeners and paced probes beside them, then the other probes together, "
+               "load tests one at a time")
     if view.not_measured or view.notes:
         click.echo("not measured:")
         for c in view.not_measured:

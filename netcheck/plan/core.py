@@ -94,8 +94,9 @@ def _path_runs(profile: Profile, options: Options) -> list[ProbeRun]:
     With a responder the call is STAMP towards it (the responder stands at the provider
     side, so its path is the handover path); without one it falls back to ICMP echo at the
     same 50 pps against the handover point itself. The LAN call always uses ICMP against
-    the gateway (a gateway runs no responder). Calls are ``exclusive``: they run one at a
-    time so no other probe disturbs their schedule; ICMP-50pps replaces the older 5 pps
+    the gateway (a gateway runs no responder). Calls are of kind "call": they run together
+    in one call engine, with only listeners and paced probes beside them
+    (netcheck.schedule); ICMP-50pps replaces the older 5 pps
     ``icmp:`` runs, which would measure the same path less precisely.
     """
     limits = profile.limits
@@ -115,6 +116,10 @@ def _path_runs(profile: Profile, options: Options) -> list[ProbeRun]:
 #: second), so the trace never makes a run longer than its call; at least 10, at most 30.
 #: 30 tell 20 % loss at a hop from none at z >= 2.5; 10 only from ~40 %.
 HOP_ROUNDS = (10, 30)
+#: ``--quick``: the trace runs beside the short call and no longer (issue 22: a quick run
+#: in ~5 s), at least 5 rounds; 5 tell only a hop losing most probes from none, so a
+#: lossy hop more often stays unlocated (the z test never blames on too few probes).
+HOP_ROUNDS_QUICK = 5
 
 
 def hop_runs(profile: Profile, options: Options) -> list[ProbeRun]:
@@ -128,7 +133,8 @@ def hop_runs(profile: Profile, options: Options) -> list[ProbeRun]:
     if not (profile.limits.end_to_end or profile.limits.handover):
         return []
     call_s = profile.stream.quick_duration_s if options.quick else profile.stream.duration_s
-    rounds = int(min(HOP_ROUNDS[1], max(HOP_ROUNDS[0], call_s)))
+    least = HOP_ROUNDS_QUICK if options.quick else HOP_ROUNDS[0]
+    rounds = int(min(HOP_ROUNDS[1], max(least, call_s)))
     runs = []
     for name, target in profile.targets_with_role(Role.HANDOVER):
         if target.host:
@@ -137,7 +143,7 @@ def hop_runs(profile: Profile, options: Options) -> list[ProbeRun]:
             # room for a second (ICMP echo) trace when UDP does not reach the target, and the PMTU
             budget = 2 * (rounds * spec.interval_s + spec.wait_s) + 10.0
             runs.append(ProbeRun(spec.id, "path_hops", spec, budget, f"per-hop trace to {name} {target.host}",
-                                 contends=ICMP_TIME_EXCEEDED))
+                                 contends=ICMP_TIME_EXCEEDED, kind="paced"))
     return runs
 
 
@@ -146,7 +152,8 @@ def local_link_runs(options: Options) -> list[ProbeRun]:
     from netcheck.probes import local_link
 
     spec = local_link.Spec(interface=options.interface)
-    return [ProbeRun(spec.id, "local_link", spec, spec.sample_s + 3.0, "own link: type, errors, VLAN")]
+    return [ProbeRun(spec.id, "local_link", spec, spec.sample_s + 3.0, "own link: type, errors, VLAN",
+                     kind="passive")]
 
 
 def bufferbloat_runs(options: Options) -> list[ProbeRun]:
@@ -201,7 +208,7 @@ def _stream_run(profile: Profile, options: Options, name: str, host: str, window
                  else f"call (ICMP 50 pps) to {name} {host}")
     # each fall-back may run after a silent (2 s) attempt before it
     return ProbeRun(spec.id, "stream", spec, duration + 8.0 + 3.0 * len(spec.fallback), title,
-                    exclusive=True)
+                    kind="call")
 
 
 def _sip_row(profile: Profile, name: str) -> bool:
@@ -251,15 +258,16 @@ def lan_local_runs(profile: Profile, options: Options) -> list[ProbeRun]:
         return []
     iface, where = options.interface, options.interface or "default interface"
     runs = [
-        ProbeRun(ids.LINK, "link", link.Spec(interface=iface), 5.0, f"link {where}"),
+        ProbeRun(ids.LINK, "link", link.Spec(interface=iface), 5.0, f"link {where}", kind="passive"),
         ProbeRun(ids.LLDP, "lldp", lldp.Spec(interface=iface, wait_s=options.lldp_wait_s),
-                 options.lldp_wait_s + 3.0, f"LLDP/CDP listen {where}"),
+                 options.lldp_wait_s + 3.0, f"LLDP/CDP listen {where}", kind="passive"),
     ]
     if profile.lan.dhcp:
         runs.append(ProbeRun(ids.DHCP, "dhcp", dhcp.Spec(interface=iface, wait_s=options.dhcp_wait_s),
-                             options.dhcp_wait_s + 3.0, f"DHCP DISCOVER {where}"))
+                             options.dhcp_wait_s + 3.0, f"DHCP DISCOVER {where}", kind="passive"))
         if options.voice_vlan is not None:
             vid = options.voice_vlan
             spec = dhcp.Spec(id=ids.dhcp_vlan(vid), interface=iface, vlan=vid, wait_s=options.dhcp_wait_s)
-            runs.append(ProbeRun(spec.id, "dhcp", spec, options.dhcp_wait_s + 3.0, f"DHCP DISCOVER VLAN {vid}"))
+            runs.append(ProbeRun(spec.id, "dhcp", spec, options.dhcp_wait_s + 3.0, f"DHCP DISCOVER VLAN {vid}",
+                                 kind="passive"))
     return runs

@@ -193,9 +193,9 @@ def _sip_rows(profile: Profile, options: Options) -> list[ProbeRun]:
 
 def egress_runs(profile: Profile, options: Options) -> list[ProbeRun]:
     """Field mode: the TTL site-egress test of every UDP row (measurement ``egress``),
-    with the STUN server's port as control where the profile names one. Not ``exclusive``:
-    it sends about one datagram a second, which disturbs no call, and runs beside the
-    other shared probes (an LLDP wait, TCP connects) instead of after them; but never beside
+    with the STUN server's port as control where the profile names one. Kind "paced": it
+    sends about one datagram a second, which disturbs no call, and runs beside the calls
+    and the listeners (netcheck.schedule) instead of after them; but never beside
     another reader of the routers' Time Exceeded (the per-hop trace): ``contends``."""
     from netcheck.probes import udp_egress
 
@@ -217,7 +217,7 @@ def egress_runs(profile: Profile, options: Options) -> list[ProbeRun]:
                            control_port=control[1])
     return [ProbeRun(ids.EGRESS, "udp_egress", spec, spec.budget_s(),
                     f"UDP site egress (TTL one hop past the site edge) for {len(rows)} port rows",
-                    contends=ICMP_TIME_EXCEEDED)]
+                    contends=ICMP_TIME_EXCEEDED, kind="paced")]
 
 
 def udp_runs(profile: Profile, options: Options) -> list[ProbeRun]:

@@ -8,6 +8,7 @@ from typing import Any
 
 from netcheck.probes import snmp_switch, stream
 from netcheck.profile import Profile, Role
+from netcheck.schedule import Kind
 
 
 @dataclass(frozen=True)
@@ -19,10 +20,15 @@ class ProbeRun:
     spec: Any
     timeout_s: float
     title: str
-    exclusive: bool = False  # timing-critical: the runner runs it alone (see runner.run_all)
+    #: a load test (it fills the line): the runner runs it alone (netcheck.schedule)
+    exclusive: bool = False
     #: a resource outside this machine that runs with the same tag must not share: the
-    #: runner runs them one after the other within the shared phase (see runner.run_all)
+    #: runner runs them one after the other (netcheck.schedule)
     contends: str = ""
+    #: what it does to this machine and the line, hence what may run beside it
+    #: (netcheck.schedule): "call" (timing-critical, shares the call engine with other
+    #: calls), "passive" (listens, waits), "paced" (a few packets a second), "active"
+    kind: Kind = "active"
 
 
 #: Routers rate-limit the ICMP Time Exceeded they send (Linux: 1/s per destination, burst

@@ -4,8 +4,8 @@ Why a thread of its own (ARCHITECTURE.md, "Timing-critical streams"): a 50 pps c
 packet every 20 ms and a jitter figure of 0.05 ms is only believable if each packet leaves
 within a fraction of a millisecond of its slot. An asyncio loop shared with DNS, TCP scans
 or SNMP walks cannot promise that, so the probe's ``run()`` hands this loop to a worker
-thread (``asyncio.to_thread``) and the runner keeps other probes from running beside it
-(``ProbeRun.exclusive``).
+thread (the stream probe's calls share one: :mod:`netcheck.probes._stream_mux`) and the
+runner lets only other calls, listeners and paced probes run beside it (:mod:`netcheck.schedule`).
 
 How the schedule is held: every packet has a deadline on CLOCK_MONOTONIC; the loop sleeps in
 ``select``/``epoll`` (draining replies meanwhile) until ``spin_ns`` before the deadline, then

@@ -289,6 +289,9 @@ def _recv_socket(mode: str, family: int, send: socket.socket) -> socket.socket:
 
 
 # --------------------------------------------------------------------------- the trace
+_ANSWER_CHECK_S = 0.05  # during the final wait: how often to look whether every probe was answered
+
+
 def _trace(io: _Io, address: str, spec: Spec, deadline: float) -> Trace:
     """Blocking (a worker thread): the paced rounds; stops sending beyond the target once
     it has answered."""
@@ -309,7 +312,12 @@ def _trace(io: _Io, address: str, spec: Spec, deadline: float) -> Trace:
             trace.sent.append(sent)
             by_port[port] = sent
             limit = min(limit, trace.dest_ttl or limit)
-    _wait_until(io, min(deadline, time.monotonic() + spec.wait_s), deadline, trace, by_port, address)
+    # wait for the last answers, but not for answers that have all come (a run's length
+    # is the rounds, not the rounds plus an idle wait: issue 22)
+    end = min(deadline, time.monotonic() + spec.wait_s)
+    while len(trace.answers) < len(trace.sent) and time.monotonic() < end:
+        if not _wait_until(io, min(end, time.monotonic() + _ANSWER_CHECK_S), deadline, trace, by_port, address):
+            break
     return trace
 
 

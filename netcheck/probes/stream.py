@@ -23,7 +23,9 @@ value states each attempt and why it was left. A target silent for ``silent_stop
 
 Packets follow the call: one every ``interval_ms`` (20 ms = 50 pps), the size of an RTP
 packet of ``codec`` (``emodel.CODECS``), DSCP ``dscp`` (EF = 46, RFC 3246) in the IP header.
-The send/receive loop runs in a worker thread (:mod:`netcheck.probes._stream_engine`) with
+The send/receive loop runs in the process's one call engine thread
+(:mod:`netcheck.probes._stream_mux`, on :mod:`netcheck.probes._stream_engine`'s timing:
+calls that run at the same time share it, their packets staggered) with
 kernel receive timestamps where the OS has them; the Measurement records the receive clock,
 the clock-synchronisation state and the sender's own send-time error.
 """
@@ -45,11 +47,10 @@ from netcheck.analysis import emodel
 from netcheck.analysis.stats import PacketRecord
 from netcheck.clock import clock_sync, error_estimate
 from netcheck.probes import _stream_analysis as an
-from netcheck.probes import _stream_live
+from netcheck.probes import _stream_live, _stream_mux
 from netcheck.probes._common import Context, Timer, Why, error, resolve
 from netcheck.probes._stream_engine import (
     ClockMap,
-    Engine,
     EngineReport,
     Schedule,
     Session,
@@ -196,20 +197,18 @@ async def _measure(
     if spec.method == "icmp" and family == socket.AF_INET and plat.caps().icmp_echo == "windows-icmp-api":
         calls, report = await asyncio.to_thread(_api_echoes, spec, address, stop_at)
         return _result(spec, timer, method, address, calls, report, False)
-    clock = ClockMap()
     sync = clock_sync()
-    session = _open_session(spec, family, address, clock, sync.synchronized, sync.error_s)
+    session = _open_session(spec, family, address, _stream_mux.shared_clock(), sync.synchronized, sync.error_s)
     schedule = Schedule(count=spec.count, interval_ns=round(spec.send_interval_ms * 1e6), low_cpu=spec.low_cpu)
-    engine = Engine([session], schedule, clock)
-    watchdog = asyncio.create_task(_stop_if_silent(spec, session, engine))
+    call = _stream_mux.submit(session, schedule, stop_at)  # the engine closes the socket when done
+    watchdog = asyncio.create_task(_stop_if_silent(spec, session, call))
     live = asyncio.create_task(_stream_live.sample(_stream_live.LiveCounter(session, spec.duration_s), ctx.live))
     try:
-        report = await asyncio.to_thread(engine.run, stop_at)
+        report = await asyncio.wrap_future(call.future)
     finally:
         watchdog.cancel()
         live.cancel()
-        engine.cancel.set()
-        session.sock.close()
+        call.cancel.set()
     return _result(spec, timer, method, address, session, report, sync.synchronized)
 
 
@@ -224,14 +223,14 @@ def _result(spec: Spec, timer: Timer, method: str, address: str, session: Sessio
     )
 
 
-async def _stop_if_silent(spec: Spec, session: Session, engine: Engine) -> None:
+async def _stop_if_silent(spec: Spec, session: Session, call: _stream_mux.CallHandle) -> None:
     """End the call when the target stayed silent for ``silent_stop_s``: a provider's
     server that does not answer gets ~100 packets, not a whole call."""
     if spec.silent_stop_s is None:
         return
     await asyncio.sleep(spec.silent_stop_s)
     if not _answered(session):
-        engine.cancel.set()
+        call.cancel.set()
 
 
 def _answered(session: Session) -> bool:

@@ -86,12 +86,13 @@ _SUMMARIES: dict[str, Callable[[dict[str, Value], Catalogue], str]] = {
 
 
 def overall(planned: Sequence[Any], done: int, elapsed_s: float, lang: str = "en") -> str:
-    """"7/12 probes · at most 41 s left": shared probes run side by side (the longest
-    bounds them), timing-critical ``exclusive`` calls one after another; each run's
-    timeout is its upper bound, so the time left is an upper bound too."""
+    """"7/12 probes · at most 41 s left": the runner's schedule replayed with each run's
+    timeout as its duration (:func:`netcheck.schedule.bound`), so the time left is an upper
+    bound too."""
+    from netcheck import schedule
+
     cat = Catalogue(lang)
-    shared = [r.timeout_s for r in planned if not getattr(r, "exclusive", False)]
-    bound = max(shared, default=0.0) + sum(r.timeout_s for r in planned if getattr(r, "exclusive", False))
+    bound = schedule.bound(planned)
     left = max(0, round(bound - elapsed_s))
     return cat.t("term.overall", done=done, total=len(planned), left=cat.param_qty(float(left), "s"))
 

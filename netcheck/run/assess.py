@@ -10,7 +10,7 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
-from netcheck import __version__, evaluate, probes
+from netcheck import __version__, evaluate, probes, schedule
 from netcheck.evaluate import _core
 from netcheck.plan import core as plan
 from netcheck.plan import firewall as firewall_plan
@@ -49,7 +49,7 @@ def options_for(request: Request, gateway: str | None, remap: dict[int, int],
 @dataclass(frozen=True)
 class PlanView:
     """What ``run`` will do with a request: its probe runs, an upper bound of its duration
-    (shared runs together, then each exclusive run alone: :func:`runner.run_all`), and the
+    (the runner's schedule replayed with every run lasting its timeout: :func:`schedule.bound`), and the
     checks it will not measure with the evaluator's own reason."""
 
     runs: list[plan.ProbeRun]
@@ -72,8 +72,7 @@ def plan_for(request: Request) -> PlanView:
     responder = request.responder or ("127.0.0.1" if p.demo else None)
     options = options_for(request, capabilities.default_gateway(), remap, responder)
     runs = plan.build(p, options)
-    shared = [r.timeout_s for r in runs if not r.exclusive]
-    total = max(shared, default=0.0) + sum(r.timeout_s for r in runs if r.exclusive)
+    total = schedule.bound(runs)
     placeholders = [Measurement(id=r.id, probe=r.probe, target=r.title, method="planned", started_utc="",
                                 duration_s=0.0, error=ProbeError(kind=ErrorKind.INTERNAL, detail=_PLANNED))
                     for r in runs]

@@ -1,4 +1,5 @@
-"""Run the plan: each probe with its own deadline, concurrently, never losing a result.
+"""Run the plan: each probe with its own deadline, side by side where nothing they contend
+for is shared (:mod:`netcheck.schedule`), never losing a result.
 
 The runner owns time (STYLE.md §3): it turns each ``timeout_s`` into one monotonic
 deadline handed to the probe, and enforces it from outside with a small grace period. A
@@ -16,7 +17,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from netcheck import probes
+from netcheck import probes, schedule
 from netcheck.plan.runs import ProbeRun
 from netcheck.probes._common import Context, Timer, error
 from netcheck.probes._names import Names
@@ -45,36 +46,33 @@ Listener = Callable[[Event], None]
 
 
 async def run_all(plan: Sequence[ProbeRun], caps: dict[str, bool], listener: Listener) -> list[Measurement]:
-    """Shared runs concurrently (those with the same ``contends`` tag one after the other),
-    then each ``exclusive`` run alone; results in plan order.
-
-    Exclusive runs are the timing-critical streams (50 pps calls): run beside a TCP scan or
-    another stream, their sender thread competes for the CPU and the GIL and its send-time
-    error grows (ARCHITECTURE.md, "Timing-critical streams"), so they get the process to
-    themselves, one after the other.
+    """Every run, each started as soon as nothing it contends for is taken
+    (:mod:`netcheck.schedule`): the calls together in one call engine with the listeners
+    and paced probes beside them, then the other probes together, then each load test
+    alone; runs sharing a ``contends`` tag take turns. A run's deadline starts with its
+    turn (:func:`run_one`). Results in plan order.
     """
     for r in plan:  # the whole plan first, so a display can show overall progress and time left
         listener(Event("planned", r))
     names = Names()
     names.prefetch([h for r in plan if isinstance(h := getattr(r.spec, "host", None), str)])
     await _prepare(plan)
-    shared = [i for i, r in enumerate(plan) if not r.exclusive]
-    turns = {r.contends: asyncio.Lock() for r in plan if r.contends}
-
-    async def in_turn(r: ProbeRun) -> Measurement:
-        """Runs that contend for one outside resource take turns; a run's deadline starts
-        when its turn does (run_one sets it)."""
-        if not r.contends:
-            return await run_one(r, caps, listener, names)
-        async with turns[r.contends]:
-            return await run_one(r, caps, listener, names)
-
-    results: dict[int, Measurement] = dict(
-        zip(shared, await asyncio.gather(*(in_turn(plan[i]) for i in shared)), strict=True)
-    )
-    for i, r in enumerate(plan):
-        if r.exclusive:
-            results[i] = await run_one(r, caps, listener, names)
+    results: dict[int, Measurement] = {}
+    waiting = schedule.order(plan)
+    running: dict[asyncio.Task[Measurement], int] = {}
+    try:
+        while waiting or running:
+            for i in schedule.startable(plan, waiting, set(running.values())):
+                waiting.remove(i)
+                running[asyncio.create_task(run_one(plan[i], caps, listener, names))] = i
+            done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                results[running.pop(task)] = task.result()  # run_one turns every failure into data
+    finally:  # cancelled (Ctrl-C): stop what still runs; the caller keeps what finished
+        for task in running:
+            task.cancel()
+        if running:
+            await asyncio.wait(running)
     return [results[i] for i in range(len(plan))]
 
 
