@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from netcheck import ids
-from netcheck.evaluate._core import REMEDIES, base, check, failed, msg, remedy
+from netcheck.evaluate._core import REMEDIES, base, check, failed, msg, not_measured, remedy
 from netcheck.profile import Profile
-from netcheck.result import Check, Measurement, Qty, Site, Status
+from netcheck.result import Check, ErrorKind, Measurement, Qty, Site, Status
 
 REMEDIES["dns_fail"] = (
     "Make {host} resolvable from this site: check the DNS servers handed out by DHCP and that "
@@ -29,6 +29,8 @@ def checks(profile: Profile, by_id: dict[str, Measurement], site: Site) -> Itera
             ms = m.values.get("resolve_ms")
             yield check(b, Status.PASS, "reason.dns_ok", measured=addrs, addresses=", ".join(addrs),
                         ms=Qty(float(ms), "ms") if isinstance(ms, int | float) else "?")
+        elif m.error is not None and m.error.kind is ErrorKind.INTERNAL:
+            yield not_measured(b, m)  # a probe bug or a run stopped before it: not a DNS answer
         else:
             detail = m.error.detail if m.error else "no answer"
             kind = msg(f"error.{m.error.kind.value}") if m.error else msg("measured.no_answer")

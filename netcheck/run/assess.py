@@ -28,7 +28,6 @@ from netcheck.result import (
     Qty,
     RunResult,
     Status,
-    Verdict,
 )
 from netcheck.run import demo, runner
 from netcheck.run.inputs import Request
@@ -106,7 +105,9 @@ async def run_async(request: Request, listener: runner.Listener) -> RunResult:
     )
     p = request.profile
     return RunResult(
-        schema_version=SCHEMA_VERSION, verdict=Verdict.INCOMPLETE if interrupted else evaluate.verdict(checks),
+        # interrupted: the required "run.complete" row keeps it from GO; a FAIL found before
+        # the stop is still NO-GO (the renderers re-derive the verdict from the checks)
+        schema_version=SCHEMA_VERSION, verdict=evaluate.verdict(checks),
         profile=ProfileRef(id=p.id, name=p.name, path=p.path, sources=p.sources),
         site=request.site, environment=env, measurements=measurements, checks=checks,
         summary=evaluate.summary(checks),

@@ -32,7 +32,7 @@ def _netcheck(*args: str) -> subprocess.Popen[bytes]:
 def test_ctrl_c_saves_what_was_measured_as_incomplete(tmp_path: Path) -> None:
     proc = _netcheck("run", "--profile", "demo", "--out", str(tmp_path), "--format", "json")
     try:
-        time.sleep(7.0)  # the shared probes are done, the first 10 s call is running
+        time.sleep(7.0)  # the own-link sample (2 s) is done, the two 10 s calls are running
         proc.send_signal(signal.SIGINT)
         _out, err = proc.communicate(timeout=60)
     finally:
@@ -46,7 +46,9 @@ def test_ctrl_c_saves_what_was_measured_as_incomplete(tmp_path: Path) -> None:
     (marker,) = [c for c in doc["checks"] if c["id"] == assess.INTERRUPTED_CHECK]
     assert marker["status"] == "NOT_MEASURED" and "interrupted" in marker["reason"]
     finished = [m for m in doc["measurements"] if m.get("error") is None]
-    assert any(m["probe"] == "dns" for m in finished)  # what was measured is kept
+    assert any(m["probe"] == "local_link" for m in finished)  # what was measured is kept
+    dns = next(c for c in doc["checks"] if c["id"] == "dns.services")  # not run yet: no answer, no FAIL
+    assert dns["status"] == "NOT_MEASURED"
     assert any("interrupted" in (m.get("error") or {}).get("detail", "") for m in doc["measurements"])
 
 
