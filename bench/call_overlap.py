@@ -28,9 +28,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from netcheck import runner
-from netcheck.plan import ProbeRun
+from netcheck.plan.runs import ProbeRun
 from netcheck.probes import stream
+from netcheck.run import runner
 from tests.integration.stream_lab import call_truth, host_noise_jitter_ms, start_responder
 from tests.netlab.lab import RoutedLab, lab_support, routed_lab
 from tests.netlab.netns import run_async_in_netns

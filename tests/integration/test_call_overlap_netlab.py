@@ -16,10 +16,10 @@ import time
 
 import pytest
 
-from netcheck import runner
-from netcheck.plan import ProbeRun
+from netcheck.plan.runs import ProbeRun
 from netcheck.probes import stream
 from netcheck.result import Measurement
+from netcheck.run import runner
 from tests.integration.stream_lab import (
     DELAY_ERROR_MS,
     call_truth,

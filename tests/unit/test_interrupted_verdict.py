@@ -3,8 +3,9 @@ a probe that never ran is NOT_MEASURED, never FAIL."""
 
 from __future__ import annotations
 
-from netcheck import assess, evaluate, profile
+from netcheck import evaluate, profile
 from netcheck.result import Status
+from netcheck.run import assess
 
 
 def test_an_unrun_dns_probe_is_not_measured_not_a_dns_failure() -> None:

@@ -13,9 +13,11 @@ from typing import Any
 
 import pytest
 
-from netcheck import probes, runner, schedule
-from netcheck.plan import ICMP_TIME_EXCEEDED, ProbeRun, build
+from netcheck import probes, schedule
+from netcheck.plan.core import build
+from netcheck.plan.runs import ICMP_TIME_EXCEEDED, ProbeRun
 from netcheck.result import Measurement
+from netcheck.run import runner
 
 STEP_S = 0.2  # each fake probe's duration
 
@@ -128,7 +130,7 @@ def test_plan_kinds_of_the_shipped_profiles() -> None:
     """Calls are calls (not load tests), LAN listeners passive, the per-hop trace paced;
     the capacity ramp, QoS test and UDP sweep stay load tests."""
     from netcheck import profile
-    from netcheck.plan import Options
+    from netcheck.plan.runs import Options
 
     p = profile.load("managed-com-business")
     p = profile_with_hosts(p)
@@ -142,7 +144,7 @@ def test_plan_kinds_of_the_shipped_profiles() -> None:
 
 
 def profile_with_hosts(p: Any) -> Any:
-    from netcheck.plan import with_targets
+    from netcheck.plan.core import with_targets
 
     return with_targets(p, {"handover": "192.0.2.10"})
 
@@ -150,7 +152,8 @@ def profile_with_hosts(p: Any) -> Any:
 def test_a_search_the_profile_cannot_judge_is_not_planned_and_plan_says_so() -> None:
     """stimme names no SIP keep-alive or registration interval: the NAT binding-lifetime
     search (up to 3 minutes, its check SKIPPED) is not scheduled, and ``--plan`` says why."""
-    from netcheck import assess, profile
+    from netcheck import profile
+    from netcheck.run import assess
 
     p = profile.load("stimme")
     view = assess.plan_for(assess.Request(profile=p))

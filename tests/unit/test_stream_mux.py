@@ -69,9 +69,9 @@ def engines() -> list[threading.Thread]:
     return [t for t in threading.enumerate() if t.name == "netcheck-call-engine"]
 
 
-def phase_gap_ms(a: Probe, b: Probe) -> float:
+def phase_gap_ms(a: _stream_mux.CallHandle, b: _stream_mux.CallHandle) -> float:
     """Distance of b's slots from a's, folded into one interval (ms)."""
-    return ((b.sent_at[0] - a.sent_at[0]) % INTERVAL_NS) / 1e6
+    return ((b.t0 - a.t0) % INTERVAL_NS) / 1e6
 
 
 def test_two_calls_share_one_thread_half_an_interval_apart(echo: tuple[str, int]) -> None:
@@ -86,7 +86,10 @@ def test_two_calls_share_one_thread_half_an_interval_apart(echo: tuple[str, int]
     assert len(ra.send_error_ns) == len(rb.send_error_ns) == 25
     assert a.got == 25 and b.got == 25  # every echo came back to its own call
     # the slot of b sits in the middle of a's interval, as far as possible from a's
-    assert phase_gap_ms(a, b) == pytest.approx(10.0, abs=0.5)
+    assert phase_gap_ms(ha, hb) == pytest.approx(10.0, abs=0.01)
+    # and each packet left at its own slot: the send time minus the send error is the slot
+    slots = [t - e for t, e in zip(b.sent_at, rb.send_error_ns, strict=True)]
+    assert [s_ - hb.t0 for s_ in slots] == [k * INTERVAL_NS for k in range(25)]
     assert not ra.stopped_early and not rb.stopped_early
     assert a.sock.fileno() == -1 and b.sock.fileno() == -1  # the engine closed both sockets
     deadline = time.monotonic() + 2
