@@ -19,7 +19,8 @@ resource in different modes, or either in mode ``alone``). Claims of a run
   and probes paced at a few packets a second (per-hop trace, site-egress test: "paced") do
   not claim it: they run beside the calls.
 - ``ProbeRun.contends`` — an outside resource (e.g. the routers' ICMP Time Exceeded budget):
-  ``alone``, so runs with the same tag take turns.
+  ``alone``, so runs with the same tag take turns, with :data:`TURN_GAP_S` between turns
+  for the resource to recover (:func:`hold_s`).
 
 Order (:func:`priority`): calls first, with the listeners and paced runs beside them (the
 longest waits overlap the calls), then the active probes, then the load tests. A run starts
@@ -38,6 +39,11 @@ Kind = Literal["active", "call", "paced", "passive"]
 KINDS: Final[tuple[Kind, ...]] = ("active", "call", "paced", "passive")
 ALONE: Final = "alone"
 _ORDER: Final[dict[str, int]] = {"call": 0, "passive": 1, "paced": 1, "active": 2}
+#: Between two turns on one outside resource: routers refill their ICMP error budget at
+#: one a second (Linux: burst 6, ``net.ipv4.icmp_ratelimit`` 1000 ms), and the next
+#: reader's first probes come in a burst; 2 s is the per-hop trace's final wait, which it
+#: used to spend idle before the next reader's turn.
+TURN_GAP_S: Final = 2.0
 
 
 class Schedulable(Protocol):
@@ -102,6 +108,13 @@ def startable(plan: Sequence[Schedulable], waiting: Sequence[int], running: set[
     return out
 
 
+def hold_s(plan: Sequence[Schedulable], i: int, waiting: Sequence[int]) -> float:
+    """How long run ``i`` keeps its claims after it ends: :data:`TURN_GAP_S` when a waiting
+    run shares its ``contends`` tag, else nothing."""
+    tag = plan[i].contends
+    return TURN_GAP_S if tag and any(plan[j].contends == tag for j in waiting if j != i) else 0.0
+
+
 def bound(plan: Sequence[Schedulable]) -> float:
     """Upper bound of the whole run in seconds: the schedule replayed with every run lasting
     its full timeout."""
@@ -110,7 +123,7 @@ def bound(plan: Sequence[Schedulable]) -> float:
     while waiting or running:
         for i in startable(plan, waiting, set(running)):
             waiting.remove(i)
-            running[i] = now + plan[i].timeout_s
+            running[i] = now + plan[i].timeout_s + hold_s(plan, i, waiting)
         if not running:  # cannot happen (an idle scheduler starts the first waiter); guard anyway
             break
         now = min(running.values())

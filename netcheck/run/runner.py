@@ -64,7 +64,8 @@ async def run_all(plan: Sequence[ProbeRun], caps: dict[str, bool], listener: Lis
         while waiting or running:
             for i in schedule.startable(plan, waiting, set(running.values())):
                 waiting.remove(i)
-                running[asyncio.create_task(run_one(plan[i], caps, listener, names))] = i
+                hold = schedule.hold_s(plan, i, waiting)
+                running[asyncio.create_task(_turn(plan[i], caps, listener, names, hold))] = i
             done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
             for task in done:
                 results[running.pop(task)] = task.result()  # run_one turns every failure into data
@@ -74,6 +75,17 @@ async def run_all(plan: Sequence[ProbeRun], caps: dict[str, bool], listener: Lis
         if running:
             await asyncio.wait(running)
     return [results[i] for i in range(len(plan))]
+
+
+async def _turn(run: ProbeRun, caps: dict[str, bool], listener: Listener, names: Names,
+                hold_s: float) -> Measurement:
+    """One run, then its claims held ``hold_s`` longer (an outside resource recovering
+    before the next run that contends for it: :func:`schedule.hold_s`); its result is
+    reported when it ends, not after the hold."""
+    m = await run_one(run, caps, listener, names)
+    if hold_s > 0:
+        await asyncio.sleep(hold_s)
+    return m
 
 
 async def _prepare(plan: Sequence[ProbeRun]) -> None:

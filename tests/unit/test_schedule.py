@@ -64,8 +64,9 @@ def test_calls_run_together_with_listeners_and_paced_probes_beside_them(spans: d
     # the active probe never runs beside a call, and starts when the calls are done
     assert not overlap(s["dns"], s["call:handover"]) and not overlap(s["dns"], s["call:gateway"])
     assert s["dns"][0] >= max(s["call:handover"][1], s["call:gateway"][1])
-    # runs of one contends tag take turns; the second one's deadline starts at its turn
-    assert s["egress"][0] >= s["trace"][1]
+    # runs of one contends tag take turns, with a gap for the routers' budget to refill;
+    # the second one's deadline starts at its turn
+    assert s["egress"][0] >= s["trace"][1] + schedule.TURN_GAP_S - 0.01
     assert s["egress"][2] == pytest.approx(1.0, abs=0.1)
     # the load test overlaps nothing and comes last
     assert all(not overlap(s["sweep"], s[k]) for k in s if k != "sweep")
@@ -98,6 +99,10 @@ def test_bound_replays_the_schedule() -> None:
             r("sweep", exclusive=True, timeout_s=12.0)]
     # calls 0-24 beside lldp 0-38; tcp 24-34 beside lldp; sweep after lldp: 38-50
     assert schedule.bound(plan) == pytest.approx(50.0)
+    # two turns on one outside resource: the gap between them counts, the last one holds nothing
+    turns = [r("trace", "paced", contends=ICMP_TIME_EXCEEDED, timeout_s=5.0),
+             r("egress", "paced", contends=ICMP_TIME_EXCEEDED, timeout_s=5.0)]
+    assert schedule.bound(turns) == pytest.approx(10.0 + schedule.TURN_GAP_S)
     assert schedule.bound([]) == 0.0
 
 
