@@ -12,7 +12,7 @@ Cases:
   gateway call, per-hop trace, TCP, STUN);
 - ``managed-com-business`` in a namespace lab (``--lab``): routed lab, plain veth; in the
   router namespace dnsmasq (DHCP on the LAN, option 6) and lldpd (LLDP-MED, the IEEE
-  802.1AB default 30 s interval) on the LAN port, an htb uplink of 4 Mbit/s with an EF
+  802.1AB default 30 s interval) on the LAN port, an htb uplink of 2 Mbit/s with an EF
   priority class (tests/integration/_qos_lab.py); in dc a ``netcheck responder`` (STAMP,
   SIP mirror, UDP echo on 5060). The run: handover call (STAMP via the responder) and
   gateway call (ICMP), per-hop trace, LLDP and DHCP on eth0, link, TCP 5060, SIP ALG, UDP
@@ -42,7 +42,8 @@ from tests.netlab import peers
 from tests.netlab.lab import RoutedLab, lab_support, routed_lab
 
 ROOT = Path(__file__).resolve().parents[1]
-MCB_EXTENSIONS = "10"
+MCB_EXTENSIONS = "10"  # 1000 kbit/s each way (100 per extension); the ramp stops at 1.25 x
+UPLINK_KBIT = 2000  # the QoS bench's uplink (bench/RESULTS.md, "Capacity")
 
 
 def export(rev: str, into: Path) -> Path:
@@ -66,13 +67,14 @@ def netcheck(tree: Path, args: Sequence[str], ns: str | None = None, timeout: fl
     doc = json.loads(res.stdout)
     calls = {m["id"]: m["values"] for m in doc["measurements"] if m["probe"] == "stream" and m.get("values")}
     return {"wall_s": wall, "verdict": doc["verdict"], "checks": {c["id"]: c["status"] for c in doc["checks"]},
+            "reasons": {c["id"]: c["reason"] for c in doc["checks"]},
             "send_p99": {k: v.get("send_error_p99_ms") for k, v in calls.items()},
             "durations": {m["id"]: round(m["duration_s"], 1) for m in doc["measurements"]}}
 
 
 def mcb_lab(lab: RoutedLab) -> list[str]:
     """Stand up the managed-com-business site; the run's arguments."""
-    priority_uplink(lab, 4000)
+    priority_uplink(lab, UPLINK_KBIT)
     peers.start_dnsmasq(lab, lab.ns.rtr, lab.ifs.router_lan, pool=("10.77.1.100", "10.77.1.150"),
                         options={6: lab.addr.router_lan}, router=lab.addr.router_lan)
     peers.start_lldpd(lab, lab.ns.rtr, lab.ifs.router_lan, tx_interval_s=30)
@@ -90,6 +92,8 @@ def pair(name: str, rnd: int, trees: dict[str, Path], args: Sequence[str], ns: s
     b, a = out["before"], out["after"]
     out["same_checks"] = b["checks"] == a["checks"] and b["verdict"] == a["verdict"]
     out["differ"] = sorted(k for k in set(b["checks"]) | set(a["checks"]) if b["checks"].get(k) != a["checks"].get(k))
+    for k in out["differ"]:
+        print(f"  {k}: before {b['reasons'].get(k)!r}\n  {k}: after {a['reasons'].get(k)!r}", file=sys.stderr)
     return out
 
 
@@ -114,12 +118,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--before", default="main", help="git revision to compare with")
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--lab", action="store_true", help="also the managed-com-business lab run (root)")
+    ap.add_argument("--no-demo", action="store_true", help="only the lab run")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args(argv)
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="netcheck-before-") as tmp:
         trees = {"before": export(args.before, Path(tmp)), "after": ROOT}
-        for rnd in range(1, args.rounds + 1):
+        for rnd in range(1, 0 if args.no_demo else args.rounds + 1):
             rows.append(pair("demo", rnd, trees, ["--profile", "demo"], None))
             rows.append(pair("demo --quick", rnd, trees, ["--profile", "demo", "--quick"], None))
         if args.lab:

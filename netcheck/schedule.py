@@ -16,8 +16,11 @@ resource in different modes, or either in mode ``alone``). Claims of a run
   STUN, SIP, SNMP walks: ``kind`` "active") take it as ``busy``: beside a call they compete
   for the CPU and the GIL and the sender's schedule slips (ARCHITECTURE.md,
   "Timing-critical streams"). Listeners that only wait (LLDP, DHCP, link state: "passive")
-  and probes paced at a few packets a second (per-hop trace, site-egress test: "paced") do
-  not claim it: they run beside the calls.
+  and probes paced at a few packets a second whose result does not rest on their own
+  timing (the site-egress test: "paced") do not claim it: they run beside the calls. A
+  probe that times packets in user space in a Python thread is "active" however few it
+  sends (the per-hop trace): beside the call engine's busy-wait its timestamps wait for the
+  GIL (up to the 5 ms switch interval).
 - ``ProbeRun.contends`` — an outside resource (e.g. the routers' ICMP Time Exceeded budget):
   ``alone``, so runs with the same tag take turns, with :data:`TURN_GAP_S` between turns
   for the resource to recover (:func:`hold_s`).
@@ -42,7 +45,7 @@ _ORDER: Final[dict[str, int]] = {"call": 0, "passive": 1, "paced": 1, "active": 
 #: Between two turns on one outside resource: routers refill their ICMP error budget at
 #: one a second (Linux: burst 6, ``net.ipv4.icmp_ratelimit`` 1000 ms), and the next
 #: reader's first probes come in a burst; 2 s is the per-hop trace's final wait, which it
-#: used to spend idle before the next reader's turn.
+#: used to spend idle before the next reader's turn (it now ends once every probe is answered).
 TURN_GAP_S: Final = 2.0
 
 

@@ -116,10 +116,6 @@ def _path_runs(profile: Profile, options: Options) -> list[ProbeRun]:
 #: second), so the trace never makes a run longer than its call; at least 10, at most 30.
 #: 30 tell 20 % loss at a hop from none at z >= 2.5; 10 only from ~40 %.
 HOP_ROUNDS = (10, 30)
-#: ``--quick``: the trace runs beside the short call and no longer (issue 22: a quick run
-#: in ~5 s), at least 5 rounds; 5 tell only a hop losing most probes from none, so a
-#: lossy hop more often stays unlocated (the z test never blames on too few probes).
-HOP_ROUNDS_QUICK = 5
 
 
 def hop_runs(profile: Profile, options: Options) -> list[ProbeRun]:
@@ -133,8 +129,7 @@ def hop_runs(profile: Profile, options: Options) -> list[ProbeRun]:
     if not (profile.limits.end_to_end or profile.limits.handover):
         return []
     call_s = profile.stream.quick_duration_s if options.quick else profile.stream.duration_s
-    least = HOP_ROUNDS_QUICK if options.quick else HOP_ROUNDS[0]
-    rounds = int(min(HOP_ROUNDS[1], max(least, call_s)))
+    rounds = int(min(HOP_ROUNDS[1], max(HOP_ROUNDS[0], call_s)))
     runs = []
     for name, target in profile.targets_with_role(Role.HANDOVER):
         if target.host:
@@ -142,8 +137,12 @@ def hop_runs(profile: Profile, options: Options) -> list[ProbeRun]:
                                   dscp=profile.stream.dscp, gateway=options.gateway)
             # room for a second (ICMP echo) trace when UDP does not reach the target, and the PMTU
             budget = 2 * (rounds * spec.interval_s + spec.wait_s) + 10.0
+            # not beside the calls (kind "active"): its hop RTTs are user-space times in a
+            # Python thread, and beside the call engine's busy-wait the GIL (5 ms switch
+            # interval) delays them: in the managed-com-business lab a trace run beside the
+            # calls saw +4.6 ms hop jitter and a false "site router" finding (bench/RESULTS.md)
             runs.append(ProbeRun(spec.id, "path_hops", spec, budget, f"per-hop trace to {name} {target.host}",
-                                 contends=ICMP_TIME_EXCEEDED, kind="paced"))
+                                 contends=ICMP_TIME_EXCEEDED))
     return runs
 
 
