@@ -172,11 +172,12 @@ _clock: ClockMap | None = None
 
 
 def shared_clock() -> ClockMap:
-    """The clock map of the call engine (one per process; its thread re-samples it): a
-    session that stamps send times (STAMP) must use this one."""
+    """The clock map of the call engine (its thread re-samples it): a session that stamps
+    send times (STAMP) must use this one. Sampled afresh when no engine is running, so an
+    idle process never carries an old offset into its next calls."""
     global _clock
     with _lock:
-        if _clock is None:
+        if _clock is None or _engine is None or _engine.closed:
             _clock = ClockMap()
         return _clock
 
@@ -185,10 +186,9 @@ def submit(session: Session, schedule: Schedule, stop_at_mono_ns: int) -> CallHa
     """Run ``session`` on ``schedule`` in the process's call engine (started if idle)."""
     global _engine
     call = CallHandle(session, schedule, stop_at_mono_ns)
-    clock = shared_clock()
     with _lock:
         if _engine is None or not _engine.offer(call):
-            _engine = CallEngine(clock)
+            _engine = CallEngine(_clock or ClockMap())
             _engine.offer(call)
             threading.Thread(target=_engine.serve, name="netcheck-call-engine", daemon=True).start()
     return call
