@@ -55,6 +55,17 @@ class Verdict(enum.StrEnum):
         return {Verdict.GO: 0, Verdict.NO_GO: 1, Verdict.INCOMPLETE: 3}[self]
 
 
+class Confidence(enum.StrEnum):
+    """How far a figure can be trusted, lowest first; a measurement or check below HIGH says
+    why (``confidence_reason``). ESTIMATE: bound to its method (e.g. one-way delay as RTT/2)."""
+
+    NONE = "none"
+    LOW = "low"
+    ESTIMATE = "estimate"
+    MEDIUM = "medium"
+    HIGH = "high"
+
+
 class ErrorKind(enum.StrEnum):
     """Why a probe could not (fully) measure. Network trouble is data, not an exception."""
 
@@ -100,7 +111,7 @@ class Measurement(msgspec.Struct, frozen=True, kw_only=True):
     values: dict[str, Value] = {}
     series: dict[str, list[float | None]] = {}
     error: ProbeError | None = None
-    confidence: str = "high"
+    confidence: Confidence = Confidence.HIGH
 
     @property
     def ok(self) -> bool:
@@ -213,7 +224,7 @@ class Check(msgspec.Struct, frozen=True, kw_only=True):
     notes: list[Msg] = []
     bound: Bound | None = None
     #: absent (UNSET) in documents written before it existed, so their digests still verify
-    confidence: str | msgspec.UnsetType = msgspec.UNSET
+    confidence: Confidence | msgspec.UnsetType = msgspec.UNSET
 
     @property
     def typed(self) -> bool:

@@ -32,12 +32,12 @@ from netcheck.evaluate import (
 )
 from netcheck.evaluate._core import REMEDIES, remedy
 from netcheck.profile import Profile
-from netcheck.result import Check, Measurement, Scope, Site, Verdict, summary_of, verdict_of
+from netcheck.result import Check, Confidence, Measurement, Scope, Site, Verdict, summary_of, verdict_of
 
 __all__ = ["AREAS", "REMEDIES", "evaluate", "remedy", "scope", "summary", "verdict"]
 
 #: Confidence levels, weakest first: a check is as sure as its weakest evidence.
-CONFIDENCE = ("none", "low", "medium", "high")
+CONFIDENCE: tuple[Confidence, ...] = tuple(Confidence)
 
 Area = Callable[[Profile, dict[str, Measurement], Site], Iterable[Check]]
 AREAS: tuple[Area, ...] = (dns.checks, path.checks, faultloc.checks, ports.checks, firewall.checks, udp.checks,
@@ -58,7 +58,7 @@ def _confidence(check: Check, by_id: dict[str, Measurement]) -> Check:
     levels = [by_id[e].confidence for e in check.evidence if e in by_id]
     if not levels:
         return check
-    weakest = min(levels, key=lambda c: CONFIDENCE.index(c) if c in CONFIDENCE else 0)
+    weakest = min(levels, key=CONFIDENCE.index)
     return msgspec.structs.replace(check, confidence=weakest)
 
 

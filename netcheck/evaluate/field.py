@@ -24,7 +24,7 @@ from typing import Any
 from netcheck.evaluate._core import EN, Base, check, failed, msg, remedy
 from netcheck.hostport import split_target
 from netcheck.profile import Profile, Role
-from netcheck.result import Check, Item, Measurement, Msg, Param, Scope, ScopeItem, Status
+from netcheck.result import Check, Confidence, Item, Measurement, Msg, Param, Scope, ScopeItem, Status
 
 EGRESS_ID = "egress"
 #: the path methods, best first (method names as the stream probe reports them)
@@ -71,7 +71,7 @@ def credited_row(b: Base, host: str, addresses: Iterable[str], lo: int, hi: int,
         return None
     first = got[min(got)]
     b = {**b, "evidence": sorted({c[4] for c in got.values()}), "method": "credited-answer",
-         "confidence": "high", "measured_key": "state.open"}
+         "confidence": Confidence.HIGH, "measured_key": "state.open"}
     return check(b, Status.PASS, "reason.port_credited", transport=transport.upper(),
                  ports=str(lo) if lo == hi else f"{lo}-{hi}", how=first[3], evidence=first[4])
 
@@ -82,8 +82,8 @@ def egress_row(b: Base, row: int, required: bool, host: str, ports: str,
     m = by_id.get(EGRESS_ID)
     if m is None:
         return None
-    b = {**b, "evidence": [m.id], "method": m.method, "confidence": "medium"}
-    unsure = {**b, "confidence": "none"}
+    b = {**b, "evidence": [m.id], "method": m.method, "confidence": Confidence.MEDIUM}
+    unsure = {**b, "confidence": Confidence.NONE}
     if not m.ok:
         err = m.error
         return check(unsure, Status.NOT_MEASURED, "reason.egress_failed", ports=ports,

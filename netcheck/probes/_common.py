@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from netcheck.probes._names import Names, ResolveError
-from netcheck.result import ErrorKind, Measurement, ProbeError, Value
+from netcheck.result import Confidence, ErrorKind, Measurement, ProbeError, Value
 
 log = logging.getLogger("netcheck.probes")
 
@@ -82,7 +82,7 @@ class Timer:
         values: dict[str, Value] | None = None,
         series: dict[str, list[float | None]] | None = None,
         error: ProbeError | None = None,
-        confidence: str = "high",
+        confidence: Confidence = Confidence.HIGH,
         confidence_reason: Why | None = None,
     ) -> Measurement:
         """``confidence_reason`` (why the confidence is not higher, and what to do) is kept

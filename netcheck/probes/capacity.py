@@ -63,7 +63,7 @@ from netcheck.probes._callgen import run_calls
 from netcheck.probes._common import Context, Timer, Why, error
 from netcheck.probes._common import resolve as resolve_shared
 from netcheck.probes._stream_sessions import StampReply, stamp_packet_size
-from netcheck.result import ErrorKind, Measurement, ProbeError, Value
+from netcheck.result import Confidence, ErrorKind, Measurement, ProbeError, Value
 
 STAMP_PORT = 862
 DEFAULT_MAX_CALLS = 400
@@ -459,7 +459,7 @@ async def run(spec: Spec, ctx: Context) -> Measurement:
     addr, err = await resolve(spec.host, ctx)
     if addr is None:
         return timer.measurement(id=spec.id, probe="capacity", target=spec.host, method=method,
-                                 error=err, confidence="none")
+                                 error=err, confidence=Confidence.NONE)
     setup = CallSetup(addr[0], addr[1], spec.port, spec.packet_bytes(), spec.key, spec.interval_ms,
                       spec.codec, spec.jitter_buffer_ms)
     budget = min(spec.duration_s, max(0.0, ctx.remaining() - 1.0))
@@ -483,17 +483,17 @@ async def run(spec: Spec, ctx: Context) -> Measurement:
                              confidence_reason=conf_reason)
 
 
-def _confidence(ramp: Ramp, values: dict[str, Value], err: ProbeError | None) -> tuple[str, Why | None]:
+def _confidence(ramp: Ramp, values: dict[str, Value], err: ProbeError | None) -> tuple[Confidence, Why | None]:
     """low when the ramp was cut by its deadline or the sender missed its schedule (p99 send
     error > 1 ms in a step: the calls then measure this machine's load, not the line)."""
     if err is not None:
-        return "none", None
+        return Confidence.NONE, None
     if values.get("stopped_by_deadline"):
-        return "low", Why("ramp_deadline")
+        return Confidence.LOW, Why("ramp_deadline")
     late = max((s.send_error_p99_ms for s in ramp.steps if s.send_error_p99_ms is not None), default=None)
     if late is not None and late > 1.0:
-        return "low", Why("sender_late_step", {"late": round(late, 1)})
-    return "high", None
+        return Confidence.LOW, Why("sender_late_step", {"late": round(late, 1)})
+    return Confidence.HIGH, None
 
 
 async def resolve(host: str, ctx: Context) -> tuple[tuple[int, str] | None, ProbeError | None]:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from netcheck.probes._common import Context, Timer, error
-from netcheck.result import ErrorKind, Measurement, Value
+from netcheck.result import Confidence, ErrorKind, Measurement, Value
 
 DEFAULT_PORT = 5201
 
@@ -65,7 +65,7 @@ async def run(spec: Spec, ctx: Context) -> Measurement:
     values, problem = parse(out, spec)
     failure = error(ErrorKind.UNREACHABLE, problem) if problem else None
     return timer.measurement(id=spec.id, probe="iperf3", target=spec.host, method="iperf3", values=values,
-                             error=failure, confidence="none" if failure else "high")
+                             error=failure, confidence=Confidence.NONE if failure else Confidence.HIGH)
 
 
 async def _execute(argv: list[str], timeout_s: float) -> bytes:

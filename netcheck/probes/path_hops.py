@@ -48,7 +48,7 @@ from dataclasses import dataclass, field
 
 from netcheck.analysis import pathseg
 from netcheck.probes._common import Context, Timer, error, resolve
-from netcheck.result import ErrorKind, Measurement, ProbeError, Value
+from netcheck.result import Confidence, ErrorKind, Measurement, ProbeError, Value
 from netcheck.wire import icmperr
 from netcheck.wire.icmperr import IcmpError, Kind
 
@@ -141,7 +141,7 @@ async def run(spec: Spec, ctx: Context) -> Measurement:
         ErrorKind.TIMEOUT, f"no hop answered towards {address} (ICMP errors filtered on the way back?)")
     return timer.measurement(id=spec.id, probe="path_hops", target=spec.host, method=method,
                              values=values, series=series, error=err,
-                             confidence="high" if values["reached"] else "partial")
+                             confidence=Confidence.HIGH if values["reached"] else Confidence.MEDIUM)
 
 
 async def _traces(spec: Spec, address: str, family: int, modes: list[str], ctx: Context,

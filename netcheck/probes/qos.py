@@ -49,7 +49,7 @@ from netcheck.probes.capacity import (
     resolve,
     set_dscp,
 )
-from netcheck.result import ErrorKind, Measurement, Value
+from netcheck.result import Confidence, ErrorKind, Measurement, Value
 
 DISCARD_PORT = 9  # RFC 863
 PRIORITY_SLACK_MS = 5.0
@@ -235,7 +235,7 @@ async def run(spec: Spec, ctx: Context) -> Measurement:
     addr, err = await resolve(spec.host, ctx)
     if addr is None:
         return timer.measurement(id=spec.id, probe="qos", target=spec.host, method=method, error=err,
-                                 confidence="none")
+                                 confidence=Confidence.NONE)
     setup = CallSetup(addr[0], addr[1], spec.port, spec.packet_bytes(), spec.key, spec.interval_ms,
                       spec.codec, spec.jitter_buffer_ms)
     budget = min(spec.duration_s, max(0.0, ctx.remaining() - 1.0))
@@ -245,12 +245,12 @@ async def run(spec: Spec, ctx: Context) -> Measurement:
     except OSError as exc:
         err = error(ErrorKind.UNREACHABLE, f"{spec.host}: {exc.strerror or exc}")
         return timer.measurement(id=spec.id, probe="qos", target=spec.host, method=method, error=err,
-                                 confidence="none")
+                                 confidence=Confidence.NONE)
     if base.voice_rtt_ms is None:
         err = error(ErrorKind.TIMEOUT, f"no STAMP reply from {spec.host}:{spec.port} "
                     "(is a netcheck responder running there?)")
     values = summarise(spec, base, phases, why)
-    conf = "none" if err else ("high" if values["saturated"] else "low")
+    conf = Confidence.NONE if err else (Confidence.HIGH if values["saturated"] else Confidence.LOW)
     return timer.measurement(id=spec.id, probe="qos", target=spec.host, method=method, values=values,
                              error=err, confidence=conf)
 

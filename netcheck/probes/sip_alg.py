@@ -51,7 +51,7 @@ from dataclasses import dataclass, field
 from netcheck import hostport
 from netcheck.probes import _control as control
 from netcheck.probes._common import Context, Timer, error, resolve
-from netcheck.result import ErrorKind, Measurement, ProbeError, Value
+from netcheck.result import Confidence, ErrorKind, Measurement, ProbeError, Value
 from netcheck.wire import sip
 from netcheck.wire.sip_mirror import (
     DIGEST_HEADER,
@@ -95,7 +95,7 @@ async def run(spec: Spec, ctx: Context) -> Measurement:
     timer = Timer()
     label = f"{hostport.join(spec.host, spec.port)}/{spec.transport}"
     method = f"sip-{spec.mode}-{spec.transport}"
-    confidence = "high" if spec.mode == "mirror" else "medium"
+    confidence = Confidence.HIGH if spec.mode == "mirror" else Confidence.MEDIUM
     addr, err = await resolve(ctx, spec.host, socket.AF_INET)
     if addr is None:
         return timer.measurement(id=spec.id, probe="sip_alg", target=label, method=method, error=err)

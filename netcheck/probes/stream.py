@@ -62,7 +62,7 @@ from netcheck.probes._stream_sessions import (
     StunCall,
     stamp_packet_size,
 )
-from netcheck.result import ErrorKind, Measurement, ProbeError, Value
+from netcheck.result import Confidence, ErrorKind, Measurement, ProbeError, Value
 
 STAMP_PORT = 862  # RFC 8762 section 4.1: the well-known STAMP port
 STUN_PORT = 3478  # RFC 8489 section 18.6
@@ -179,7 +179,7 @@ async def _run_one(spec: Spec, ctx: Context) -> Measurement:
         except OSError as exc:
             err = error(ErrorKind.UNREACHABLE, f"{spec.host}: {exc.strerror or exc}")
     return timer.measurement(
-        id=spec.id, probe="stream", target=target, method=method, error=err, confidence="none"
+        id=spec.id, probe="stream", target=target, method=method, error=err, confidence=Confidence.NONE
     )
 
 
@@ -452,7 +452,7 @@ def _context_values(
 SEND_ERROR_LOW_MS = 1.0
 
 
-def _confidence(values: dict[str, Value], err: ProbeError | None) -> tuple[str, Why | None]:
+def _confidence(values: dict[str, Value], err: ProbeError | None) -> tuple[Confidence, Why | None]:
     """(level, reason). high: on schedule, one-way measured, kernel receive timestamps;
     medium: one-way delay estimated as RTT/2, or receive times taken in user space (macOS,
     Windows: the receiving thread's wake-up is added to the return delay, see bench/RESULTS.md
@@ -461,18 +461,18 @@ def _confidence(values: dict[str, Value], err: ProbeError | None) -> tuple[str, 
     (the agent's ``--low-cpu``: it trades schedule precision for CPU, never silently).
     The reason says what lowered it and what to do (none: the error says why)."""
     if err is not None:
-        return "none", None
+        return Confidence.NONE, None
     p99 = values.get("send_error_p99_ms")
     if isinstance(p99, int | float) and p99 > SEND_ERROR_LOW_MS:
-        return "low", Why("sender_late", {"late": round(float(p99), 1)})
+        return Confidence.LOW, Why("sender_late", {"late": round(float(p99), 1)})
     if values.get("stopped_early"):
-        return "low", Why("stopped_early")
+        return Confidence.LOW, Why("stopped_early")
     if values.get("method_detail") == METHOD_NAMES["sip"]:
-        return "low", Why("sip_series")
+        return Confidence.LOW, Why("sip_series")
     if values.get("send_schedule") == "low-cpu" and isinstance(p99, int | float):
-        return "medium", Why("low_cpu_schedule", {"late": round(float(p99), 3)})
+        return Confidence.MEDIUM, Why("low_cpu_schedule", {"late": round(float(p99), 3)})
     if values.get("one_way_delay_estimated"):
-        return "medium", Why("owd_estimated")
+        return Confidence.MEDIUM, Why("owd_estimated")
     if values.get("rx_kernel_timestamps") is False:
-        return "medium", Why("user_space_rx")
-    return "high", None
+        return Confidence.MEDIUM, Why("user_space_rx")
+    return Confidence.HIGH, None

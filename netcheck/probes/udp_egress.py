@@ -48,7 +48,7 @@ from typing import Final
 
 from netcheck import platform as plat
 from netcheck.probes._common import Context, Timer, Why, error, resolve
-from netcheck.result import ErrorKind, Measurement, ProbeError, Value
+from netcheck.result import Confidence, ErrorKind, Measurement, ProbeError, Value
 from netcheck.wire import stun
 
 TRACEROUTE_PORT: Final = 33434  # the classic traceroute base port (a control without STUN)
@@ -348,19 +348,19 @@ async def run(spec: Spec, ctx: Context) -> Measurement:
         return timer.measurement(id=spec.id, probe="udp_egress", target=target, method=method,
                                  error=error(ErrorKind.UNSUPPORTED, "the site-egress test reads ICMP "
                                              "errors via IP_RECVERR (Linux); use a responder elsewhere"),
-                                 confidence="none")
+                                 confidence=Confidence.NONE)
     dests: dict[str, str] = {}
     for h in sorted({spec.control_host, *(r.host for r in spec.rows)}):
         addr, err = await resolve(ctx, h, socket.AF_INET)  # the run's one resolver (IPv4: IP_RECVERR)
         if addr is None:
             why = err or error(ErrorKind.UNSUPPORTED, f"{h}: no IPv4 address (the TTL test reads IPv4 ICMP)")
             return timer.measurement(id=spec.id, probe="udp_egress", target=target, method=method,
-                                     error=why, confidence="none")
+                                     error=why, confidence=Confidence.NONE)
         dests[h] = addr[1]
     ctx.progress(f"site egress: finding the hop past the site edge towards {spec.control_host}")
     values, err = await asyncio.to_thread(_measure, spec, dests, time.monotonic() + ctx.remaining() - 0.5)
     return timer.measurement(id=spec.id, probe="udp_egress", target=target, method=method,
-                             values=values, error=err, confidence="none" if err else "medium",
+                             values=values, error=err, confidence=Confidence.NONE if err else Confidence.MEDIUM,
                              confidence_reason=None if err else Why("ttl_sampled"))
 
 

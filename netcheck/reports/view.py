@@ -22,7 +22,7 @@ from typing import Any
 from netcheck.i18n import Catalogue, parse_utc, zone_token
 from netcheck.reports import checktext, integrity, svg
 from netcheck.reports.options import Integrator, RenderOptions, spec
-from netcheck.result import Check, Measurement, Msg, RunResult, Scope, Status, Value, summary_of, verdict_of
+from netcheck.result import Check, Confidence, Measurement, Msg, RunResult, Scope, Status, Value, summary_of, verdict_of
 
 #: Area order in the requirements table; unknown groups follow in document order.
 GROUP_ORDER = (
@@ -236,8 +236,8 @@ def _row(c: Check, by_id: dict[str, Measurement], cat: Catalogue) -> Row:
     )
 
 
-#: Confidence levels, lowest first ("estimate": bound to its method, e.g. RTT/2).
-CONFIDENCE_ORDER = ("none", "low", "estimate", "medium", "high")
+#: Confidence levels, lowest first (the enum's order; "estimate": bound to its method, e.g. RTT/2).
+CONFIDENCE_ORDER: tuple[str, ...] = tuple(Confidence)
 
 
 def weakest(c: Check, by_id: dict[str, Measurement]) -> Measurement | None:

@@ -20,6 +20,7 @@ from netcheck.profile import Profile
 from netcheck.result import (
     SCHEMA_VERSION,
     Check,
+    Confidence,
     Environment,
     ErrorKind,
     Measurement,
@@ -143,7 +144,7 @@ async def _measure(runs: list[plan.ProbeRun], caps: dict[str, bool],
 
 def _not_run(run: plan.ProbeRun) -> Measurement:
     return Measurement(id=run.id, probe=run.probe, target=run.title, method="n/a", started_utc=utc_now(),
-                       duration_s=0.0, confidence="none",
+                       duration_s=0.0, confidence=Confidence.NONE,
                        error=ProbeError(kind=ErrorKind.INTERNAL, detail="interrupted before it finished"))
 
 

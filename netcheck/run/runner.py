@@ -21,7 +21,7 @@ from netcheck import probes, schedule
 from netcheck.plan.runs import ProbeRun
 from netcheck.probes._common import Context, Timer, error
 from netcheck.probes._names import Names
-from netcheck.result import ErrorKind, Measurement
+from netcheck.result import Confidence, ErrorKind, Measurement
 from netcheck.wire import WireError
 
 log = logging.getLogger("netcheck.run.runner")
@@ -135,5 +135,6 @@ def far_end(run: ProbeRun) -> str:
 
 def _failed(timer: Timer, run: ProbeRun, kind: ErrorKind, detail: str) -> Measurement:
     return timer.measurement(
-        id=run.id, probe=run.probe, target=run.title, method="n/a", error=error(kind, detail), confidence="none"
+        id=run.id, probe=run.probe, target=run.title, method="n/a", error=error(kind, detail),
+        confidence=Confidence.NONE,
     )

@@ -70,3 +70,20 @@ def test_unmet_names_what_the_machine_lacks() -> None:
     assert probes.unmet("bufferbloat", NOTHING) == [Need.ICMP]
     assert probes.unmet("stream", NOTHING) == []  # STAMP/STUN need no privilege; ICMP is one fall-back
     assert probes.unmet("snmp_switch", NOTHING) == []  # credentials are a site input, not a privilege
+
+
+def test_every_confidence_level_has_its_words_in_both_languages() -> None:
+    """Confidence is a closed set (netcheck.result.Confidence): each level renders in both
+    catalogues, and decoding refuses a level the enum does not know (the per-hop trace once
+    wrote "partial", which no report could name)."""
+    import msgspec
+
+    from netcheck.i18n import Catalogue
+    from netcheck.result import Confidence, Measurement
+
+    for lang in ("en", "de"):
+        assert all(Catalogue(lang).has(f"confidence.{c.value}") for c in Confidence), lang
+    doc = b'{"id":"x","probe":"dns","target":"h","method":"literal","started_utc":"","duration_s":0,'
+    assert msgspec.json.decode(doc + b'"confidence":"low"}', type=Measurement).confidence is Confidence.LOW
+    with pytest.raises(msgspec.ValidationError, match="confidence"):
+        msgspec.json.decode(doc + b'"confidence":"partial"}', type=Measurement)
