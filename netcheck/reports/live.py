@@ -1,6 +1,6 @@
 """The technician's screen while ``netcheck run`` measures (issue 18, item 8).
 
-One :class:`Screen` takes the runner's events (:class:`netcheck.runner.Event`) and shows:
+One :class:`Screen` takes the runner's events (:class:`netcheck.run.runner.Event`) and shows:
 a line per finished probe with its outcome (:func:`terminal.line`: a refused port is
 marked, not "ok"), a running call's figures so far (``live`` events, at most one a second,
 from :mod:`netcheck.probes._stream_live`), the overall progress with the time left, and
