@@ -68,7 +68,7 @@ async def run(spec: Spec, ctx: Context) -> Measurement:
     base, problem = _rawl2.capture_interface(spec.interface, ctx.caps)
     iface = f"{base}.{spec.vlan}" if base and spec.vlan is not None else base
     target = iface or "default interface"
-    method = "dhcp-discover" + (f" (802.1Q VLAN {spec.vlan})" if spec.vlan is not None else "")
+    method = "dhcp-discover"  # the VLAN is in the target (eth0.100) and in values["vlan"]
     if problem is not None or iface is None:
         return timer.measurement(
             id=spec.id, probe="dhcp", target=target, method=method, error=problem

@@ -30,8 +30,6 @@ def _literal_methods() -> set[str]:
                 continue
             if isinstance(value, ast.Constant) and isinstance(value.value, str):
                 found.add(value.value)
-            if isinstance(value, ast.BinOp) and isinstance(value.left, ast.Constant):  # "dhcp-discover" + ...
-                found.add(str(value.left.value))
     return found
 
 
