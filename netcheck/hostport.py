@@ -15,8 +15,11 @@ class HostPortError(ValueError):
 
 
 def _split(value: str) -> tuple[str, str]:
+    """(host, port text); an unclosed bracket gives no host (the caller's error)."""
     if value.startswith("["):
-        host, _, rest = value[1:].partition("]")
+        host, closed, rest = value[1:].partition("]")
+        if not closed or (rest and not rest.startswith(":")):
+            return "", ""
         return host, rest.removeprefix(":")
     if value.count(":") == 1:
         host, _, port = value.partition(":")

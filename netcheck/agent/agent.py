@@ -229,11 +229,15 @@ def child_main() -> int:
     from netcheck.result import to_json
     from netcheck.run import assess, inputs
 
-    spec = msgspec.json.decode(sys.stdin.buffer.read(), type=RunSpec)
-    profile = inputs.load_profile(spec.input)
-    if spec.kind == "monitor":
-        profile = monitor_profile(profile)
-    request = inputs.resolve(spec.input, profile=profile)
+    try:  # e.g. a key file removed since the agent started: one line, stored with the run
+        spec = msgspec.json.decode(sys.stdin.buffer.read(), type=RunSpec)
+        profile = inputs.load_profile(spec.input)
+        if spec.kind == "monitor":
+            profile = monitor_profile(profile)
+        request = inputs.resolve(spec.input, profile=profile)
+    except (inputs.InputError, msgspec.DecodeError, msgspec.ValidationError) as exc:
+        print(f"error: run input: {exc}", file=sys.stderr)
+        return 2
     result = assess.run(request)
     sys.stdout.buffer.write(to_json(result))
     return 0

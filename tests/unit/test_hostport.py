@@ -22,6 +22,7 @@ def test_parse(text: str, want: tuple[str, int]) -> None:
 @pytest.mark.parametrize(("text", "why"), [
     ("h:99999", "port must be 1-65535"), ("h:0", "port must be 1-65535"), (":862", "expected HOST"),
     ("[::1]:x", "port must be 1-65535"), ("bad host!:80", "not a host name"), ("[]:80", "expected HOST"),
+    ("[::1", "expected HOST"), ("[::1]x", "expected HOST"), ("[::1]]:80", "expected HOST"),
 ])
 def test_parse_errors_name_the_option(text: str, why: str) -> None:
     with pytest.raises(hostport.HostPortError, match="^" + re.escape(f"--switch {text!r}: {why}")):

@@ -86,3 +86,26 @@ def test_resolved_request_carries_the_secrets_read_from_files(tmp_path: Path,
     assert "s3cret" not in repr(req)  # the request is never printed with its secrets
     assert os.environ["NETCHECK_SNMP_V3_AUTH_KEY"]  # untouched (v2c here)
     assert msgspec.json.encode(req.input).find(b"s3cret") == -1
+
+
+@pytest.mark.parametrize(("stdin", "line"), [
+    (b'{"input": {"profile": "demo", "responder_key_file": "/nonexistent/key"}}',
+     "error: run input: /nonexistent/key: No such file or directory"),
+    (b'{"input": {"profile": 5}}', "error: run input: Expected `str`, got `int` - at `$.input.profile`"),
+    (b"\x00garbage", "error: run input: "),
+])
+def test_the_agents_child_refuses_a_bad_input_in_one_line(stdin: bytes, line: str) -> None:
+    """What the agent stores as the run's error (its child's last stderr line), e.g. a key
+    file removed since the agent started: one line, exit code 2, nothing measured."""
+    import subprocess
+    import sys
+
+    from netcheck.agent import agent as ag
+
+    proc = subprocess.run([sys.executable, "-m", "netcheck.agent.agent", "--child"], input=stdin,
+                          capture_output=True, timeout=60, check=False)
+    assert proc.returncode == 2 and proc.stdout == b""
+    assert proc.stderr.decode().splitlines() == [proc.stderr.decode().strip()]
+    assert proc.stderr.decode().startswith(line)
+    outcome = ag._decode_child(proc.returncode, proc.stdout, proc.stderr)
+    assert outcome.error is not None and outcome.error.startswith(line)
