@@ -16,11 +16,12 @@ resource in different modes, or either in mode ``alone``). Claims of a run
   STUN, SIP, SNMP walks: ``kind`` "active") take it as ``busy``: beside a call they compete
   for the CPU and the GIL and the sender's schedule slips (ARCHITECTURE.md,
   "Timing-critical streams"). Listeners that only wait (LLDP, DHCP, link state: "passive")
-  and probes paced at a few packets a second whose result does not rest on their own
-  timing (the site-egress test: "paced") do not claim it: they run beside the calls. A
-  probe that times packets in user space in a Python thread is "active" however few it
-  sends (the per-hop trace): beside the call engine's busy-wait its timestamps wait for the
-  GIL (up to the 5 ms switch interval).
+  and probes paced at a few packets a second ("paced": the site-egress test, and the
+  per-hop trace at one probe per hop per second) do not claim it: they run beside the
+  calls. The trace times its packets in user space in a Python thread; that is fair beside
+  the call engine only because the engine hands the GIL over every 0.5 ms while calls run
+  (:data:`netcheck.probes._stream_mux.SWITCH_S`; at CPython's 5 ms the trace saw several ms
+  of false hop jitter).
 - ``ProbeRun.contends`` — an outside resource (e.g. the routers' ICMP Time Exceeded budget):
   ``alone``, so runs with the same tag take turns, with :data:`TURN_GAP_S` between turns
   for the resource to recover (:func:`hold_s`).

@@ -137,12 +137,13 @@ def hop_runs(profile: Profile, options: Options) -> list[ProbeRun]:
                                   dscp=profile.stream.dscp, gateway=options.gateway)
             # room for a second (ICMP echo) trace when UDP does not reach the target, and the PMTU
             budget = 2 * (rounds * spec.interval_s + spec.wait_s) + 10.0
-            # not beside the calls (kind "active"): its hop RTTs are user-space times in a
-            # Python thread, and beside the call engine's busy-wait the GIL (5 ms switch
-            # interval) delays them: in the managed-com-business lab a trace run beside the
-            # calls saw +4.6 ms hop jitter and a false "site router" finding (bench/RESULTS.md)
+            # beside the calls (kind "paced": one probe per hop per second): its hop times are
+            # user-space times in a Python thread, fair only because the call engine hands the
+            # GIL over every 0.5 ms while calls run (probes/_stream_mux.SWITCH_S; with CPython's
+            # 5 ms a trace beside the calls and the LAN listeners saw 3-6 ms of false LAN jitter:
+            # tests/integration/test_trace_beside_calls_netlab.py)
             runs.append(ProbeRun(spec.id, "path_hops", spec, budget, f"per-hop trace to {name} {target.host}",
-                                 contends=ICMP_TIME_EXCEEDED))
+                                 contends=ICMP_TIME_EXCEEDED, kind="paced"))
     return runs
 
 

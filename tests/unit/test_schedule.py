@@ -132,8 +132,8 @@ def test_cancelled_run_stops_every_running_probe(monkeypatch: pytest.MonkeyPatch
 
 
 def test_plan_kinds_of_the_shipped_profiles() -> None:
-    """Calls are calls (not load tests), LAN listeners passive, the per-hop trace active
-    (it times packets in a Python thread: not beside the call engine);
+    """Calls are calls (not load tests), LAN listeners passive, the per-hop trace paced
+    (one probe per hop per second, beside the calls: tests/integration/test_trace_beside_calls_netlab.py);
     the capacity ramp, QoS test and UDP sweep stay load tests."""
     from netcheck import profile
     from netcheck.plan.runs import Options
@@ -145,7 +145,7 @@ def test_plan_kinds_of_the_shipped_profiles() -> None:
     assert runs["stream:handover"].kind == "call" and not runs["stream:handover"].exclusive
     assert runs["stream:gateway"].kind == "call"
     assert {runs[k].kind for k in ("lldp", "dhcp", "link")} == {"passive"}
-    assert runs["path_hops:handover"].kind == "active"
+    assert runs["path_hops:handover"].kind == "paced"
     assert all(runs[k].exclusive for k in ("capacity", "qos", "udp:0"))
 
 
