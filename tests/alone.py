@@ -37,7 +37,7 @@ ALONE = {
     "tests/integration/test_report_trend_cli.py": "WeasyPrint rendering",
     "tests/integration/test_callgen.py": "100 concurrent calls from this process",
     "tests/integration/test_responder_hardening.py": "floods, and the responder's RSS under them",
-    "tests/integration/test_trace_beside_calls_netlab.py": "asserts sub-ms hop jitter beside two calls and two sniffers",
+    "tests/integration/test_trace_beside_calls_netlab.py": "sub-ms hop jitter beside two calls and two sniffers",
     "tests/unit/test_wire_fuzz.py": "hypothesis, 400 examples per codec",
     "tests/unit/test_lan_poe.py": "hypothesis, 300 hostile tables",
     # not CPU-bound: one SIP answer missed its 1 s wait beside other modules (1 run of 5,
