@@ -63,6 +63,8 @@ from netcheck.wire.sip_mirror import (
     unmask,
 )
 
+#: time left that a TCP retry needs (connect + one answer wait with margin)
+TCP_RETRY_MIN_S = 4.0
 LARGE_PADDING = 2400  # INVITE of ~2.8 kB: two IPv4 fragments at MTU 1500
 DIGEST_PAD = 200  # octets of padding in requests that ask for the SIP-shaped digest answer
 MAX_READ = 65535  # one SIP message at most (the mirror's MAX_MESSAGE)
@@ -227,6 +229,11 @@ async def _exchange(dest: tuple[str, int], spec: Spec, ctx: Context, kind: str,
     send = _udp_exchange if spec.transport == "udp" else _tcp_exchange
     split = kind == "large"  # TCP: the large INVITE split in its header block
     got = await send(dest, spec, ctx, _builder(kind, spec, dest[0], digest, offset_s), split)
+    if got is None and spec.transport == "tcp" and ctx.remaining() > TCP_RETRY_MIN_S:
+        # TCP delivers or fails: a message unanswered on one connection is sent once more on
+        # a fresh one (as a SIP client opens a new connection, RFC 3261 section 18.1.1);
+        # an ALG that drops it drops both. Never past the deadline.
+        got = await send(dest, spec, ctx, _builder(kind, spec, dest[0], digest, offset_s), split)
     if got is None:
         return Exchange(kind, 0, None)
     sent, back = got
