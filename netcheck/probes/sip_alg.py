@@ -229,11 +229,6 @@ async def _exchange(dest: tuple[str, int], spec: Spec, ctx: Context, kind: str,
     send = _udp_exchange if spec.transport == "udp" else _tcp_exchange
     split = kind == "large"  # TCP: the large INVITE split in its header block
     got = await send(dest, spec, ctx, _builder(kind, spec, dest[0], digest, offset_s), split)
-    if got is None and spec.transport == "tcp" and ctx.remaining() > TCP_RETRY_MIN_S:
-        # TCP delivers or fails: a message unanswered on one connection is sent once more on
-        # a fresh one (as a SIP client opens a new connection, RFC 3261 section 18.1.1);
-        # an ALG that drops it drops both. Never past the deadline.
-        got = await send(dest, spec, ctx, _builder(kind, spec, dest[0], digest, offset_s), split)
     if got is None:
         return Exchange(kind, 0, None)
     sent, back = got
@@ -277,6 +272,18 @@ async def _udp_exchange(dest: tuple[str, int], spec: Spec, ctx: Context, build: 
 
 async def _tcp_exchange(dest: tuple[str, int], spec: Spec, ctx: Context, build: Builder,
                         split: bool) -> tuple[bytes, bytes] | None:
+    """The TCP counterpart of UDP's retransmission: TCP delivers or fails, so a message
+    unanswered on one connection is sent once more on a fresh one (as a SIP client opens a
+    new connection, RFC 3261 section 18.1.1) while :data:`TCP_RETRY_MIN_S` remain; an ALG
+    that drops it drops both."""
+    got = await _tcp_once(dest, spec, ctx, build, split)
+    if got is None and ctx.remaining() > TCP_RETRY_MIN_S:
+        got = await _tcp_once(dest, spec, ctx, build, split)
+    return got
+
+
+async def _tcp_once(dest: tuple[str, int], spec: Spec, ctx: Context, build: Builder,
+                    split: bool) -> tuple[bytes, bytes] | None:
     """With ``split``: two writes 50 ms apart with Nagle off, two TCP segments, the split
     inside the header block, where a per-segment ALG parser trips. The mirror answers one
     message per connection and closes: read to the end."""
