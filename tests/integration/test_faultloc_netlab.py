@@ -31,7 +31,7 @@ from netcheck.probes._common import Context
 from netcheck.reports import html, svg
 from netcheck.result import Check, Measurement, Msg, Status
 from tests.netlab.fixtures import require_netlab
-from tests.netlab.multihop import LINKS, MultiHopLab, open_multihop_lab
+from tests.netlab.multihop import LINKS, MultiHopLab, multihop_lab
 from tests.netlab.netns import run_in_netns
 from tests.netlab.truth import DELIVERED, owd_s
 from tests.unit.test_store import make_result
@@ -48,11 +48,8 @@ ROUNDS = 40
 def lab() -> Iterator[MultiHopLab]:
     """One lab for the module; each test moves the bridge (or clears it) as it needs."""
     require_netlab()
-    lab = open_multihop_lab("lan", "")
-    try:
+    with multihop_lab("lan", "") as lab:
         yield lab
-    finally:
-        lab.close()
 
 
 def trace(lab: MultiHopLab, *, rounds: int = ROUNDS, interval_s: float = 0.1, mode: str = "raw",

@@ -40,4 +40,3 @@ def test_every_planned_id_is_unique_and_is_its_specs_id(name: str) -> None:
                                                iperf3="192.0.2.9", switches=(switch,)))
     assert len({r.id for r in runs}) == len(runs)
     assert all(getattr(r.spec, "id", r.id) == r.id for r in runs)
-    assert ids.stun("udp", "stun") == "stun:udp:stun" and ids.dhcp_vlan(100).startswith(ids.DHCP_VLAN_PREFIX)
