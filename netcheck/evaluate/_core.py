@@ -108,10 +108,10 @@ def check(b: Base, status: Status, reason_key: str, *, measured: Value = None, f
 
 
 def failed(b: Base, required: bool, reason_key: str, fix: Remedy, measured: Value = None,
-           params: Mapping[str, Param] | None = None, **kw: Param) -> Check:
+           params: Mapping[str, Param] | None = None, notes: tuple[Msg, ...] = (), **kw: Param) -> Check:
     """A requirement not met: FAIL when required, WARN when the profile marks it optional."""
     status = Status.FAIL if required else Status.WARN
-    notes = () if required else (msg("note.optional"),)
+    notes = notes if required else (*notes, msg("note.optional"))
     return check(b, status, reason_key, measured=measured, fix=fix, notes=notes, params=params, **kw)
 
 

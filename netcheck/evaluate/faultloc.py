@@ -21,6 +21,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 from netcheck import ids
+from netcheck.analysis import pathseg
 from netcheck.evaluate._core import Qty, Role, base, check, failed, msg, not_measured, remedy
 from netcheck.profile import Profile
 from netcheck.profile import Role as TargetRole
@@ -142,9 +143,10 @@ def fault_check(name: str, host: str, m: Measurement) -> Check:
     seg = responsible(found)
     local = _rate_limited_hops(m)
     suffix = "_local" if local else ""
+    notes = _short_trace(m)
     if seg is None:
         b["measured_key"] = "measured.faultloc_none"
-        return check(b, Status.PASS, f"reason.faultloc_none{suffix}", measured="none", hops=local)
+        return check(b, Status.PASS, f"reason.faultloc_none{suffix}", measured="none", hops=local, notes=notes)
     b["measured_key"] = f"faultloc.segment.{seg}"  # the report names the segment in its language
     span = _seg(segments, seg)
     params: dict[str, Param] = dict(
@@ -154,7 +156,19 @@ def fault_check(name: str, host: str, m: Measurement) -> Check:
     fix = remedy(f"faultloc_{seg}", gateway=str(gateway) if gateway else _hop(_seg(segments, "lan"), "to"),
                  isp_hop=_hop(_seg(segments, "site_edge"), "to"), from_hop=_hop(span, "from"),
                  to_hop=_hop(span, "to"))
-    return failed(b, False, f"reason.faultloc{suffix}", fix, measured=seg, params=params)
+    return failed(b, False, f"reason.faultloc{suffix}", fix, measured=seg, params=params, notes=notes)
+
+
+def _short_trace(m: Measurement) -> tuple[Msg, ...]:
+    """A trace with fewer probes per hop than ``pathseg.FULL_ROUNDS`` (a quick run) tells
+    only heavy loss from noise: say from how much, so "no segment adds loss" is read right."""
+    rounds = m.values.get("rounds")
+    if not isinstance(rounds, int) or rounds >= pathseg.FULL_ROUNDS:
+        return ()
+    told = pathseg.smallest_told_loss_pct(rounds, LOSS_Z)
+    if told is None:
+        return (msg("faultloc.short_trace_blind", rounds=rounds),)
+    return (msg("faultloc.short_trace", rounds=rounds, loss=Qty(told, "%")),)
 
 
 def dscp_check(name: str, host: str, m: Measurement) -> Check | None:

@@ -113,9 +113,10 @@ def _path_runs(profile: Profile, options: Options) -> list[ProbeRun]:
 
 
 #: Probes per hop: as many as the call measurement lasts in seconds (one per hop per
-#: second), so the trace never makes a run longer than its call; at least 10, at most 30.
-#: 30 tell 20 % loss at a hop from none at z >= 2.5; 10 only from ~40 %.
-HOP_ROUNDS = (10, 30)
+#: second), so the trace never makes a run longer than its call; at least 3, at most 30.
+#: 30 tell a segment adding 10 % loss from noise (z >= 1.645), 10 only 30 %, the 5 of a
+#: 5 s quick call 60 % (``analysis.pathseg.smallest_told_loss_pct``; the check says so).
+HOP_ROUNDS = (3, 30)
 
 
 def hop_runs(profile: Profile, options: Options) -> list[ProbeRun]:

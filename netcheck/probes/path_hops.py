@@ -141,7 +141,14 @@ async def run(spec: Spec, ctx: Context) -> Measurement:
         ErrorKind.TIMEOUT, f"no hop answered towards {address} (ICMP errors filtered on the way back?)")
     return timer.measurement(id=spec.id, probe="path_hops", target=spec.host, method=method,
                              values=values, series=series, error=err,
-                             confidence=Confidence.HIGH if values["reached"] else Confidence.MEDIUM)
+                             confidence=_confidence(spec, values))
+
+
+def _confidence(spec: Spec, values: dict[str, Value]) -> Confidence:
+    """High when the trace reached the target with enough probes per hop to tell a
+    segment's loss from noise (``pathseg.FULL_ROUNDS``); a short (quick) trace or one that
+    stopped short of the target is medium."""
+    return Confidence.HIGH if values["reached"] and spec.rounds >= pathseg.FULL_ROUNDS else Confidence.MEDIUM
 
 
 async def _traces(spec: Spec, address: str, family: int, modes: list[str], ctx: Context,

@@ -26,3 +26,24 @@ def test_bufferbloat_only_with_iperf3_and_exclusive() -> None:
     run = {r.id: r for r in plan.build(p, plan.Options(iperf3="198.51.100.7:5209"))}["bufferbloat"]
     assert run.exclusive and (run.spec.load_host, run.spec.load_port) == ("198.51.100.7", 5209)
     assert run.timeout_s >= run.spec.idle_s + 2 * run.spec.load_s
+
+
+def test_the_trace_never_outlasts_its_calls() -> None:
+    """One probe per hop per second for as long as the call lasts: the demo's 5 s quick
+    call gets a 5-round trace (not 10: that made the quick run 9 s), a 10 s call 10."""
+    p = prof.load("demo")
+    for quick, call_s in ((True, p.stream.quick_duration_s), (False, p.stream.duration_s)):
+        runs = {r.id: r for r in plan.build(p, plan.Options(quick=quick))}
+        trace, call = runs["path_hops:platform"].spec, runs["stream:platform"].spec
+        assert call.duration_s == call_s and trace.rounds == int(call_s)
+        assert (trace.rounds - 1) * trace.interval_s < call.duration_s
+
+
+def test_a_short_trace_is_medium_confidence() -> None:
+    """Fewer probes per hop than pathseg.FULL_ROUNDS tell only heavy loss from noise."""
+    from netcheck.probes import path_hops
+
+    reached = {"reached": True}
+    assert path_hops._confidence(path_hops.Spec(id="t", host="h", rounds=10), reached) == "high"
+    assert path_hops._confidence(path_hops.Spec(id="t", host="h", rounds=5), reached) == "medium"
+    assert path_hops._confidence(path_hops.Spec(id="t", host="h", rounds=30), {"reached": False}) == "medium"

@@ -5,8 +5,17 @@ from __future__ import annotations
 
 import pytest
 
-from netcheck.analysis.pathseg import HopSamples, boundaries, hop_summary, is_site_local, points, segments
+from netcheck.analysis.pathseg import (
+    HopSamples,
+    boundaries,
+    hop_summary,
+    is_site_local,
+    points,
+    segments,
+    smallest_told_loss_pct,
+)
 from netcheck.evaluate import faultloc
+from netcheck.result import Measurement, Status
 
 L = None  # a lost probe
 
@@ -116,3 +125,40 @@ def test_every_segment_has_its_remedy_in_both_catalogues() -> None:
 
     for lang in ("en", "de"):
         assert {f"remedy.faultloc_{s}" for s in faultloc.SEGMENTS} <= keys(lang)
+
+
+@pytest.mark.parametrize(("rounds", "told"), [(5, 60.0), (10, 30.0), (20, 15.0), (30, 10.0), (2, 100.0), (1, None)])
+def test_smallest_loss_a_trace_of_n_rounds_tells_apart(rounds: int, told: float | None) -> None:
+    """Two-proportion z test (pooled), a lossless start against k of n lost at the far end:
+    z = (k/n) / sqrt(p(1-p) 2/n) with p = k/2n. For n = 10: k = 2 gives 1.49 (< 1.645),
+    k = 3 gives 1.88, so 30 %; for n = 5: k = 2 gives 1.58, k = 3 gives 2.07, so 60 %; one
+    probe cannot tell even total loss (z = 1.41)."""
+    assert smallest_told_loss_pct(rounds, faultloc.LOSS_Z) == told
+
+
+def test_the_segments_z_and_the_smallest_told_loss_agree() -> None:
+    """A 5-round trace whose ISP hop loses 3 of 5 is a finding; 2 of 5 is not (same z)."""
+    def isp_finding(lost: int) -> list[str]:
+        lossy = [L] * lost + [1.0] * (5 - lost)
+        segs = _segs(_hops((PATH[0], [1.0] * 5), (PATH[1], [1.0] * 5), (PATH[2], lossy), (PATH[3], lossy)))
+        return [f.segment for f in faultloc.findings(list(segs.values()))]
+    assert isp_finding(3) == ["isp"] and isp_finding(2) == []
+
+
+def _trace_check(rounds: int) -> str:
+    hops = _hops((PATH[0], [1.0] * rounds), (PATH[1], [1.0] * rounds), (PATH[2], [1.0] * rounds),
+                 (PATH[3], [1.0] * rounds))
+    m = Measurement(id="path_hops:sbc", probe="path_hops", target=PATH[-1], method="udp-ttl-raw",
+                    started_utc="2026-01-01T00:00:00.000Z", duration_s=float(rounds),
+                    values={"rounds": rounds, "segments": list(_segs(hops).values())})  # type: ignore[dict-item]
+    check = faultloc.fault_check("sbc", PATH[-1], m)
+    assert check.status is Status.PASS
+    return check.reason
+
+
+def test_a_short_trace_says_how_much_loss_it_could_not_tell_apart() -> None:
+    """A quick run's 5-round trace passes "no segment adds loss" only with the 60 % it
+    could have told apart; a full 10-round trace needs no such note."""
+    assert "only 5 probes per hop: the loss a segment adds is told apart from noise only from 60 % on" \
+        in _trace_check(5)
+    assert "probes per hop" not in _trace_check(10)
