@@ -401,12 +401,13 @@ class Store:
         memory): (null mask, id, start, kind, result, delay_ms, jitter_ms, loss_pct, mos,
         handover up as yes/NO/-, failed check ids or the error). The null mask has bit k
         set when number k is NULL (then the cell is "-"). ``local_time``: the start as
-        this machine's local "YYYY-MM-DD HH:MM:SS" (SQLite's strftime in C, localtime_r as
+        this machine's local "YYYY-MM-DD HH:MM:SS" (SQLite's datetime in C, localtime_r as
         Python's ``time.localtime``; the caller checks the range it is exact in), else the
         epoch seconds. Newlines in the last cell come back as ``\\x0a`` (one table line
         per run, whatever an error message holds)."""
-        start = ("strftime('%Y-%m-%d %H:%M:%S', CAST(started_ts AS INTEGER), 'unixepoch', 'localtime')"
-                 if local_time else "started_ts")
+        # datetime() is strftime('%Y-%m-%d %H:%M:%S', ...) without parsing a format per row:
+        # 22 vs 34 ms for a year of runs (issue 22)
+        start = "datetime(CAST(started_ts AS INTEGER), 'unixepoch', 'localtime')" if local_time else "started_ts"
         cursor = self.db.execute(
             "SELECT (delay_ms IS NULL) + 2 * (jitter_ms IS NULL) + 4 * (loss_pct IS NULL) + 8 * (mos IS NULL),"
             f" id, {start}, {_H_KIND}, {_H_RESULT}, coalesce(delay_ms, '-'), coalesce(jitter_ms, '-'),"

@@ -20,15 +20,12 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from netcheck.result import Site
+from netcheck.run.defaults import DHCP_WAIT_S, LLDP_WAIT_S
 
 if TYPE_CHECKING:
     from netcheck.probes.snmp_switch import SnmpTarget
     from netcheck.profile import Profile
 
-#: default seconds to listen for LLDP: one 30 s LLDP interval (IEEE 802.1AB) + margin
-LLDP_WAIT_S = 35.0
-#: default seconds to collect DHCP OFFERs (RFC 2131 4.1 timing; dnsmasq pings for 3 s first)
-DHCP_WAIT_S = 6.0
 SNMP_PORT = 161
 IPERF3_PORT = 5201
 

@@ -160,3 +160,19 @@ def test_a_reader_that_stops_early_ends_the_output_quietly(tmp_path: Path) -> No
     with proc.stderr:
         assert proc.wait(timeout=60) == 0
         assert proc.stderr.read() == b""
+
+
+def test_history_loads_no_result_types(tmp_path: Path) -> None:
+    """The command reads cells in SQL and formats them: a process running it imports neither
+    msgspec nor the result types nor the run machinery (building the CLI's run options used
+    to import the run input, 22 ms of a 250 ms budget: issue 22)."""
+    import subprocess
+    import sys
+
+    db = _store(tmp_path / "h.db", ROWS)
+    code = ("import sys; from netcheck.cli import cli; "
+            f"cli.main(['history', '--store', {str(db)!r}, '--since', '3650d'], standalone_mode=False); "
+            "loaded = ('msgspec', 'netcheck.result', 'netcheck.run.inputs', 'netcheck.profile', 'asyncio'); "
+            "print('loaded:', ','.join(m for m in loaded if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True).stdout
+    assert out.splitlines()[-1] == "loaded: " and len(out.splitlines()) == 1 + 1 + len(ROWS)
