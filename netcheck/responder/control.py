@@ -47,6 +47,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Final
 
 from netcheck.responder.replay import DEFAULT_WINDOW_S, ReplayGuard
+from netcheck.responder.stopper import Stopper
 from netcheck.wire.control import (
     CONNECT_TIMEOUT_S,
     DEFAULT_EXPOSURE_PORTS,
@@ -97,19 +98,21 @@ class Control:
         self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
         self._per_source: dict[str, int] = {}
         self._lock = threading.Lock()
-        self._stop = threading.Event()
+        self._stop = Stopper()
 
     def stop(self) -> None:
-        self._stop.set()
+        self._stop.stop()
 
     def serve(self) -> None:
         self.sock.setblocking(False)
         with selectors.DefaultSelector() as sel:
             sel.register(self.sock, selectors.EVENT_READ)
+            self._stop.register(sel)
             while not self._stop.is_set():
-                if sel.select(0.2):
+                if any(not self._stop.is_wake(key) for key, _ in sel.select(0.2)):
                     self._accept()
         self.sock.close()
+        self._stop.close()
 
     def _accept(self) -> None:
         """One connection: admitted to a handler thread, or closed at once."""

@@ -46,6 +46,7 @@ from netcheck.platform import enable_rx_timestamps, kernel_rx_ns
 from netcheck.responder.control import open_side
 from netcheck.responder.ratelimit import RateLimiter
 from netcheck.responder.replay import DEFAULT_WINDOW_S, ReplayGuard, SeqWindow
+from netcheck.responder.stopper import Stopper
 from netcheck.wire.stamp import (
     HMAC_LEN,
     HMAC_OFFSET,
@@ -348,7 +349,7 @@ class Responder:
         self.config = config
         self.counters = Counters()
         self.limiter = RateLimiter(config.rate_pps, config.burst)
-        self._stop = threading.Event()
+        self._stop = Stopper()
         self._sel = selectors.DefaultSelector()
         self._handlers: list[Handler] = []
         for name in services:
@@ -366,7 +367,10 @@ class Responder:
         return str(host), int(port)
 
     def stop(self) -> None:
-        self._stop.set()
+        """Every service at once: each loop wakes now, not at its next poll."""
+        self._stop.stop()
+        for s in self._side:
+            s.stop()
 
     def serve(self) -> Counters:
         """The receive loop; returns the counters after :meth:`stop`."""
@@ -377,10 +381,12 @@ class Responder:
                 for s in self._side]
         for t in side:
             t.start()
+        self._stop.register(self._sel)  # after the services: ``address`` is the first key's
         try:
             while not self._stop.is_set():
                 for key, _ in self._sel.select(0.2):
-                    self._drain(key.fileobj, key.data)  # type: ignore[arg-type]
+                    if not self._stop.is_wake(key):
+                        self._drain(key.fileobj, key.data)  # type: ignore[arg-type]
                 if (now := time.monotonic()) >= next_expiry:
                     for h in self._handlers:
                         h.expire(now, self.config.session_idle_s)
@@ -440,6 +446,7 @@ class Responder:
         for key in list(self._sel.get_map().values()):
             key.fileobj.close()  # type: ignore[union-attr]
         self._sel.close()
+        self._stop.close()
         c = self.counters
         log.info("responder stopped: %d received, %d replied, %d garbage, %d rate-limited, %d sessions, "
                  "%d handler errors", c.received, c.replied, c.garbage, c.rate_limited, c.sessions,

@@ -43,6 +43,7 @@ from typing import Final
 
 from netcheck.responder.ratelimit import RateLimiter
 from netcheck.responder.replay import DEFAULT_WINDOW_S
+from netcheck.responder.stopper import Stopper
 from netcheck.wire import sip
 from netcheck.wire.sip_mirror import (
     AUTH_HEADER,
@@ -115,7 +116,7 @@ class MirrorServer:
         self.served: dict[str, list[int]] = {"udp": [], "tcp": []}
         self._lock = threading.Lock()
         self._slots = threading.BoundedSemaphore(MAX_TCP)
-        self._stop = threading.Event()
+        self._stop = Stopper()
         self._sel = selectors.DefaultSelector()
         for port in ports:
             for kind in ("udp", "tcp"):
@@ -127,19 +128,23 @@ class MirrorServer:
                  self.served["udp"] or "-", self.served["tcp"] or "-")
 
     def stop(self) -> None:
-        self._stop.set()
+        self._stop.stop()
 
     def close(self) -> None:
         """Close every socket (also when the responder fails to start after opening us)."""
         for key in list(self._sel.get_map().values()):
             key.fileobj.close()  # type: ignore[union-attr]
         self._sel.close()
+        self._stop.close()
 
     def serve(self) -> None:
+        self._stop.register(self._sel)
         try:
             while not self._stop.is_set():
                 for key, _ in self._sel.select(0.2):
                     sock: socket.socket = key.fileobj  # type: ignore[assignment]
+                    if self._stop.is_wake(key):
+                        continue
                     if key.data == "udp":
                         self._udp(sock)
                     else:

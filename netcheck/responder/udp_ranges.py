@@ -35,7 +35,6 @@ import selectors
 import shutil
 import socket
 import subprocess
-import threading
 import time
 from dataclasses import dataclass, field
 from typing import Final
@@ -43,6 +42,7 @@ from typing import Final
 from netcheck import platform as plat
 from netcheck.responder.ratelimit import RateLimiter
 from netcheck.responder.replay import DEFAULT_WINDOW_S, ReplayGuard
+from netcheck.responder.stopper import Stopper
 from netcheck.wire import portecho
 
 log = logging.getLogger("netcheck.responder.server")
@@ -95,7 +95,7 @@ class RangeEcho:
         self.socks: dict[socket.socket, int] = {}  # socket -> port it serves (0 = redirect)
         self.coverage: list[tuple[int, int]] = []
         self._nft_table: str | None = None
-        self._stop = threading.Event()
+        self._stop = Stopper()
         self.mode = self._choose_mode()
         try:
             self._open_redirect() if self.mode == "redirect" else self._open_sockets()
@@ -164,16 +164,19 @@ class RangeEcho:
 
     # -- serving ----------------------------------------------------------------------
     def stop(self) -> None:
-        self._stop.set()
+        self._stop.stop()
 
     def serve(self) -> None:
         with selectors.DefaultSelector() as sel:
             for sock in self.socks:
                 sel.register(sock, selectors.EVENT_READ)
+            self._stop.register(sel)
             while not self._stop.is_set():
                 for key, _ in sel.select(0.2):
-                    self._drain(key.fileobj)  # type: ignore[arg-type]
+                    if not self._stop.is_wake(key):
+                        self._drain(key.fileobj)  # type: ignore[arg-type]
         self.close()
+        self._stop.close()
 
     def _drain(self, sock: socket.socket, limit: int = 64) -> None:
         for _ in range(limit):
