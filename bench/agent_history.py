@@ -93,7 +93,7 @@ def write_cost(base: RunResult, mode: str, n: int = 50) -> float:
         return (time.perf_counter() - t0) * 1000 / n
 
 
-def _timed_children(commands: dict[str, tuple[list[str], dict[str, str] | None]], repeat: int
+def timed_children(commands: dict[str, tuple[list[str], dict[str, str] | None]], repeat: int
                     ) -> dict[str, tuple[list[float], list[float], bytes]]:
     """Each command ``repeat`` times, interleaved (same load for all): wall and CPU ms."""
     out: dict[str, tuple[list[float], list[float], bytes]] = {k: ([], [], b"") for k in commands}
@@ -142,7 +142,7 @@ def whole_process(db: Path, before: str | None = None, repeat: int = 9) -> None:
                f"failed_checks FROM runs WHERE started_ts >= {since} ORDER BY started_ts")
         commands["sqlite3"] = (["sqlite3", "-readonly", str(db.resolve()), sql], None)
     try:
-        results = _timed_children(commands, repeat)
+        results = timed_children(commands, repeat)
     finally:
         if old is not None:
             shutil.rmtree(old)

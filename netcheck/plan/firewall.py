@@ -154,9 +154,9 @@ def _sip_alg(profile: Profile, options: Options) -> list[ProbeRun]:
         stun_host = next((t.host for _, t in profile.targets_with_role(Role.STUN) if t.host), None) or sbc[0]
         spec = sip_alg.Spec(id=ids.SIP_OPTIONS, host=sbc[0], port=sbc[1], mode="options",
                             stun_host=stun_host)
-        # paced: one STUN Binding and one OPTIONS, each retransmitted on RFC timers (a few
-        # datagrams a second, mostly waiting), so it runs beside the calls; after them it
-        # held the UDP sweep back by its 3.5-5.5 s of waiting (issue 22)
+        # paced: a STUN Binding (sent up to 3 times, RTO doubling from 0.5 s) and an OPTIONS
+        # (up to twice, 1 s apart): five datagrams in up to 5.5 s, mostly waiting, so it runs
+        # beside the calls; after them it held the UDP sweep back by that wait (issue 22)
         out.append(ProbeRun(ids.SIP_OPTIONS, "sip_alg", spec, 10.0,
                            f"SIP ALG: OPTIONS with rport (RFC 3581) to {sbc[0]}:{sbc[1]}", kind="paced"))
     return out

@@ -146,7 +146,7 @@ def test_plan_kinds_of_the_shipped_profiles() -> None:
     assert runs["stream:gateway"].kind == "call"
     assert {runs[k].kind for k in ("lldp", "dhcp", "link")} == {"passive"}
     assert runs["path_hops:handover"].kind == "paced"
-    # one OPTIONS and one STUN Binding on RFC retransmission timers: beside the calls, not
+    # a STUN Binding and an OPTIONS, five datagrams in up to 5.5 s: beside the calls, not
     # ahead of the UDP sweep (it held the sweep back 5.5 s in the 60 s lab run)
     assert runs["sip_alg:options"].kind == "paced" and not runs["sip_alg:options"].contends
     assert all(runs[k].exclusive for k in ("capacity", "qos", "udp:0"))
