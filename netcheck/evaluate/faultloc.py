@@ -160,9 +160,13 @@ def fault_check(name: str, host: str, m: Measurement) -> Check:
 
 
 def _short_trace(m: Measurement) -> tuple[Msg, ...]:
-    """A trace with fewer probes per hop than ``pathseg.FULL_ROUNDS`` (a quick run) tells
-    only heavy loss from noise: say from how much, so "no segment adds loss" is read right."""
-    rounds = m.values.get("rounds")
+    """A trace with fewer probes per hop than ``pathseg.FULL_ROUNDS`` (a quick run, or one
+    its deadline cut short) tells only heavy loss from noise: say from how much, so "no
+    segment adds loss" is read right. Counted from what each hop was sent."""
+    hops = m.values.get("hops")
+    sent = [h["sent"] for h in hops if isinstance(h, dict) and isinstance(h.get("sent"), int)] \
+        if isinstance(hops, list) else []
+    rounds = min(sent) if sent else m.values.get("rounds")
     if not isinstance(rounds, int) or rounds >= pathseg.FULL_ROUNDS:
         return ()
     told = pathseg.smallest_told_loss_pct(rounds, LOSS_Z)

@@ -145,12 +145,15 @@ def test_the_segments_z_and_the_smallest_told_loss_agree() -> None:
     assert isp_finding(3) == ["isp"] and isp_finding(2) == []
 
 
-def _trace_check(rounds: int) -> str:
-    hops = _hops((PATH[0], [1.0] * rounds), (PATH[1], [1.0] * rounds), (PATH[2], [1.0] * rounds),
-                 (PATH[3], [1.0] * rounds))
+def _trace_check(rounds: int, sent: int | None = None) -> str:
+    """The fault check of a clean trace planned with ``rounds`` probes per hop, of which
+    ``sent`` (default all) went out before the deadline."""
+    n = rounds if sent is None else sent
+    hops = _hops(*((address, [1.0] * n) for address in PATH))
     m = Measurement(id="path_hops:sbc", probe="path_hops", target=PATH[-1], method="udp-ttl-raw",
                     started_utc="2026-01-01T00:00:00.000Z", duration_s=float(rounds),
-                    values={"rounds": rounds, "segments": list(_segs(hops).values())})  # type: ignore[dict-item]
+                    values={"rounds": rounds, "segments": list(_segs(hops).values()),  # type: ignore[dict-item]
+                            "hops": [hop_summary(h) for h in hops]})  # type: ignore[dict-item]
     check = faultloc.fault_check("sbc", PATH[-1], m)
     assert check.status is Status.PASS
     return check.reason
@@ -162,3 +165,6 @@ def test_a_short_trace_says_how_much_loss_it_could_not_tell_apart() -> None:
     assert "only 5 probes per hop: the loss a segment adds is told apart from noise only from 60 % on" \
         in _trace_check(5)
     assert "probes per hop" not in _trace_check(10)
+    # a 30-round trace its deadline stopped after 4 probes per hop says what it had
+    assert "only 4 probes per hop: the loss a segment adds is told apart from noise only from 75 % on" \
+        in _trace_check(30, sent=4)
