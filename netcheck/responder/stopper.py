@@ -17,29 +17,38 @@ import threading
 
 
 class Stopper:
-    """``stop()`` sets the flag and wakes every selector it is registered with."""
+    """``stop()`` sets the flag and wakes every selector it is registered with. The socket
+    pair is made on :meth:`register`, so a service that is built and closed without ever
+    serving (a failed start, a test of its handlers) holds no descriptors."""
 
     def __init__(self) -> None:
         self._flag = threading.Event()
-        self._rx, self._tx = socket.socketpair()
-        self._rx.setblocking(False)
-        self._tx.setblocking(False)
+        self._pair: tuple[socket.socket, socket.socket] | None = None
 
     def register(self, sel: selectors.BaseSelector) -> None:
-        """Wake ``sel`` on stop; its key's ``data`` is this stopper (:meth:`is_wake`)."""
-        sel.register(self._rx, selectors.EVENT_READ, self)
+        """Wake ``sel`` on stop; its key's ``data`` is this stopper (:meth:`is_wake`). The
+        loop checks :meth:`is_set` after this: a stop before it is seen there."""
+        if self._pair is None:
+            rx, tx = socket.socketpair()
+            rx.setblocking(False)
+            tx.setblocking(False)
+            self._pair = (rx, tx)
+        sel.register(self._pair[0], selectors.EVENT_READ, self)
 
     def is_wake(self, key: selectors.SelectorKey) -> bool:
         return key.data is self
 
     def stop(self) -> None:
         self._flag.set()
-        with contextlib.suppress(OSError):  # already closed, or the buffer full of wake bytes
-            self._tx.send(b"\0")
+        if (pair := self._pair) is not None:
+            with contextlib.suppress(OSError):  # already closed, or the buffer full of wake bytes
+                pair[1].send(b"\0")
 
     def is_set(self) -> bool:
         return self._flag.is_set()
 
     def close(self) -> None:
-        self._rx.close()
-        self._tx.close()
+        if (pair := self._pair) is not None:
+            self._pair = None
+            for sock in pair:
+                sock.close()
