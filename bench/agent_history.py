@@ -157,11 +157,9 @@ def whole_process(db: Path, before: str | None = None, repeat: int = 9) -> None:
               f"load average {load:.2f}")
 
 
-def in_process(db: Path, now: float) -> None:
-    """The query alone (extremes + every line's cells, as ``history`` streams them) and the
-    whole table text, in this process: median of 7."""
-    from netcheck.reports import history as hist
-
+def query_ms(db: Path, now: float, repeat: int = 7) -> tuple[float, int]:
+    """The ``history --since 365d`` query alone (extremes + every line's cells, as the
+    command streams them), in this process: median ms of ``repeat``, and the rows."""
     since = now - 365 * 86400
     with st.Store(db) as s:
         def query() -> int:
@@ -169,8 +167,18 @@ def in_process(db: Path, now: float) -> None:
                 s.history_extent(since, now)
                 return sum(len(rows) for rows in s.history_lines(since, now))
 
-        ms, n = timed(query)
-        print(f"history --since 365d query in-process (extremes + {n} rows of cells): {ms:.1f} ms (median of 7)")
+        ms, n = timed(query, repeat)
+    return ms, int(n)  # type: ignore[call-overload]
+
+
+def in_process(db: Path, now: float) -> None:
+    """The query alone and the whole table text, in this process: median of 7."""
+    from netcheck.reports import history as hist
+
+    since = now - 365 * 86400
+    ms, n = query_ms(db, now)
+    print(f"history --since 365d query in-process (extremes + {n} rows of cells): {ms:.1f} ms (median of 7)")
+    with st.Store(db) as s:
         ms, _ = timed(lambda: "".join(hist.table(s, since, now)))
         print(f"history --since 365d table text in-process (query + formatting): {ms:.1f} ms (median of 7)")
 

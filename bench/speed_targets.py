@@ -35,7 +35,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench import agent_history, full_assessment, snmp_audit, stream_cpu
-from netcheck.agent import store as st
 from tests.netlab.lab import lab_support, routed_lab
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -118,13 +117,12 @@ def history(rounds: int) -> list[Row]:
         agent_history.fill(YEAR_DB, 35_040, agent_history.demo_document(), time.time())
     now = time.time()
     since = now - 365 * 86400
-    with st.Store(YEAR_DB) as s:
-        def query() -> int:
-            with s.snapshot():
-                s.history_extent(since, now)
-                return sum(len(rows) for rows in s.history_lines(since, now))
-
-        in_ms, n = agent_history.timed(query, max(7, rounds))
+    # in a fresh process, as the command runs it (not in this one, which holds the lab, SNMP
+    # engine and everything else this bench loaded)
+    code = (f"from bench.agent_history import query_ms; from pathlib import Path; "
+            f"print(*query_ms(Path({str(YEAR_DB)!r}), {now}, {max(15, rounds)}))")
+    child = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    in_ms, n = float(child.stdout.split()[0]), int(child.stdout.split()[1])
     cmd = [sys.executable, "-m", "netcheck", "history", "--since", "365d", "--store", str(YEAR_DB)]
     sql = ("SELECT id, started_ts, kind, verdict, delay_ms, jitter_ms, loss_pct, mos, handover_up, failed_checks "
            f"FROM runs WHERE started_ts >= {since} ORDER BY started_ts")
