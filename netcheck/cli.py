@@ -246,15 +246,16 @@ def run(out_dir: Path, formats: tuple[str, ...], plan_only: bool, as_json: bool,
         appendix: bool | None = None, private: bool = False, integrator_file: Path | None = None,
         timezone: str | None = None, sign_key: Path | None = None, **inputs: Any) -> None:
     """Measure the site against a provider profile and write the verdict."""
-    from netcheck.run import assess
-
     request = _resolve(_run_input(inputs))
     profile = request.profile
-    if plan_only:  # nothing is rendered: the report machinery stays unloaded
-        _print_plan(assess.plan_for(request), profile)
+    if plan_only:  # the profile, the plan and the evaluator only: no run machinery, no report
+        from netcheck.run import preview
+
+        _print_plan(preview.plan_for(request), profile)
         return
     from netcheck import reports
     from netcheck.result import write_atomic
+    from netcheck.run import assess
 
     render_options = _render_options(appendix, private, integrator_file, timezone)
     _check_writable(out_dir)
@@ -378,7 +379,7 @@ _PLAN_MODES = {"call": ", with the other calls", "passive": ", beside the calls"
 
 
 def _print_plan(view: Any, profile: Any) -> None:
-    """What ``run`` will do with the same inputs (``assess.plan_for``: the same plan code),
+    """What ``run`` will do with the same inputs (``preview.plan_for``: the same plan code),
     how long it takes at most, and what it will not measure, with the reason."""
     click.echo(f"plan for profile {profile.id} ({profile.name}):")
     for r in view.runs:

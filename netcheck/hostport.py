@@ -7,7 +7,18 @@ host without a port; ``host:port`` with a single colon is a name or IPv4 address
 
 from __future__ import annotations
 
+import ipaddress
+
 from netcheck.profile import valid_host
+
+
+def is_ip_literal(host: str) -> bool:
+    """True for an IPv4/IPv6 address written out (no name to resolve)."""
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 class HostPortError(ValueError):

@@ -18,7 +18,8 @@ from typing import Any
 from netcheck import hostport, ids
 from netcheck.analysis import bandwidth
 from netcheck.plan.runs import Options, ProbeRun, stun_server
-from netcheck.probes.stream import STAMP_PORT
+from netcheck.probes import specs
+from netcheck.probes.specs import STAMP_PORT
 from netcheck.profile import Limit, PathLimits, Profile
 
 CAPACITY_BUDGET_S = 60.0  # the issue's bound for the whole ramp
@@ -43,13 +44,11 @@ def runs(profile: Profile, options: Options) -> list[ProbeRun]:
 def limits_of(profile: Profile) -> Any:
     """The step limits from the profile's internet path limits (handover, else end to
     end); G.114 / G.107 planning defaults where the profile names none."""
-    from netcheck.probes.capacity import Limits
-
     lim: PathLimits | None = profile.limits.handover or profile.limits.end_to_end
     loss = _bound(lim.loss_pct if lim else None, 1.0)
     jitter = _bound(lim.jitter_ms if lim else None, 20.0)
     mos = lim.mos.comparator[1] if lim and lim.mos else None
-    return Limits(max_loss_pct=loss, max_jitter_ms=jitter, min_mos=mos)
+    return specs.CallLimits(max_loss_pct=loss, max_jitter_ms=jitter, min_mos=mos)
 
 
 def _bound(limit: Limit | None, default: float) -> float:
@@ -73,15 +72,13 @@ def _responder(options: Options) -> tuple[str, int]:
 
 
 def _capacity(profile: Profile, options: Options) -> list[ProbeRun]:
-    from netcheck.probes import capacity
-
     need = requirement(profile, options)
     if need is None:
         return []
     host, port = _responder(options)
     s = profile.stream
     budget = CAPACITY_BUDGET_S / 2 if options.quick else CAPACITY_BUDGET_S
-    spec = capacity.Spec(id=ids.CAPACITY, host=host, port=port, key=options.responder_key, codec=s.codec,
+    spec = specs.CapacitySpec(id=ids.CAPACITY, host=host, port=port, key=options.responder_key, codec=s.codec,
                          interval_ms=s.packet_interval_ms, jitter_buffer_ms=s.jitter_buffer_ms,
                          required_up_kbps=need.up_kbps, required_down_kbps=need.down_kbps,
                          requirement_basis=need.basis,
@@ -95,7 +92,6 @@ def _stun_capacity(profile: Profile, options: Options) -> list[ProbeRun]:
     """Field mode: the same bounded ramp (requirement + 25 %) as STUN Binding streams to the
     provider's STUN server; it loads and proves the uplink only (downstream is stated as not
     measured). The only step that sends a provider server more than one call's packets."""
-    from netcheck.probes import capacity
     from netcheck.profile import Role
 
     need = requirement(profile, options)
@@ -107,7 +103,7 @@ def _stun_capacity(profile: Profile, options: Options) -> list[ProbeRun]:
         return []
     s = profile.stream
     budget = CAPACITY_BUDGET_S / 2 if options.quick else CAPACITY_BUDGET_S
-    spec = capacity.Spec(id=ids.CAPACITY, host=server[0], port=server[1], codec=s.codec,
+    spec = specs.CapacitySpec(id=ids.CAPACITY, host=server[0], port=server[1], codec=s.codec,
                          interval_ms=s.packet_interval_ms, jitter_buffer_ms=s.jitter_buffer_ms,
                          required_up_kbps=need.up_kbps, required_down_kbps=need.down_kbps,
                          requirement_basis=need.basis, step_s=2.0 if options.quick else 3.0,
@@ -118,8 +114,6 @@ def _stun_capacity(profile: Profile, options: Options) -> list[ProbeRun]:
 
 
 def _qos(profile: Profile, options: Options) -> list[ProbeRun]:
-    from netcheck.probes import qos
-
     q = profile.qos
     if not q or not (q.priority_required or q.voice_dscp is not None):
         return []
@@ -127,7 +121,7 @@ def _qos(profile: Profile, options: Options) -> list[ProbeRun]:
     s = profile.stream
     need = requirement(profile, options)
     start = max(1000.0, need.up_kbps) if need else 1000.0
-    spec = qos.Spec(id=ids.QOS, host=host, port=port, key=options.responder_key, codec=s.codec,
+    spec = specs.QosSpec(id=ids.QOS, host=host, port=port, key=options.responder_key, codec=s.codec,
                     interval_ms=s.packet_interval_ms, jitter_buffer_ms=s.jitter_buffer_ms,
                     dscp=q.voice_dscp if q.voice_dscp is not None else s.dscp, bulk_start_kbps=start,
                     duration_s=QOS_BUDGET_S, limits=limits_of(profile))
@@ -136,13 +130,11 @@ def _qos(profile: Profile, options: Options) -> list[ProbeRun]:
 
 
 def _iperf3(options: Options) -> list[ProbeRun]:
-    from netcheck.probes import iperf3
-
     assert options.iperf3, "planned only with an iperf3 server"
-    host, port = hostport.parse(options.iperf3, iperf3.DEFAULT_PORT, option="--iperf3")
+    host, port = hostport.parse(options.iperf3, specs.IPERF3_PORT, option="--iperf3")
     out = []
     for reverse, tag in ((False, "up"), (True, "down")):
-        spec = iperf3.Spec(id=ids.iperf3(tag), host=host, port=port, duration_s=IPERF3_SECONDS,
+        spec = specs.Iperf3Spec(id=ids.iperf3(tag), host=host, port=port, duration_s=IPERF3_SECONDS,
                            reverse=reverse)
         out.append(ProbeRun(spec.id, "iperf3", spec, IPERF3_SECONDS + 12.0,
                            f"iperf3 TCP {tag} to {host}:{port}", exclusive=True))

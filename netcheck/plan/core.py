@@ -9,6 +9,7 @@ from __future__ import annotations
 import msgspec
 
 from netcheck import hostport, ids, probes
+from netcheck.hostport import is_ip_literal
 from netcheck.plan import capacity as capacity_plan
 from netcheck.plan import firewall as firewall_plan
 from netcheck.plan.runs import ICMP_TIME_EXCEEDED as ICMP_TIME_EXCEEDED
@@ -16,8 +17,7 @@ from netcheck.plan.runs import Options as Options
 from netcheck.plan.runs import PlanError as PlanError
 from netcheck.plan.runs import ProbeRun as ProbeRun
 from netcheck.plan.runs import stun_server as stun_server
-from netcheck.probes import dns, snmp_switch, stream, tcp_ports
-from netcheck.probes._common import is_ip_literal
+from netcheck.probes import specs
 from netcheck.profile import Profile, Role, valid_host
 
 
@@ -70,10 +70,10 @@ def build(profile: Profile, options: Options) -> list[ProbeRun]:
 SNMP_AUDIT_TIMEOUT_S = 30.0
 
 
-def snmp_runs(switches: tuple[snmp_switch.SnmpTarget, ...]) -> list[ProbeRun]:
+def snmp_runs(switches: tuple[specs.SnmpTarget, ...]) -> list[ProbeRun]:
     """One SNMP audit per switch; measurement id ``snmp:HOST[:PORT]``."""
     return [
-        ProbeRun(ids.snmp(t.label), "snmp_switch", snmp_switch.Spec(id=ids.snmp(t.label), target=t),
+        ProbeRun(ids.snmp(t.label), "snmp_switch", specs.SnmpSwitchSpec(id=ids.snmp(t.label), target=t),
                  SNMP_AUDIT_TIMEOUT_S, f"SNMP switch audit {t.label}")
         for t in switches
     ]
@@ -81,7 +81,7 @@ def snmp_runs(switches: tuple[snmp_switch.SnmpTarget, ...]) -> list[ProbeRun]:
 
 def _dns_runs(profile: Profile) -> list[ProbeRun]:
     return [
-        ProbeRun(ids.dns(name), "dns", dns.Spec(id=ids.dns(name), host=t.host), 6.0, f"DNS {t.host}")
+        ProbeRun(ids.dns(name), "dns", specs.DnsSpec(id=ids.dns(name), host=t.host), 6.0, f"DNS {t.host}")
         for name, t in profile.targets.items()
         if t.host and not is_ip_literal(t.host)
     ]
@@ -125,8 +125,6 @@ def hop_runs(profile: Profile, options: Options) -> list[ProbeRun]:
     probe per hop per second (routers rate-limit ICMP Time Exceeded), so its duration is
     the number of rounds in seconds plus the wait for the last answers and the path MTU
     (twice that when UDP does not reach the target and an ICMP echo trace follows)."""
-    from netcheck.probes import path_hops
-
     if not (profile.limits.end_to_end or profile.limits.handover):
         return []
     call_s = profile.stream.quick_duration_s if options.quick else profile.stream.duration_s
@@ -134,7 +132,7 @@ def hop_runs(profile: Profile, options: Options) -> list[ProbeRun]:
     runs = []
     for name, target in profile.targets_with_role(Role.HANDOVER):
         if target.host:
-            spec = path_hops.Spec(id=ids.path_hops(name), host=target.host, rounds=rounds,
+            spec = specs.PathHopsSpec(id=ids.path_hops(name), host=target.host, rounds=rounds,
                                   dscp=profile.stream.dscp, gateway=options.gateway)
             # room for a second (ICMP echo) trace when UDP does not reach the target, and the PMTU
             budget = 2 * (rounds * spec.interval_s + spec.wait_s) + 10.0
@@ -150,9 +148,7 @@ def hop_runs(profile: Profile, options: Options) -> list[ProbeRun]:
 
 def local_link_runs(options: Options) -> list[ProbeRun]:
     """This computer's own link (Wi-Fi, duplex-mismatch symptoms, VLAN): always, it sends nothing."""
-    from netcheck.probes import local_link
-
-    spec = local_link.Spec(interface=options.interface)
+    spec = specs.LocalLinkSpec(interface=options.interface)
     return [ProbeRun(spec.id, "local_link", spec, spec.sample_s + 3.0, "own link: type, errors, VLAN",
                      kind="passive")]
 
@@ -160,13 +156,11 @@ def local_link_runs(options: Options) -> list[ProbeRun]:
 def bufferbloat_runs(options: Options) -> list[ProbeRun]:
     """Latency under load needs a load sink: only with ``--iperf3``. Exclusive: it saturates
     the line, which would spoil every other measurement running beside it."""
-    from netcheck.probes import bufferbloat, iperf3
-
     if not options.iperf3:
         return []
-    host, port = hostport.parse(options.iperf3, iperf3.DEFAULT_PORT, option="--iperf3")
+    host, port = hostport.parse(options.iperf3, specs.IPERF3_PORT, option="--iperf3")
     load_s = 4.0 if options.quick else 8.0
-    spec = bufferbloat.Spec(id=ids.BUFFERBLOAT, load_host=host, load_port=port, load_s=load_s)
+    spec = specs.BufferbloatSpec(id=ids.BUFFERBLOAT, load_host=host, load_port=port, load_s=load_s)
     timeout = spec.idle_s + 2 * (load_s + 5.0) + 10.0
     return [ProbeRun(spec.id, "bufferbloat", spec, timeout, f"latency under load via iperf3 {host}:{port}",
                      exclusive=True)]
@@ -188,21 +182,21 @@ def _stream_run(profile: Profile, options: Options, name: str, host: str, window
     stun_at = stun_server(profile, name, options) if name != "gateway" else None
     guess = stun_at is None and name != "gateway"
     if guess:  # many SBCs and relays answer STUN themselves; a silent one costs <= 2 s
-        stun_at = (host, (options.port_remap or {}).get(stream.STUN_PORT, stream.STUN_PORT))
-    chain: list[stream.Attempt] = []
+        stun_at = (host, (options.port_remap or {}).get(specs.STUN_PORT, specs.STUN_PORT))
+    chain: list[specs.Attempt] = []
     if stun_at:
-        chain.append(stream.Attempt("stun", *stun_at))
-    chain.append(stream.Attempt("icmp", host))
+        chain.append(specs.Attempt("stun", *stun_at))
+    chain.append(specs.Attempt("icmp", host))
     if name != "gateway" and _sip_row(profile, name):
-        chain.append(stream.Attempt("sip", host, stream.SIP_PORT))
+        chain.append(specs.Attempt("sip", host, specs.SIP_PORT))
     if options.responder:
-        r_host, r_port = hostport.parse(options.responder, stream.STAMP_PORT)
-        spec = stream.Spec(host=r_host, port=r_port, key=options.responder_key, method="stamp",
+        r_host, r_port = hostport.parse(options.responder, specs.STAMP_PORT)
+        spec = specs.StreamSpec(host=r_host, port=r_port, key=options.responder_key, method="stamp",
                            fallback=tuple(chain), **common)  # type: ignore[arg-type]
         title = f"call (STAMP) via responder {r_host}:{r_port} for {name}"
     else:
         first, rest = chain[0], tuple(chain[1:])
-        spec = stream.Spec(host=first.host, port=first.port, method=first.method, fallback=rest,
+        spec = specs.StreamSpec(host=first.host, port=first.port, method=first.method, fallback=rest,
                            **common)  # type: ignore[arg-type]
         via = "STUN at the target itself, if it answers" if guess else "STUN server"
         title = (f"call (STUN 50 pps) to {name} via {via} {first.host}:{first.port}" if stun_at
@@ -214,7 +208,7 @@ def _stream_run(profile: Profile, options: Options, name: str, host: str, window
 
 def _sip_row(profile: Profile, name: str) -> bool:
     """True when the port table has a UDP row with 5060 towards target ``name``."""
-    return any(r.destination == name and "udp" in r.transports and r.range[0] <= stream.SIP_PORT <= r.range[1]
+    return any(r.destination == name and "udp" in r.transports and r.range[0] <= specs.SIP_PORT <= r.range[1]
                for r in profile.ports)
 
 
@@ -242,7 +236,7 @@ def _tcp_runs(profile: Profile, options: Options) -> list[ProbeRun]:
         if "tcp" not in rule.transports or not host:
             continue
         lo, hi = rule.range
-        spec = tcp_ports.Spec(
+        spec = specs.TcpPortsSpec(
             id=ids.tcp(i), host=host, ports=tuple(range(lo, hi + 1)), remap=options.port_remap
         )
         runs.append(ProbeRun(ids.tcp(i), "tcp_ports", spec, 10.0, f"TCP {rule.port} {host}"))
@@ -253,22 +247,20 @@ def _tcp_runs(profile: Profile, options: Options) -> list[ProbeRun]:
 def lan_local_runs(profile: Profile, options: Options) -> list[ProbeRun]:
     """Local layer 2 without SNMP (only when the profile has LAN requirements): own link,
     LLDP/CDP listen, DHCP DISCOVER untagged and, with ``voice_vlan``, tagged."""
-    from netcheck.probes import dhcp, link, lldp
-
     if not profile.lan:
         return []
     iface, where = options.interface, options.interface or "default interface"
     runs = [
-        ProbeRun(ids.LINK, "link", link.Spec(interface=iface), 5.0, f"link {where}", kind="passive"),
-        ProbeRun(ids.LLDP, "lldp", lldp.Spec(interface=iface, wait_s=options.lldp_wait_s),
+        ProbeRun(ids.LINK, "link", specs.LinkSpec(interface=iface), 5.0, f"link {where}", kind="passive"),
+        ProbeRun(ids.LLDP, "lldp", specs.LldpSpec(interface=iface, wait_s=options.lldp_wait_s),
                  options.lldp_wait_s + 3.0, f"LLDP/CDP listen {where}", kind="passive"),
     ]
     if profile.lan.dhcp:
-        runs.append(ProbeRun(ids.DHCP, "dhcp", dhcp.Spec(interface=iface, wait_s=options.dhcp_wait_s),
+        runs.append(ProbeRun(ids.DHCP, "dhcp", specs.DhcpSpec(interface=iface, wait_s=options.dhcp_wait_s),
                              options.dhcp_wait_s + 3.0, f"DHCP DISCOVER {where}", kind="passive"))
         if options.voice_vlan is not None:
             vid = options.voice_vlan
-            spec = dhcp.Spec(id=ids.dhcp_vlan(vid), interface=iface, vlan=vid, wait_s=options.dhcp_wait_s)
+            spec = specs.DhcpSpec(id=ids.dhcp_vlan(vid), interface=iface, vlan=vid, wait_s=options.dhcp_wait_s)
             runs.append(ProbeRun(spec.id, "dhcp", spec, options.dhcp_wait_s + 3.0, f"DHCP DISCOVER VLAN {vid}",
                                  kind="passive"))
     return runs

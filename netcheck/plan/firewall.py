@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from netcheck import hostport, ids
 from netcheck.plan.runs import ICMP_TIME_EXCEEDED, Options, ProbeRun, stun_server
-from netcheck.probes.stream import STAMP_PORT
+from netcheck.probes import specs
+from netcheck.probes.specs import STAMP_PORT
 from netcheck.profile import Profile, Role
 
 #: Idle times probed in parallel for the UDP binding lifetime (full runs only): the search
@@ -30,8 +31,6 @@ def runs(profile: Profile, options: Options) -> list[ProbeRun]:
 
 
 def _stun(profile: Profile, options: Options) -> list[ProbeRun]:
-    from netcheck.probes import stun
-
     out = []
     port = options.port_remap.get(3478, 3478)  # the demo's STUN server listens elsewhere
     for name, target in profile.targets_with_role(Role.STUN):
@@ -39,12 +38,12 @@ def _stun(profile: Profile, options: Options) -> list[ProbeRun]:
             continue
         for transport in ("udp", "tcp"):
             rid = ids.stun(transport, name)
-            spec = stun.Spec(id=rid, host=target.host, transport=transport, port=port)
+            spec = specs.StunSpec(id=rid, host=target.host, transport=transport, port=port)
             out.append(ProbeRun(rid, "stun", spec, 20.0, f"STUN {transport.upper()} {target.host}"))
         checkpoints = lifetime_checkpoints(profile)
         if not options.quick and not options.port_remap and checkpoints:
             rid = ids.stun_lifetime(name)
-            spec = stun.Spec(id=rid, host=target.host, lifetime_checkpoints_s=checkpoints)
+            spec = specs.StunSpec(id=rid, host=target.host, lifetime_checkpoints_s=checkpoints)
             out.append(ProbeRun(rid, "stun", spec, checkpoints[-1] + 10.0,
                                f"NAT UDP binding lifetime via {target.host}"))
     return out
@@ -86,8 +85,6 @@ def _stun_rows(profile: Profile) -> list[ProbeRun]:
     """A few Binding requests to every port of a small UDP row that names STUN (Teams'
     transport relays answer on 3478-3481), other than 3478 on a STUN target (asked above):
     each answer proves that port open towards that host (netcheck.evaluate.field)."""
-    from netcheck.probes import stun
-
     asked = {t.host for _, t in profile.targets_with_role(Role.STUN) if t.host}
     out = []
     for rule in profile.ports:
@@ -100,19 +97,17 @@ def _stun_rows(profile: Profile) -> list[ProbeRun]:
             if port == 3478 and host in asked:
                 continue
             rid = ids.stun_row(rule.destination, port)
-            spec = stun.Spec(id=rid, host=host, port=port, count=2, discovery=False)
+            spec = specs.StunSpec(id=rid, host=host, port=port, count=2, discovery=False)
             out.append(ProbeRun(rid, "stun", spec, 8.0, f"STUN UDP {host}:{port}"))
     return out
 
 
 def _tls(profile: Profile) -> list[ProbeRun]:
-    from netcheck.probes import tls
-
     out = []
     for i, rule in enumerate(profile.ports):
         host = profile.resolve_destination(rule.destination)
         if rule.tls and host and "tcp" in rule.transports and rule.range[0] == rule.range[1]:
-            spec = tls.Spec(id=ids.tls(i), host=host, port=rule.range[0])
+            spec = specs.TlsSpec(id=ids.tls(i), host=host, port=rule.range[0])
             out.append(ProbeRun(ids.tls(i), "tls", spec, 8.0, f"TLS {host}:{rule.port}"))
     return out
 
@@ -134,8 +129,6 @@ def _sip_alg(profile: Profile, options: Options) -> list[ProbeRun]:
     (``sip_alg:<transport>:<port>``, high confidence). With a SIP / handover host in the
     profile, also OPTIONS with RFC 3581 to it (``sip_alg:options``, medium confidence): the
     verdict without a responder, and the fallback when the mirror does not answer."""
-    from netcheck.probes import sip_alg
-
     if not profile.sip or profile.sip.alg_allowed:
         return []
     out = []
@@ -143,7 +136,7 @@ def _sip_alg(profile: Profile, options: Options) -> list[ProbeRun]:
         host, control_port = hostport.parse(options.responder, STAMP_PORT)
         for port, t in sip_legs(profile):
             rid = ids.sip_leg(t, port)
-            spec = sip_alg.Spec(id=rid, host=host, port=port, transport=t,
+            spec = specs.SipAlgSpec(id=rid, host=host, port=port, transport=t,
                                 key=options.responder_key, control_port=control_port)
             out.append(ProbeRun(rid, "sip_alg", spec, 15.0,
                                f"SIP ALG {t.upper()} {port} via responder mirror {host}"))
@@ -152,7 +145,7 @@ def _sip_alg(profile: Profile, options: Options) -> list[ProbeRun]:
         # the public address comes from the profile's STUN server, else the SBC itself: many
         # answer STUN (the field-mode call tries it first too); a silent one costs ~3.5 s
         stun_host = next((t.host for _, t in profile.targets_with_role(Role.STUN) if t.host), None) or sbc[0]
-        spec = sip_alg.Spec(id=ids.SIP_OPTIONS, host=sbc[0], port=sbc[1], mode="options",
+        spec = specs.SipAlgSpec(id=ids.SIP_OPTIONS, host=sbc[0], port=sbc[1], mode="options",
                             stun_host=stun_host)
         # paced: a STUN Binding (sent up to 3 times, RTO doubling from 0.5 s) and an OPTIONS
         # (up to twice, 1 s apart): five datagrams in up to 5.5 s, mostly waiting, so it runs
@@ -177,8 +170,6 @@ def _sip_rows(profile: Profile, options: Options) -> list[ProbeRun]:
     """Field mode: a SIP OPTIONS to each host of a UDP 5060 port row (e.g. stimme's local SIP
     trunk, ``--target sip_trunk=HOST``) that the SIP ALG test does not already ask; its
     answer proves UDP 5060 open towards that host (netcheck.evaluate.field)."""
-    from netcheck.probes import sip_alg
-
     if options.responder:
         return []
     asked = {r.spec.host for r in _sip_alg(profile, options)}
@@ -189,7 +180,7 @@ def _sip_rows(profile: Profile, options: Options) -> list[ProbeRun]:
         if host and host not in asked and "udp" in rule.transports and lo <= SIP_PORT <= hi:
             asked.add(host)
             rid = ids.sip_options(rule.destination)
-            spec = sip_alg.Spec(id=rid, host=host, port=SIP_PORT, mode="options")
+            spec = specs.SipAlgSpec(id=rid, host=host, port=SIP_PORT, mode="options")
             out.append(ProbeRun(rid, "sip_alg", spec, 8.0, f"SIP OPTIONS {host}:{SIP_PORT} (UDP egress)"))
     return out
 
@@ -200,23 +191,21 @@ def egress_runs(profile: Profile, options: Options) -> list[ProbeRun]:
     sends about one datagram a second, which disturbs no call, and runs beside the calls
     and the listeners (netcheck.schedule) instead of after them; but never beside
     another reader of the routers' Time Exceeded (the per-hop trace): ``contends``."""
-    from netcheck.probes import udp_egress
-
     if options.responder:
         return []
     rows = []
     for i, rule in enumerate(profile.ports):
         host = profile.resolve_destination(rule.destination)
         if host and "udp" in rule.transports:
-            rows.append(udp_egress.Row(row=i, host=host, lo=rule.range[0], hi=rule.range[1]))
+            rows.append(specs.EgressRow(row=i, host=host, lo=rule.range[0], hi=rule.range[1]))
     if not rows:
         return []
     stun_at = next((s for name, _ in profile.targets_with_role(Role.HANDOVER)
                     if (s := stun_server(profile, name)) is not None), None)
     if stun_at is None:
         stun_at = next((s for r in rows if (s := stun_server(profile, profile.ports[r.row].destination))), None)
-    control = stun_at or (rows[0].host, udp_egress.TRACEROUTE_PORT)
-    spec = udp_egress.Spec(id=ids.EGRESS, rows=tuple(rows), control_host=control[0],
+    control = stun_at or (rows[0].host, specs.TRACEROUTE_PORT)
+    spec = specs.UdpEgressSpec(id=ids.EGRESS, rows=tuple(rows), control_host=control[0],
                            control_port=control[1])
     return [ProbeRun(ids.EGRESS, "udp_egress", spec, spec.budget_s(),
                     f"UDP site egress (TTL one hop past the site edge) for {len(rows)} port rows",
@@ -228,8 +217,6 @@ def udp_runs(profile: Profile, options: Options) -> list[ProbeRun]:
     (``udp:<row>``). ``exclusive``: a sweep sends thousands of datagrams per second and must
     not run beside the timed call. Without a responder nothing is planned; the rows stay
     NOT_MEASURED with the reason (netcheck.evaluate.udp)."""
-    from netcheck.probes import udp_ports
-
     if not options.responder:
         return []
     host, port = hostport.parse(options.responder, STAMP_PORT)
@@ -239,7 +226,7 @@ def udp_runs(profile: Profile, options: Options) -> list[ProbeRun]:
         if "udp" not in rule.transports or not dest:
             continue
         lo, hi = rule.range
-        spec = udp_ports.Spec(id=ids.udp(i), host=host, ranges=((lo, hi),), control_port=port,
+        spec = specs.UdpPortsSpec(id=ids.udp(i), host=host, ranges=((lo, hi),), control_port=port,
                               key=options.responder_key, stands_for=dest)
         # all blocked, worst case: 1 round at 3000 pps + 2 at 1500 pps, each + <= 2 s settling
         timeout = 10.0 + 2.0 * (hi - lo + 1) / 1000.0
@@ -252,19 +239,17 @@ def responder_runs(profile: Profile, options: Options) -> list[ProbeRun]:
     """With a responder: DSCP read-back on the first port of the first UDP media range (when
     the profile asks for a voice DSCP), and the connect-back exposure test (when the profile
     forbids admin access from the internet)."""
-    from netcheck.probes import dscp, exposure
-
     if not options.responder:
         return []
     host, port = hostport.parse(options.responder, STAMP_PORT)
     out = []
     media = [r.range[0] for r in profile.ports if "udp" in r.transports and r.range[1] > r.range[0]]
     if profile.qos and profile.qos.voice_dscp is not None and media:
-        spec = dscp.Spec(id=ids.DSCP, host=host, port=media[0], dscp=profile.qos.voice_dscp,
+        spec = specs.DscpSpec(id=ids.DSCP, host=host, port=media[0], dscp=profile.qos.voice_dscp,
                          key=options.responder_key)
         out.append(ProbeRun(ids.DSCP, "dscp", spec, 8.0, f"DSCP read-back via responder {host}"))
     if profile.lan and profile.lan.no_admin_exposure:
-        spec2 = exposure.Spec(id=ids.EXPOSURE, host=host, control_port=port, key=options.responder_key)
+        spec2 = specs.ExposureSpec(id=ids.EXPOSURE, host=host, control_port=port, key=options.responder_key)
         out.append(ProbeRun(ids.EXPOSURE, "exposure", spec2, 10.0,
                            f"exposure: connect-back from responder {host}"))
     return out

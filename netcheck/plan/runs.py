@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from netcheck.probes import snmp_switch, stream
+from netcheck.probes import specs
 from netcheck.profile import Profile, Role
 from netcheck.schedule import Kind
 
@@ -46,10 +46,10 @@ class Options:
     responder: str | None = None  # HOST[:PORT] of a netcheck responder (STAMP)
     responder_key: bytes | None = field(default=None, repr=False)  # HMAC key: authenticated STAMP
     interface: str | None = None  # LAN probes (link, lldp, dhcp): None = default-route interface
-    lldp_wait_s: float = 35.0  # one 30 s LLDP interval (IEEE 802.1AB default) + margin
-    dhcp_wait_s: float = 6.0  # probes.dhcp.DEFAULT_WAIT_S (RFC 2131 4.1 timing, dnsmasq ping check)
+    lldp_wait_s: float = specs.LLDP_WAIT_S  # one 30 s LLDP interval (IEEE 802.1AB default) + margin
+    dhcp_wait_s: float = specs.DHCP_WAIT_S  # RFC 2131 4.1 timing, dnsmasq ping check
     voice_vlan: int | None = None  # also DISCOVER tagged on <interface>.<vlan>
-    switches: tuple[snmp_switch.SnmpTarget, ...] = ()  # SNMP switch audit (credentials inside)
+    switches: tuple[specs.SnmpTarget, ...] = ()  # SNMP switch audit (credentials inside)
     extensions: int | None = None  # capacity: the requirement needs the site's extensions
     package_mix: dict[str, int] = field(default_factory=dict)  # users per profile package
     concurrency: float | None = None  # share of extensions active at once
@@ -66,14 +66,14 @@ def stun_server(profile: Profile, name: str, options: Options | None = None) -> 
     """The STUN/TURN server that stands for path ``name`` without a responder: the
     profile's STUN target, else the target itself when its port table row names STUN on
     UDP 3478 (Teams: the transport relay). None when the profile names none."""
-    port = (options.port_remap if options else {}).get(stream.STUN_PORT, stream.STUN_PORT)
+    port = (options.port_remap if options else {}).get(specs.STUN_PORT, specs.STUN_PORT)
     named = next((t.host for _, t in profile.targets_with_role(Role.STUN) if t.host), None)
     if named:
         return named, port
     target = profile.targets.get(name)
     for rule in profile.ports:
         lo, hi = rule.range
-        if (rule.destination == name and "udp" in rule.transports and lo <= stream.STUN_PORT <= hi
+        if (rule.destination == name and "udp" in rule.transports and lo <= specs.STUN_PORT <= hi
                 and "STUN" in rule.protocol.upper() and target is not None and target.host):
             return target.host, port
     return None

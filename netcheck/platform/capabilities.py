@@ -15,8 +15,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import psutil
-
 from netcheck import platform as plat
 from netcheck.result import Interface
 
@@ -47,7 +45,10 @@ def _can_open_packet() -> bool:
 
 
 def interfaces() -> list[Interface]:
-    """Addresses, MAC, speed, duplex and MTU per interface (psutil; portable)."""
+    """Addresses, MAC, speed, duplex and MTU per interface (psutil; portable). psutil is
+    imported here, not at the top: ``run --plan`` asks only for privileges and the gateway."""
+    import psutil
+
     stats = psutil.net_if_stats()
     out = []
     for name, addrs in sorted(psutil.net_if_addrs().items()):
@@ -65,6 +66,8 @@ def interfaces() -> list[Interface]:
 
 def duplex_name(duplex: Any) -> str | None:
     """psutil's NIC duplex constant as "full" / "half" (None when the driver does not say)."""
+    import psutil
+
     names: dict[Any, str] = {psutil.NIC_DUPLEX_FULL: "full", psutil.NIC_DUPLEX_HALF: "half"}
     return names.get(duplex)
 

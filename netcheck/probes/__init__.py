@@ -1,13 +1,15 @@
 """Probe registry: the one literal list of probes (STYLE.md §2), and what each one needs.
 
-Each entry names the module that holds ``async def run(spec, ctx) -> Measurement`` and its
-``Spec`` class, and says what the probe needs from the machine and the site: a netcheck
-responder, raw layer-2 or ICMP access, an iperf3 server, SNMP credentials, the process to
-itself (timing-critical). The plan checks every run's spec against the entry
-(:func:`check_spec`: a plan cannot pair a probe with another probe's Spec), and ``run
---plan`` and ``doctor`` say from :func:`unmet` which runs this machine cannot do, and why,
-before anyone travels to the site. Modules are imported on first use so that ``netcheck
---help`` never pays for scapy or pysnmp.
+Each entry names the module that holds ``async def run(spec, ctx) -> Measurement``, its
+``Spec`` class (declared in :mod:`netcheck.probes.specs`, the module's ``Spec``), and says
+what the probe needs from the machine and the site: a netcheck responder, raw layer-2 or
+ICMP access, an iperf3 server, SNMP credentials, the process to itself (timing-critical).
+The plan checks every run's spec against the entry (:func:`check_spec`: a plan cannot pair
+a probe with another probe's Spec), and ``run --plan`` and ``doctor`` say from
+:func:`unmet` which runs this machine cannot do, and why, before anyone travels to the
+site. Probe modules are imported on first use (:func:`get`), so that the plan and ``run
+--plan`` load no probe code, event loop or engine, and ``netcheck --help`` never pays for
+scapy or pysnmp.
 """
 
 from __future__ import annotations
@@ -16,14 +18,17 @@ import enum
 import importlib
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from netcheck.probes._common import Context
-from netcheck.result import Measurement
+from netcheck.probes import specs
 
-__all__ = ["PROBES", "Context", "Need", "ProbeFn", "ProbeInfo", "check_spec", "get", "prepare", "unmet"]
+if TYPE_CHECKING:
+    from netcheck.probes._common import Context
+    from netcheck.result import Measurement
 
-ProbeFn = Callable[[Any, Context], Awaitable[Measurement]]
+__all__ = ["PROBES", "Need", "ProbeFn", "ProbeInfo", "check_spec", "get", "prepare", "unmet"]
+
+ProbeFn = Callable[[Any, "Context"], Awaitable["Measurement"]]
 
 
 class Need(enum.Enum):
@@ -50,38 +55,39 @@ _SATISFIED_BY: dict[Need, tuple[str, ...]] = {
 
 @dataclass(frozen=True)
 class ProbeInfo:
-    """One registry entry: ``module`` holds ``run`` and ``Spec``; ``needs`` as above."""
+    """One registry entry: ``module`` holds ``run`` (its ``Spec`` is ``spec``); ``needs`` as above."""
 
     module: str
+    spec: type
     needs: frozenset[Need] = frozenset()
 
 
-def _p(name: str, *needs: Need) -> ProbeInfo:
-    return ProbeInfo(f"netcheck.probes.{name}", frozenset(needs))
+def _p(name: str, spec: type, *needs: Need) -> ProbeInfo:
+    return ProbeInfo(f"netcheck.probes.{name}", spec, frozenset(needs))
 
 
 #: probe name -> its entry. The plan and the runner resolve probes only through this.
 PROBES: dict[str, ProbeInfo] = {
-    "bufferbloat": _p("bufferbloat", Need.IPERF3, Need.ICMP, Need.EXCLUSIVE),
-    "capacity": _p("capacity", Need.EXCLUSIVE),  # a responder, or STUN upstream only (field mode)
-    "dhcp": _p("dhcp", Need.RAW_PACKET),
-    "dns": _p("dns"),
-    "dscp": _p("dscp", Need.RESPONDER),
-    "exposure": _p("exposure", Need.RESPONDER),
-    "iperf3": _p("iperf3", Need.IPERF3),
-    "sip_alg": _p("sip_alg"),
-    "snmp_switch": _p("snmp_switch", Need.SNMP),
-    "link": _p("link"),
-    "lldp": _p("lldp", Need.RAW_PACKET),
-    "local_link": _p("local_link"),
-    "path_hops": _p("path_hops", Need.ICMP_ERRORS),
-    "qos": _p("qos", Need.RESPONDER, Need.EXCLUSIVE),
-    "stun": _p("stun"),
-    "tls": _p("tls"),
-    "stream": _p("stream", Need.EXCLUSIVE),
-    "tcp_ports": _p("tcp_ports"),
-    "udp_egress": _p("udp_egress", Need.ERROR_QUEUE),
-    "udp_ports": _p("udp_ports", Need.RESPONDER),
+    "bufferbloat": _p("bufferbloat", specs.BufferbloatSpec, Need.IPERF3, Need.ICMP, Need.EXCLUSIVE),
+    "capacity": _p("capacity", specs.CapacitySpec, Need.EXCLUSIVE),  # a responder, or STUN upstream only (field mode)
+    "dhcp": _p("dhcp", specs.DhcpSpec, Need.RAW_PACKET),
+    "dns": _p("dns", specs.DnsSpec),
+    "dscp": _p("dscp", specs.DscpSpec, Need.RESPONDER),
+    "exposure": _p("exposure", specs.ExposureSpec, Need.RESPONDER),
+    "iperf3": _p("iperf3", specs.Iperf3Spec, Need.IPERF3),
+    "sip_alg": _p("sip_alg", specs.SipAlgSpec),
+    "snmp_switch": _p("snmp_switch", specs.SnmpSwitchSpec, Need.SNMP),
+    "link": _p("link", specs.LinkSpec),
+    "lldp": _p("lldp", specs.LldpSpec, Need.RAW_PACKET),
+    "local_link": _p("local_link", specs.LocalLinkSpec),
+    "path_hops": _p("path_hops", specs.PathHopsSpec, Need.ICMP_ERRORS),
+    "qos": _p("qos", specs.QosSpec, Need.RESPONDER, Need.EXCLUSIVE),
+    "stun": _p("stun", specs.StunSpec),
+    "tls": _p("tls", specs.TlsSpec),
+    "stream": _p("stream", specs.StreamSpec, Need.EXCLUSIVE),
+    "tcp_ports": _p("tcp_ports", specs.TcpPortsSpec),
+    "udp_egress": _p("udp_egress", specs.UdpEgressSpec, Need.ERROR_QUEUE),
+    "udp_ports": _p("udp_ports", specs.UdpPortsSpec, Need.RESPONDER),
 }
 
 
@@ -93,14 +99,14 @@ def get(name: str) -> ProbeFn:
 
 
 def check_spec(name: str, spec: object) -> None:
-    """TypeError unless ``spec`` is probe ``name``'s own ``Spec`` (checked by module and
-    class name, so the plan needs no import it does not already have)."""
+    """TypeError unless ``spec`` is probe ``name``'s own ``Spec`` (exactly its class: the
+    QoS test's Spec is a CallSpec like the capacity ramp's, and still not the ramp's)."""
     info = PROBES.get(name)
     if info is None:
         raise TypeError(f"no probe named {name!r}")
-    kind = type(spec)
-    if kind.__module__ != info.module or kind.__name__ != "Spec":
-        raise TypeError(f"probe {name!r} takes {info.module}.Spec, not {kind.__module__}.{kind.__name__}")
+    if type(spec) is not info.spec:
+        raise TypeError(f"probe {name!r} takes {info.module}.Spec ({info.spec.__qualname__}), "
+                        f"not {type(spec).__qualname__}")
 
 
 def unmet(name: str, privileges: Mapping[str, bool]) -> list[Need]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import ipaddress
 import logging
 import time
 from collections.abc import Callable
@@ -109,15 +108,6 @@ async def resolve(ctx: Context, host: str, family: int = 0) -> tuple[tuple[int, 
         return resolved.first(family), None
     except ResolveError as exc:
         return None, error(ErrorKind.DNS, exc.detail)
-
-
-def is_ip_literal(host: str) -> bool:
-    """True for an IPv4/IPv6 address written out (no name to resolve)."""
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
 
 
 def error(kind: ErrorKind, detail: str) -> ProbeError:

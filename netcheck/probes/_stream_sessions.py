@@ -21,8 +21,9 @@ from typing import Final
 
 from netcheck.probes._stream_engine import ClockMap, Session
 from netcheck.wire.stamp import (
-    AUTH_LEN,
-    UNAUTH_LEN,
+    RTP_HEADER_LEN as RTP_HEADER_LEN,
+)
+from netcheck.wire.stamp import (
     ErrorEstimate,
     SenderPacket,
     StampError,
@@ -30,15 +31,7 @@ from netcheck.wire.stamp import (
     ntp_from_ns,
     parse_reflector,
 )
-
-RTP_HEADER_LEN: Final = 12
-
-
-def stamp_packet_size(payload_bytes: int, authenticated: bool) -> int:
-    """UDP payload size of one test packet: an RTP packet's (12 + codec payload), but at
-    least the STAMP base size (44 / 112 octets, RFC 8762 4.2)."""
-    base = AUTH_LEN if authenticated else UNAUTH_LEN
-    return max(base, RTP_HEADER_LEN + payload_bytes)
+from netcheck.wire.stamp import stamp_packet_size as stamp_packet_size
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,8 @@ from dataclasses import dataclass, field
 
 from netcheck.probes import iperf3, path_hops
 from netcheck.probes._common import Context, Timer, error, percentile
+from netcheck.probes.specs import BufferbloatSpec as Spec
+from netcheck.probes.specs import Iperf3Spec, PathHopsSpec
 from netcheck.result import ErrorKind, Measurement, Value
 
 #: (upper bound of added latency in ms, grade), Waveform's bufferbloat grading
@@ -44,21 +46,6 @@ GRADES = ((5.0, "A+"), (30.0, "A"), (60.0, "B"), (200.0, "C"), (400.0, "D"))
 WARMUP_S = 1.0
 #: An echo unanswered after this long counts as lost; under load it is slower than any answered one.
 ECHO_TIMEOUT_S = 2.0
-
-
-@dataclass(frozen=True)
-class Spec:
-    id: str
-    load_host: str
-    load_port: int = iperf3.DEFAULT_PORT
-    ping_host: str | None = None
-    idle_s: float = 3.0
-    load_s: float = 6.0
-    interval_s: float = 0.1
-    dscp: int = 46
-    max_bytes: int = 100_000_000
-    streams: int = 4  # parallel TCP streams: one stream's window may not fill a deep queue
-    directions: tuple[str, ...] = ("up", "down")
 
 
 @dataclass
@@ -138,7 +125,7 @@ def _fail(timer: Timer, spec: Spec, kind: ErrorKind, detail: str) -> Measurement
 
 
 async def _first_isp_hop(spec: Spec, ctx: Context) -> str | None:
-    trace = path_hops.Spec(id=f"{spec.id}:trace", host=spec.load_host, rounds=1, pmtu=False, max_hops=12)
+    trace = PathHopsSpec(id=f"{spec.id}:trace", host=spec.load_host, rounds=1, pmtu=False, max_hops=12)
     sub = Context(deadline=min(ctx.deadline, time.monotonic() + 8.0), caps=ctx.caps)
     m = await path_hops.run(trace, sub)
     segs = m.values.get("segments")
@@ -158,7 +145,7 @@ async def _phases(spec: Spec, binary: str, ctx: Context) -> dict[str, dict[str, 
     for direction in spec.directions:
         if ctx.remaining() < spec.load_s + 2:
             break
-        load = iperf3.Spec(id="load", host=spec.load_host, port=spec.load_port, duration_s=spec.load_s,
+        load = Iperf3Spec(id="load", host=spec.load_host, port=spec.load_port, duration_s=spec.load_s,
                            reverse=direction == "down", streams=spec.streams)
         argv = [*load.argv(binary), "-b", str(cap_bps // spec.streams)]
         ctx.progress(f"bufferbloat: {direction}link load {spec.load_s:g} s")
@@ -172,7 +159,7 @@ BUSY_RETRIES = 3
 TRANSIENT = ("busy", "Connection refused")
 
 
-async def _load(argv: list[str], load: iperf3.Spec, spec: Spec, ctx: Context
+async def _load(argv: list[str], load: Iperf3Spec, spec: Spec, ctx: Context
                 ) -> tuple[dict[str, Value], str | None, float]:
     """One bounded iperf3 run (figures, problem, its monotonic start). Between two tests an
     iperf3 server is briefly not there: it answers "busy" while it finishes the previous

@@ -50,7 +50,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from netcheck import platform as plat
-from netcheck.analysis import bandwidth, emodel
+from netcheck.analysis import emodel
 from netcheck.analysis.stats import (
     JITTER_STATISTIC,
     JitterSummary,
@@ -62,14 +62,11 @@ from netcheck.probes import _stream_analysis as an
 from netcheck.probes._callgen import run_calls
 from netcheck.probes._common import Context, Timer, Why, error
 from netcheck.probes._common import resolve as resolve_shared
-from netcheck.probes._stream_sessions import StampReply, stamp_packet_size
+from netcheck.probes._stream_sessions import StampReply
+from netcheck.probes.specs import CallLimits as Limits
+from netcheck.probes.specs import CapacitySpec as Spec
 from netcheck.result import Confidence, ErrorKind, Measurement, ProbeError, Value
 
-STAMP_PORT = 862
-DEFAULT_MAX_CALLS = 400
-"""Cap of the ramp without a requirement: the call generator's per-call-socket ceiling on
-a shared 2-vCPU VM was 300 calls in every run and 500 in some (bench/RESULTS.md, "Stream
-capacity"), with the responder on the same CPUs; in use the responder is remote."""
 DRAIN_S = 0.4  # listen this long after a step's last send for late replies
 _NS_PER_MS = 1_000_000.0
 
@@ -87,71 +84,6 @@ class CallRecord(Protocol):
 
     @property
     def replies(self) -> Sequence[StampReply]: ...
-
-
-@dataclass(frozen=True)
-class Limits:
-    """What "within limits" means for one step (from the profile's path limits)."""
-
-    max_loss_pct: float = 1.0
-    max_jitter_ms: float | None = 20.0
-    min_mos: float | None = None
-    max_queue_growth_ms: float = 10.0
-
-
-@dataclass(frozen=True)
-class CallSpec:
-    """The emulated calls of a load probe: responder ``host:port`` (``key`` = authenticated
-    STAMP), codec, packet interval, DSCP and the jitter buffer they are judged with.
-    Shared by the capacity ramp and the QoS test (:mod:`netcheck.probes.qos`)."""
-
-    id: str
-    host: str
-    port: int = STAMP_PORT
-    key: bytes | None = field(default=None, repr=False)
-    codec: str = "G.711"
-    interval_ms: float = 20.0
-    dscp: int = 46
-    jitter_buffer_ms: float = 60.0
-
-
-@dataclass(frozen=True)
-class Spec(CallSpec):
-    """Ramp concurrent calls towards the responder at ``host:port``.
-
-    ``required_up_kbps`` / ``required_down_kbps``: what the site needs (None: no
-    requirement; the ramp then looks for the limit up to ``max_calls``)."""
-
-    required_up_kbps: float | None = None
-    required_down_kbps: float | None = None
-    requirement_basis: tuple[str, ...] = ()
-    margin: float = 0.25
-    start_calls: int = 2
-    max_calls: int = DEFAULT_MAX_CALLS
-    step_s: float = 3.0
-    pause_s: float = 0.3
-    duration_s: float = 60.0
-    method: str = "stamp"  # "stun": field mode, the provider's STUN server; uplink only
-    limits: Limits = field(default_factory=Limits)
-
-    def payload_bytes(self) -> int:
-        return bandwidth.codec_payload_bytes(self.codec, self.interval_ms)
-
-    def packet_bytes(self) -> int:
-        """UDP payload of one test packet (RTP-sized, at least the STAMP base size)."""
-        return stamp_packet_size(self.payload_bytes(), self.key is not None)
-
-    def call_kbps(self) -> float:
-        """Layer-3 bit rate of one emulated call, one direction (UDP payload + 8 + 20)."""
-        size = self.packet_bytes() + bandwidth.UDP_HEADER + bandwidth.IPV4_HEADER
-        return bandwidth.bitrate_kbps(size, self.interval_ms)
-
-    def target_calls(self) -> int:
-        """Calls that carry the requirement plus the margin (``max_calls`` without one)."""
-        need = max(self.required_up_kbps or 0.0, self.required_down_kbps or 0.0)
-        if need <= 0:
-            return self.max_calls
-        return min(self.max_calls, bandwidth.calls_for(need * (1 + self.margin), self.call_kbps()))
 
 
 # --------------------------------------------------------------------------------------

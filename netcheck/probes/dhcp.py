@@ -32,11 +32,11 @@ import asyncio
 import secrets
 import socket
 import time
-from dataclasses import dataclass
 from typing import Any
 
 from netcheck.probes import _dhcp_lease, _rawl2
 from netcheck.probes._common import Context, Timer, ms
+from netcheck.probes.specs import DhcpSpec as Spec
 from netcheck.result import ErrorKind, Measurement, ProbeError, Value
 from netcheck.wire import dhcp as wire
 
@@ -46,20 +46,6 @@ _SHOWN = {1: "ip", 3: "ip", 6: "ip", 54: "ip", 150: "ip", 66: "text", 43: "hex",
 
 #: RFC 2131 section 4.1: a client retransmits its DISCOVER after 4 s (then 8, 16 ... s).
 RFC2131_FIRST_RETRANSMIT_S = 4.0
-#: Default OFFER wait. Servers that check an address is free before offering it answer
-#: late: dnsmasq pings the candidate address and waits 3 s for a reply (its default; OpenWrt,
-#: Pi-hole, many ISP routers), Windows Server's conflict detection likewise. A 3 s wait
-#: missed every such OFFER; 6 s covers the ping, the RFC 2131 retransmission at 4 s and
-#: the OFFER to it.
-DEFAULT_WAIT_S = 6.0
-
-
-@dataclass(frozen=True)
-class Spec:
-    id: str = "dhcp"
-    interface: str | None = None  # None: the interface of the default route
-    vlan: int | None = None  # probe tagged on the sub-interface <interface>.<vlan>
-    wait_s: float = DEFAULT_WAIT_S
 
 
 async def run(spec: Spec, ctx: Context) -> Measurement:

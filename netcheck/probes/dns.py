@@ -11,18 +11,12 @@ every other probe of the run used, and ``resolve_ms`` is that lookup's own durat
 from __future__ import annotations
 
 import socket
-from dataclasses import dataclass
 
-from netcheck.probes._common import Context, Timer, error, is_ip_literal, ms
+from netcheck.hostport import is_ip_literal
+from netcheck.probes._common import Context, Timer, error, ms
 from netcheck.probes._names import ResolveError
+from netcheck.probes.specs import DnsSpec as Spec
 from netcheck.result import ErrorKind, Measurement
-
-
-@dataclass(frozen=True)
-class Spec:
-    id: str
-    host: str
-    timeout_s: float = 5.0
 
 
 async def run(spec: Spec, ctx: Context) -> Measurement:

@@ -18,26 +18,12 @@ import select
 import socket
 import time
 from collections import Counter
-from dataclasses import dataclass, field
 
 from netcheck import platform as plat
 from netcheck.probes._common import Context, Timer, error, resolve
+from netcheck.probes.specs import DscpSpec as Spec
 from netcheck.result import ErrorKind, Measurement, Value
 from netcheck.wire import portecho
-
-
-@dataclass(frozen=True)
-class Spec:
-    """Send ``count`` packets marked ``dscp`` to the responder ``host:port`` (a port it
-    serves with ``--udp-ranges``), one every ``interval_s``."""
-
-    id: str
-    host: str
-    port: int
-    dscp: int = 46
-    count: int = 20
-    interval_s: float = 0.02
-    key: bytes | None = field(default=None, repr=False)
 
 
 async def run(spec: Spec, ctx: Context) -> Measurement:

@@ -14,21 +14,12 @@ SIP exposure, is not seen.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
 
 from netcheck.probes._common import Context, Timer, error
 from netcheck.probes._control import request
+from netcheck.probes.specs import ExposureSpec as Spec
 from netcheck.result import ErrorKind, Measurement
-from netcheck.wire.control import CONNECT_TIMEOUT_S, DEFAULT_EXPOSURE_PORTS
-
-
-@dataclass(frozen=True)
-class Spec:
-    id: str
-    host: str
-    control_port: int = 862
-    ports: tuple[int, ...] = DEFAULT_EXPOSURE_PORTS
-    key: bytes | None = field(default=None, repr=False)
+from netcheck.wire.control import CONNECT_TIMEOUT_S
 
 
 async def run(spec: Spec, ctx: Context) -> Measurement:

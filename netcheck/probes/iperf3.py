@@ -13,40 +13,11 @@ import asyncio
 import contextlib
 import json
 import shutil
-from dataclasses import dataclass
 from typing import Any
 
 from netcheck.probes._common import Context, Timer, error
+from netcheck.probes.specs import Iperf3Spec as Spec
 from netcheck.result import Confidence, ErrorKind, Measurement, Value
-
-DEFAULT_PORT = 5201
-
-
-@dataclass(frozen=True)
-class Spec:
-    """iperf3 client run towards ``host:port``; ``udp_kbps`` = UDP at that offered rate
-    (None: TCP); ``reverse`` = server sends (download)."""
-
-    id: str
-    host: str
-    port: int = DEFAULT_PORT
-    duration_s: float = 5.0
-    reverse: bool = False
-    udp_kbps: float | None = None
-    streams: int = 1
-    dscp: int = 0
-    binary: str = "iperf3"
-
-    def argv(self, path: str) -> list[str]:
-        out = [path, "-c", self.host, "-p", str(self.port), "-J", "-t", f"{self.duration_s:g}",
-               "-P", str(self.streams)]
-        if self.reverse:
-            out.append("-R")
-        if self.udp_kbps is not None:
-            out += ["-u", "-b", f"{int(self.udp_kbps * 1000)}"]
-        if self.dscp:
-            out += ["--dscp", str(self.dscp)]
-        return out
 
 
 async def run(spec: Spec, ctx: Context) -> Measurement:

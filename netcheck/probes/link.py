@@ -9,24 +9,18 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
 
 from netcheck.platform import capabilities
 from netcheck.probes._common import Context, Timer, error
+from netcheck.probes.specs import LinkSpec as Spec
 from netcheck.result import ErrorKind, Measurement, Value
 
 #: Per-thread view of the routing table first: in a network namespace entered by one
 #: thread (the lab, ``setns``), /proc/net follows the process's main thread instead.
 ROUTE_FILES = (Path("/proc/thread-self/net/route"), Path("/proc/net/route"))
-
-
-@dataclass(frozen=True)
-class Spec:
-    id: str = "link"
-    interface: str | None = None  # None: the interface of the default route
 
 
 async def run(spec: Spec, ctx: Context) -> Measurement:

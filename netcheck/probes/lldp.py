@@ -16,22 +16,13 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
-from dataclasses import dataclass
 from typing import Any
 
 from netcheck.probes import _rawl2
 from netcheck.probes._common import Context, Timer, ms
+from netcheck.probes.specs import LldpSpec as Spec
 from netcheck.result import Measurement, Value
 from netcheck.wire import lldp as wire
-
-LLDP_WAIT_S = 35.0
-
-
-@dataclass(frozen=True)
-class Spec:
-    id: str = "lldp"
-    interface: str | None = None  # None: the interface of the default route
-    wait_s: float = LLDP_WAIT_S
 
 
 async def run(spec: Spec, ctx: Context) -> Measurement:

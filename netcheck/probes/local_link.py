@@ -22,7 +22,6 @@ import asyncio
 import ipaddress
 import socket
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
@@ -30,18 +29,12 @@ import psutil
 from netcheck.platform import capabilities
 from netcheck.probes._common import Context, Timer, error
 from netcheck.probes.link import default_route
+from netcheck.probes.specs import LocalLinkSpec as Spec
 from netcheck.result import ErrorKind, Measurement, Value
 
 PROC_NET = (Path("/proc/thread-self/net"), Path("/proc/net"))
 SYS_NET = Path("/sys/class/net")
 COUNTERS = ("rx_errors", "rx_frame", "tx_errors", "tx_colls", "tx_carrier")
-
-
-@dataclass(frozen=True)
-class Spec:
-    id: str = "local_link"
-    interface: str | None = None
-    sample_s: float = 2.0
 
 
 def supported() -> bool:

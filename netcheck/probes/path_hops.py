@@ -48,6 +48,7 @@ from dataclasses import dataclass, field
 
 from netcheck.analysis import pathseg
 from netcheck.probes._common import Context, Timer, error, resolve
+from netcheck.probes.specs import PathHopsSpec as Spec
 from netcheck.result import Confidence, ErrorKind, Measurement, ProbeError, Value
 from netcheck.wire import icmperr
 from netcheck.wire.icmperr import IcmpError, Kind
@@ -62,32 +63,6 @@ PERMISSION_HINT = (
     "per-hop probing needs the ICMP errors routers send back: run as root/Administrator or "
     "grant CAP_NET_RAW (raw ICMP socket); on Linux it also works unprivileged (IP_RECVERR)"
 )
-
-
-@dataclass(frozen=True)
-class Spec:
-    """Trace ``host`` with ``rounds`` probes per TTL, one per TTL every ``interval_s``.
-
-    ``gateway``: this computer's default gateway (the end of the LAN segment; default:
-    the routing table). ``provider_networks``: prefixes of the provider's network (where
-    the provider segment starts); without them the provider segment is the last link
-    into the target. ``mode``: "auto" (raw when allowed, else recverr), "raw", "recverr".
-    """
-
-    id: str
-    host: str
-    max_hops: int = 16
-    rounds: int = 10
-    interval_s: float = 1.0
-    wait_s: float = 2.0
-    dscp: int = 46
-    base_port: int = 33434
-    size: int = 64
-    gateway: str | None = None
-    provider_networks: tuple[str, ...] = ()
-    mode: str = "auto"
-    protocol: str = "auto"
-    pmtu: bool = True
 
 
 @dataclass(frozen=True)

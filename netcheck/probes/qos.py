@@ -30,7 +30,7 @@ import contextlib
 import socket
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from netcheck.analysis import bandwidth, emodel
 from netcheck.clock import clock_sync, error_estimate
@@ -38,41 +38,18 @@ from netcheck.probes._callgen import Call, CallGen, open_calls
 from netcheck.probes._common import Context, Timer, error
 from netcheck.probes._stream_analysis import send_error_values
 from netcheck.probes._stream_engine import ClockMap
-from netcheck.probes._stream_sessions import stamp_packet_size
 from netcheck.probes.capacity import (
     DRAIN_S,
     CallSetup,
-    CallSpec,
     Direction,
-    Limits,
     analyse_calls,
     resolve,
     set_dscp,
 )
+from netcheck.probes.specs import QosSpec as Spec
 from netcheck.result import Confidence, ErrorKind, Measurement, Value
 
-DISCARD_PORT = 9  # RFC 863
 PRIORITY_SLACK_MS = 5.0
-
-
-@dataclass(frozen=True)
-class Spec(CallSpec):
-    """Voice (DSCP ``dscp``) and canary (DSCP 0) calls to ``host:port`` under bulk load."""
-
-    baseline_s: float = 3.0
-    step_s: float = 3.0
-    max_steps: int = 6
-    bulk_port: int = DISCARD_PORT
-    bulk_start_kbps: float = 1000.0
-    bulk_max_kbps: float = 50_000.0
-    bulk_packet_bytes: int = 1200
-    saturation_delay_ms: float = 10.0
-    duration_s: float = 30.0
-    limits: Limits = field(default_factory=Limits)
-
-    def packet_bytes(self) -> int:
-        payload = bandwidth.codec_payload_bytes(self.codec, self.interval_ms)
-        return stamp_packet_size(payload, self.key is not None)
 
 
 @dataclass(frozen=True)

@@ -46,11 +46,12 @@ import ipaddress
 import socket
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from netcheck import hostport
 from netcheck.probes import _control as control
 from netcheck.probes._common import Context, Timer, error, resolve
+from netcheck.probes.specs import SipAlgSpec as Spec
 from netcheck.result import Confidence, ErrorKind, Measurement, ProbeError, Value
 from netcheck.wire import sip
 from netcheck.wire.sip_mirror import (
@@ -74,23 +75,6 @@ KINDS = ("invite", "register", "canary", "large", "answer")
 ALG_FINDINGS = ("intercepts", "rewrites_headers", "rewrites_sdp", "stale_content_length", "mangles_message",
                 "rewrites_registrations", "rewrites_answers", "rewrites_unseen", "drops_unparseable",
                 "drops_invites", "drops_registrations")
-
-
-@dataclass(frozen=True)
-class Spec:
-    """Test the SIP path to ``host:port`` over ``transport`` ("udp" or "tcp")."""
-
-    id: str
-    host: str
-    port: int = 5060
-    transport: str = "udp"
-    mode: str = "mirror"  # "mirror" (netcheck responder) or "options" (provider's server)
-    wait_s: float = 1.0
-    attempts: int = 2
-    key: bytes | None = field(default=None, repr=False)  # responder key: keyed mirror
-    control_port: int | None = None  # responder's TCP control port: which ports it serves
-    stun_host: str | None = None  # options: learn the public address (STUN, same socket)
-    stun_port: int = 3478
 
 
 async def run(spec: Spec, ctx: Context) -> Measurement:

@@ -22,12 +22,13 @@ streams when those land.
 from __future__ import annotations
 
 import asyncio
-import enum
 import warnings
-from dataclasses import dataclass, field
 from typing import Any
 
 from netcheck.probes._common import Context, Timer, error
+from netcheck.probes.specs import SnmpSwitchSpec as Spec
+from netcheck.probes.specs import SnmpTarget
+from netcheck.probes.specs import SnmpVersion as Version
 from netcheck.result import ErrorKind, Measurement, ProbeError
 from netcheck.wire import lan_model
 
@@ -38,46 +39,6 @@ MAX_ROWS_PER_COLUMN = 20_000  # a bound for broken agents that never end a walk
 COLUMN_RETRIES = 2  # extra tries of a timed-out GETBULK inside one column
 BACKOFF_S = 0.2
 PROBE_CHUNK = 24  # columns per presence probe; halved for an agent that answers tooBig
-
-
-class Version(enum.StrEnum):
-    V2C = "2c"
-    V3 = "3"
-
-
-@dataclass(frozen=True, repr=False)
-class SnmpTarget:
-    """Where and how to ask. ``repr`` hides the secrets (it may end up in a traceback)."""
-
-    host: str
-    port: int = 161
-    version: Version = Version.V2C
-    community: str = ""
-    v3_user: str = ""
-    v3_auth_key: str = ""
-    v3_priv_key: str = ""
-    v3_auth_proto: str = "SHA"
-    v3_priv_proto: str = "AES"
-    v3_context: str = ""
-
-    @property
-    def label(self) -> str:
-        return self.host if self.port == 161 else f"{self.host}:{self.port}"
-
-    def secrets(self) -> list[str]:
-        return [s for s in (self.community, self.v3_auth_key, self.v3_priv_key) if s]
-
-    def __repr__(self) -> str:
-        return f"SnmpTarget({self.label}, v{self.version.value})"
-
-
-@dataclass(frozen=True)
-class Spec:
-    id: str
-    target: SnmpTarget
-    timeout_s: float = 1.0  # per request
-    retries: int = 1
-    columns: tuple[str, ...] = field(default_factory=lambda: tuple(lan_model.COLUMNS))
 
 
 class AuditError(Exception):

@@ -37,7 +37,7 @@ import ipaddress
 import os
 import secrets
 import socket
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 import msgspec
 
@@ -62,14 +62,9 @@ from netcheck.probes._stream_sessions import (
     StunCall,
     stamp_packet_size,
 )
+from netcheck.probes.specs import StreamSpec as Spec
 from netcheck.result import Confidence, ErrorKind, Measurement, ProbeError, Value
 
-STAMP_PORT = 862  # RFC 8762 section 4.1: the well-known STAMP port
-STUN_PORT = 3478  # RFC 8489 section 18.6
-SIP_PORT = 5060
-#: SIP OPTIONS go out at most 5 per second: an SBC's flood protection (e.g. Kamailio's
-#: pike module) must not take the measurement for an attack.
-SIP_INTERVAL_MS = 200.0
 METHOD_NAMES = {"icmp": "icmp-50pps", "stun": "stun-50pps", "sip": "sip-options-5pps"}
 PERMISSION_HINT = (
     "ICMP needs raw sockets or ping sockets: run as root/Administrator, grant CAP_NET_RAW, "
@@ -77,61 +72,6 @@ PERMISSION_HINT = (
     "on Windows IPv4 echo works without Administrator (ICMP helper API), IPv6 does not; "
     "or measure with a netcheck responder (--responder HOST)"
 )
-
-
-@dataclass(frozen=True)
-class Attempt:
-    """A fall-back measurement of the same path: ``method`` ("stun" / "icmp") to
-    ``host:port`` (``port`` is ignored for ICMP)."""
-
-    method: str
-    host: str
-    port: int = STUN_PORT
-
-
-@dataclass(frozen=True)
-class Spec:
-    """One emulated call towards ``host``.
-
-    ``method`` "stamp" needs a responder at ``host:port`` (``key`` = authenticated mode);
-    "icmp" is the fallback. ``window_s`` is the loss window (VSE NET: 10 s),
-    ``burst_window_ms`` the burst-loss window (Teams: 200 ms). ``assume_synchronized``
-    declares the two clocks synchronised (e.g. namespaces of one host) so one-way delay is
-    reported as measured; it is otherwise decided from the host's clock state and the
-    reflector's Error Estimate S bit.
-    """
-
-    id: str
-    host: str
-    port: int = STAMP_PORT
-    codec: str = "G.711"
-    duration_s: float = 30.0
-    interval_ms: float = 20.0
-    dscp: int = 46
-    key: bytes | None = field(default=None, repr=False)
-    jitter_buffer_ms: float = 60.0
-    window_s: float = 10.0
-    burst_window_ms: float | None = None
-    method: str = "stamp"
-    assume_synchronized: bool = False
-    fallback: tuple[Attempt, ...] = ()
-    silent_stop_s: float | None = 2.0
-    low_cpu: bool = False  # the engine's sleep-only schedule (small boxes); send error stated
-
-    @property
-    def send_interval_ms(self) -> float:
-        """The schedule: the codec's packet interval, slower for a SIP OPTIONS series."""
-        return max(self.interval_ms, SIP_INTERVAL_MS) if self.method == "sip" else self.interval_ms
-
-    @property
-    def count(self) -> int:
-        return max(1, round(self.duration_s * 1000.0 / self.send_interval_ms))
-
-    def payload_bytes(self) -> int:
-        """Codec payload of one packet (G.711 20 ms: 160 octets)."""
-        codec = emodel.CODECS[self.codec]
-        exact = codec.payload_bytes(self.interval_ms)
-        return exact if exact is not None else round(codec.bitrate_kbps * self.interval_ms / 8)
 
 
 async def run(spec: Spec, ctx: Context) -> Measurement:

@@ -31,34 +31,14 @@ import contextlib
 import socket
 import struct
 import time
-from dataclasses import dataclass
 
 from netcheck import hostport
 from netcheck.probes._common import Context, Timer, error, ms, percentile, resolve
+from netcheck.probes.specs import StunSpec as Spec
 from netcheck.result import ErrorKind, Measurement, ProbeError, Value
 from netcheck.wire import stun
 
 Address = tuple[str, int]
-
-
-@dataclass(frozen=True)
-class Spec:
-    """Binding requests to ``host:port`` over ``transport`` ("udp" or "tcp").
-
-    ``count`` sequential requests give the RTT; ``discovery`` runs RFC 5780 tests when the
-    server offers OTHER-ADDRESS (UDP only); ``lifetime_checkpoints_s`` (UDP only, e.g.
-    ``(15, 30, 60, 120, 180)``) runs the binding-lifetime search instead of the RTT series.
-    """
-
-    id: str
-    host: str
-    port: int = 3478
-    transport: str = "udp"
-    count: int = 5
-    rto_s: float = 0.5
-    retransmits: int = 3
-    discovery: bool = True
-    lifetime_checkpoints_s: tuple[float, ...] = ()
 
 
 async def run(spec: Spec, ctx: Context) -> Measurement:

@@ -14,26 +14,13 @@ import errno
 import socket
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 
 from netcheck.probes._common import Context, Timer, compress_ranges, ms, resolve
 from netcheck.probes._tcpinfo import handshake_rtt_ms
+from netcheck.probes.specs import TcpPortsSpec as Spec
 from netcheck.result import Measurement, ProbeError, Value
 
 STATES = ("open", "refused", "filtered", "reset", "unreachable", "blocked_locally")
-
-
-@dataclass(frozen=True)
-class Spec:
-    """Connect to ``host`` on each of ``ports``; ``remap`` sends a profile port to another
-    real port (the demo's local peers listen on free ports)."""
-
-    id: str
-    host: str
-    ports: tuple[int, ...]
-    timeout_s: float = 3.0
-    concurrency: int = 64
-    remap: dict[int, int] = field(default_factory=dict)
 
 
 async def run(spec: Spec, ctx: Context) -> Measurement:

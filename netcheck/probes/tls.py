@@ -19,25 +19,12 @@ import functools
 import socket
 import ssl
 import threading
-from dataclasses import dataclass
 from typing import Any
 
 from netcheck.probes._common import Context, Timer, error, ms, resolve
 from netcheck.probes._tcpinfo import handshake_rtt_ms
+from netcheck.probes.specs import TlsSpec as Spec
 from netcheck.result import ErrorKind, Measurement, Value
-
-
-@dataclass(frozen=True)
-class Spec:
-    """TLS handshake with ``host:port``; ``server_name`` is the SNI / name to verify
-    (default ``host``), ``cafile`` an extra trust anchor (a provider's private CA)."""
-
-    id: str
-    host: str
-    port: int
-    server_name: str | None = None
-    cafile: str | None = None
-    timeout_s: float = 5.0
 
 
 async def run(spec: Spec, ctx: Context) -> Measurement:

@@ -48,50 +48,17 @@ from typing import Final
 
 from netcheck import platform as plat
 from netcheck.probes._common import Context, Timer, Why, error, resolve
+from netcheck.probes.specs import EgressRow as Row
+from netcheck.probes.specs import UdpEgressSpec as Spec
 from netcheck.result import Confidence, ErrorKind, Measurement, ProbeError, Value
 from netcheck.wire import stun
 
-TRACEROUTE_PORT: Final = 33434  # the classic traceroute base port (a control without STUN)
 IP_RECVERR: Final = plat.IP_RECVERR_LINUX  # the error queue is netcheck.platform's
 SO_EE_ORIGIN_ICMP: Final = 2  # linux/errqueue.h
 ICMP_UNREACH: Final = 3
 ICMP_TIME_EXCEEDED: Final = 11
 _SITE_NETS: Final = tuple(ipaddress.ip_network(n) for n in (
     "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16"))
-
-
-@dataclass(frozen=True)
-class Row:
-    """Port-table row ``row``: UDP ``lo``-``hi`` towards ``host``."""
-
-    row: int
-    host: str
-    lo: int
-    hi: int
-
-
-@dataclass(frozen=True)
-class Spec:
-    """Sample every row's range; ``control_host:control_port`` finds the hop and shows
-    that the router beyond the edge answers at all. ``ttl`` None = find it."""
-
-    id: str
-    rows: tuple[Row, ...]
-    control_host: str
-    control_port: int = 3478
-    samples: int = 4
-    ttl: int | None = None
-    max_hops: int = 8
-    rounds: int = 3
-    burst: int = 4
-    rate_pps: float = 1.0
-    seed: int | None = None
-
-    def budget_s(self) -> float:
-        """Worst case: discovery (2 tries per hop, up to 3 ports, most stop early) + every sample and control silent in
-        every round (1 s each), bounded so one slow site cannot stall the run."""
-        probes = sum(min(self.samples, r.hi - r.lo + 1) for r in self.rows) + 1
-        return min(120.0, 5.0 + 4.0 * self.max_hops + self.rounds * (probes + 1) * 1.0)
 
 
 @dataclass(frozen=True)

@@ -39,30 +39,15 @@ from typing import Any, Final
 
 from netcheck import platform as plat
 from netcheck.probes._common import Context, Timer, compress_ranges, resolve
+from netcheck.probes.specs import UDP_SWEEP_RATE_PPS as DEFAULT_RATE_PPS
+from netcheck.probes.specs import UdpPortsSpec as Spec
 from netcheck.result import Measurement, Value
 from netcheck.wire import portecho
 
-DEFAULT_RATE_PPS: Final = 3000.0
 _CONNECTED_BATCH: Final = 256  # sockets open at once
 CONNECTED_FIRST_MAX: Final = 1024  # up to this many ports, every round on connected sockets
 UNKNOWN_OFFENDER: Final = "unknown"
 STATES: Final = ("open", "rejected", "no_answer", "not_covered")
-
-
-@dataclass(frozen=True)
-class Spec:
-    """Sweep ``ranges`` on the responder ``host``; ``control_port`` is its TCP control
-    service (the STAMP port number) for coverage; ``stands_for`` names the profile's
-    destination the responder stands in for (label only)."""
-
-    id: str
-    host: str
-    ranges: tuple[tuple[int, int], ...]
-    control_port: int = 862
-    key: bytes | None = field(default=None, repr=False)
-    rate_pps: float = DEFAULT_RATE_PPS
-    retries: int = 2
-    stands_for: str = ""
 
 
 @dataclass

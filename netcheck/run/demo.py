@@ -14,16 +14,8 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from netcheck.probes.specs import STUN_PORT as STUN_PORT  # RFC 8489: remapped like the TCP ports
 from netcheck.profile import Profile
-
-STUN_PORT = 3478  # RFC 8489 section 9: the default STUN port, remapped like the TCP ports
-
-
-def planned_remap(profile: Profile) -> dict[int, int]:
-    """The ports :func:`peers` will remap (to free ports chosen when they start): what the
-    plan shows before anything is started."""
-    tcp = [p for r in profile.ports if "tcp" in r.transports for p in range(r.range[0], r.range[1] + 1)]
-    return {port: port for port in [STUN_PORT, *tcp]}
 
 
 @asynccontextmanager

@@ -23,7 +23,7 @@ from netcheck.result import Site
 from netcheck.run.defaults import DHCP_WAIT_S, LLDP_WAIT_S
 
 if TYPE_CHECKING:
-    from netcheck.probes.snmp_switch import SnmpTarget
+    from netcheck.probes.specs import SnmpTarget
     from netcheck.profile import Profile
 
 SNMP_PORT = 161
@@ -143,7 +143,7 @@ def resolve(inp: RunInput, profile: Profile | None = None) -> Request:
     """The checked, loaded form of ``inp`` that :mod:`netcheck.run.assess` runs.
     ``profile``: an already loaded (e.g. reduced) profile instead of ``inp.profile``."""
     from netcheck import hostport
-    from netcheck.probes.stream import STAMP_PORT
+    from netcheck.probes.specs import STAMP_PORT
     profile = profile if profile is not None else load_profile(inp)
     require_targets(profile)
     try:
@@ -203,7 +203,7 @@ def snmp_targets(snmp: SnmpInput) -> tuple[SnmpTarget, ...]:
     if not snmp.switches:
         return ()
     from netcheck import hostport
-    from netcheck.probes.snmp_switch import SnmpTarget, Version
+    from netcheck.probes.specs import SnmpTarget, SnmpVersion
 
     creds: dict[str, Any]
     if snmp.v3_user:
@@ -212,7 +212,7 @@ def snmp_targets(snmp: SnmpInput) -> tuple[SnmpTarget, ...]:
         if len(auth) < 8 or len(priv) < 8:
             raise InputError("SNMPv3 authPriv needs an auth and a privacy key of at least 8 characters "
                              "(--snmp-v3-auth-file/--snmp-v3-priv-file or the environment variables)")
-        creds = dict(version=Version.V3, v3_user=snmp.v3_user, v3_auth_key=auth, v3_priv_key=priv,
+        creds = dict(version=SnmpVersion.V3, v3_user=snmp.v3_user, v3_auth_key=auth, v3_priv_key=priv,
                      v3_auth_proto=snmp.v3_auth_proto, v3_priv_proto=snmp.v3_priv_proto,
                      v3_context=snmp.v3_context)
     else:
@@ -220,7 +220,7 @@ def snmp_targets(snmp: SnmpInput) -> tuple[SnmpTarget, ...]:
         if not community:
             raise InputError("--switch needs SNMP credentials: --snmp-community-file FILE or "
                              "$NETCHECK_SNMP_COMMUNITY (SNMPv2c), or --snmp-v3-user with key files")
-        creds = dict(version=Version.V2C, community=community)
+        creds = dict(version=SnmpVersion.V2C, community=community)
     out = []
     for item in snmp.switches:
         try:

@@ -34,6 +34,7 @@ from netcheck.wire import WireError
 
 __all__ = [
     "AUTH_LEN",
+    "RTP_HEADER_LEN",
     "UNAUTH_LEN",
     "ErrorEstimate",
     "ReflectorPacket",
@@ -48,6 +49,7 @@ __all__ = [
     "parse_sender",
     "ptp_from_ns",
     "reflect",
+    "stamp_packet_size",
 ]
 
 #: Base sizes of every STAMP test packet (RFC 8762 sections 4.2, 4.3).
@@ -56,6 +58,17 @@ AUTH_LEN: Final = 112
 #: HMAC field offset and length in authenticated packets of both directions (RFC 8762 4.4).
 HMAC_OFFSET: Final = 96
 HMAC_LEN: Final = 16
+
+#: RTP fixed header (RFC 3550 5.1): a test packet is sized like the call's RTP packet.
+RTP_HEADER_LEN: Final = 12
+
+
+def stamp_packet_size(payload_bytes: int, authenticated: bool) -> int:
+    """UDP payload size of one test packet: an RTP packet's (12 + codec payload), but at
+    least the STAMP base size (44 / 112 octets, RFC 8762 4.2)."""
+    base = AUTH_LEN if authenticated else UNAUTH_LEN
+    return max(base, RTP_HEADER_LEN + payload_bytes)
+
 
 #: Seconds from the NTP prime epoch 1900-01-01 to the Unix epoch (RFC 5905 section 6).
 NTP_UNIX_OFFSET_S: Final = 2_208_988_800
