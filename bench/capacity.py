@@ -3,7 +3,7 @@
 For each rate (default 1000, 2000, 4000 and 10000 kbit/s) the routed lab's router gets a
 tbf on both directions (burst 3000 octets, latency 50 ms); the capacity probe ramps G.711 calls (DSCP
 EF) against a ``netcheck responder`` process in dc without a requirement (up to the
-probe's default cap, ``capacity.DEFAULT_MAX_CALLS``).
+probe's default cap, ``specs.DEFAULT_MAX_CALLS``).
 Truth: tbf counts the IP packet plus the 14-octet Ethernet header, so a call is
 (160 + 12 + 8 + 20 + 14) x 8 x 50 = 85.6 kbit/s and the line carries floor(rate / 85.6)
 calls; the layer-3 figure floor(rate / 80) is shown beside it. Then the QoS probe on a

@@ -4,6 +4,7 @@ that must give one `error:` line and exit code 2 (never a traceback)."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -157,6 +158,42 @@ def test_help_and_version_import_no_heavy_modules() -> None:
     heavy = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60).stdout.strip()
     assert heavy == ""
     assert run("--version").stdout.strip() == "netcheck, version 0.1.0"
+
+
+#: what ``run --plan`` never needs (issue 22): the event loop, the runner and the demo's peers,
+#: the probes' code and engines (psutil only reads interfaces), the report machinery
+_RUN_MACHINERY = ("asyncio", "psutil", "netcheck.run.assess", "netcheck.run.runner", "netcheck.run.demo",
+                  "netcheck.reports", "netcheck.probes._common", "netcheck.probes._stream_mux",
+                  "netcheck.probes._stream_analysis", "netcheck.probes._stream_engine", "netcheck.probes._callgen",
+                  "netcheck.clock", "netcheck.wire.lan_model")
+
+
+@pytest.mark.parametrize("args", [
+    ("--profile", "managed-com-business"),
+    # every site input: every probe kind is planned (calls, load tests, iperf3, SNMP audit)
+    ("--profile", "managed-com-business", "--responder", "127.0.0.1", "--extensions", "10",
+     "--iperf3", "127.0.0.1", "--switch", "127.0.0.1", "--voice-vlan", "20"),
+    ("--profile", "demo", "--quick"),
+], ids=["bare", "every-input", "demo"])
+def test_plan_imports_only_profile_plan_and_evaluator(args: tuple[str, ...]) -> None:
+    """``run --plan`` loads the profile, the plan (the probes' Specs, not their code) and
+    the evaluator; no run machinery (it took 0.4 s, most of it imports it never used)."""
+    from netcheck import probes
+
+    # a planned switch audit's Spec lists the MIB columns it reads (wire.lan_model)
+    machinery = tuple(m for m in _RUN_MACHINERY if "--switch" not in args or m != "netcheck.wire.lan_model")
+    code = ("import sys; from netcheck.cli import main; sys.argv = ['netcheck', 'run', *sys.argv[1:], '--plan']\n"
+            "try:\n    main()\nexcept SystemExit as stop:\n    assert not stop.code, stop.code\n"
+            f"heavy = {machinery + tuple(info.module for info in probes.PROBES.values())!r}\n"
+            "print('LOADED:' + ','.join(m for m in sys.modules\n"
+            "                           if any(m == h or m.startswith(h + '.') for h in heavy)))")
+    proc = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "NETCHECK_SNMP_COMMUNITY": "public"})
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith(f"plan for profile {args[1]} ") and "total: up to " in proc.stdout
+    if "--switch" in args:
+        assert {"snmp_switch", "capacity", "qos", "iperf3", "bufferbloat"} <= set(proc.stdout.split())
+    assert proc.stdout.splitlines()[-1] == "LOADED:"
 
 
 def test_schema_descriptions_do_not_depend_on_the_msgspec_version() -> None:

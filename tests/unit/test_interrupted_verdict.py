@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from netcheck import evaluate, profile
 from netcheck.result import Status
-from netcheck.run import assess
+from netcheck.run import assess, preview
 
 
 def test_an_unrun_dns_probe_is_not_measured_not_a_dns_failure() -> None:
     p = profile.load("demo")
     request = assess.Request(profile=p)
-    runs = assess.plan_for(request).runs
+    runs = preview.plan_for(request).runs
     checks = evaluate.evaluate(p, [assess._not_run(r) for r in runs], request.site)
     dns = next(c for c in checks if c.id == "dns.services")
     assert dns.status is Status.NOT_MEASURED and "interrupted" in dns.reason

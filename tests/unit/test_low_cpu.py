@@ -12,13 +12,13 @@ from netcheck.agent import agent
 from netcheck.cli import cli
 from netcheck.plan import core as plan
 from netcheck.probes import stream
-from netcheck.run import assess, inputs
+from netcheck.run import inputs, preview
 
 
 def _calls(low_cpu: bool) -> list[stream.Spec]:
     request = inputs.resolve(inputs.RunInput(profile="demo", responder="127.0.0.1", low_cpu=low_cpu))
     # a default gateway: the layer-2 call to it is planned too (without the responder)
-    runs = plan.build(request.profile, assess.options_for(request, "127.0.0.1", {}, request.responder))
+    runs = plan.build(request.profile, preview.options_for(request, "127.0.0.1", {}, request.responder))
     return [r.spec for r in runs if r.probe == "stream"]
 
 

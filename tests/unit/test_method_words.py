@@ -12,7 +12,7 @@ import pytest
 
 from netcheck import probes
 from netcheck.i18n import Catalogue
-from netcheck.probes.snmp_switch import Version
+from netcheck.probes.specs import SnmpVersion
 from netcheck.probes.stream import METHOD_NAMES
 
 PROBES = Path(probes.__file__).parent
@@ -36,7 +36,7 @@ def _literal_methods() -> set[str]:
 DYNAMIC = {
     *(f"stun-{t}" for t in ("udp", "tcp")),
     *(f"sip-{mode}-{t}" for mode in ("mirror", "options") for t in ("udp", "tcp")),
-    *(f"snmpv{v.value}-getbulk" for v in Version),
+    *(f"snmpv{v.value}-getbulk" for v in SnmpVersion),
     *(f"{p}-ttl-{io}" for p in ("udp", "icmp") for io in ("raw", "recverr")),
     *METHOD_NAMES.values(), "stamp", "stamp-auth",
 }

@@ -11,7 +11,7 @@ import pytest
 
 from netcheck import probes
 from netcheck.plan import core as plan
-from netcheck.probes import Need, dns, snmp_switch, tcp_ports
+from netcheck.probes import Need, capacity, dns, snmp_switch, tcp_ports
 from netcheck.profile import load
 
 SHIPPED = sorted(p.stem for p in (Path(__file__).parents[2] / "profiles").glob("*.yaml"))
@@ -21,23 +21,39 @@ NOTHING = dict.fromkeys(("root", "raw_icmp", "unprivileged_icmp", "windows_icmp_
 
 @pytest.mark.parametrize("name", sorted(probes.PROBES))
 def test_every_entry_names_a_module_with_run_and_spec(name: str) -> None:
+    """The module's ``Spec`` is the one the registry (and so the plan) pairs with the probe,
+    declared in ``probes/specs.py`` and nowhere else."""
     module = importlib.import_module(probes.PROBES[name].module)
-    assert callable(module.run) and isinstance(module.Spec, type)
+    assert callable(module.run) and module.Spec is probes.PROBES[name].spec
+    assert module.Spec.__module__ == "netcheck.probes.specs"
 
 
 def test_every_probe_module_is_registered() -> None:
-    """A probe module nobody can plan is dead code (the old ``icmp`` probe was one)."""
+    """A probe module nobody can plan is dead code (the old ``icmp`` probe was one);
+    ``specs`` declares what they take and is no probe."""
     folder = Path(probes.__file__).parent
     modules = {p.stem for p in folder.glob("*.py") if not p.stem.startswith("_")}
-    assert modules == set(probes.PROBES)
+    assert modules - {"specs"} == set(probes.PROBES)
+
+
+def test_every_spec_belongs_to_one_probe() -> None:
+    """No Spec in ``specs.py`` without its probe, none shared by two probes (the QoS test
+    and the capacity ramp both extend CallSpec, yet each has its own)."""
+    from netcheck.probes import specs
+
+    declared = {v for k, v in vars(specs).items() if k.endswith("Spec") and k != "CallSpec" and isinstance(v, type)}
+    registered = [info.spec for info in probes.PROBES.values()]
+    assert len(set(registered)) == len(registered) and set(registered) == declared
 
 
 def test_a_spec_of_another_probe_is_refused() -> None:
     probes.check_spec("dns", dns.Spec(id="d", host="h"))
-    with pytest.raises(TypeError, match=r"probe 'tcp_ports' takes netcheck.probes.tcp_ports.Spec, "
-                                        r"not netcheck.probes.dns.Spec"):
+    with pytest.raises(TypeError, match=r"probe 'tcp_ports' takes netcheck.probes.tcp_ports.Spec \(TcpPortsSpec\), "
+                                        r"not DnsSpec"):
         probes.check_spec("tcp_ports", dns.Spec(id="d", host="h"))
-    with pytest.raises(TypeError, match=r"not builtins\.dict"):
+    with pytest.raises(TypeError, match=r"probe 'qos' takes .*\(QosSpec\), not CapacitySpec"):
+        probes.check_spec("qos", capacity.Spec(id="c", host="h"))  # a CallSpec too, still not the QoS test's
+    with pytest.raises(TypeError, match=r"not dict"):
         probes.check_spec("dns", {"host": "h"})
     with pytest.raises(TypeError, match="no probe named 'icmp'"):
         probes.check_spec("icmp", tcp_ports.Spec(id="t", host="h", ports=(443,)))

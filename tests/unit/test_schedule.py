@@ -162,10 +162,10 @@ def test_a_search_the_profile_cannot_judge_is_not_planned_and_plan_says_so() -> 
     """stimme names no SIP keep-alive or registration interval: the NAT binding-lifetime
     search (up to 3 minutes, its check SKIPPED) is not scheduled, and ``--plan`` says why."""
     from netcheck import profile
-    from netcheck.run import assess
+    from netcheck.run import inputs, preview
 
     p = profile.load("stimme")
-    view = assess.plan_for(assess.Request(profile=p))
+    view = preview.plan_for(inputs.Request(profile=p))
     assert not [r for r in view.runs if r.id.startswith("stun:lifetime")]
     assert any(n.startswith("NAT UDP binding lifetime: not searched") for n in view.notes)
     assert view.total_s < 180.0  # the 3-minute search used to bound the run
