@@ -24,7 +24,6 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from importlib import resources
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from netcheck.result import Msg, Param, Qty, Role
 
@@ -176,7 +175,10 @@ class Catalogue:
 
 def zone(name: str | None) -> tzinfo:
     """The report's time zone: an IANA name (``Europe/Berlin``), ``UTC``, a fixed offset
-    ``+01:00``, or None for this machine's local zone."""
+    ``+01:00``, or None for this machine's local zone. zoneinfo is imported here: the
+    evaluator reads this catalogue too, and ``run --plan`` has no time to show (issue 22)."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
     if not name:
         local = datetime.now().astimezone().tzinfo
         return local or UTC
