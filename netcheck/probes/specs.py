@@ -31,7 +31,7 @@ LLDP_WAIT_S = 35.0
 #: missed every such OFFER; 6 s covers the ping, the RFC 2131 retransmission at 4 s and
 #: the OFFER to it.
 DHCP_WAIT_S = 6.0
-UDP_SWEEP_RATE_PPS = 3000.0  # udp_ports: the sweep's starting send rate
+UDP_SWEEP_RATE_PPS = 3000.0  # udp_ports: send rate of the sweep (lowered to the responder's per-source limit)
 TRACEROUTE_PORT = 33434  # the classic traceroute base port (a control without STUN)
 DEFAULT_MAX_CALLS = 400
 """Cap of the ramp without a requirement: the call generator's per-call-socket ceiling on
@@ -465,7 +465,6 @@ def _snmp_columns() -> tuple[str, ...]:
     from netcheck.wire import lan_model
 
     return tuple(lan_model.COLUMNS)
-
 
 
 class SnmpVersion(enum.StrEnum):

@@ -21,7 +21,8 @@ from netcheck.profile import Profile
 @asynccontextmanager
 async def peers(profile: Profile) -> AsyncIterator[dict[int, int]]:
     """Start one listener per TCP port of the profile and a STUN server; yield profile
-    port -> real port (the STUN server's under :data:`STUN_PORT`)."""
+    port -> real port (the STUN server's under :data:`STUN_PORT`). ``run --plan`` shows
+    these ports before they start (:func:`netcheck.run.preview.planned_remap`)."""
     servers: list[asyncio.Server] = []
     remap: dict[int, int] = {}
     udp: asyncio.DatagramTransport | None = None
