@@ -105,7 +105,7 @@ def _snmp_input(snmp: dict[str, Any]) -> Any:
 def _run_input_options(fn: Any) -> Any:
     """The options of one assessment, shared by ``run`` and ``agent`` (one typed run input:
     :class:`netcheck.run.inputs.RunInput`)."""
-    from netcheck.run.defaults import DHCP_WAIT_S, LLDP_WAIT_S
+    from netcheck.waits import DHCP_WAIT_S, LLDP_WAIT_S
 
     options = [
         click.option("--profile", "profile_name", required=True, help="Shipped profile name or a YAML path."),

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from netcheck import waits
 from netcheck.probes import specs
 from netcheck.profile import Profile, Role
 from netcheck.schedule import Kind
@@ -46,8 +47,8 @@ class Options:
     responder: str | None = None  # HOST[:PORT] of a netcheck responder (STAMP)
     responder_key: bytes | None = field(default=None, repr=False)  # HMAC key: authenticated STAMP
     interface: str | None = None  # LAN probes (link, lldp, dhcp): None = default-route interface
-    lldp_wait_s: float = specs.LLDP_WAIT_S  # one 30 s LLDP interval (IEEE 802.1AB default) + margin
-    dhcp_wait_s: float = specs.DHCP_WAIT_S  # RFC 2131 4.1 timing, dnsmasq ping check
+    lldp_wait_s: float = waits.LLDP_WAIT_S  # one 30 s LLDP interval (IEEE 802.1AB default) + margin
+    dhcp_wait_s: float = waits.DHCP_WAIT_S  # RFC 2131 4.1 timing, dnsmasq ping check
     voice_vlan: int | None = None  # also DISCOVER tagged on <interface>.<vlan>
     switches: tuple[specs.SnmpTarget, ...] = ()  # SNMP switch audit (credentials inside)
     extensions: int | None = None  # capacity: the requirement needs the site's extensions

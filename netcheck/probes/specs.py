@@ -14,6 +14,7 @@ import enum
 from dataclasses import dataclass, field
 
 from netcheck.analysis import bandwidth, emodel
+from netcheck.waits import DHCP_WAIT_S, LLDP_WAIT_S
 from netcheck.wire.control import DEFAULT_EXPOSURE_PORTS
 from netcheck.wire.stamp import stamp_packet_size
 
@@ -24,13 +25,6 @@ SIP_PORT = 5060
 #: pike module) must not take the measurement for an attack.
 SIP_INTERVAL_MS = 200.0
 IPERF3_PORT = 5201  # iperf3's default server port
-LLDP_WAIT_S = 35.0
-#: Default OFFER wait. Servers that check an address is free before offering it answer
-#: late: dnsmasq pings the candidate address and waits 3 s for a reply (its default; OpenWrt,
-#: Pi-hole, many ISP routers), Windows Server's conflict detection likewise. A 3 s wait
-#: missed every such OFFER; 6 s covers the ping, the RFC 2131 retransmission at 4 s and
-#: the OFFER to it.
-DHCP_WAIT_S = 6.0
 UDP_SWEEP_RATE_PPS = 3000.0  # udp_ports: send rate of the sweep (lowered to the responder's per-source limit)
 TRACEROUTE_PORT = 33434  # the classic traceroute base port (a control without STUN)
 DEFAULT_MAX_CALLS = 400

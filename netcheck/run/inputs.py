@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from netcheck.result import Site
-from netcheck.run.defaults import DHCP_WAIT_S, LLDP_WAIT_S
+from netcheck.waits import DHCP_WAIT_S, LLDP_WAIT_S
 
 if TYPE_CHECKING:
     from netcheck.probes.specs import SnmpTarget

@@ -20,10 +20,10 @@ from typing import Any
 
 import pytest
 
-from netcheck import profile
+from netcheck import profile, waits
 from netcheck.evaluate import lan_local
 from netcheck.platform import capabilities
-from netcheck.probes import _common, dhcp, lldp, specs
+from netcheck.probes import _common, dhcp, lldp
 from netcheck.result import Check, Measurement, Site, Status
 from tests.netlab import peers
 from tests.netlab.lab import L2Lab
@@ -75,7 +75,7 @@ def test_dhcp_against_dnsmasq_with_its_default_ping_check_passes(
     """dnsmasq (as shipped, no --no-ping) pings an address and waits 3 s before it offers
     it; the default wait (RFC 2131 4.1: a client retransmits after 4 s) must still hear it."""
     dnsmasq_dhcp(options={6: GW}, ping=True)
-    m = probe(netlab_l2.ns.lan, dhcp, dhcp.Spec(interface="eth0"), budget_s=specs.DHCP_WAIT_S + 5.0)
+    m = probe(netlab_l2.ns.lan, dhcp, dhcp.Spec(interface="eth0"), budget_s=waits.DHCP_WAIT_S + 5.0)
     assert m.ok, m.error
     assert m.values["wait_s"] >= 6.0 and m.values["servers"] == [GW]
     first = m.values["first_offer_ms"]

@@ -9,8 +9,9 @@ import socket
 from pathlib import Path
 
 from netcheck import profile as prof
+from netcheck import waits
 from netcheck.evaluate import lan_local
-from netcheck.probes import dhcp, specs
+from netcheck.probes import dhcp
 from netcheck.probes._dhcp_lease import find_lease, parse_dhclient, parse_networkd
 from netcheck.result import Measurement, Site, Status
 
@@ -88,6 +89,6 @@ def test_no_offer_and_no_lease_fails_and_says_when_leases_are_unreadable() -> No
 
 def test_default_wait_covers_rfc2131_retransmission_and_a_ping_check() -> None:
     """RFC 2131 4.1: first retransmission after 4 s; dnsmasq offers 3 s after a DISCOVER."""
-    assert specs.DHCP_WAIT_S >= 6.0 and dhcp.Spec().wait_s == specs.DHCP_WAIT_S
-    assert dhcp.retransmit_after_s(specs.DHCP_WAIT_S) == 4.0
+    assert waits.DHCP_WAIT_S >= 6.0 and dhcp.Spec().wait_s == waits.DHCP_WAIT_S
+    assert dhcp.retransmit_after_s(waits.DHCP_WAIT_S) == 4.0
     assert dhcp.retransmit_after_s(1.0) == 0.5
