@@ -191,6 +191,11 @@ _H_TAIL = ("replace(CASE WHEN coalesce(failed_checks, '') != '' THEN replace(fai
            " ELSE coalesce(error, '') END, char(10), '\\x0a')")
 
 
+def _until(until_ts: float | None) -> float:
+    """The end of a [since, until) period; None: no end."""
+    return until_ts if until_ts is not None else 1e18
+
+
 class Store:
     """One SQLite file in WAL mode; one writer (the agent, see :func:`exclusive_lock`),
     any number of readers (``history``, ``report``)."""
@@ -354,22 +359,8 @@ class Store:
         """Summary rows of runs started in [since_ts, until_ts), oldest first."""
         rows = self.db.execute(
             f"SELECT {_ROW_COLUMNS} FROM runs WHERE started_ts >= ? AND started_ts < ?"
-            " ORDER BY started_ts", (since_ts, until_ts if until_ts is not None else 1e18))
+            " ORDER BY started_ts", (since_ts, _until(until_ts)))
         return [_run_row(r) for r in rows]
-
-    def history_cells(self, since_ts: float = 0.0, until_ts: float | None = None) -> list[tuple[Any, ...]]:
-        """The ``history`` table's cells of runs started in [since_ts, until_ts), oldest
-        first: (id, started_ts, kind, result, delay_ms, jitter_ms, loss_pct, mos, handover
-        up as yes/NO/-, failed check ids or the error). The text choices are made in SQL, the
-        numbers stay numbers; a year of 15-minute runs is 35,040 rows, and building no row
-        objects keeps ``history`` near sqlite3's own speed (bench/agent_history.py)."""
-        return self.db.execute(
-            "SELECT id, started_ts, kind, coalesce(verdict, outcome), delay_ms, jitter_ms, loss_pct, mos,"
-            " CASE handover_up WHEN 1 THEN 'yes' WHEN 0 THEN 'NO' ELSE '-' END,"
-            " CASE WHEN coalesce(failed_checks, '') != '' THEN replace(failed_checks, ',', ' ')"
-            " ELSE coalesce(error, '') END"
-            " FROM runs WHERE started_ts >= ? AND started_ts < ? ORDER BY started_ts",
-            (since_ts, until_ts if until_ts is not None else 1e18)).fetchall()
 
     @contextlib.contextmanager
     def snapshot(self) -> Iterator[None]:
@@ -391,7 +382,7 @@ class Store:
             " min(delay_ms), max(delay_ms), min(jitter_ms), max(jitter_ms), min(loss_pct), max(loss_pct),"
             " min(mos), max(mos), min(started_ts), max(started_ts)"
             " FROM runs WHERE started_ts >= ? AND started_ts < ?",
-            (since_ts, until_ts if until_ts is not None else 1e18)).fetchone()
+            (since_ts, _until(until_ts))).fetchone()
         return HistoryExtent(row[0], row[1], row[2], row[3], tuple(zip(row[4:12:2], row[5:12:2], strict=True)),
                              row[12], row[13])
 
@@ -413,7 +404,7 @@ class Store:
             f" id, {start}, {_H_KIND}, {_H_RESULT}, coalesce(delay_ms, '-'), coalesce(jitter_ms, '-'),"
             f" coalesce(loss_pct, '-'), coalesce(mos, '-'), {_H_UP}, {_H_TAIL}"
             " FROM runs WHERE started_ts >= ? AND started_ts < ? ORDER BY started_ts",
-            (since_ts, until_ts if until_ts is not None else 1e18))
+            (since_ts, _until(until_ts)))
         while rows := cursor.fetchmany(chunk):
             yield rows
 
@@ -444,7 +435,7 @@ class Store:
             "SELECT c.run_id, n.check_id, n.title, c.status, c.required FROM checks c"
             " JOIN runs r ON r.id = c.run_id JOIN check_names n ON n.id = c.check_ref"
             " WHERE r.started_ts >= ? AND r.started_ts < ? ORDER BY r.started_ts",
-            (since_ts, until_ts if until_ts is not None else 1e18))
+            (since_ts, _until(until_ts)))
         statuses = _statuses()
         return [CheckRow(r[0], r[1], r[2] or r[1], statuses[r[3]], bool(r[4])) for r in rows]
 
@@ -456,7 +447,7 @@ class Store:
             "SELECT n.check_id, n.title, c.status, count(*) FROM runs r"
             " JOIN checks c ON c.run_id = r.id JOIN check_names n ON n.id = c.check_ref"
             " WHERE r.started_ts >= ? AND r.started_ts < ? GROUP BY c.check_ref, c.status",
-            (since_ts, until_ts if until_ts is not None else 1e18))
+            (since_ts, _until(until_ts)))
         statuses = _statuses()
         return [(str(a), str(b or a), statuses[c], int(d)) for a, b, c, d in rows]
 
@@ -467,7 +458,7 @@ class Store:
             "SELECT m.run_id, r.started_ts, s.measurement, m.value FROM metrics m"
             " JOIN series s ON s.id = m.series_id JOIN runs r ON r.id = m.run_id"
             " WHERE s.name = ? AND r.started_ts >= ? AND r.started_ts < ? ORDER BY r.started_ts",
-            (name, since_ts, until_ts if until_ts is not None else 1e18))
+            (name, since_ts, _until(until_ts)))
         return [(int(a), float(b), str(c), float(d)) for a, b, c, d in rows]
 
     def fault_segments(self, since_ts: float = 0.0, until_ts: float | None = None
@@ -478,7 +469,7 @@ class Store:
             " JOIN series s ON s.id = m.series_id JOIN runs r ON r.id = m.run_id"
             " WHERE s.name LIKE 'fault\\_segment.%' ESCAPE '\\' AND r.started_ts >= ? AND r.started_ts < ?"
             " ORDER BY r.started_ts",
-            (since_ts, until_ts if until_ts is not None else 1e18))
+            (since_ts, _until(until_ts)))
         return [(int(a), float(b), str(c), str(d)) for a, b, c, d in rows]
 
     def events(self, since_ts: float = 0.0) -> list[Event]:

@@ -42,16 +42,17 @@ def _n(value: float | None, digits: int = 2) -> str:
 
 
 def history_cells(rows: Sequence[RunRow]) -> list[tuple[Any, ...]]:
-    """Store rows as :meth:`netcheck.agent.store.Store.history_cells` returns them from SQL (a
-    test holds the two equal): (id, started_ts, kind, result, delay_ms, jitter_ms,
-    loss_pct, mos, handover up as yes/NO/-, failed check ids or the error)."""
+    """The ``history --csv`` cells of store rows: (id, started_ts, kind, result, delay_ms,
+    jitter_ms, loss_pct, mos, handover up as yes/NO/-, failed check ids or the error), the
+    choices :meth:`netcheck.agent.store.Store.history_lines` makes in SQL for the table (a
+    test holds the two equal)."""
     return [(r.id, r.started_ts, r.kind, r.verdict or r.outcome, r.delay_ms, r.jitter_ms, r.loss_pct, r.mos,
              "-" if r.handover_up is None else ("yes" if r.handover_up else "NO"),
              " ".join(r.failed_checks) or (r.error or "")) for r in rows]
 
 
 def sql_local_time_exact(first_ts: float, last_ts: float) -> bool:
-    """True when SQLite's ``strftime(..., 'unixepoch', 'localtime')`` of every start in
+    """True when SQLite's ``datetime(..., 'unixepoch', 'localtime')`` of every start in
     [first_ts, last_ts] is the text ``time.strftime("%Y-%m-%d %H:%M:%S",
     time.localtime(ts))`` gives: both call the C library's localtime_r on the same whole
     second (floor of a positive time), unless SQLite maps the year or the zone counts

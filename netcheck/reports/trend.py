@@ -16,9 +16,6 @@ from typing import TYPE_CHECKING
 from netcheck.i18n import Catalogue
 from netcheck.reports import checktext
 
-# the history table and CSV live in the light module ``netcheck history`` imports
-from netcheck.reports.history import HISTORY_COLUMNS, history_cells, history_csv  # noqa: F401
-
 if TYPE_CHECKING:
     from netcheck.agent.trends import Trend
     from netcheck.result import RunResult

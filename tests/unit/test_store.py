@@ -197,20 +197,24 @@ def test_instance_lock_is_exclusive_across_processes(tmp_path: Path) -> None:
 
 
 def test_history_cells_from_sql_equal_the_rows(store: st.Store) -> None:
-    """`netcheck history` reads cells straight from SQL (Store.history_cells); they must be
-    what the rows give (reports.trend.history_cells): a GO, a NO-GO with failed checks, a
-    handover that did not answer, and a failed run with its error and no document."""
-    from netcheck.reports import history, trend
+    """`netcheck history` reads cells straight from SQL (Store.history_lines); they must be
+    what the rows give (reports.history.history_cells, the CSV's): a GO, a NO-GO with
+    failed checks, a handover that did not answer, and a failed run with its error and no
+    document."""
+    from netcheck.reports import history
 
     store.put(record(T0, make_result()))
     store.put(record(T0 + 900, make_result(jitter=25.0, port_ok=False)))
     store.put(record(T0 + 1800, make_result(error=ErrorKind.TIMEOUT, delay=None)))
     store.put(record(T0 + 2700, None, st.Outcome.FAILED, error="RuntimeError: boom"))
-    sql, rows = store.history_cells(), trend.history_cells(store.runs())
+    rows = history.history_cells(store.runs())
+    # the SQL cells without their null mask, a NULL number back as None (SQL gives "-")
+    sql = [tuple(None if k in range(4, 8) and c == "-" else c for k, c in enumerate(line[1:]))
+           for chunk in store.history_lines(local_time=False) for line in chunk]
     assert sql == rows
     assert [c[3] for c in sql] == ["GO", "NO-GO", "INCOMPLETE", "failed"]
     assert sql[1][9] == "end_to_end.jitter_ms@platform port.tcp.443@platform"
     assert [c[8] for c in sql] == ["yes", "yes", "NO", "-"] and sql[3][9] == "RuntimeError: boom"
     table = "".join(history.table(store, 0.0, 1e18)).splitlines()
-    assert table[0].split() == list(trend.HISTORY_COLUMNS) and len(table) == 5
+    assert table[0].split() == list(history.HISTORY_COLUMNS) and len(table) == 5
     assert table[2].split()[5:8] == ["10.00", "25.00", "0.00"]  # delay, jitter, loss as stored
