@@ -13,7 +13,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
-from netcheck.analysis import bandwidth, emodel
+from netcheck.analysis import bandwidth
 from netcheck.waits import DHCP_WAIT_S, LLDP_WAIT_S
 from netcheck.wire.control import DEFAULT_EXPOSURE_PORTS
 from netcheck.wire.stamp import stamp_packet_size
@@ -110,9 +110,7 @@ class StreamSpec:
 
     def payload_bytes(self) -> int:
         """Codec payload of one packet (G.711 20 ms: 160 octets)."""
-        codec = emodel.CODECS[self.codec]
-        exact = codec.payload_bytes(self.interval_ms)
-        return exact if exact is not None else round(codec.bitrate_kbps * self.interval_ms / 8)
+        return bandwidth.codec_payload_bytes(self.codec, self.interval_ms)
 
 
 # ------------------------------------------------------------------------------------ path_hops
@@ -389,6 +387,13 @@ class CallSpec:
     dscp: int = 46
     jitter_buffer_ms: float = 60.0
 
+    def payload_bytes(self) -> int:
+        return bandwidth.codec_payload_bytes(self.codec, self.interval_ms)
+
+    def packet_bytes(self) -> int:
+        """UDP payload of one test packet (RTP-sized, at least the STAMP base size)."""
+        return stamp_packet_size(self.payload_bytes(), self.key is not None)
+
 
 @dataclass(frozen=True)
 class CapacitySpec(CallSpec):
@@ -408,13 +413,6 @@ class CapacitySpec(CallSpec):
     duration_s: float = 60.0
     method: str = "stamp"  # "stun": field mode, the provider's STUN server; uplink only
     limits: CallLimits = field(default_factory=CallLimits)
-
-    def payload_bytes(self) -> int:
-        return bandwidth.codec_payload_bytes(self.codec, self.interval_ms)
-
-    def packet_bytes(self) -> int:
-        """UDP payload of one test packet (RTP-sized, at least the STAMP base size)."""
-        return stamp_packet_size(self.payload_bytes(), self.key is not None)
 
     def call_kbps(self) -> float:
         """Layer-3 bit rate of one emulated call, one direction (UDP payload + 8 + 20)."""
@@ -445,10 +443,6 @@ class QosSpec(CallSpec):
     saturation_delay_ms: float = 10.0
     duration_s: float = 30.0
     limits: CallLimits = field(default_factory=CallLimits)
-
-    def packet_bytes(self) -> int:
-        payload = bandwidth.codec_payload_bytes(self.codec, self.interval_ms)
-        return stamp_packet_size(payload, self.key is not None)
 
 
 # ------------------------------------------------------------------------------------ snmp_switch
