@@ -32,8 +32,8 @@ from itertools import pairwise
 
 from netcheck.analysis.stats import percentile as sorted_percentile
 
-__all__ = ["FULL_ROUNDS", "HopSamples", "Point", "Segment", "hop_summary", "is_site_local", "points", "segments",
-           "smallest_told_loss_pct"]
+__all__ = ["FULL_ROUNDS", "HopSamples", "Point", "Segment", "hop_summary", "is_site_local", "points",
+           "probes_per_hop", "segments"]
 
 
 class Segment(enum.StrEnum):
@@ -197,10 +197,6 @@ def _loss_z(a: Point, b: Point) -> float | None:
     n1, lost1 = (a.sent, a.sent - a.received) if a.sent else (n2, 0)
     if not n1 or not n2:
         return None
-    return _z(n1, lost1, n2, lost2)
-
-
-def _z(n1: int, lost1: int, n2: int, lost2: int) -> float:
     pooled = (lost1 + lost2) / (n1 + n2)
     se = math.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2))
     if se == 0:
@@ -209,15 +205,14 @@ def _z(n1: int, lost1: int, n2: int, lost2: int) -> float:
 
 
 #: Probes per hop below which a trace is a sketch: with 10, a segment must add 30 % loss
-#: before its z reaches 1.645 (:func:`smallest_told_loss_pct`); with 5, 60 %.
+#: before it is told from noise (``evaluate.faultloc.smallest_told_loss_pct``); with 5, 60 %.
 FULL_ROUNDS = 10
 
 
-def smallest_told_loss_pct(rounds: int, z: float) -> float | None:
-    """The smallest loss (%) a segment can add, from a lossless start, whose z statistic
-    reaches ``z`` with ``rounds`` probes per hop: what a trace that short can tell apart
-    from sampling noise at all (None: not even total loss)."""
-    for lost in range(1, rounds + 1):
-        if _z(rounds, 0, rounds, lost) >= z:
-            return round(100.0 * lost / rounds, 1)
-    return None
+def probes_per_hop(hops: object) -> int | None:
+    """The fewest probes any hop of a trace was sent (the ``sent`` of
+    :func:`hop_summary`): what a trace its deadline cut short really had, not the rounds
+    planned. None without hop summaries."""
+    sent = [h["sent"] for h in hops if isinstance(h, dict) and isinstance(h.get("sent"), int)] \
+        if isinstance(hops, list) else []
+    return min(sent) if sent else None

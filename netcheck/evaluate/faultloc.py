@@ -162,17 +162,24 @@ def fault_check(name: str, host: str, m: Measurement) -> Check:
 def _short_trace(m: Measurement) -> tuple[Msg, ...]:
     """A trace with fewer probes per hop than ``pathseg.FULL_ROUNDS`` (a quick run, or one
     its deadline cut short) tells only heavy loss from noise: say from how much, so "no
-    segment adds loss" is read right. Counted from what each hop was sent."""
-    hops = m.values.get("hops")
-    sent = [h["sent"] for h in hops if isinstance(h, dict) and isinstance(h.get("sent"), int)] \
-        if isinstance(hops, list) else []
-    rounds = min(sent) if sent else m.values.get("rounds")
-    if not isinstance(rounds, int) or rounds >= pathseg.FULL_ROUNDS:
+    segment adds loss" is read right."""
+    rounds = pathseg.probes_per_hop(m.values.get("hops"))
+    if rounds is None or rounds >= pathseg.FULL_ROUNDS:
         return ()
-    told = pathseg.smallest_told_loss_pct(rounds, LOSS_Z)
+    told = smallest_told_loss_pct(rounds)
     if told is None:
         return (msg("faultloc.short_trace_blind", rounds=rounds),)
     return (msg("faultloc.short_trace", rounds=rounds, loss=Qty(told, "%")),)
+
+
+def smallest_told_loss_pct(rounds: int) -> float | None:
+    """The smallest loss (%) a segment can add, from a lossless start, that reaches
+    :data:`LOSS_Z` with ``rounds`` probes per hop: what a trace that short can tell from
+    sampling noise at all (None: not even total loss)."""
+    for lost in range(1, rounds + 1):
+        if _z(0.0, lost / rounds, rounds) >= LOSS_Z:
+            return round(100.0 * lost / rounds, 1)
+    return None
 
 
 def dscp_check(name: str, host: str, m: Measurement) -> Check | None:

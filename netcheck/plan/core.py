@@ -115,7 +115,7 @@ def _path_runs(profile: Profile, options: Options) -> list[ProbeRun]:
 #: Probes per hop: as many as the call measurement lasts in seconds (one per hop per
 #: second), so the trace never makes a run longer than its call; at least 3, at most 30.
 #: 30 tell a segment adding 10 % loss from noise (z >= 1.645), 10 only 30 %, the 5 of a
-#: 5 s quick call 60 % (``analysis.pathseg.smallest_told_loss_pct``; the check says so).
+#: 5 s quick call 60 % (``evaluate.faultloc.smallest_told_loss_pct``; the check says so).
 HOP_ROUNDS = (3, 30)
 
 

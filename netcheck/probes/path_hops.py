@@ -116,14 +116,15 @@ async def run(spec: Spec, ctx: Context) -> Measurement:
         ErrorKind.TIMEOUT, f"no hop answered towards {address} (ICMP errors filtered on the way back?)")
     return timer.measurement(id=spec.id, probe="path_hops", target=spec.host, method=method,
                              values=values, series=series, error=err,
-                             confidence=_confidence(spec, values))
+                             confidence=_confidence(values))
 
 
-def _confidence(spec: Spec, values: dict[str, Value]) -> Confidence:
-    """High when the trace reached the target with enough probes per hop to tell a
-    segment's loss from noise (``pathseg.FULL_ROUNDS``); a short (quick) trace or one that
-    stopped short of the target is medium."""
-    return Confidence.HIGH if values["reached"] and spec.rounds >= pathseg.FULL_ROUNDS else Confidence.MEDIUM
+def _confidence(values: dict[str, Value]) -> Confidence:
+    """High when the trace reached the target with enough probes sent per hop to tell a
+    segment's loss from noise (``pathseg.FULL_ROUNDS``); a short trace (a quick run, or cut
+    short by its deadline) or one that stopped short of the target is medium."""
+    full = (pathseg.probes_per_hop(values.get("hops")) or 0) >= pathseg.FULL_ROUNDS
+    return Confidence.HIGH if values["reached"] and full else Confidence.MEDIUM
 
 
 async def _traces(spec: Spec, address: str, family: int, modes: list[str], ctx: Context,

@@ -6,6 +6,7 @@ from __future__ import annotations
 from netcheck import profile as prof
 from netcheck.plan import core as plan
 from netcheck.profile import Role
+from netcheck.result import Value
 
 
 def test_hop_runs_follow_the_handover_targets() -> None:
@@ -43,7 +44,10 @@ def test_a_short_trace_is_medium_confidence() -> None:
     """Fewer probes per hop than pathseg.FULL_ROUNDS tell only heavy loss from noise."""
     from netcheck.probes import path_hops
 
-    reached = {"reached": True}
-    assert path_hops._confidence(path_hops.Spec(id="t", host="h", rounds=10), reached) == "high"
-    assert path_hops._confidence(path_hops.Spec(id="t", host="h", rounds=5), reached) == "medium"
-    assert path_hops._confidence(path_hops.Spec(id="t", host="h", rounds=30), {"reached": False}) == "medium"
+    def trace(reached: bool, *sent: int) -> dict[str, Value]:
+        return {"reached": reached, "hops": [{"ttl": i + 1, "sent": n} for i, n in enumerate(sent)]}
+
+    assert path_hops._confidence(trace(True, 10, 10)) == "high"
+    assert path_hops._confidence(trace(True, 5, 5)) == "medium"
+    assert path_hops._confidence(trace(True, 30, 4)) == "medium"  # a hop cut short by the deadline
+    assert path_hops._confidence(trace(False, 30, 30)) == "medium"

@@ -12,7 +12,6 @@ from netcheck.analysis.pathseg import (
     is_site_local,
     points,
     segments,
-    smallest_told_loss_pct,
 )
 from netcheck.evaluate import faultloc
 from netcheck.result import Measurement, Status
@@ -130,10 +129,12 @@ def test_every_segment_has_its_remedy_in_both_catalogues() -> None:
 @pytest.mark.parametrize(("rounds", "told"), [(5, 60.0), (10, 30.0), (20, 15.0), (30, 10.0), (2, 100.0), (1, None)])
 def test_smallest_loss_a_trace_of_n_rounds_tells_apart(rounds: int, told: float | None) -> None:
     """Two-proportion z test (pooled), a lossless start against k of n lost at the far end:
-    z = (k/n) / sqrt(p(1-p) 2/n) with p = k/2n. For n = 10: k = 2 gives 1.49 (< 1.645),
-    k = 3 gives 1.88, so 30 %; for n = 5: k = 2 gives 1.58, k = 3 gives 2.07, so 60 %; one
-    probe cannot tell even total loss (z = 1.41)."""
-    assert smallest_told_loss_pct(rounds, faultloc.LOSS_Z) == told
+    z = (k/n) / sqrt(p(1-p) 2/n) with p = k/2n, against 1.645 (one-sided 95 %). By hand:
+    n = 10: k = 2 gives 1.49, k = 3 gives 1.88, so 30 %; n = 5: k = 2 gives 1.58, k = 3
+    gives 2.07, so 60 %; n = 20: k = 2 gives 1.45, k = 3 gives 1.80, so 15 %; n = 30: k = 2
+    gives 1.44, k = 3 gives 1.78, so 10 %; n = 2: k = 1 gives 1.15, k = 2 gives 2.00, so
+    100 %; one probe cannot tell even total loss (z = 1.41)."""
+    assert faultloc.smallest_told_loss_pct(rounds) == told
 
 
 def test_the_segments_z_and_the_smallest_told_loss_agree() -> None:
@@ -165,6 +166,7 @@ def test_a_short_trace_says_how_much_loss_it_could_not_tell_apart() -> None:
     assert "only 5 probes per hop: the loss a segment adds is told apart from noise only from 60 % on" \
         in _trace_check(5)
     assert "probes per hop" not in _trace_check(10)
-    # a 30-round trace its deadline stopped after 4 probes per hop says what it had
+    # a 30-round trace its deadline stopped after 4 probes per hop says what it had: n = 4,
+    # k = 2 gives z = 1.633 (just under 1.645), k = 3 gives 2.19, so 75 %
     assert "only 4 probes per hop: the loss a segment adds is told apart from noise only from 75 % on" \
         in _trace_check(30, sent=4)
