@@ -66,6 +66,11 @@ class Confidence(enum.StrEnum):
     HIGH = "high"
 
 
+#: Each confidence level's rank, lowest first: a check is as sure as its weakest evidence
+#: (``min(levels, key=CONFIDENCE_RANK.__getitem__)``).
+CONFIDENCE_RANK: dict[str, int] = {level: i for i, level in enumerate(Confidence)}
+
+
 class ErrorKind(enum.StrEnum):
     """Why a probe could not (fully) measure. Network trouble is data, not an exception."""
 

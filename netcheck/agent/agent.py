@@ -218,8 +218,6 @@ def monitor_profile(profile: Any) -> Any:
     probes are slow or intrusive (LAN audit, SIP ALG, QoS under load, capacity) are
     dropped, so their checks are absent instead of NOT_MEASURED, and the monitor verdict
     speaks for the subset only (runs are stored with kind "monitor")."""
-    import msgspec
-
     return msgspec.structs.replace(profile, **{name: None for name in MONITOR_DROPS})
 
 

@@ -32,12 +32,9 @@ from netcheck.evaluate import (
 )
 from netcheck.evaluate._core import REMEDIES, remedy
 from netcheck.profile import Profile
-from netcheck.result import Check, Confidence, Measurement, Scope, Site, Verdict, summary_of, verdict_of
+from netcheck.result import CONFIDENCE_RANK, Check, Measurement, Scope, Site, Verdict, summary_of, verdict_of
 
 __all__ = ["AREAS", "REMEDIES", "evaluate", "remedy", "scope", "summary", "verdict"]
-
-#: Confidence levels, weakest first: a check is as sure as its weakest evidence.
-CONFIDENCE: tuple[Confidence, ...] = tuple(Confidence)
 
 Area = Callable[[Profile, dict[str, Measurement], Site], Iterable[Check]]
 AREAS: tuple[Area, ...] = (dns.checks, path.checks, faultloc.checks, ports.checks, firewall.checks, udp.checks,
@@ -58,7 +55,7 @@ def _confidence(check: Check, by_id: dict[str, Measurement]) -> Check:
     levels = [by_id[e].confidence for e in check.evidence if e in by_id]
     if not levels:
         return check
-    weakest = min(levels, key=CONFIDENCE.index)
+    weakest = min(levels, key=CONFIDENCE_RANK.__getitem__)
     return msgspec.structs.replace(check, confidence=weakest)
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from netcheck import ids
 from netcheck.analysis import bandwidth
 from netcheck.evaluate._core import (
     REMEDIES,
@@ -40,13 +41,10 @@ REMEDIES.update({
     "forms in the router, not in the modem. {figures}",
 })
 
-CAPACITY_ID = "capacity"
-QOS_ID = "qos"
-
 
 def checks(profile: Profile, by_id: dict[str, Measurement], site: Site) -> Iterator[Check]:
-    yield from _qos(profile, by_id.get(QOS_ID))
-    yield from _bandwidth(profile, by_id.get(CAPACITY_ID), site)
+    yield from _qos(profile, by_id.get(ids.QOS))
+    yield from _bandwidth(profile, by_id.get(ids.CAPACITY), site)
 
 
 # --------------------------------------------------------------------------------------

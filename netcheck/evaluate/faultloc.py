@@ -96,8 +96,8 @@ def checks(profile: Profile, by_id: dict[str, Measurement], site: Site) -> Itera
         remark = dscp_check(name, target.host, m)
         if remark is not None:
             yield remark
-    if "bufferbloat" in by_id:
-        yield from bufferbloat_checks(by_id[ids.BUFFERBLOAT])
+    if (bloat := by_id.get(ids.BUFFERBLOAT)) is not None:
+        yield from bufferbloat_checks(bloat)
 
 
 #: Grades that are still fine for voice (Waveform: B = "some latency under load").

@@ -21,12 +21,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from netcheck import ids
 from netcheck.evaluate._core import EN, Base, check, failed, msg, remedy
 from netcheck.hostport import split_target
 from netcheck.profile import Profile, Role
 from netcheck.result import Check, Confidence, Item, Measurement, Msg, Param, Scope, ScopeItem, Status
 
-EGRESS_ID = "egress"
 #: the path methods, best first (method names as the stream probe reports them)
 PATH_METHOD_ORDER = ["stamp", "stun-50pps", "icmp-50pps", "sip-options-5pps"]
 
@@ -79,7 +79,7 @@ def credited_row(b: Base, host: str, addresses: Iterable[str], lo: int, hi: int,
 def egress_row(b: Base, row: int, required: bool, host: str, ports: str,
                purpose: str, by_id: dict[str, Measurement]) -> Check | None:
     """The TTL site-egress result of port-table row ``row``; None when it was not tested."""
-    m = by_id.get(EGRESS_ID)
+    m = by_id.get(ids.EGRESS)
     if m is None:
         return None
     b = {**b, "evidence": [m.id], "method": m.method, "confidence": Confidence.MEDIUM}

@@ -57,10 +57,10 @@ def checks(profile: Profile, by_id: dict[str, Measurement], site: Site) -> Itera
     if lan.dhcp:
         yield _dhcp(profile, dhcp_runs, src)
         yield from _rogue(dhcp_runs, src)
-    if "lldp" in by_id:
-        yield _voice_policy(profile, by_id[ids.LLDP], src)
-    if "link" in by_id and lan.port_speed_min_mbps:
-        yield _link(profile, by_id[ids.LINK], src)
+    if (lldp := by_id.get(ids.LLDP)) is not None:
+        yield _voice_policy(profile, lldp, src)
+    if (link := by_id.get(ids.LINK)) is not None and lan.port_speed_min_mbps:
+        yield _link(profile, link, src)
 
 
 def _base(cid: str, title_key: str, required: bool, src: str | None, evidence: list[str],

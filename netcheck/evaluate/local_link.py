@@ -73,17 +73,17 @@ def duplex_check(m: Measurement) -> Check:
     counts: dict[str, int] = delta if isinstance(delta, dict) else {}
     window = Qty(float(m.values.get("sample_s") or 0.0), "s")  # type: ignore[arg-type]
     grew = {k: v for k, v in counts.items() if k in SYMPTOMS and v > 0}
-    shown = msg(f"duplex.{duplex if duplex in ('full', 'half') else 'unknown'}")
+    key = f"duplex.{duplex if duplex in ('full', 'half') else 'unknown'}"
     if duplex == "half" or grew:
         symptoms: list[Item] = [msg("link.half_duplex")] if duplex == "half" else []
         symptoms += [msg(f"link.counter.{k}", n=v, window=window) for k, v in sorted(grew.items())]
-        b["measured_key"] = f"duplex.{duplex if duplex in ('full', 'half') else 'unknown'}"
+        b["measured_key"] = key
         return failed(b, False, "reason.link_duplex_bad", remedy("link_duplex", interface=m.target),
                       measured=str(duplex), interface=m.target, symptoms=symptoms)
     if duplex != "full":  # no symptoms, but the duplex itself is not known: not a pass
         return check(b, Status.NOT_MEASURED, "reason.link_duplex_unknown", interface=m.target, window=window)
-    b["measured_key"] = "duplex.full"
-    return check(b, Status.PASS, "reason.link_duplex_ok", measured=str(duplex), interface=m.target, duplex=shown,
+    b["measured_key"] = key
+    return check(b, Status.PASS, "reason.link_duplex_ok", measured=str(duplex), interface=m.target, duplex=msg(key),
                  window=window)
 
 

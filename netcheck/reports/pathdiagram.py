@@ -24,7 +24,7 @@ from netcheck.reports import svg
 from netcheck.result import Check, Measurement, Role, RunResult
 
 SEGMENTS = ("lan", "site_edge", "isp", "provider")
-NODES = ("computer", "gateway", "isp", "border", "target")
+NODES = ("computer", "gateway", "isp", "border")  # then the target, named by its role
 W, H, X0, X1, Y = 720, 104, 70, 650, 56
 FAULT_BAND = "#fdecea"  # behind the segment at fault, so it stands out in grey print too
 
@@ -86,7 +86,7 @@ def _where(m: Measurement, check: Check | None, role: str, cat: Catalogue) -> st
     return cat.t("where.named", name=role, address=", ".join(shown)) if shown else role
 
 
-def render(segs: list[dict[str, Any]], fault: str | None, cat: Catalogue, role: str | None = None) -> str:
+def render(segs: list[dict[str, Any]], fault: str | None, cat: Catalogue, role: str) -> str:
     """The SVG: five nodes on a line, four segments between them with their shares."""
     by_name = {s.get("segment"): s for s in segs}
     step = (X1 - X0) / 4
@@ -96,7 +96,7 @@ def render(segs: list[dict[str, Any]], fault: str | None, cat: Catalogue, role: 
     for i, name in enumerate(SEGMENTS):
         parts.append(_segment(by_name.get(name, {}), name, xs[i], xs[i + 1], name == fault, cat))
     addresses = [None] + [by_name.get(n, {}).get("to_address") for n in SEGMENTS]
-    names = [cat.t(f"faultloc.node.{node}") for node in NODES[:-1]] + [role or cat.t("faultloc.node.target")]
+    names = [*(cat.t(f"faultloc.node.{node}") for node in NODES), role]
     for x, name, address in zip(xs, names, addresses, strict=True):
         parts.append(_node(x, name, address))
     parts.append("</svg>")

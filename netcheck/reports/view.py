@@ -22,7 +22,18 @@ from typing import Any
 from netcheck.i18n import Catalogue, parse_utc, zone_token
 from netcheck.reports import checktext, integrity, svg
 from netcheck.reports.options import Integrator, RenderOptions, spec
-from netcheck.result import Check, Confidence, Measurement, Msg, RunResult, Scope, Status, Value, summary_of, verdict_of
+from netcheck.result import (
+    CONFIDENCE_RANK,
+    Check,
+    Measurement,
+    Msg,
+    RunResult,
+    Scope,
+    Status,
+    Value,
+    summary_of,
+    verdict_of,
+)
 
 #: Area order in the requirements table; unknown groups follow in document order.
 GROUP_ORDER = (
@@ -236,15 +247,10 @@ def _row(c: Check, by_id: dict[str, Measurement], cat: Catalogue) -> Row:
     )
 
 
-#: Confidence levels, lowest first (the enum's order; "estimate": bound to its method, e.g. RTT/2).
-CONFIDENCE_ORDER: tuple[str, ...] = tuple(Confidence)
-
-
 def weakest(c: Check, by_id: dict[str, Measurement]) -> Measurement | None:
     """The least confident measurement a check was judged on: the check is no surer."""
     evidence = [by_id[e] for e in c.evidence if e in by_id]
-    rank = {level: i for i, level in enumerate(CONFIDENCE_ORDER)}
-    return min(evidence, key=lambda m: rank.get(m.confidence, len(rank)), default=None)
+    return min(evidence, key=lambda m: CONFIDENCE_RANK[m.confidence], default=None)
 
 
 def _reason_of(m: Measurement, cat: Catalogue) -> str | None:
