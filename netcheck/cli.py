@@ -290,20 +290,16 @@ def run(out_dir: Path, formats: tuple[str, ...], plan_only: bool, as_json: bool,
 EXIT_INTERRUPTED = 130
 
 
-def __getattr__(name: str) -> Any:
-    """``FALLBACK_DIR``: where a result goes when ``--out`` cannot be written after
-    measuring (stated in the message); made on first use, as ``tempfile`` costs every
-    command's start-up 4 ms (``history``, issue 22)."""
-    if name == "FALLBACK_DIR":
-        import tempfile
-
-        globals()[name] = value = Path(tempfile.gettempdir()) / "netcheck-results"
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+#: Where a result goes when ``--out`` cannot be written after measuring (stated in the
+#: message); None: ``netcheck-results`` in the temporary directory, found on first use
+#: (``tempfile`` would cost every command's start-up 4 ms: ``history``, issue 22).
+FALLBACK_DIR: Path | None = None
 
 
 def _fallback_dir() -> Path:
-    return Path(sys.modules[__name__].FALLBACK_DIR)
+    import tempfile
+
+    return FALLBACK_DIR or Path(tempfile.gettempdir()) / "netcheck-results"
 
 
 def _check_writable(out_dir: Path) -> None:
@@ -366,11 +362,14 @@ def _write_outputs(result: RunResult, out_dir: Path, formats: list[str], reports
 
 
 def _responder_key(path: Path | None) -> bytes | None:
-    from netcheck.run import inputs
+    """The far end's key file (the responder's own reader: no run input loaded there)."""
+    from netcheck.responder import server
 
+    if path is None:
+        return None
     try:
-        return inputs.responder_key(str(path) if path is not None else None)
-    except inputs.InputError as exc:
+        return server.load_key(path)
+    except server.KeyFileError as exc:
         raise InputError(str(exc)) from None
 
 

@@ -8,8 +8,25 @@ host without a port; ``host:port`` with a single colon is a name or IPv4 address
 from __future__ import annotations
 
 import ipaddress
+import re
 
-from netcheck.profile import valid_host
+_LABEL = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?")
+
+
+def valid_host(host: str) -> bool:
+    """A host name (RFC 1123 2.1 labels; ``_`` tolerated as in SRV names) or an IP literal
+    without a zone. Checked label by label: the former single regular expression nested
+    quantifiers and backtracked exponentially on a long invalid name (``"a" * 30 + "!"``)."""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        pass
+    else:
+        return not getattr(address, "scope_id", None)  # "%zone" could carry anything
+    name = host[:-1] if host.endswith(".") else host
+    if not 1 <= len(name) <= 253:
+        return False
+    return all(_LABEL.fullmatch(label) for label in name.split("."))
 
 
 def is_ip_literal(host: str) -> bool:

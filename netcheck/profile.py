@@ -15,7 +15,6 @@ Every failure is a :class:`ProfileError` whose ``str`` is one line:
 from __future__ import annotations
 
 import enum
-import ipaddress
 import math
 import re
 from collections.abc import Iterator, Mapping
@@ -25,6 +24,8 @@ from typing import Any
 
 import msgspec
 import yaml
+
+from netcheck.hostport import valid_host
 
 #: Shipped profiles live in the repository's top-level ``profiles/`` directory, which the
 #: package maps to ``netcheck.profiles`` (pyproject ``package-dir``) so installs carry them.
@@ -632,25 +633,6 @@ def _check_targets(p: Profile) -> Iterator[Problem]:
     for name, target in p.targets.items():
         if target.host is not None and not valid_host(target.host):
             yield f"targets.{name}.host", f"not a host name or IP address (got {target.host!r})"
-
-
-_LABEL = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?")
-
-
-def valid_host(host: str) -> bool:
-    """A host name (RFC 1123 2.1 labels; ``_`` tolerated as in SRV names) or an IP literal
-    without a zone. Checked label by label: the former single regular expression nested
-    quantifiers and backtracked exponentially on a long invalid name (``"a" * 30 + "!"``)."""
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        pass
-    else:
-        return not getattr(address, "scope_id", None)  # "%zone" could carry anything
-    name = host[:-1] if host.endswith(".") else host
-    if not 1 <= len(name) <= 253:
-        return False
-    return all(_LABEL.fullmatch(label) for label in name.split("."))
 
 
 def _check_ports(p: Profile) -> Iterator[Problem]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import msgspec
 
 from netcheck import hostport, ids, probes
-from netcheck.hostport import is_ip_literal
+from netcheck.hostport import is_ip_literal, valid_host
 from netcheck.plan import capacity as capacity_plan
 from netcheck.plan import firewall as firewall_plan
 from netcheck.plan.runs import ICMP_TIME_EXCEEDED as ICMP_TIME_EXCEEDED
@@ -18,7 +18,7 @@ from netcheck.plan.runs import PlanError as PlanError
 from netcheck.plan.runs import ProbeRun as ProbeRun
 from netcheck.plan.runs import stun_server as stun_server
 from netcheck.probes import specs
-from netcheck.profile import Profile, Role, valid_host
+from netcheck.profile import Profile, Role
 
 
 def with_targets(profile: Profile, overrides: dict[str, str]) -> Profile:

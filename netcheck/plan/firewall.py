@@ -11,13 +11,12 @@ from __future__ import annotations
 from netcheck import hostport, ids
 from netcheck.plan.runs import ICMP_TIME_EXCEEDED, Options, ProbeRun, stun_server
 from netcheck.probes import specs
-from netcheck.probes.specs import STAMP_PORT
+from netcheck.probes.specs import SIP_PORT, STAMP_PORT, STUN_PORT
 from netcheck.profile import Profile, Role
 
 #: Idle times probed in parallel for the UDP binding lifetime (full runs only): the search
 #: lasts as long as the longest one (RFC 5780 section 4.6).
 LIFETIME_CHECKPOINTS_S = (15.0, 30.0, 45.0, 60.0, 90.0, 120.0, 180.0)
-SIP_PORT = 5060
 
 
 def runs(profile: Profile, options: Options) -> list[ProbeRun]:
@@ -32,7 +31,7 @@ def runs(profile: Profile, options: Options) -> list[ProbeRun]:
 
 def _stun(profile: Profile, options: Options) -> list[ProbeRun]:
     out = []
-    port = options.port_remap.get(3478, 3478)  # the demo's STUN server listens elsewhere
+    port = options.port_remap.get(STUN_PORT, STUN_PORT)  # the demo's STUN server listens elsewhere
     for name, target in profile.targets_with_role(Role.STUN):
         if not target.host:
             continue
@@ -94,7 +93,7 @@ def _stun_rows(profile: Profile) -> list[ProbeRun]:
                 or hi - lo + 1 > STUN_ROW_MAX_PORTS):
             continue
         for port in range(lo, hi + 1):
-            if port == 3478 and host in asked:
+            if port == STUN_PORT and host in asked:
                 continue
             rid = ids.stun_row(rule.destination, port)
             spec = specs.StunSpec(id=rid, host=host, port=port, count=2, discovery=False)

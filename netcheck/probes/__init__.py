@@ -3,7 +3,8 @@
 Each entry names the module that holds ``async def run(spec, ctx) -> Measurement``, its
 ``Spec`` class (declared in :mod:`netcheck.probes.specs`, the module's ``Spec``), and says
 what the probe needs from the machine and the site: a netcheck responder, raw layer-2 or
-ICMP access, an iperf3 server, SNMP credentials, the process to itself (timing-critical).
+ICMP access, an iperf3 server, SNMP credentials. (What may run beside what is the plan's
+``ProbeRun.kind`` / ``exclusive``, read by :mod:`netcheck.schedule`.)
 The plan checks every run's spec against the entry (:func:`check_spec`: a plan cannot pair
 a probe with another probe's Spec), and ``run --plan`` and ``doctor`` say from
 :func:`unmet` which runs this machine cannot do, and why, before anyone travels to the
@@ -37,7 +38,6 @@ class Need(enum.Enum):
     RESPONDER = "a netcheck responder at the far end (--responder)"
     IPERF3 = "an iperf3 server (--iperf3)"
     SNMP = "SNMP credentials for the switches (--switch)"
-    EXCLUSIVE = "the machine to itself: timing-critical, runs alone"
     RAW_PACKET = "raw layer-2 access (root or CAP_NET_RAW; Linux AF_PACKET)"
     ICMP = "ICMP echo (a raw or unprivileged ICMP socket, or the Windows ICMP API)"
     ICMP_ERRORS = "ICMP errors from routers (a raw ICMP socket or the Linux error queue)"
@@ -68,8 +68,8 @@ def _p(name: str, spec: type, *needs: Need) -> ProbeInfo:
 
 #: probe name -> its entry. The plan and the runner resolve probes only through this.
 PROBES: dict[str, ProbeInfo] = {
-    "bufferbloat": _p("bufferbloat", specs.BufferbloatSpec, Need.IPERF3, Need.ICMP, Need.EXCLUSIVE),
-    "capacity": _p("capacity", specs.CapacitySpec, Need.EXCLUSIVE),  # a responder, or STUN upstream only (field mode)
+    "bufferbloat": _p("bufferbloat", specs.BufferbloatSpec, Need.IPERF3, Need.ICMP),
+    "capacity": _p("capacity", specs.CapacitySpec),  # a responder, or STUN upstream only (field mode)
     "dhcp": _p("dhcp", specs.DhcpSpec, Need.RAW_PACKET),
     "dns": _p("dns", specs.DnsSpec),
     "dscp": _p("dscp", specs.DscpSpec, Need.RESPONDER),
@@ -81,10 +81,10 @@ PROBES: dict[str, ProbeInfo] = {
     "lldp": _p("lldp", specs.LldpSpec, Need.RAW_PACKET),
     "local_link": _p("local_link", specs.LocalLinkSpec),
     "path_hops": _p("path_hops", specs.PathHopsSpec, Need.ICMP_ERRORS),
-    "qos": _p("qos", specs.QosSpec, Need.RESPONDER, Need.EXCLUSIVE),
+    "qos": _p("qos", specs.QosSpec, Need.RESPONDER),
     "stun": _p("stun", specs.StunSpec),
     "tls": _p("tls", specs.TlsSpec),
-    "stream": _p("stream", specs.StreamSpec, Need.EXCLUSIVE),
+    "stream": _p("stream", specs.StreamSpec),
     "tcp_ports": _p("tcp_ports", specs.TcpPortsSpec),
     "udp_egress": _p("udp_egress", specs.UdpEgressSpec, Need.ERROR_QUEUE),
     "udp_ports": _p("udp_ports", specs.UdpPortsSpec, Need.RESPONDER),

@@ -58,17 +58,18 @@ from dataclasses import dataclass, field
 from typing import Final, Literal
 
 from netcheck import platform as plat
-from netcheck.analysis import emodel
+from netcheck.analysis import bandwidth
 from netcheck.clock import clock_sync, error_estimate
 from netcheck.platform import enable_rx_timestamps
 from netcheck.platform.measurable import SELECT_MAX_SOCKETS
 from netcheck.probes._stream_engine import ClockMap
-from netcheck.probes._stream_sessions import StampReply, stamp_packet_size
+from netcheck.probes._stream_sessions import StampReply
 from netcheck.wire.stamp import (
     NTP_UNIX_OFFSET_S,
     ErrorEstimate,
     StampError,
     ns_from_timestamp,
+    stamp_packet_size,
 )
 from netcheck.wire.stamp_fast import SenderTemplate, unpack_reflector
 
@@ -342,10 +343,7 @@ class CallGen:
 def packet_size(codec: str, interval_ms: float, authenticated: bool) -> int:
     """UDP payload of one packet: the codec's RTP packet (12 + payload), at least the STAMP
     base size; as :class:`netcheck.probes.stream.Spec` sizes its packets."""
-    spec = emodel.CODECS[codec]
-    exact = spec.payload_bytes(interval_ms)
-    payload = exact if exact is not None else round(spec.bitrate_kbps * interval_ms / 8)
-    return stamp_packet_size(payload, authenticated)
+    return stamp_packet_size(bandwidth.codec_payload_bytes(codec, interval_ms), authenticated)
 
 
 def _open_socket(

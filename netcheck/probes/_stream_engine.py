@@ -35,11 +35,9 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from netcheck import platform as plat
-from netcheck.platform import IP_RECVTTL_LINUX as IP_RECVTTL
-from netcheck.platform import enable_rx_timestamps, kernel_rx_ns
+from netcheck.platform import enable_rx_timestamps
 
-__all__ = ["IP_RECVTTL", "ClockMap", "Engine", "EngineReport", "Schedule",
-           "Session", "enable_rx_timestamps", "kernel_rx_ns"]
+__all__ = ["ClockMap", "Engine", "EngineReport", "Schedule", "Session"]
 
 _RESAMPLE_NS: Final = 1_000_000_000
 _POLL_EVERY_NS: Final = 1_000_000

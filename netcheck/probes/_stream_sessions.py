@@ -21,9 +21,6 @@ from typing import Final
 
 from netcheck.probes._stream_engine import ClockMap, Session
 from netcheck.wire.stamp import (
-    RTP_HEADER_LEN as RTP_HEADER_LEN,
-)
-from netcheck.wire.stamp import (
     ErrorEstimate,
     SenderPacket,
     StampError,
@@ -31,7 +28,6 @@ from netcheck.wire.stamp import (
     ntp_from_ns,
     parse_reflector,
 )
-from netcheck.wire.stamp import stamp_packet_size as stamp_packet_size
 
 
 @dataclass(frozen=True)

@@ -13,18 +13,20 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
+from netcheck import hostport
 from netcheck.analysis import bandwidth
 from netcheck.waits import DHCP_WAIT_S, LLDP_WAIT_S
 from netcheck.wire.control import DEFAULT_EXPOSURE_PORTS
+from netcheck.wire.stamp import STAMP_PORT as STAMP_PORT  # the plan's constants are read here
 from netcheck.wire.stamp import stamp_packet_size
 
-STAMP_PORT = 862  # RFC 8762 section 4.1: the well-known STAMP port
 STUN_PORT = 3478  # RFC 8489 section 18.6
 SIP_PORT = 5060
 #: SIP OPTIONS go out at most 5 per second: an SBC's flood protection (e.g. Kamailio's
 #: pike module) must not take the measurement for an attack.
 SIP_INTERVAL_MS = 200.0
 IPERF3_PORT = 5201  # iperf3's default server port
+SNMP_PORT = 161  # RFC 3417 section 3 (SNMP over UDP)
 UDP_SWEEP_RATE_PPS = 3000.0  # udp_ports: send rate of the sweep (lowered to the responder's per-source limit)
 TRACEROUTE_PORT = 33434  # the classic traceroute base port (a control without STUN)
 DEFAULT_MAX_CALLS = 400
@@ -132,7 +134,7 @@ class PathHopsSpec:
     interval_s: float = 1.0
     wait_s: float = 2.0
     dscp: int = 46
-    base_port: int = 33434
+    base_port: int = TRACEROUTE_PORT
     size: int = 64
     gateway: str | None = None
     provider_networks: tuple[str, ...] = ()
@@ -236,7 +238,7 @@ class StunSpec:
 
     id: str
     host: str
-    port: int = 3478
+    port: int = STUN_PORT
     transport: str = "udp"
     count: int = 5
     rto_s: float = 0.5
@@ -268,7 +270,7 @@ class SipAlgSpec:
 
     id: str
     host: str
-    port: int = 5060
+    port: int = SIP_PORT
     transport: str = "udp"
     mode: str = "mirror"  # "mirror" (netcheck responder) or "options" (provider's server)
     wait_s: float = 1.0
@@ -276,7 +278,7 @@ class SipAlgSpec:
     key: bytes | None = field(default=None, repr=False)  # responder key: keyed mirror
     control_port: int | None = None  # responder's TCP control port: which ports it serves
     stun_host: str | None = None  # options: learn the public address (STUN, same socket)
-    stun_port: int = 3478
+    stun_port: int = STUN_PORT
 
 
 # ------------------------------------------------------------------------------------ udp_ports
@@ -290,7 +292,7 @@ class UdpPortsSpec:
     id: str
     host: str
     ranges: tuple[tuple[int, int], ...]
-    control_port: int = 862
+    control_port: int = STAMP_PORT
     key: bytes | None = field(default=None, repr=False)
     rate_pps: float = UDP_SWEEP_RATE_PPS
     retries: int = 2
@@ -317,7 +319,7 @@ class UdpEgressSpec:
     id: str
     rows: tuple[EgressRow, ...]
     control_host: str
-    control_port: int = 3478
+    control_port: int = STUN_PORT
     samples: int = 4
     ttl: int | None = None
     max_hops: int = 8
@@ -355,7 +357,7 @@ class DscpSpec:
 class ExposureSpec:
     id: str
     host: str
-    control_port: int = 862
+    control_port: int = STAMP_PORT
     ports: tuple[int, ...] = DEFAULT_EXPOSURE_PORTS
     key: bytes | None = field(default=None, repr=False)
 
@@ -465,7 +467,7 @@ class SnmpTarget:
     """Where and how to ask. ``repr`` hides the secrets (it may end up in a traceback)."""
 
     host: str
-    port: int = 161
+    port: int = SNMP_PORT
     version: SnmpVersion = SnmpVersion.V2C
     community: str = ""
     v3_user: str = ""
@@ -477,7 +479,9 @@ class SnmpTarget:
 
     @property
     def label(self) -> str:
-        return self.host if self.port == 161 else f"{self.host}:{self.port}"
+        """The switch as the measurement id names it (``snmp:<label>``): an IPv6 address
+        with a port in brackets, so ``[::1]:1161`` is not ``::1:1161`` on port 161."""
+        return self.host if self.port == SNMP_PORT else hostport.join(self.host, self.port)
 
     def secrets(self) -> list[str]:
         return [s for s in (self.community, self.v3_auth_key, self.v3_priv_key) if s]

@@ -60,10 +60,10 @@ from netcheck.probes._stream_sessions import (
     SipOptionsCall,
     StampCall,
     StunCall,
-    stamp_packet_size,
 )
 from netcheck.probes.specs import StreamSpec as Spec
 from netcheck.result import Confidence, ErrorKind, Measurement, ProbeError, Value
+from netcheck.wire.stamp import stamp_packet_size
 
 METHOD_NAMES = {"icmp": "icmp-50pps", "stun": "stun-50pps", "sip": "sip-options-5pps"}
 PERMISSION_HINT = (

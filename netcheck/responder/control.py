@@ -168,7 +168,7 @@ class Control:
             return  # the peer went away or was too slow: nothing to answer
         except Exception:  # a bug must cost one request, never the service
             self.crashes += 1
-            logging.getLogger("netcheck.responder.server").exception("control request from %s", source)
+            logging.getLogger(__name__).exception("control request from %s", source)
             reply = self._error("internal", len(raw))
         with contextlib.suppress(OSError):
             if reply:
@@ -299,7 +299,7 @@ def open_side(config: Any, port: int) -> list[Any]:
             sock.listen(16)
         except OSError as exc:
             sock.close()
-            logging.getLogger("netcheck.responder.server").warning(
+            logging.getLogger(__name__).warning(
                 "control service (coverage, exposure) not started: TCP %d: %s", port, exc)
         else:
             side.append(Control(sock, config.key, coverage, window_s=config.replay_window_s))

@@ -50,6 +50,7 @@ from netcheck.responder.stopper import Stopper
 from netcheck.wire.stamp import (
     HMAC_LEN,
     HMAC_OFFSET,
+    STAMP_PORT,
     ErrorEstimate,
     SenderPacket,
     StampError,
@@ -62,14 +63,13 @@ from netcheck.wire.stamp_fast import reflect_unauth, request_ssid
 
 log = logging.getLogger("netcheck.responder.server")
 
-DEFAULT_PORT: Final = 862  # RFC 8762 4.1
+DEFAULT_PORT: Final = STAMP_PORT
 _BUF: Final = 65535
 #: STAMP session table bounds (docs/responder.md, "Safety"): a capacity ramp runs up to 400
 #: calls (one session each) from one site address, so 1,024 per source leaves room; 16,384
 #: sessions in all keep the table to a few MB whatever a spoofed flood sends.
 MAX_SESSIONS: Final = 16_384
 MAX_SESSIONS_PER_SOURCE: Final = 1_024
-#: Per-source token buckets kept at most (the oldest is forgotten beyond that).
 #: Sessions shorter than this end without their own log line (one summary line instead).
 _LOG_MIN_PACKETS: Final = 10
 

@@ -52,7 +52,7 @@ from netcheck.wire.sip_mirror import (
     mac,
 )
 
-log = logging.getLogger("netcheck.responder.server")
+log = logging.getLogger(__name__)
 
 MAX_MESSAGE: Final = 65535
 DEFAULT_PORTS: Final = (5060,)

@@ -45,7 +45,7 @@ from netcheck.responder.replay import DEFAULT_WINDOW_S, ReplayGuard
 from netcheck.responder.stopper import Stopper
 from netcheck.wire import portecho
 
-log = logging.getLogger("netcheck.responder.server")
+log = logging.getLogger(__name__)
 
 DEFAULT_RATE_PPS: Final = 5000.0
 _FD_MARGIN: Final = 256

@@ -26,9 +26,6 @@ if TYPE_CHECKING:
     from netcheck.probes.specs import SnmpTarget
     from netcheck.profile import Profile
 
-SNMP_PORT = 161
-IPERF3_PORT = 5201
-
 
 class InputError(ValueError):
     """A run input that cannot be used; the message is one line naming the option."""
@@ -143,7 +140,7 @@ def resolve(inp: RunInput, profile: Profile | None = None) -> Request:
     """The checked, loaded form of ``inp`` that :mod:`netcheck.run.assess` runs.
     ``profile``: an already loaded (e.g. reduced) profile instead of ``inp.profile``."""
     from netcheck import hostport
-    from netcheck.probes.specs import STAMP_PORT
+    from netcheck.probes.specs import IPERF3_PORT, STAMP_PORT
     profile = profile if profile is not None else load_profile(inp)
     require_targets(profile)
     try:
@@ -203,7 +200,7 @@ def snmp_targets(snmp: SnmpInput) -> tuple[SnmpTarget, ...]:
     if not snmp.switches:
         return ()
     from netcheck import hostport
-    from netcheck.probes.specs import SnmpTarget, SnmpVersion
+    from netcheck.probes.specs import SNMP_PORT, SnmpTarget, SnmpVersion
 
     creds: dict[str, Any]
     if snmp.v3_user:

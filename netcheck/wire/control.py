@@ -20,7 +20,7 @@ MAX_REQUEST: Final = 4096
 MAX_REPLY: Final = 1 << 20  # a coverage answer for 65,535 ports is ~400 KB
 
 
-def mac(key: bytes, op: str, ports: list[int], ts: float = 0.0, nonce: str = "") -> str:
+def mac(key: bytes, op: str, ports: list[int], ts: float, nonce: str) -> str:
     """HMAC-SHA-256 over ``"op:port,port,...:ts:nonce"`` (hex)."""
     text = f"{op}:{','.join(str(p) for p in ports)}:{ts!r}:{nonce}".encode()
     return hmac.new(key, text, hashlib.sha256).hexdigest()

@@ -35,6 +35,7 @@ from netcheck.wire import WireError
 __all__ = [
     "AUTH_LEN",
     "RTP_HEADER_LEN",
+    "STAMP_PORT",
     "UNAUTH_LEN",
     "ErrorEstimate",
     "ReflectorPacket",
@@ -51,6 +52,9 @@ __all__ = [
     "reflect",
     "stamp_packet_size",
 ]
+
+#: The well-known STAMP port (RFC 8762 section 4.1): the near end's default and the far end's.
+STAMP_PORT: Final = 862
 
 #: Base sizes of every STAMP test packet (RFC 8762 sections 4.2, 4.3).
 UNAUTH_LEN: Final = 44

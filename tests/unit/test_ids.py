@@ -39,4 +39,13 @@ def test_every_planned_id_is_unique_and_is_its_specs_id(name: str) -> None:
     runs = plan.build(load(name), plan.Options(gateway="192.0.2.1", extensions=20, responder="192.0.2.9",
                                                iperf3="192.0.2.9", switches=(switch,)))
     assert len({r.id for r in runs}) == len(runs)
-    assert all(getattr(r.spec, "id", r.id) == r.id for r in runs)
+    assert all(r.spec.id == r.id for r in runs)
+
+
+def test_a_switch_id_tells_an_ipv6_port_from_an_address() -> None:
+    """``--switch [::1]:1161`` and ``--switch ::1:1161`` (an IPv6 address, port 161) are two
+    switches: their ids differ (RFC 3986 brackets, as ``hostport.join`` writes them)."""
+    with_port = snmp_switch.SnmpTarget("::1", 1161, community="c")
+    other_address = snmp_switch.SnmpTarget("::1:1161", 161, community="c")
+    assert (with_port.label, other_address.label) == ("[::1]:1161", "::1:1161")
+    assert snmp_switch.SnmpTarget("192.0.2.2", 1161, community="c").label == "192.0.2.2:1161"

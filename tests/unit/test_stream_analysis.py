@@ -13,10 +13,9 @@ from netcheck.probes._stream_sessions import (
     build_echo,
     inet_checksum,
     parse_echo_reply,
-    stamp_packet_size,
 )
 from netcheck.probes.stream import Spec
-from netcheck.wire.stamp import ErrorEstimate
+from netcheck.wire.stamp import ErrorEstimate, stamp_packet_size
 
 MS = 1_000_000
 
