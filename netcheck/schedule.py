@@ -40,7 +40,6 @@ from collections.abc import Sequence
 from typing import Final, Literal, Protocol
 
 Kind = Literal["active", "call", "paced", "passive"]
-KINDS: Final[tuple[Kind, ...]] = ("active", "call", "paced", "passive")
 ALONE: Final = "alone"
 _ORDER: Final[dict[str, int]] = {"call": 0, "passive": 1, "paced": 1, "active": 2}
 #: Between two turns on one outside resource: routers refill their ICMP error budget at
@@ -71,7 +70,7 @@ def claims(run: Schedulable) -> tuple[Claim, ...]:
     out: list[Claim] = [("line", ALONE if run.exclusive else "shared")]
     if run.kind == "call":
         out.append(("host", "call"))
-    elif run.kind == "active" and not run.exclusive:
+    elif run.kind == "active":  # (a load test holds the line alone: it conflicts with all anyway)
         out.append(("host", "busy"))
     if run.contends:
         out.append((run.contends, ALONE))

@@ -13,14 +13,12 @@ reason to load a customer's line.
 
 from __future__ import annotations
 
-from typing import Any
-
 from netcheck import hostport, ids
 from netcheck.analysis import bandwidth
 from netcheck.plan.runs import Options, ProbeRun, stun_server
 from netcheck.probes import specs
 from netcheck.probes.specs import STAMP_PORT
-from netcheck.profile import Limit, PathLimits, Profile
+from netcheck.profile import Limit, PathLimits, Profile, Role
 
 CAPACITY_BUDGET_S = 60.0  # the issue's bound for the whole ramp
 QOS_BUDGET_S = 30.0
@@ -28,7 +26,7 @@ IPERF3_SECONDS = 5.0
 
 
 def runs(profile: Profile, options: Options) -> list[ProbeRun]:
-    if not getattr(options, "capacity", True):
+    if not options.capacity:
         return []
     out = []
     if options.responder:
@@ -36,12 +34,12 @@ def runs(profile: Profile, options: Options) -> list[ProbeRun]:
         out += _qos(profile, options)
     elif not options.port_remap:
         out += _stun_capacity(profile, options)
-    if getattr(options, "iperf3", None):
+    if options.iperf3:
         out += _iperf3(options)
     return out
 
 
-def limits_of(profile: Profile) -> Any:
+def limits_of(profile: Profile) -> specs.CallLimits:
     """The step limits from the profile's internet path limits (handover, else end to
     end); G.114 / G.107 planning defaults where the profile names none."""
     lim: PathLimits | None = profile.limits.handover or profile.limits.end_to_end
@@ -92,8 +90,6 @@ def _stun_capacity(profile: Profile, options: Options) -> list[ProbeRun]:
     """Field mode: the same bounded ramp (requirement + 25 %) as STUN Binding streams to the
     provider's STUN server; it loads and proves the uplink only (downstream is stated as not
     measured). The only step that sends a provider server more than one call's packets."""
-    from netcheck.profile import Role
-
     need = requirement(profile, options)
     handovers = [(name, t.host) for name, t in profile.targets_with_role(Role.HANDOVER) if t.host]
     server = next((found for name, _ in handovers if (found := stun_server(profile, name)) is not None), None)

@@ -6,6 +6,8 @@ A pure function of the profile, the site inputs and this machine's capabilities,
 
 from __future__ import annotations
 
+import dataclasses
+
 import msgspec
 
 from netcheck import hostport, ids, probes
@@ -107,7 +109,7 @@ def _path_runs(profile: Profile, options: Options) -> list[ProbeRun]:
                 runs.append(_stream_run(profile, options, name, target.host, _window(profile)))
     gateway = lan_target(profile, options)
     if limits.layer2 and gateway:
-        no_responder = Options(quick=options.quick, low_cpu=options.low_cpu)
+        no_responder = dataclasses.replace(options, responder=None, responder_key=None)
         runs.append(_stream_run(profile, no_responder, "gateway", gateway, limits.layer2.loss_window_s))
     return runs
 

@@ -182,16 +182,21 @@ class Engine:
                 if due >= stop_at or self.cancel.is_set():
                     report.stopped_early = True
                     return self._drain_until(report, min(stop_at, due))
-                if sch.low_cpu:
-                    self._wait_low_cpu(due)
-                else:
-                    self._wait_until(due)
-                now = plat.mono_ns()
-                self._send(session, k, now)
-                report.send_error_ns.append(now - due)
-                report.last_send_mono_ns = now
+                self._send_due(session, k, due, sch.low_cpu, report)
         end = min(stop_at, report.last_send_mono_ns + sch.drain_ns)
         return self._drain_until(report, end)
+
+    def _send_due(self, session: Session, index: int, due: int, low_cpu: bool, report: EngineReport) -> None:
+        """Wait for ``due`` (the low-CPU or the adaptive schedule), send packet ``index`` and
+        record its send error: the one send step of this loop and of the call engine's."""
+        if low_cpu:
+            self._wait_low_cpu(due)
+        else:
+            self._wait_until(due)
+        now = plat.mono_ns()
+        self._send(session, index, now)
+        report.send_error_ns.append(now - due)
+        report.last_send_mono_ns = now
 
     def _send(self, session: Session, index: int, now: int) -> None:
         try:

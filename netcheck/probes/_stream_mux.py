@@ -52,16 +52,17 @@ class CallHandle:
     cancel: threading.Event = field(default_factory=threading.Event)
     future: concurrent.futures.Future[EngineReport] = field(default_factory=concurrent.futures.Future)
     report: EngineReport = field(default_factory=EngineReport)
-    t0: int = 0
     sent: int = 0
     drain_end: int | None = None  # set once the last packet is sent (or the call is stopped)
 
     def due(self) -> int:
-        return self.t0 + self.sent * self.schedule.interval_ns
+        return self.report.started_mono_ns + self.sent * self.schedule.interval_ns
 
 
 #: GIL switch interval while calls run (CPython's default is 5 ms).
 SWITCH_S = 0.0005
+#: The process's own switch interval, restored when the last engine ends.
+_PROCESS_SWITCH_S = sys.getswitchinterval()
 
 
 class CallEngine(Engine):
@@ -87,8 +88,9 @@ class CallEngine(Engine):
 
         While calls run, the interpreter hands the GIL over every :data:`SWITCH_S` instead of
         every 5 ms: a Python thread beside the engine (the per-hop trace, the LAN listeners'
-        packet parsing, the event loop) holds it at most that long at a time."""
-        previous = sys.getswitchinterval()
+        packet parsing, the event loop) holds it at most that long at a time. The process's
+        interval comes back when this engine ends, unless a newer engine (started once this
+        one had closed) is the process's engine by then: it still needs the short one."""
         sys.setswitchinterval(SWITCH_S)
         try:
             while self._admit():
@@ -98,7 +100,9 @@ class CallEngine(Engine):
                 self._finish(call, exc)
             raise
         finally:
-            sys.setswitchinterval(previous)
+            with _lock:
+                if _engine is self or _engine is None:
+                    sys.setswitchinterval(_PROCESS_SWITCH_S)
             self._sel.close()
 
     def _admit(self) -> bool:
@@ -112,8 +116,8 @@ class CallEngine(Engine):
             if not call.future.set_running_or_notify_cancel():  # cancelled before it started
                 call.session.sock.close()
                 continue
-            call.t0 = self._start_slot(call.schedule.interval_ns, plat.mono_ns() + call.schedule.lead_ns)
-            call.report.started_mono_ns = call.t0
+            call.report.started_mono_ns = self._start_slot(call.schedule.interval_ns,
+                                                           plat.mono_ns() + call.schedule.lead_ns)
             call.report.low_cpu = call.schedule.low_cpu
             # a session timed on reading (no kernel stamps) keeps the low-CPU wait in the selector
             self._select_first = self._select_first or not call.session.kernel_ts
@@ -125,7 +129,7 @@ class CallEngine(Engine):
     def _start_slot(self, interval: int, earliest: int) -> int:
         """The first slot at or after ``earliest`` whose phase is farthest from the phases
         of the calls on the same interval (the middle of the largest gap)."""
-        phases = sorted({c.t0 % interval for c in self._calls
+        phases = sorted({c.report.started_mono_ns % interval for c in self._calls
                          if c.drain_end is None and c.schedule.interval_ns == interval})
         if not phases:
             return earliest
@@ -150,15 +154,7 @@ class CallEngine(Engine):
             self._poll(max(0.0, min((min(ends, default=now) - now) / 1e9, _IDLE_POLL_S)))
             return
         call = min(sending, key=CallHandle.due)
-        due = call.due()
-        if call.schedule.low_cpu:
-            self._wait_low_cpu(due)
-        else:
-            self._wait_until(due)
-        sent_at = plat.mono_ns()
-        self._send(call.session, call.sent, sent_at)
-        call.report.send_error_ns.append(sent_at - due)
-        call.report.last_send_mono_ns = sent_at
+        self._send_due(call.session, call.sent, call.due(), call.schedule.low_cpu, call.report)
         call.sent += 1
 
     def _end_sending(self, call: CallHandle, now: int) -> None:

@@ -5,6 +5,7 @@ one call's cancel does not stop another, and the engine closes a call's socket."
 from __future__ import annotations
 
 import socket
+import sys
 import threading
 import time
 
@@ -71,7 +72,7 @@ def engines() -> list[threading.Thread]:
 
 def phase_gap_ms(a: _stream_mux.CallHandle, b: _stream_mux.CallHandle) -> float:
     """Distance of b's slots from a's, folded into one interval (ms)."""
-    return ((b.t0 - a.t0) % INTERVAL_NS) / 1e6
+    return ((b.report.started_mono_ns - a.report.started_mono_ns) % INTERVAL_NS) / 1e6
 
 
 def test_two_calls_share_one_thread_half_an_interval_apart(echo: tuple[str, int]) -> None:
@@ -89,7 +90,7 @@ def test_two_calls_share_one_thread_half_an_interval_apart(echo: tuple[str, int]
     assert phase_gap_ms(ha, hb) == pytest.approx(10.0, abs=0.01)
     # and each packet left at its own slot: the send time minus the send error is the slot
     slots = [t - e for t, e in zip(b.sent_at, rb.send_error_ns, strict=True)]
-    assert [s_ - hb.t0 for s_ in slots] == [k * INTERVAL_NS for k in range(25)]
+    assert [s_ - hb.report.started_mono_ns for s_ in slots] == [k * INTERVAL_NS for k in range(25)]
     assert not ra.stopped_early and not rb.stopped_early
     assert a.sock.fileno() == -1 and b.sock.fileno() == -1  # the engine closed both sockets
     deadline = time.monotonic() + 2
@@ -118,3 +119,20 @@ def test_a_call_stops_at_its_own_stop_time(echo: tuple[str, int]) -> None:
     report = h.future.result(5)
     assert report.stopped_early and len(report.send_error_ns) < 16
     assert time.monotonic() - t0 < 1.0  # not its 2 s of packets plus the 1 s drain
+
+
+def test_an_ending_engine_leaves_a_newer_engines_switch_interval(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An engine that ends while a newer one (started once it had closed: e.g. the ICMP
+    fall-back after a silent STUN attempt) runs must not give the process its 5 ms switch
+    interval back under the newer engine's calls; the last engine to end does."""
+    from netcheck.probes._stream_engine import ClockMap
+
+    old, new = _stream_mux.CallEngine(ClockMap()), _stream_mux.CallEngine(ClockMap())
+    try:
+        monkeypatch.setattr(_stream_mux, "_engine", new)
+        old.serve()  # no calls: it closes at once
+        assert sys.getswitchinterval() == _stream_mux.SWITCH_S  # the newer engine's, kept
+        new.serve()  # the process's engine ends: the process's own interval is back
+        assert sys.getswitchinterval() == _stream_mux._PROCESS_SWITCH_S
+    finally:
+        sys.setswitchinterval(_stream_mux._PROCESS_SWITCH_S)
