@@ -109,7 +109,7 @@ class Control:
             sel.register(self.sock, selectors.EVENT_READ)
             self._stop.register(sel)
             while not self._stop.is_set():
-                if any(not self._stop.is_wake(key) for key, _ in sel.select(0.2)):
+                if any(not self._stop.is_wake(key) for key, _ in sel.select()):
                     self._accept()
         self.sock.close()
         self._stop.close()

@@ -141,7 +141,7 @@ class MirrorServer:
         self._stop.register(self._sel)
         try:
             while not self._stop.is_set():
-                for key, _ in self._sel.select(0.2):
+                for key, _ in self._sel.select():
                     sock: socket.socket = key.fileobj  # type: ignore[assignment]
                     if self._stop.is_wake(key):
                         continue

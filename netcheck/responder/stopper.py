@@ -4,7 +4,8 @@ Each responder service serves from a selector loop in its own thread. Polling a
 ``threading.Event`` at the selector's timeout made every stop wait up to that timeout per
 service, one service after the other (0.15 s of each demo run's end: issue 22). A
 :class:`Stopper` also registers one end of a socket pair in the loop's selector and writes
-a byte on stop, so the loop returns from ``select`` immediately. ``socket.socketpair``
+a byte on stop, so the loop returns from ``select`` immediately (a service with no timed
+work of its own waits in ``select`` without a timeout at all). ``socket.socketpair``
 exists on every platform Python supports (emulated over loopback TCP on Windows).
 """
 

@@ -172,7 +172,7 @@ class RangeEcho:
                 sel.register(sock, selectors.EVENT_READ)
             self._stop.register(sel)
             while not self._stop.is_set():
-                for key, _ in sel.select(0.2):
+                for key, _ in sel.select():
                     if not self._stop.is_wake(key):
                         self._drain(key.fileobj)  # type: ignore[arg-type]
         self.close()
