@@ -46,6 +46,7 @@ class Screen:
         self._tasks: dict[str, Any] = {}
         self._overall: Any = None
         self._plain_live: dict[str, float] = {}
+        self._bound_s: float | None = None  # the plan's upper bound, once per plan, not per redraw
 
     def __enter__(self) -> Screen:
         if self.tty:
@@ -88,6 +89,7 @@ class Screen:
 
     def _on_planned(self, event: Any) -> None:
         self.planned.append(event.run)
+        self._bound_s = None
 
     def _on_start(self, event: Any) -> None:
         if self._progress is not None:
@@ -111,17 +113,17 @@ class Screen:
         if event.measurement is None:
             return
         text = "  " + visible(terminal.line(event.run, event.measurement, self.lang))
-        overall = self.overall()
-        if self._progress is not None:
-            self._progress.console.print(text, markup=False, highlight=False)
-            self._progress.update(self._overall, description=overall)
-        else:
-            self._print(f"{text}  [{overall}]")
+        # on a terminal the overall line is redrawn with the next refresh (get_renderables)
+        self._print(text if self._progress is not None else f"{text}  [{self.overall()}]")
 
     # ------------------------------------------------------------------ lines
 
     def overall(self) -> str:
-        return terminal.overall(self.planned, self.done, time.monotonic() - self.t0, self.lang)
+        if self._bound_s is None:
+            from netcheck import schedule
+
+            self._bound_s = schedule.bound(self.planned)
+        return terminal.overall(self._bound_s, len(self.planned), self.done, time.monotonic() - self.t0, self.lang)
 
     def rendering(self) -> None:
         """Say that the reports are being written (after the run, before the files)."""

@@ -10,7 +10,7 @@ for the language; text from the network is shown escaped by the caller's sanitis
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 from netcheck.i18n import Catalogue
@@ -85,16 +85,13 @@ _SUMMARIES: dict[str, Callable[[dict[str, Value], Catalogue], str]] = {
 }
 
 
-def overall(planned: Sequence[Any], done: int, elapsed_s: float, lang: str = "en") -> str:
-    """"7/12 probes · at most 41 s left": the runner's schedule replayed with each run's
-    timeout as its duration (:func:`netcheck.schedule.bound`), so the time left is an upper
-    bound too."""
-    from netcheck import schedule
-
+def overall(bound_s: float, total: int, done: int, elapsed_s: float, lang: str = "en") -> str:
+    """"7/12 probes · at most 41 s left": ``bound_s`` is the runner's schedule replayed with
+    each run's timeout as its duration (:func:`netcheck.schedule.bound`), so the time left is
+    an upper bound too."""
     cat = Catalogue(lang)
-    bound = schedule.bound(planned)
-    left = max(0, round(bound - elapsed_s))
-    return cat.t("term.overall", done=done, total=len(planned), left=cat.param_qty(float(left), "s"))
+    left = max(0, round(bound_s - elapsed_s))
+    return cat.t("term.overall", done=done, total=total, left=cat.param_qty(float(left), "s"))
 
 
 def closing(result: RunResult, lang: str = "en") -> list[str]:
