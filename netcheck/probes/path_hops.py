@@ -272,9 +272,6 @@ def _recv_socket(mode: str, family: int, send: socket.socket) -> socket.socket:
 
 
 # --------------------------------------------------------------------------- the trace
-_ANSWER_CHECK_S = 0.05  # during the final wait: how often to look whether every probe was answered
-
-
 def _trace(io: _Io, address: str, spec: Spec, deadline: float) -> Trace:
     """Blocking (a worker thread): the paced rounds; stops sending beyond the target once
     it has answered."""
@@ -297,21 +294,20 @@ def _trace(io: _Io, address: str, spec: Spec, deadline: float) -> Trace:
             limit = min(limit, trace.dest_ttl or limit)
     # wait for the last answers, but not for answers that have all come (a run's length
     # is the rounds, not the rounds plus an idle wait: issue 22)
-    end = min(deadline, time.monotonic() + spec.wait_s)
-    while len(trace.answers) < len(trace.sent) and time.monotonic() < end:
-        if not _wait_until(io, min(end, time.monotonic() + _ANSWER_CHECK_S), deadline, trace, by_port, address):
-            break
+    _wait_until(io, min(deadline, time.monotonic() + spec.wait_s), deadline, trace, by_port, address,
+                all_answered=True)
     return trace
 
 
 def _wait_until(io: _Io, when: float, deadline: float, trace: Trace, by_port: dict[int, Sent],
-                address: str) -> bool:
-    """Collect answers until ``when``; False once the run's deadline has passed."""
+                address: str, all_answered: bool = False) -> bool:
+    """Collect answers until ``when`` (``all_answered``: or until every probe sent has its
+    answer); False once the run's deadline has passed."""
     while True:
         now = time.monotonic()
         if now >= deadline:
             return False
-        if now >= when:
+        if now >= when or (all_answered and len(trace.answers) >= len(trace.sent)):
             return True
         ready = select.select([io.recv_sock], [], [io.recv_sock], min(when, deadline) - now)
         if ready[0] or ready[2]:
