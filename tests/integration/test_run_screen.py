@@ -48,7 +48,7 @@ def _rate_limited_call() -> tuple[Measurement, list[runner.Event], int]:
     with resp.running(resp.Config(bind="127.0.0.1", port=0, rate_pps=30.0, burst=5.0)) as server:
         host, port = server.address
         spec = stream.Spec(id="stream:platform", host=host, port=port, duration_s=DURATION_S)
-        m, events = _run(ProbeRun(spec.id, "stream", spec, DURATION_S + 6.0, "call", exclusive=True))
+        m, events = _run(ProbeRun(spec.id, "stream", spec, DURATION_S + 6.0, "call", kind="call"))
         return m, events, server.counters.rate_limited
 
 
@@ -67,6 +67,10 @@ def test_live_figures_come_from_the_running_call_and_agree_with_the_result() -> 
     assert last.received + last.lost >= sent - lag
     assert last.rtt_ms is not None and 0 < last.rtt_ms < 5.0  # loopback (final median below)
     assert last.jitter_ms is not None and last.jitter_ms >= 0
+    # the responder's token bucket (30/s, burst 5) answers 30 t + 5 of the 50 t packets sent
+    # in t seconds: loss 40 % - 10 %/t. The last snapshot judges at least sent - lag packets
+    # (t >= 1.5 s: 33.3 %), the result all 4 s (37.5 %): 4.2 pp apart; the rest of the 15 pp
+    # is room for this host's send-time slips, which move answers between the two
     assert abs(last.loss_pct - float(m.values["loss_pct"])) < 15.0  # type: ignore[arg-type]
 
 

@@ -5,21 +5,32 @@ error."""
 
 from __future__ import annotations
 
+import click
 import msgspec
-from click.testing import CliRunner
 
+from netcheck import cli as cli_module
 from netcheck.agent import agent
-from netcheck.cli import cli
 from netcheck.plan import core as plan
 from netcheck.probes import stream
 from netcheck.run import inputs, preview
+from tests.unit.test_run_inputs import OUTPUT_ONLY
+
+#: the options of ``run`` (and ``agent``) that make the run input
+_RUN_INPUT_OPTIONS = {p.name for p in cli_module.run.params if p.name} - OUTPUT_ONLY
 
 
-def _calls(low_cpu: bool) -> list[stream.Spec]:
-    request = inputs.resolve(inputs.RunInput(profile="demo", responder="127.0.0.1", low_cpu=low_cpu))
+def _calls(low_cpu: bool, inp: inputs.RunInput | None = None) -> list[stream.Spec]:
+    request = inputs.resolve(inp or inputs.RunInput(profile="demo", responder="127.0.0.1", low_cpu=low_cpu))
     # a default gateway: the layer-2 call to it is planned too (without the responder)
     runs = plan.build(request.profile, preview.options_for(request, "127.0.0.1", {}, request.responder))
     return [r.spec for r in runs if r.probe == "stream"]
+
+
+def _run_input(command: click.Command, args: list[str]) -> inputs.RunInput:
+    """The run input the command makes of ``args`` (click's own parsing, then the CLI's)."""
+    params = command.make_context(command.name, args).params
+    measured = {k: v for k, v in params.items() if k in _RUN_INPUT_OPTIONS}
+    return cli_module._run_input(measured)  # type: ignore[no-any-return]
 
 
 def test_the_option_reaches_every_call_of_the_plan() -> None:
@@ -29,15 +40,18 @@ def test_the_option_reaches_every_call_of_the_plan() -> None:
 
 
 def test_the_agent_hands_it_to_its_child_run() -> None:
-    spec = agent.RunSpec(input=inputs.RunInput(profile="demo", low_cpu=True))
+    """``agent --low-cpu`` as its command parses it, through the RunSpec the agent sends its
+    child, the child's decoding and resolution, to the calls the child plans."""
+    inp = _run_input(cli_module.agent, ["--profile", "demo", "--responder", "127.0.0.1", "--low-cpu"])
+    spec = agent.RunSpec(input=inp, kind="full")
     decoded = msgspec.json.decode(msgspec.json.encode(spec), type=agent.RunSpec)  # the child's decoding
-    assert decoded.input.low_cpu is True
+    calls = _calls(True, decoded.input)
+    assert len(calls) >= 2 and all(s.low_cpu for s in calls)
 
 
 def test_run_takes_the_option() -> None:
-    out = CliRunner().invoke(cli, ["run", "--profile", "demo", "--plan", "--low-cpu"])
-    assert out.exit_code == 0, out.output
-    assert "stream:platform" in out.output
+    assert _run_input(cli_module.run, ["--profile", "demo", "--low-cpu"]).low_cpu is True
+    assert _run_input(cli_module.run, ["--profile", "demo"]).low_cpu is False
 
 
 def test_a_low_cpu_call_names_its_send_error() -> None:
