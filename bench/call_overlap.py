@@ -28,10 +28,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from netcheck.plan.runs import ProbeRun
-from netcheck.probes import stream
 from netcheck.run import runner
-from tests.integration.stream_lab import call_truth, host_noise_jitter_ms, start_responder
+from tests.integration.stream_lab import call_runs, call_truth, host_noise_jitter_ms, start_responder
 from tests.netlab.lab import RoutedLab, lab_support, routed_lab
 from tests.netlab.netns import run_async_in_netns
 
@@ -43,17 +41,9 @@ SETTINGS = [
 SEED = 22
 
 
-def runs(lab: RoutedLab, ports: list[int], seconds: float) -> list[ProbeRun]:
-    return [ProbeRun(f"stream:{i}", "stream",
-                     stream.Spec(id=f"stream:{i}", host=lab.addr.dc, port=port, duration_s=seconds,
-                                 assume_synchronized=True),
-                     seconds + 10.0, f"call {i}", kind="call")
-            for i, port in enumerate(ports)]
-
-
 def measure(lab: RoutedLab, spec: str, ports: list[int], seconds: float, mode: str) -> dict[str, Any]:
     lab.set_impairment(spec, seed=SEED)
-    plan = runs(lab, ports, seconds)
+    plan = call_runs(lab, ports, seconds)
     t0 = time.monotonic()
     if mode == "overlap":
         ms = run_async_in_netns(lab.ns.lan, lambda: runner.run_all(plan, {}, lambda _e: None))

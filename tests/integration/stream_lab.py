@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from netcheck.plan.runs import ProbeRun
 from netcheck.probes import stream
 from netcheck.probes._common import Context
 from netcheck.result import Measurement
@@ -60,6 +61,16 @@ class Truth:
     #: number), None = lost
     up_ms: list[float | None]
     down_ms: list[float | None]
+
+
+def call_runs(lab: RoutedLab, ports: list[int], seconds: float) -> list[ProbeRun]:
+    """One STAMP call per responder port, as the runner's plan holds them (kind "call": they
+    run together in the call engine); ids ``stream:0``, ``stream:1``..."""
+    return [ProbeRun(f"stream:{i}", "stream",
+                     stream.Spec(id=f"stream:{i}", host=lab.addr.dc, port=port, duration_s=seconds,
+                                 assume_synchronized=True),
+                     seconds + 10.0, f"call {i}", kind="call")
+            for i, port in enumerate(ports)]
 
 
 def call_truth(lab: RoutedLab, port: int) -> Truth:

@@ -16,12 +16,11 @@ import time
 
 import pytest
 
-from netcheck.plan.runs import ProbeRun
-from netcheck.probes import stream
 from netcheck.result import Measurement
 from netcheck.run import runner
 from tests.integration.stream_lab import (
     DELAY_ERROR_MS,
+    call_runs,
     call_truth,
     host_noise_jitter_ms,
     jitter_tolerance_ms,
@@ -37,11 +36,7 @@ CALL_S = 4.0
 
 
 def _calls(lab: RoutedLab, ports: list[int]) -> tuple[list[Measurement], list[tuple[float, float]]]:
-    plan = [ProbeRun(f"stream:{i}", "stream",
-                     stream.Spec(id=f"stream:{i}", host=lab.addr.dc, port=port, duration_s=CALL_S,
-                                 assume_synchronized=True),
-                     CALL_S + 10.0, f"call {i}", kind="call")
-            for i, port in enumerate(ports)]
+    plan = call_runs(lab, ports, CALL_S)
     spans: dict[str, list[float]] = {}
 
     def listen(event: runner.Event) -> None:
