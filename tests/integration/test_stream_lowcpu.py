@@ -18,9 +18,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from netcheck.probes import stream
+from netcheck.probes import _stream_mux, stream
 from netcheck.probes._common import Context
-from netcheck.probes._stream_engine import ClockMap, Engine, Schedule
+from netcheck.probes._stream_engine import Schedule
 from netcheck.probes._stream_sessions import StampCall
 from netcheck.responder import server as resp
 
@@ -52,15 +52,15 @@ def test_low_cpu_send_error_is_what_the_wire_shows(reflector: resp.Responder) ->
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.setblocking(False)
     sock.connect(reflector.address)
-    clock = ClockMap()
+    clock = _stream_mux.shared_clock()  # the call engine's, as a STAMP call of the probe uses
     call = StampCall(sock, count=COUNT, size=172, clock=clock)
-    engine = Engine([call], Schedule(count=COUNT, interval_ns=INTERVAL_NS, low_cpu=True,
-                                     drain_ns=500_000_000), clock)
     stop = threading.Event()
     hog = threading.Thread(target=_hog, args=(stop, 1.0, 1.0), daemon=True)
     hog.start()
-    try:
-        report = engine.run(time.monotonic_ns() + 10_000_000_000)
+    try:  # the probe's own path: the process's call engine
+        handle = _stream_mux.submit(call, Schedule(count=COUNT, interval_ns=INTERVAL_NS, low_cpu=True,
+                                                   drain_ns=500_000_000), time.monotonic_ns() + 10_000_000_000)
+        report = handle.future.result(timeout=20)
     finally:
         stop.set()
         hog.join(5)
