@@ -81,7 +81,7 @@ def _capacity(profile: Profile, options: Options) -> list[ProbeRun]:
                          required_up_kbps=need.up_kbps, required_down_kbps=need.down_kbps,
                          requirement_basis=need.basis,
                          step_s=2.0 if options.quick else 3.0, duration_s=budget, limits=limits_of(profile))
-    title = (f"call load up to {spec.target_calls()} calls via responder {host}:{port} "
+    title = (f"call load up to {spec.target_calls()} calls via responder {hostport.join(host, port)} "
              f"(need {need.up_kbps:g}/{need.down_kbps:g} kbit/s up/down)")
     return [ProbeRun(ids.CAPACITY, "capacity", spec, budget + 5.0, title, exclusive=True)]
 
@@ -122,7 +122,7 @@ def _qos(profile: Profile, options: Options) -> list[ProbeRun]:
                     dscp=q.voice_dscp if q.voice_dscp is not None else s.dscp, bulk_start_kbps=start,
                     duration_s=QOS_BUDGET_S, limits=limits_of(profile))
     return [ProbeRun(ids.QOS, "qos", spec, QOS_BUDGET_S + 5.0,
-                    f"voice under bulk load via responder {host}:{port}", exclusive=True)]
+                    f"voice under bulk load via responder {hostport.join(host, port)}", exclusive=True)]
 
 
 def _iperf3(options: Options) -> list[ProbeRun]:
@@ -133,5 +133,5 @@ def _iperf3(options: Options) -> list[ProbeRun]:
         spec = specs.Iperf3Spec(id=ids.iperf3(tag), host=host, port=port, duration_s=IPERF3_SECONDS,
                            reverse=reverse)
         out.append(ProbeRun(spec.id, "iperf3", spec, IPERF3_SECONDS + 12.0,
-                           f"iperf3 TCP {tag} to {host}:{port}", exclusive=True))
+                           f"iperf3 TCP {tag} to {hostport.join(host, port)}", exclusive=True))
     return out

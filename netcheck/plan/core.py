@@ -164,8 +164,8 @@ def bufferbloat_runs(options: Options) -> list[ProbeRun]:
     load_s = 4.0 if options.quick else 8.0
     spec = specs.BufferbloatSpec(id=ids.BUFFERBLOAT, load_host=host, load_port=port, load_s=load_s)
     timeout = spec.idle_s + 2 * (load_s + 5.0) + 10.0
-    return [ProbeRun(spec.id, "bufferbloat", spec, timeout, f"latency under load via iperf3 {host}:{port}",
-                     exclusive=True)]
+    title = f"latency under load via iperf3 {hostport.join(host, port)}"
+    return [ProbeRun(spec.id, "bufferbloat", spec, timeout, title, exclusive=True)]
 
 
 def _stream_run(profile: Profile, options: Options, name: str, host: str, window: float | None) -> ProbeRun:
@@ -195,7 +195,7 @@ def _stream_run(profile: Profile, options: Options, name: str, host: str, window
         r_host, r_port = hostport.parse(options.responder, specs.STAMP_PORT)
         spec = specs.StreamSpec(host=r_host, port=r_port, key=options.responder_key, method="stamp",
                            fallback=tuple(chain), **common)  # type: ignore[arg-type]
-        title = f"call (STAMP) via responder {r_host}:{r_port} for {name}"
+        title = f"call (STAMP) via responder {hostport.join(r_host, r_port)} for {name}"
     else:
         first, rest = chain[0], tuple(chain[1:])
         spec = specs.StreamSpec(host=first.host, port=first.port, method=first.method, fallback=rest,

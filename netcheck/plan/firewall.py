@@ -97,7 +97,7 @@ def _stun_rows(profile: Profile) -> list[ProbeRun]:
                 continue
             rid = ids.stun_row(rule.destination, port)
             spec = specs.StunSpec(id=rid, host=host, port=port, count=2, discovery=False)
-            out.append(ProbeRun(rid, "stun", spec, 8.0, f"STUN UDP {host}:{port}"))
+            out.append(ProbeRun(rid, "stun", spec, 8.0, f"STUN UDP {hostport.join(host, port)}"))
     return out
 
 
